@@ -1,0 +1,139 @@
+"""The float graph: what every importer (PyTorch, ONNX) produces, before quantization.
+
+Tensors are named by the node that produces them (one output per node) and laid out as
+in PyTorch: (C, H, W) or (F,) per sample, batch dimension left out. Nodes are kept in
+topological order. Supported ops and their fields:
+
+========  ===========================================  ===============================
+op        attrs                                        params (float64 numpy arrays)
+========  ===========================================  ===============================
+input     shape                                        -
+conv      stride (sh, sw), pad (top, left, bottom,     weight (O, I/groups, kh, kw),
+          right), groups                               bias (O,)
+linear    -                                            weight (O, I), bias (O,)
+bn        eps                                          gamma, beta, mean, var (C,)
+relu      -                                            -
+maxpool   kernel (kh, kw), stride (sh, sw),            -
+          pad (top, left, bottom, right)
+avgpool   kernel (kh, kw), stride (sh, sw)             -
+gap       -  (global average pool, keeps (C, 1, 1))    -
+flatten   -  ((C, H, W) -> (C*H*W,), row-major)        -
+add       -  (two inputs, same shape)                  -
+========  ===========================================  ===============================
+
+Identity and Dropout never appear: importers drop them. ``source_op`` keeps the op name
+the node had in its source model, for error messages.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import EdgecError, node_error
+
+OPS = ("input", "conv", "linear", "bn", "relu", "maxpool", "avgpool", "gap", "flatten", "add")
+
+SUPPORTED_SOURCE_OPS = (
+    "Linear/Gemm/MatMul, Conv2d (groups 1 or depthwise, dilation 1), BatchNorm, ReLU, "
+    "MaxPool2d, AvgPool2d, GlobalAveragePool/AdaptiveAvgPool2d(1), Flatten/Reshape to "
+    "(N, -1), Add, Identity, Dropout"
+)
+
+
+@dataclass
+class FNode:
+    name: str
+    op: str
+    inputs: list[str]
+    attrs: dict = field(default_factory=dict)
+    params: dict[str, np.ndarray] = field(default_factory=dict)
+    source_op: str = ""
+    shape: tuple[int, ...] = ()
+
+
+@dataclass
+class FGraph:
+    nodes: list[FNode]
+    output: str
+
+    def node(self, name: str) -> FNode:
+        for n in self.nodes:
+            if n.name == name:
+                return n
+        raise KeyError(name)
+
+    @property
+    def input(self) -> FNode:
+        return self.nodes[0]
+
+    def consumers(self, name: str) -> list[FNode]:
+        return [n for n in self.nodes if name in n.inputs]
+
+
+def _out_hw(h, w, k, s, p):
+    return (h + p[0] + p[2] - k[0]) // s[0] + 1, (w + p[1] + p[3] - k[1]) // s[1] + 1
+
+
+def infer_shapes(g: FGraph) -> FGraph:
+    """Fill ``shape`` on every node and check the graph is well formed; raises EdgecError
+    naming the node on any inconsistency."""
+    shapes: dict[str, tuple[int, ...]] = {}
+    if not g.nodes or g.nodes[0].op != "input":
+        raise EdgecError("the model has no input")
+    for n in g.nodes:
+        if n.op not in OPS:
+            raise node_error(n.name, n.source_op or n.op, f"unsupported op; supported: {SUPPORTED_SOURCE_OPS}")
+        for i in n.inputs:
+            if i not in shapes:
+                raise node_error(n.name, n.source_op or n.op, f"input '{i}' is not produced by an earlier node")
+        ins = [shapes[i] for i in n.inputs]
+        src = n.source_op or n.op
+        if n.op == "input":
+            out = tuple(int(d) for d in n.attrs["shape"])
+        elif n.op == "conv":
+            if len(ins[0]) != 3:
+                raise node_error(n.name, src, f"expects a (C, H, W) input, got {ins[0]}")
+            w = n.params["weight"]
+            c, h, wd = ins[0]
+            groups = n.attrs.get("groups", 1)
+            if w.shape[1] * groups != c:
+                raise node_error(n.name, src, f"weight {w.shape} with groups={groups} does not match {c} input channels")
+            if groups not in (1, c) or (groups == c and w.shape[0] != c):
+                raise node_error(n.name, src, f"groups={groups} is not supported: use groups=1 or depthwise (groups = in = out channels)")
+            oh, ow = _out_hw(h, wd, w.shape[2:], n.attrs["stride"], n.attrs["pad"])
+            if oh < 1 or ow < 1:
+                raise node_error(n.name, src, f"kernel {w.shape[2:]} does not fit the {h}x{wd} input")
+            out = (w.shape[0], oh, ow)
+        elif n.op == "linear":
+            w = n.params["weight"]
+            if len(ins[0]) != 1 or ins[0][0] != w.shape[1]:
+                raise node_error(n.name, src, f"weight {w.shape} does not match input shape {ins[0]}; flatten the input first")
+            out = (w.shape[0],)
+        elif n.op == "bn":
+            if n.params["gamma"].shape[0] != ins[0][0]:
+                raise node_error(n.name, src, f"{n.params['gamma'].shape[0]} channels, input has {ins[0][0]}")
+            out = ins[0]
+        elif n.op == "relu":
+            out = ins[0]
+        elif n.op in ("maxpool", "avgpool"):
+            if len(ins[0]) != 3:
+                raise node_error(n.name, src, f"expects a (C, H, W) input, got {ins[0]}")
+            pad = n.attrs.get("pad", (0, 0, 0, 0))
+            oh, ow = _out_hw(ins[0][1], ins[0][2], n.attrs["kernel"], n.attrs["stride"], pad)
+            out = (ins[0][0], oh, ow)
+        elif n.op == "gap":
+            out = (ins[0][0], 1, 1)
+        elif n.op == "flatten":
+            out = (int(np.prod(ins[0])),)
+        elif n.op == "add":
+            if len(ins) != 2 or ins[0] != ins[1]:
+                raise node_error(n.name, src, f"adds tensors of shapes {ins}; both inputs must have the same shape")
+            out = ins[0]
+        n.shape = out
+        shapes[n.name] = out
+    if g.output not in shapes:
+        raise EdgecError(f"the model output '{g.output}' is not produced by any node")
+    return g
+
+

@@ -1,0 +1,122 @@
+"""QNet -> integer IR (before any pass): sliding windows, MatMuls on weight codes,
+AffineQuant quantizers, pools on codes; channels-last layout."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..ir.graph import Graph, Node
+from ..ir.ops import Op
+from ..ir.types import Bipolar, IntType
+from .qmodel import FakeQuantModel
+from .qnet import ActQuant, QNet
+
+
+def _hwc(shape):
+    return (shape[1], shape[2], shape[0]) if len(shape) == 3 else tuple(shape)
+
+
+def _avg_type(t):
+    """The mean of +-1 codes rounds to -1, 0 or +1."""
+    return IntType(2, True) if isinstance(t, Bipolar) else t
+
+
+def code_type(aq: ActQuant):
+    return Bipolar() if aq.bipolar else IntType(aq.bits, aq.signed)
+
+
+def segment_arrays(qnet: QNet) -> dict[str, tuple]:
+    """Per segment (weight codes or None, a, c0) as numpy, from the float64 reference
+    model: the very numbers the fake-quant reference computes with."""
+    m = FakeQuantModel(qnet, torch.float64)
+    out = {}
+    with torch.no_grad():
+        for s in qnet.segments:
+            s_in = qnet.quant_of(s.compute.inputs[0]).scale
+            codes, a, c0 = m.segment_affine(s, s_in)
+            codes = None if codes is None else np.rint(codes.numpy()).astype(np.int64)
+            out[s.name] = (codes, a.numpy().copy(), c0.detach().numpy().copy())
+    return out
+
+
+def lower(qnet: QNet) -> Graph:
+    g = qnet.graph
+    arrays = segment_arrays(qnet)
+    nodes: list[Node] = []
+    alias: dict[str, str] = {}  # float-graph tensor -> IR tensor holding it
+    types: dict[str, object] = {}
+
+    def add(node: Node) -> str:
+        nodes.append(node)
+        types[node.name] = node.type
+        return node.name
+
+    meta: dict = {}
+    for n in g.nodes:
+        src = [alias.get(i, i) for i in n.inputs]
+        shape = _hwc(n.shape)
+        if n.op == "input":
+            iq = qnet.input_quant
+            alias[n.name] = add(Node(n.name, Op.INPUT, [], shape, code_type(iq)))
+            meta["input_quant"] = {"bits": iq.bits, "signed": iq.signed, "scale": iq.scale}
+            meta["input_shape"] = list(n.shape)
+            continue
+        if n.op in ("bn", "relu"):
+            continue  # absorbed into their segment's quantizer below
+        if n.op == "conv":
+            codes = arrays[n.name][0]
+            kh, kw = codes.shape[2:]
+            groups = n.attrs.get("groups", 1)
+            t_in = types[src[0]]
+            pad = tuple(n.attrs["pad"])
+            win_t = IntType(2, True) if isinstance(t_in, Bipolar) and any(pad) else t_in
+            in_c = g.node(n.inputs[0]).shape[0]
+            oh, ow = shape[0], shape[1]
+            w = add(Node(f"{n.name}_window", Op.SLIDING_WINDOW, src, (oh, ow, kh * kw * in_c), win_t,
+                         {"kernel": (kh, kw), "stride": tuple(n.attrs["stride"]), "pad": pad, "pad_value": 0}))
+            wmat = codes.transpose(0, 2, 3, 1).reshape(codes.shape[0], -1)
+            alias[n.name] = add(Node(n.name, Op.MATMUL, [w], shape, IntType(32, True),
+                                     {"groups": groups, "layer": n.name}, {"weight": wmat}))
+        elif n.op == "linear":
+            alias[n.name] = add(Node(n.name, Op.MATMUL, src, shape, IntType(32, True),
+                                     {"groups": 1, "layer": n.name}, {"weight": arrays[n.name][0]}))
+        elif n.op == "add":
+            alias[n.name] = add(Node(n.name, Op.ADD, src, shape, IntType(32, True), {"layer": n.name}))
+        elif n.op == "maxpool":
+            t = types[src[0]]
+            alias[n.name] = add(Node(n.name, Op.MAX_POOL, src, shape, t, {
+                "kernel": tuple(n.attrs["kernel"]), "stride": tuple(n.attrs["stride"]),
+                "pad": tuple(n.attrs.get("pad", (0, 0, 0, 0))), "pad_value": t.lo}))
+        elif n.op == "avgpool":
+            alias[n.name] = add(Node(n.name, Op.AVG_POOL, src, shape, _avg_type(types[src[0]]), {
+                "kernel": tuple(n.attrs["kernel"]), "stride": tuple(n.attrs["stride"])}))
+        elif n.op == "gap":
+            hw = g.node(n.inputs[0]).shape[1:]
+            alias[n.name] = add(Node(n.name, Op.AVG_POOL, src, shape, _avg_type(types[src[0]]), {
+                "kernel": tuple(hw), "stride": tuple(hw)}))
+        elif n.op == "flatten":
+            if len(g.node(n.inputs[0]).shape) == 1:
+                alias[n.name] = src[0]
+            else:
+                alias[n.name] = add(Node(n.name, Op.FLATTEN, src, shape, types[src[0]], {"order": "chw"}))
+        seg = qnet.segment_by_compute(n.name) if n.op in ("conv", "linear", "add") else None
+        if seg is None:
+            continue
+        _, a, c0 = arrays[seg.name]
+        if seg.out is None:
+            meta["output_affine"] = {"a": a.tolist(), "c0": c0.tolist()}
+            alias[seg.end] = alias[n.name]
+            continue
+        q = seg.out
+        qn = add(Node(f"{seg.name}_quant", Op.AFFINE_QUANT, [alias[n.name]], shape, code_type(q),
+                      {"scale": q.scale, "lo": q.lo, "hi": q.hi, "bipolar": q.bipolar},
+                      {"a": a, "c0": c0}))
+        alias[seg.end] = qn
+    out = alias.get(g.output, g.output)
+    out_node = next(x for x in nodes if x.name == out)
+    if "output_affine" not in meta:
+        aq = qnet.quant_of(g.output)
+        c = out_node.shape[-1]
+        meta["output_affine"] = {"a": [aq.scale] * c, "c0": [0.0] * c}
+    meta["output_shape"] = list(g.node(g.output).shape)
+    return Graph(nodes, out, meta)

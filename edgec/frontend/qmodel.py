@@ -1,0 +1,230 @@
+"""PyTorch execution of the float graph and of the quantized network.
+
+``float_forward`` runs the float model. ``FakeQuantModel`` runs the quantized network in
+the source framework: in float64 without gradients it is the *fake-quant reference*
+the simulator must equal; in float32 with straight-through estimators it is what
+``--finetune-epochs`` trains. Both paths compute, per segment, the integer accumulator
+from integer-valued codes (exact in float64 while |acc| < 2^53), then
+``z = acc * a + c0`` and the quantizer ``floor(z / s + 0.5)`` clipped — the same float64
+expression the threshold folding evaluates (docs/numerics.md).
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .fgraph import FGraph, FNode
+from .qnet import QNet, Segment, WeightQuant
+
+
+def _conv(n: FNode, x, w, b=None):
+    pt, pl, pb, pr = n.attrs["pad"]
+    if pt != pb or pl != pr:
+        x = F.pad(x, (pl, pr, pt, pb))
+        pad = 0
+    else:
+        pad = (pt, pl)
+    return F.conv2d(x, w, b, stride=tuple(n.attrs["stride"]), padding=pad, groups=n.attrs.get("groups", 1))
+
+
+def _pool(n: FNode, x, lo_value):
+    kh, kw = n.attrs["kernel"]
+    st = tuple(n.attrs["stride"])
+    if n.op == "maxpool":
+        pt, pl, pb, pr = n.attrs.get("pad", (0, 0, 0, 0))
+        if any((pt, pl, pb, pr)):
+            x = F.pad(x, (pl, pr, pt, pb), value=lo_value)
+        return F.max_pool2d(x, (kh, kw), st)
+    return F.avg_pool2d(x, (kh, kw), st, divisor_override=1)  # window sums
+
+
+def _t(a, dtype):
+    return torch.as_tensor(np.asarray(a), dtype=dtype)
+
+
+@torch.no_grad()
+def float_forward(g: FGraph, x: np.ndarray, keep: set[str] | None = None):
+    """Float64 execution of the float graph on a batch (N, *input shape). Returns the
+    output array, or with ``keep`` a dict of the named tensors."""
+    dt = torch.float64
+    vals = {}
+    for n in g.nodes:
+        ins = [vals[i] for i in n.inputs]
+        p = {k: _t(v, dt) for k, v in n.params.items()}
+        if n.op == "input":
+            y = _t(x, dt)
+        elif n.op == "conv":
+            y = _conv(n, ins[0], p["weight"], p["bias"])
+        elif n.op == "linear":
+            y = F.linear(ins[0], p["weight"], p["bias"])
+        elif n.op == "bn":
+            shape = (1, -1) + (1,) * (ins[0].dim() - 2)
+            g_ = p["gamma"] / torch.sqrt(p["var"] + n.attrs["eps"])
+            y = (ins[0] - p["mean"].view(shape)) * g_.view(shape) + p["beta"].view(shape)
+        elif n.op == "relu":
+            y = torch.relu(ins[0])
+        elif n.op == "maxpool":
+            y = _pool(n, ins[0], float("-inf"))
+        elif n.op == "avgpool":
+            y = _pool(n, ins[0], 0.0) / (n.attrs["kernel"][0] * n.attrs["kernel"][1])
+        elif n.op == "gap":
+            y = ins[0].mean(dim=(2, 3), keepdim=True)
+        elif n.op == "flatten":
+            y = ins[0].reshape(ins[0].shape[0], -1)
+        elif n.op == "add":
+            y = ins[0] + ins[1]
+        vals[n.name] = y
+    if keep is None:
+        return vals[g.output].numpy()
+    return {k: vals[k].numpy() for k in keep}
+
+
+# ---- quantizers (forward values exact; straight-through gradients) -----------------
+
+class _RoundHalfUp(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, v):
+        return torch.floor(v + 0.5)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g
+
+
+class _Sign(torch.autograd.Function):
+    """+1 for v >= 0, else -1; gradient of hardtanh (1 inside |v| <= 1)."""
+
+    @staticmethod
+    def forward(ctx, v):
+        ctx.save_for_backward(v)
+        return torch.where(v >= 0, 1.0, -1.0).to(v.dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        (v,) = ctx.saved_tensors
+        return g * (v.abs() <= 1).to(g.dtype)
+
+
+def quantize_weight(w: torch.Tensor, wq: WeightQuant):
+    """Per-output-channel weight codes and scales. Returns (codes, scale[O]); codes carry
+    straight-through gradients to ``w``. The numpy export calls this too (one rule)."""
+    flat = w.reshape(w.shape[0], -1)
+    absw = flat.detach().abs()
+    if wq.bits == 1:
+        scale = absw.mean(dim=1)
+        codes = _Sign.apply(flat / scale.clamp_min(1e-12)[:, None])
+    elif wq.bits == 0:
+        delta = 0.7 * absw.mean(dim=1, keepdim=True)
+        mask = (absw > delta).to(w.dtype)
+        scale = (absw * mask).sum(1) / mask.sum(1).clamp_min(1)
+        r = flat / scale.clamp_min(1e-12)[:, None]
+        hard = torch.sign(flat.detach()) * mask
+        codes = r + (hard - r).detach()
+    else:
+        qmax = 2 ** (wq.bits - 1) - 1
+        scale = absw.amax(dim=1) / qmax
+        r = flat / scale.clamp_min(1e-12)[:, None]
+        codes = torch.clamp(_RoundHalfUp.apply(r), -qmax, qmax)
+    scale = torch.where(scale > 0, scale, torch.ones_like(scale))
+    return codes.reshape(w.shape), scale.detach()
+
+
+def quantize_act(z: torch.Tensor, aq, scale: float):
+    """Codes of the activation z under quantizer ``aq`` (STE in training)."""
+    if aq.bipolar:
+        return _Sign.apply(z / scale)
+    v = z / scale
+    codes = torch.clamp(_RoundHalfUp.apply(v), aq.lo, aq.hi)
+    if v.requires_grad:  # clipped straight-through estimator
+        inside = ((v >= aq.lo - 0.5) & (v <= aq.hi + 0.5)).to(v.dtype)
+        codes = codes.detach() + (v - v.detach()) * inside
+    return codes
+
+
+class FakeQuantModel(torch.nn.Module):
+    """The quantized network in PyTorch. Float parameters are trainable; every forward
+    re-derives the weight codes. ``forward`` returns (output codes or accumulator, the
+    output's real value, dict of every segment's pre-quantization value z / scale)."""
+
+    def __init__(self, qnet: QNet, dtype=torch.float64):
+        super().__init__()
+        self.qnet = qnet
+        self.dtype = dtype
+        self.p = torch.nn.ParameterDict()
+        for n in qnet.graph.nodes:
+            for k, v in n.params.items():
+                self.p[f"{n.name}__{k}"] = torch.nn.Parameter(_t(v, dtype), requires_grad=k not in ("mean", "var"))
+
+    def param(self, node: FNode, key: str):
+        return self.p[f"{node.name}__{key}"]
+
+    def segment_affine(self, seg: Segment, s_in: float):
+        """(codes of the weights or None, a, c0) of a segment, as tensors."""
+        n = seg.compute
+        if n.op == "add":
+            codes, a = None, torch.full((n.shape[0],), s_in, dtype=self.dtype)
+            c0 = torch.zeros(n.shape[0], dtype=self.dtype)
+        else:
+            codes, ws = quantize_weight(self.param(n, "weight"), seg.wq)
+            a = ws * s_in
+            c0 = self.param(n, "bias")
+        if seg.bn is not None:
+            b = seg.bn
+            g = self.param(b, "gamma") / torch.sqrt(self.param(b, "var") + b.attrs["eps"])
+            a = a * g
+            c0 = (c0 - self.param(b, "mean")) * g + self.param(b, "beta")
+        return codes, a, c0
+
+    def forward(self, x):
+        q = self.qnet
+        g = q.graph
+        vals, scales, pre = {}, {}, {}
+        for n in g.nodes:
+            ins = [vals[i] for i in n.inputs]
+            if n.op == "input":
+                xi = torch.as_tensor(x, dtype=self.dtype)
+                vals[n.name] = quantize_act(xi, q.input_quant, q.input_quant.scale)
+                scales[n.name] = q.input_quant.scale
+                continue
+            seg = q.segment_of(n.name)
+            if n.op in ("conv", "linear", "add"):
+                s_in = scales[n.inputs[0]]
+                codes, a, c0 = self.segment_affine(q.segment_by_compute(n.name), s_in)
+                if n.op == "conv":
+                    acc = _conv(n, ins[0], codes)
+                elif n.op == "linear":
+                    acc = F.linear(ins[0], codes)
+                else:
+                    acc = ins[0] + ins[1]
+                shape = (1, -1) + (1,) * (acc.dim() - 2)
+                vals[n.name] = (acc, a.view(shape), c0.view(shape))
+            elif n.op in ("bn", "relu"):
+                vals[n.name] = ins[0]
+            elif n.op in ("maxpool", "avgpool"):
+                lo = q.quant_of(n.inputs[0]).lo
+                y = _pool(n, ins[0], float(lo))
+                if n.op == "avgpool":
+                    y = torch.floor(y / (n.attrs["kernel"][0] * n.attrs["kernel"][1]) + 0.5)
+                vals[n.name] = y
+                scales[n.name] = scales[n.inputs[0]]
+            elif n.op == "gap":
+                s = ins[0].sum(dim=(2, 3), keepdim=True)
+                vals[n.name] = torch.floor(s / (ins[0].shape[2] * ins[0].shape[3]) + 0.5)
+                scales[n.name] = scales[n.inputs[0]]
+            elif n.op == "flatten":
+                vals[n.name] = ins[0].reshape(ins[0].shape[0], -1)
+                scales[n.name] = scales[n.inputs[0]]
+            if seg is not None:
+                acc, a, c0 = vals[seg.compute.name]
+                z = acc * a + c0
+                if seg.out is None:
+                    vals[n.name] = (acc, z)
+                else:
+                    pre[seg.name] = z / seg.out.scale
+                    vals[n.name] = quantize_act(z, seg.out, seg.out.scale)
+                    scales[n.name] = seg.out.scale
+        out = vals[g.output]
+        if isinstance(out, tuple):
+            return out[0], out[1], pre
+        return out, out * scales[g.output], pre

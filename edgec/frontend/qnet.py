@@ -1,0 +1,138 @@
+"""The quantized network: the float graph cut into segments, with a quantizer on every
+segment's output, a weight quantizer on every Conv/Linear, and calibrated scales.
+
+A *segment* is a compute node (conv, linear or add), an optional BatchNorm and an
+optional ReLU. Its integer accumulator ``acc`` (conv/linear: sum of weight codes times
+input codes; add: the sum of the two input codes, which share one scale) maps to the
+real pre-activation as ``z = acc * a[c] + c0[c]`` per output channel, and its output
+quantizer turns z into codes. Pools and flatten act on codes. See docs/numerics.md.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import EdgecError, node_error
+from .fgraph import FGraph, FNode
+
+PASS_THROUGH = ("maxpool", "avgpool", "gap", "flatten")
+
+
+@dataclass
+class ActQuant:
+    """Codes of a tensor: ``bipolar`` (values +-1, real = scale * code) or integer
+    ``q = clip(floor(z / scale + 0.5), lo, hi)`` (round half up)."""
+
+    bits: int
+    signed: bool
+    scale: float = 1.0
+
+    @property
+    def bipolar(self) -> bool:
+        return self.bits == 1
+
+    @property
+    def lo(self) -> int:
+        if self.bipolar:
+            return -1
+        return -(2 ** (self.bits - 1)) if self.signed else 0
+
+    @property
+    def hi(self) -> int:
+        if self.bipolar:
+            return 1
+        return 2 ** (self.bits - 1) - 1 if self.signed else 2**self.bits - 1
+
+
+@dataclass
+class WeightQuant:
+    """``bits`` 1 = binary (XNOR-Net: sign, scale mean|w| per channel), 0 = ternary
+    (threshold 0.7 mean|w|), 2..8 = symmetric narrow range, scale max|w| / (2^(b-1)-1)."""
+
+    bits: int
+
+    @property
+    def label(self) -> str:
+        return {0: "ternary", 1: "binary"}.get(self.bits, f"int{self.bits}")
+
+
+@dataclass
+class Segment:
+    compute: FNode
+    bn: FNode | None
+    relu: FNode | None
+    wq: WeightQuant | None  # conv/linear only
+    out: ActQuant | None  # None: the graph output, left as the accumulator
+
+    @property
+    def name(self) -> str:
+        return self.compute.name
+
+    @property
+    def end(self) -> str:
+        return (self.relu or self.bn or self.compute).name
+
+
+@dataclass
+class QNet:
+    graph: FGraph
+    input_quant: ActQuant
+    segments: list[Segment]
+    meta: dict = field(default_factory=dict)
+
+    def segment_of(self, tensor: str) -> Segment | None:
+        for s in self.segments:
+            if s.end == tensor:
+                return s
+        return None
+
+    def segment_by_compute(self, name: str) -> Segment:
+        return next(s for s in self.segments if s.compute.name == name)
+
+    def quant_of(self, tensor: str) -> ActQuant:
+        """The quantizer whose codes a tensor holds (tracing back through pools/flatten)."""
+        g = self.graph
+        while True:
+            if tensor == g.input.name:
+                return self.input_quant
+            seg = self.segment_of(tensor)
+            if seg is not None:
+                if seg.out is None:
+                    raise EdgecError(f"tensor '{tensor}' is not quantized")
+                return seg.out
+            n = g.node(tensor)
+            if n.op not in PASS_THROUGH:
+                raise node_error(n.name, n.source_op or n.op, "its input is not a quantized tensor")
+            tensor = n.inputs[0]
+
+
+def find_segments(g: FGraph) -> list[tuple[FNode, FNode | None, FNode | None]]:
+    """Cut the float graph into (compute, bn, relu) segments; raise on ops outside one."""
+    owned: set[str] = set()
+    segs = []
+    for n in g.nodes:
+        if n.op not in ("conv", "linear", "add"):
+            continue
+        chain = [n]
+        bn = relu = None
+        cur = n
+        for want in ("bn", "relu"):
+            cons = g.consumers(cur.name)
+            if len(cons) == 1 and cons[0].op == want and cur.name != g.output:
+                if want == "bn":
+                    bn = cons[0]
+                else:
+                    relu = cons[0]
+                cur = cons[0]
+                chain.append(cur)
+        owned.update(c.name for c in chain)
+        segs.append((n, bn, relu))
+    for n in g.nodes:
+        if n.op in ("bn", "relu") and n.name not in owned:
+            raise node_error(
+                n.name, n.source_op or n.op,
+                "must directly follow a Conv, Linear or Add (optionally Conv -> BatchNorm -> ReLU); "
+                "move it next to the layer it belongs to",
+            )
+    return segs

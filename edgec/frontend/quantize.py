@@ -1,0 +1,181 @@
+"""Post-training quantization and binarization: float graph + calibration data -> QNet.
+
+Weights: per output channel, symmetric, narrow range (see ``quantize_weight``).
+Activations: per tensor; unsigned after a ReLU, signed otherwise; bipolar (sign) at 1
+bit, where a ReLU before the sign is dropped (XNOR-Net). The network input keeps
+``input_bits`` (8). Tensors that meet in an Add share one scale, so the add is exact
+on codes. Calibrators: ``minmax`` and ``percentile``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import EdgecError
+from .fgraph import FGraph
+from .qmodel import float_forward
+from .qnet import PASS_THROUGH, ActQuant, QNet, Segment, WeightQuant, find_segments
+
+PRESETS = {"int8": (8, 8), "int4": (4, 4), "w2a2": (2, 2), "w1a1": (1, 1)}
+CALIBRATORS = ("minmax", "percentile")
+
+
+def parse_wbits(v, where: str) -> int:
+    """Weight bits: 1 (binary), 2..8, or 'ternary' (stored as 0)."""
+    if isinstance(v, str) and v.strip().lower() == "ternary":
+        return 0
+    try:
+        b = int(v)
+    except (TypeError, ValueError):
+        b = -1
+    if not 1 <= b <= 8:
+        raise EdgecError(f"{where} {v!r}: weight bits must be 1 (binary), 2 to 8, or 'ternary'")
+    return b
+
+
+def parse_abits(v, where: str) -> int:
+    try:
+        b = int(v)
+    except (TypeError, ValueError):
+        b = -1
+    if not 1 <= b <= 8:
+        raise EdgecError(f"{where} {v!r}: activation bits must be 1 (bipolar sign) to 8")
+    return b
+
+
+@dataclass
+class QuantConfig:
+    wbits: int = 2
+    abits: int = 2
+    input_bits: int = 8
+    calibrator: str = "percentile"
+    percentile: float = 99.99
+    layers: dict[str, dict] = field(default_factory=dict)
+
+    def layer(self, name: str) -> tuple[int, int, str]:
+        o = self.layers.get(name, {})
+        w = parse_wbits(o["wbits"], f"config layers.{name}.wbits") if "wbits" in o else self.wbits
+        a = parse_abits(o["abits"], f"config layers.{name}.abits") if "abits" in o else self.abits
+        return w, a, o.get("calibrator", self.calibrator)
+
+
+def make_config(preset: str | None = "w2a2", config_path: str | None = None, wbits=None, abits=None) -> QuantConfig:
+    """Preset, then the YAML config file, then --wbits/--abits, each overriding the last."""
+    import yaml
+
+    raw: dict = {}
+    if config_path:
+        try:
+            raw = yaml.safe_load(Path(config_path).read_text()) or {}
+        except (OSError, yaml.YAMLError) as e:
+            raise EdgecError(f"cannot read config '{config_path}': {str(e).splitlines()[0]}") from None
+        if not isinstance(raw, dict):
+            raise EdgecError(f"config '{config_path}' must be a mapping (preset, wbits, abits, layers, ...)")
+        unknown = set(raw) - {"preset", "wbits", "abits", "input_bits", "calibrator", "percentile", "layers"}
+        if unknown:
+            raise EdgecError(f"config '{config_path}': unknown keys {sorted(unknown)}")
+    preset = raw.get("preset", preset) or "w2a2"
+    if preset not in PRESETS:
+        raise EdgecError(f"unknown preset '{preset}'; choose one of {', '.join(PRESETS)}")
+    cfg = QuantConfig(*PRESETS[preset])
+    if "wbits" in raw:
+        cfg.wbits = parse_wbits(raw["wbits"], "config wbits")
+    if "abits" in raw:
+        cfg.abits = parse_abits(raw["abits"], "config abits")
+    if "input_bits" in raw:
+        cfg.input_bits = parse_abits(raw["input_bits"], "config input_bits")
+        if cfg.input_bits == 1:
+            raise EdgecError("config input_bits 1: the network input needs 2 to 8 bits")
+    cfg.calibrator = raw.get("calibrator", cfg.calibrator)
+    cfg.percentile = float(raw.get("percentile", cfg.percentile))
+    cfg.layers = raw.get("layers", {}) or {}
+    if not isinstance(cfg.layers, dict) or not all(isinstance(v, dict) for v in cfg.layers.values()):
+        raise EdgecError("config layers: must map layer names to {wbits, abits, calibrator}")
+    if wbits is not None:
+        cfg.wbits = parse_wbits(wbits, "--wbits")
+    if abits is not None:
+        cfg.abits = parse_abits(abits, "--abits")
+    for c in [cfg.calibrator] + [o.get("calibrator", cfg.calibrator) for o in cfg.layers.values()]:
+        if c not in CALIBRATORS:
+            raise EdgecError(f"unknown calibrator '{c}'; choose one of {', '.join(CALIBRATORS)}")
+    if not 50.0 <= cfg.percentile <= 100.0:
+        raise EdgecError(f"percentile {cfg.percentile}: must be between 50 and 100")
+    return cfg
+
+
+def _range(values: np.ndarray, calibrator: str, percentile: float) -> float:
+    v = np.abs(values.ravel())
+    r = float(v.max()) if calibrator == "minmax" or v.size == 0 else float(np.percentile(v, percentile))
+    return r if r > 0 else 1.0
+
+
+def quantize(g: FGraph, calib_x: np.ndarray, cfg: QuantConfig) -> QNet:
+    """Choose every quantizer and calibrate its scale on ``calib_x`` (float, NCHW)."""
+    known = {n.name for n in g.nodes}
+    bad = sorted(set(cfg.layers) - known)
+    if bad:
+        raise EdgecError(f"config names layers {bad} that the model does not have; layers: {sorted(known)}")
+    raw_segs = find_segments(g)
+    x = np.asarray(calib_x, dtype=np.float64)
+    if x.ndim != len(g.input.shape) + 1 or tuple(x.shape[1:]) != tuple(g.input.shape):
+        raise EdgecError(f"calibration data has shape {x.shape}; the model takes (N, {', '.join(map(str, g.input.shape))})")
+    keep = {(bn or c).name for c, bn, _ in raw_segs} | {(r or bn or c).name for c, bn, r in raw_segs}
+    vals = float_forward(g, x, keep)
+    segments: list[Segment] = []
+    for c, bn, relu in raw_segs:
+        wbits, abits, calibrator = cfg.layer(c.name)
+        wq = WeightQuant(wbits) if c.op != "add" else None
+        end = (relu or bn or c).name
+        if end == g.output and relu is None:
+            out = None
+        elif abits == 1:
+            out = ActQuant(1, True, float(np.abs(vals[(bn or c).name]).mean()) or 1.0)
+        else:
+            aq = ActQuant(abits, relu is None)
+            aq.scale = _range(vals[end], calibrator, cfg.percentile) / aq.hi
+            out = aq
+        segments.append(Segment(c, bn, relu, wq, out))
+    signed = bool(x.min() < 0)
+    iq = ActQuant(cfg.input_bits, signed)
+    iq.scale = _range(x, "minmax", 100.0) / iq.hi
+    qnet = QNet(g, iq, segments)
+    _share_add_scales(qnet)
+    return qnet
+
+
+def _share_add_scales(q: QNet) -> None:
+    """Give the quantizers that meet in an Add one scale (the larger range wins)."""
+    g = q.graph
+
+    def owner(t: str) -> str:
+        while t != g.input.name and q.segment_of(t) is None and g.node(t).op in PASS_THROUGH:
+            t = g.node(t).inputs[0]
+        return t
+
+    parent: dict[str, str] = {}
+
+    def find(t):
+        parent.setdefault(t, t)
+        while parent[t] != t:
+            t = parent[t]
+        return t
+
+    for s in q.segments:
+        if s.compute.op == "add":
+            a, b = (owner(i) for i in s.compute.inputs)
+            parent[find(a)] = find(b)
+    groups: dict[str, list[str]] = {}
+    for t in list(parent):
+        groups.setdefault(find(t), []).append(t)
+    for members in groups.values():
+        quants = [q.quant_of(t) for t in members]
+        if len({a.bits for a in quants}) != 1:
+            raise EdgecError(
+                f"an Add joins tensors {sorted(members)} of different activation bits "
+                f"{sorted({a.bits for a in quants})}; give both branches the same bits in the config"
+            )
+        scale = max(a.scale for a in quants)
+        for a in quants:
+            a.scale = scale

@@ -1,0 +1,380 @@
+"""PyTorch importer: an ``nn.Module`` or a ``torch.export`` program -> :class:`FGraph`.
+
+The model is exported with ``torch.export`` and its aten graph is walked node by node.
+Both the default (pre-dispatch) op set and the core-aten set of
+``ExportedProgram.run_decompositions()`` are understood. Every fx node evaluates to one of:
+
+* ``_T(name)``: a per-sample tensor computed by the FGraph node ``name``;
+* a float64 numpy array: a constant (parameter, buffer, or folded from constants);
+* a tuple of those (multi-output ops such as ``_native_batch_norm_legit_no_training``).
+"""
+from __future__ import annotations
+
+import logging
+from contextlib import contextmanager
+from dataclasses import dataclass
+from math import prod
+
+import numpy as np
+import torch
+import torch.fx
+
+from ..errors import EdgecError, node_error
+from .fgraph import SUPPORTED_SOURCE_OPS, FGraph, FNode, infer_shapes
+
+
+@dataclass(frozen=True)
+class _T:
+    name: str
+
+
+def _pair(v) -> tuple[int, int]:
+    v = [int(x) for x in (v if isinstance(v, (list, tuple)) else [v])]
+    return (v[0], v[0]) if len(v) == 1 else (v[0], v[1])
+
+
+class _Builder:
+    """Collects FGraph nodes for one fx graph walk; ``n`` is the fx node being converted."""
+
+    def __init__(self):
+        self.nodes: list[FNode] = []
+        self.taken: set[str] = set()
+        self.n = None
+
+    def fail(self, what: str) -> EdgecError:
+        return node_error(self.n.name, str(self.n.target), what)
+
+    def emit(self, op, inputs, attrs=None, params=None, name=None) -> _T:
+        name = base = name or self.n.name
+        i = 1
+        while name in self.taken:
+            name, i = f"{base}_{i}", i + 1
+        self.taken.add(name)
+        self.nodes.append(FNode(name, op, [t.name for t in inputs], dict(attrs or {}),
+                                {k: np.asarray(v, dtype=np.float64) for k, v in (params or {}).items()},
+                                source_op=str(self.n.target)))
+        return _T(name)
+
+    def tensor(self, v) -> _T:
+        if not isinstance(v, _T):
+            raise self.fail("this input must be computed from the model input, not a constant")
+        return v
+
+    def const(self, v, what="weight") -> np.ndarray:
+        if not isinstance(v, np.ndarray):
+            raise self.fail(f"the {what} must be a constant (a parameter or buffer)")
+        return v
+
+    def producer(self, t: _T) -> FNode:
+        return next(m for m in self.nodes if m.name == t.name)
+
+
+def _per_sample(n: torch.fx.Node) -> tuple[int, ...]:
+    """Per-sample shape (batch dimension dropped) of the tensor fx node ``n`` computes."""
+    shape = tuple(n.meta["val"].shape)[1:]
+    try:
+        return tuple(int(d) for d in shape)
+    except Exception:  # noqa: BLE001 - a symbolic dimension
+        raise node_error(n.name, str(n.target), f"dynamic shape {list(shape)}; only the batch "
+                         "dimension may be dynamic") from None
+
+
+def _in_shape(n, i=0) -> tuple:
+    """Per-sample shape of the i-th argument of fx node ``n``."""
+    return _per_sample(n.args[i])
+
+
+# ---- op handlers: (builder, args, kwargs) -> value ------------------------------------
+
+def _conv(b, x, w, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    w = b.const(w)
+    if w.ndim != 4:
+        raise b.fail(f"only 2-D convolutions are supported, weight has shape {w.shape}")
+    if _pair(dilation) != (1, 1):
+        raise b.fail(f"dilation {list(_pair(dilation))} is not supported; only dilation 1")
+    if isinstance(padding, str):  # conv2d.padding overload: 'valid' or 'same' (stride 1)
+        th, tw = (w.shape[2] - 1, w.shape[3] - 1) if padding == "same" else (0, 0)
+        pad = (th // 2, tw // 2, th - th // 2, tw - tw // 2)  # torch puts the odd pixel last
+    else:
+        ph, pw = _pair(padding)
+        pad = (ph, pw, ph, pw)
+    bias = np.zeros(w.shape[0]) if bias is None else b.const(bias, "bias")
+    return b.emit("conv", [b.tensor(x)], {"stride": _pair(stride), "pad": pad, "groups": int(groups)},
+                  {"weight": w, "bias": bias})
+
+
+def _convolution(b, x, w, bias, stride, padding, dilation, transposed, output_padding, groups):
+    if transposed:
+        raise b.fail("transposed convolution is not supported")
+    return _conv(b, x, w, bias, stride, padding, dilation, groups)
+
+
+def _linear_node(b, x, w, bias):
+    w = b.const(w)
+    if w.ndim != 2:
+        raise b.fail(f"the weight must be a 2-D matrix, got shape {w.shape}")
+    bias = np.zeros(w.shape[0]) if bias is None else b.const(bias, "bias")
+    if bias.size not in (1, w.shape[0]):
+        raise b.fail(f"bias of shape {bias.shape} does not match {w.shape[0]} outputs")
+    bias = np.broadcast_to(bias.reshape(-1), (w.shape[0],))
+    return b.emit("linear", [b.tensor(x)], {}, {"weight": w, "bias": bias})
+
+
+def _linear(b, x, w, bias=None):
+    return _linear_node(b, x, w, bias)
+
+
+def _addmm(b, bias, x, w_t, beta=1, alpha=1):
+    return _linear_node(b, x, alpha * b.const(w_t).T, beta * b.const(bias, "bias"))
+
+
+def _mm(b, x, w_t):
+    if len(_in_shape(b.n)) != 1:
+        raise b.fail("matrix multiply is only supported on (N, features) inputs")
+    return _linear_node(b, x, b.const(w_t).T, None)
+
+
+def _bn_node(b, x, gamma, beta, mean, var, eps):
+    c = b.const(mean, "running mean").shape[0]
+    gamma = np.ones(c) if gamma is None else b.const(gamma, "weight")
+    beta = np.zeros(c) if beta is None else b.const(beta, "bias")
+    return b.emit("bn", [b.tensor(x)], {"eps": float(eps)},
+                  {"gamma": gamma, "beta": beta, "mean": mean, "var": b.const(var, "running var")})
+
+
+def _batch_norm(b, x, gamma, beta, mean, var, training, momentum, eps, cudnn_enabled=True):
+    if training:
+        raise b.fail("batch norm in training mode; call model.eval() before exporting")
+    return _bn_node(b, x, gamma, beta, mean, var, eps)
+
+
+def _bn_no_training(b, x, gamma, beta, mean, var, momentum, eps):
+    return (_bn_node(b, x, gamma, beta, mean, var, eps), None, None)
+
+
+def _max_pool(b, x, kernel, stride=(), padding=0, dilation=1, ceil_mode=False):
+    if _pair(dilation) != (1, 1) or ceil_mode:
+        raise b.fail("only dilation 1 and ceil_mode=False are supported")
+    ph, pw = _pair(padding)
+    return b.emit("maxpool", [b.tensor(x)], {"kernel": _pair(kernel), "stride": _pair(stride or kernel),
+                                             "pad": (ph, pw, ph, pw)})
+
+
+def _max_pool_with_indices(b, *args):
+    return (_max_pool(b, *args), None)
+
+
+def _avg_pool(b, x, kernel, stride=(), padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None):
+    if _pair(padding) != (0, 0) or ceil_mode or divisor_override is not None:
+        raise b.fail("only padding 0, ceil_mode=False and no divisor_override are supported")
+    return b.emit("avgpool", [b.tensor(x)], {"kernel": _pair(kernel), "stride": _pair(stride or kernel)})
+
+
+def _adaptive_avg_pool(b, x, output_size):
+    if _pair(output_size) != (1, 1):
+        raise b.fail(f"only output size (1, 1) is supported, got {list(_pair(output_size))}")
+    return b.emit("gap", [b.tensor(x)])
+
+
+def _mean(b, x, dims, keepdim=False, dtype=None):
+    rank = len(_in_shape(b.n)) + 1
+    if rank != 4 or sorted(d % 4 for d in dims) != [2, 3]:
+        raise b.fail(f"only the mean over the spatial dims [-1, -2] of an NCHW tensor is supported, got dims {list(dims)}")
+    g = b.emit("gap", [b.tensor(x)])
+    return g if keepdim else b.emit("flatten", [g], name=b.n.name + "_flatten")
+
+
+def _flatten_to(b, x):
+    """``x`` reshaped to (N, features): drop it if already 1-D per sample, else flatten."""
+    ins, out = _in_shape(b.n), _per_sample(b.n)
+    if ins == out:
+        return b.tensor(x)
+    if out != (prod(ins),):
+        raise b.fail(f"only reshaping to (N, -1) is supported, got per-sample {list(ins)} -> {list(out)}")
+    return b.emit("flatten", [b.tensor(x)])
+
+
+def _add(b, x, y, alpha=1):
+    if alpha != 1:
+        raise b.fail("add with alpha != 1 is not supported")
+    if isinstance(x, _T) and isinstance(y, _T):
+        return b.emit("add", [x, y])
+    if isinstance(x, np.ndarray) and isinstance(y, np.ndarray):
+        return x + y
+    t, c = (x, y) if isinstance(x, _T) else (y, x)
+    return _fuse_bias(b, t, b.const(c, "operand"))
+
+
+def _fuse_bias(b, t: _T, c: np.ndarray) -> _T:
+    """tensor + constant: only as the bias of the linear/conv producing ``t``. The result is a
+    copy of that node with the bias added; the original is pruned if nothing else uses it."""
+    p = b.producer(t)
+    try:
+        if p.op not in ("linear", "conv"):
+            raise ValueError
+        o = p.params["bias"].shape[0]
+        extra = np.broadcast_to(c, (1, o) if p.op == "linear" else (1, o, 1, 1)).reshape(o)
+    except ValueError:
+        raise b.fail(f"adding a constant of shape {c.shape} is only supported as the bias of a "
+                     "preceding linear or convolution") from None
+    params = dict(p.params, bias=p.params["bias"] + extra)
+    return b.emit(p.op, [_T(i) for i in p.inputs], p.attrs, params)
+
+
+def _getitem(b, v, i):
+    if not isinstance(v, tuple) or v[i] is None:
+        raise b.fail("only the first output of batch norm / max pool can be used")
+    return v[i]
+
+
+def _passthrough(b, x, *args, **kwargs):
+    return x
+
+
+def _const_only(fn):
+    def handler(b, x, *args, **kwargs):
+        return fn(b.const(x, "input"), *args)
+    return handler
+
+
+def _no_value(b, *args, **kwargs):  # shape/metadata assertions: nothing to compute
+    return None
+
+
+_TORCH_OPS = {
+    "conv2d": _conv, "convolution": _convolution,
+    "linear": _linear, "addmm": _addmm, "mm": _mm, "matmul": _mm,
+    "batch_norm": _batch_norm, "_native_batch_norm_legit_no_training": _bn_no_training,
+    "relu": lambda b, x: b.emit("relu", [b.tensor(x)]), "relu_": lambda b, x: b.emit("relu", [b.tensor(x)]),
+    "max_pool2d": _max_pool, "max_pool2d_with_indices": _max_pool_with_indices,
+    "avg_pool2d": _avg_pool,
+    "adaptive_avg_pool2d": _adaptive_avg_pool, "_adaptive_avg_pool2d": _adaptive_avg_pool, "mean": _mean,
+    "flatten": lambda b, x, *a: _flatten_to(b, x), "view": lambda b, x, s: _flatten_to(b, x),
+    "reshape": lambda b, x, s: _flatten_to(b, x), "_unsafe_view": lambda b, x, s: _flatten_to(b, x),
+    "add": _add, "add_": _add,
+    "getitem": _getitem,
+    "dropout": _passthrough, "dropout_": _passthrough, "feature_dropout": _passthrough,
+    "clone": _passthrough, "alias": _passthrough, "detach": _passthrough, "detach_": _passthrough,
+    "contiguous": _passthrough, "lift_fresh_copy": _passthrough, "identity": _passthrough,
+    "t": _const_only(lambda w: w.T), "numpy_T": _const_only(lambda w: w.T),
+    "permute": _const_only(lambda w, dims: np.transpose(w, dims)),
+    "transpose": _const_only(lambda w, d0, d1: np.swapaxes(w, d0, d1)),
+    "_assert_tensor_metadata": _no_value, "_assert_scalar": _no_value, "_assert_async": _no_value,
+    "sym_constrain_range_for_size": _no_value,
+}
+
+
+# ---- public API -------------------------------------------------------------------------
+
+def import_torch(model, input_shape=None) -> FGraph:
+    """Import an ``nn.Module`` (put in eval mode; ``input_shape`` is the per-sample shape such
+    as ``(1, 8, 8)`` or ``(64,)``) or a ``torch.export.ExportedProgram`` (``input_shape`` is
+    then read from the program when not given)."""
+    if isinstance(model, torch.export.ExportedProgram):
+        ep = model
+        if input_shape is not None and tuple(input_shape) != pt2_input_shape(ep):
+            raise EdgecError(f"input shape {tuple(input_shape)} given, but the exported program "
+                             f"takes {pt2_input_shape(ep)} per sample")
+    elif isinstance(model, torch.nn.Module):
+        if input_shape is None:
+            raise EdgecError("an input shape is needed to export a PyTorch module, e.g. (1, 28, 28)")
+        model.eval()
+        try:
+            ep = torch.export.export(model, (torch.zeros(1, *input_shape),))
+        except Exception as e:  # noqa: BLE001 - anything torch.export raises is a bad model/shape
+            reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            raise EdgecError(f"cannot export the PyTorch model with input shape {tuple(input_shape)}: {reason}") from e
+    else:
+        raise EdgecError(f"expected a torch.nn.Module or torch.export.ExportedProgram, got {type(model).__name__}")
+    return _walk(ep)
+
+
+def _walk(ep) -> FGraph:
+    sig = ep.graph_signature
+    sources = {**sig.inputs_to_parameters, **sig.inputs_to_buffers,
+               **getattr(sig, "inputs_to_lifted_tensor_constants", {})}
+    b, vals = _Builder(), {}
+    for n in ep.graph.nodes:
+        b.n = n
+        if n.op == "placeholder":
+            if n.name in sources:
+                key = sources[n.name]
+                t = ep.state_dict[key] if key in ep.state_dict else ep.constants[key]
+                vals[n.name] = t.detach().to(dtype=torch.float64).cpu().numpy().copy()
+            elif n.name in sig.user_inputs:
+                if b.nodes:
+                    raise EdgecError("the model has more than one input; edgec supports exactly one")
+                vals[n.name] = b.emit("input", [], {"shape": _per_sample(n)})
+            else:
+                raise b.fail("unsupported kind of graph input")
+        elif n.op == "call_function":
+            key = getattr(n.target, "__name__", str(n.target)).split(".")[0]
+            handler = _TORCH_OPS.get(key)
+            if handler is None:
+                raise node_error(n.name, str(n.target), "unsupported op; supported: " + SUPPORTED_SOURCE_OPS)
+            args = [_resolve(a, vals) for a in n.args]
+            kwargs = {k: _resolve(v, vals) for k, v in n.kwargs.items()}
+            try:
+                vals[n.name] = handler(b, *args, **kwargs)
+            except (TypeError, ValueError, KeyError, IndexError) as e:  # unexpected arguments
+                raise b.fail(f"unsupported arguments: {e}") from e
+        elif n.op == "output":
+            outs = [o for o in n.args[0] if getattr(o, "name", None) in sig.user_outputs]
+            if len(outs) != 1:
+                raise EdgecError(f"the model has {len(outs)} outputs; edgec supports exactly one")
+            out = vals[outs[0].name]
+            if not isinstance(out, _T):
+                raise EdgecError("the model output does not depend on its input")
+        else:
+            raise node_error(n.name, str(n.target), "unsupported graph construct; supported: " + SUPPORTED_SOURCE_OPS)
+    if not b.nodes:
+        raise EdgecError("the model has no input")
+    return infer_shapes(_prune(FGraph(b.nodes, out.name)))
+
+
+def _resolve(a, vals):
+    if isinstance(a, (list, tuple)):
+        return type(a)(_resolve(x, vals) for x in a)
+    return vals[a.name] if isinstance(a, torch.fx.Node) else a
+
+
+def _prune(g: FGraph) -> FGraph:
+    """Drop nodes the output does not depend on (e.g. a linear whose bias was fused later)."""
+    live = {g.output}
+    for n in reversed(g.nodes):
+        if n.name in live:
+            live.update(n.inputs)
+    return FGraph([n for n in g.nodes if n.name in live or n.op == "input"], g.output)
+
+
+@contextmanager
+def _quiet_torch_export():
+    """torch.export.load logs a full traceback before raising; the user gets our one-liner."""
+    log = logging.getLogger("torch.export")
+    old = log.level
+    log.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        log.setLevel(old)
+
+
+def load_pt2(path):
+    """Load a program saved with ``torch.export.save``."""
+    try:
+        with _quiet_torch_export():
+            return torch.export.load(str(path))
+    except Exception as e:  # noqa: BLE001 - missing file, truncated or foreign zip, version skew
+        reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise EdgecError(f"cannot read PyTorch program '{path}': {reason}; save it with "
+                         "torch.export.save(torch.export.export(model, (example,)), path)") from e
+
+
+def pt2_input_shape(ep) -> tuple:
+    """Per-sample input shape (batch dimension dropped) of an exported program."""
+    inputs = [n for n in ep.graph.nodes if n.op == "placeholder" and n.name in ep.graph_signature.user_inputs]
+    if len(inputs) != 1:
+        raise EdgecError(f"the program has {len(inputs)} inputs; edgec supports exactly one")
+    if "val" not in inputs[0].meta:
+        raise EdgecError("the program does not record its input shape; re-export it with torch.export.export")
+    return _per_sample(inputs[0])

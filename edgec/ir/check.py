@@ -1,0 +1,57 @@
+"""The IR checker: structure, shapes and types; with values, that every tensor fits its
+type (run after every pass in the tests)."""
+from __future__ import annotations
+
+import numpy as np
+
+from .graph import Graph
+from .ops import Op
+from .types import Bipolar
+
+
+class IRCheckError(AssertionError):
+    pass
+
+
+def check(g: Graph, values: dict[str, np.ndarray] | None = None) -> None:
+    seen = set()
+    if g.nodes[0].op != Op.INPUT:
+        raise IRCheckError("first node must be Input")
+    for n in g.nodes:
+        if n.name in seen:
+            raise IRCheckError(f"duplicate node name {n.name}")
+        for i in n.inputs:
+            if i not in seen:
+                raise IRCheckError(f"{n.name}: input {i} not defined before use")
+        want = {Op.INPUT: 0, Op.ADD: 2}.get(n.op, 1)
+        if len(n.inputs) != want:
+            raise IRCheckError(f"{n.name}: {n.op.value} takes {want} inputs, has {len(n.inputs)}")
+        if n.op in (Op.MATMUL, Op.XNOR_POPCOUNT):
+            w = n.params["weight"]
+            if w.shape[0] != n.shape[-1]:
+                raise IRCheckError(f"{n.name}: weight rows {w.shape[0]} != output channels {n.shape[-1]}")
+            k_in = g.node(n.inputs[0]).shape[-1]
+            groups = n.attrs.get("groups", 1)
+            if (w.shape[1] * groups if groups != 1 else w.shape[1]) != k_in:
+                raise IRCheckError(f"{n.name}: weight columns {w.shape[1]} do not match input {k_in}")
+            if not np.issubdtype(w.dtype, np.integer):
+                raise IRCheckError(f"{n.name}: weights must be integer codes")
+        if n.op == Op.MULTI_THRESHOLD:
+            t = n.params["thresholds"]
+            if t.shape[0] != n.shape[-1] or (np.diff(t, axis=1) < 0).any():
+                raise IRCheckError(f"{n.name}: thresholds must be (C, N) ascending per row")
+        seen.add(n.name)
+    if g.output not in seen:
+        raise IRCheckError(f"output {g.output} not defined")
+    if values is None:
+        return
+    for n in g.nodes:
+        v = values[n.name]
+        if tuple(v.shape[1:]) != tuple(n.shape):
+            raise IRCheckError(f"{n.name}: value shape {v.shape[1:]} != declared {n.shape}")
+        if isinstance(n.type, Bipolar):
+            ok = np.isin(v, (-1, 1)).all()
+        else:
+            ok = v.size == 0 or (v.min() >= n.type.lo and v.max() <= n.type.hi)
+        if not ok:
+            raise IRCheckError(f"{n.name}: values [{v.min()}, {v.max()}] do not fit {n.type}")

@@ -1,0 +1,54 @@
+"""The IR's operators and their width contracts. Layout: every tensor is (N, ..., C) —
+channels last (NHWC for feature maps, (N, F) for vectors); the batch N is left out of
+node shapes. ``ir/ref.py`` gives each op its one slow, obvious integer meaning.
+"""
+from enum import Enum
+
+
+class Op(str, Enum):
+    INPUT = "Input"
+    """Integer codes of the network input (the host quantizer is described in
+    ``graph.meta['input_quant']``). Out: the quantizer's type."""
+
+    SLIDING_WINDOW = "SlidingWindow"
+    """im2col for convolution. attrs: kernel (kh, kw), stride (sh, sw), pad (top, left,
+    bottom, right), pad_value. In (H, W, C) -> out (OH, OW, kh*kw*C), window entries in
+    (ky, kx, c) order. Out type: the input's, widened to hold ``pad_value``."""
+
+    MATMUL = "MatMul"
+    """Matrix-vector product on the last axis. params: weight (MH, K*Cg) integer codes.
+    attrs: groups (1, or C for depthwise: input (..., K*C) as (K, C), output channel o
+    reads channel o only), kernel (set by the choose_kernels pass). Out type: the
+    accumulator, an IntType wide enough for sum |w| * max|x| (infer_acc_widths)."""
+
+    XNOR_POPCOUNT = "XnorPopcount"
+    """Bipolar x bipolar matrix-vector product kept as a popcount: out[o] = number of
+    positions where x equals w[o] (= (dot + K) / 2). params: weight (MH, K) of +-1.
+    Out type: uint wide enough for K."""
+
+    AFFINE_QUANT = "AffineQuant"
+    """The quantizer before folding: z = acc * a[c] + c0[c] in float64, then
+    clip(floor(z / scale + 0.5), lo, hi), or for a bipolar output +1 where z >= 0 else
+    -1. params: a, c0 (C,). attrs: scale, lo, hi, bipolar. Removed by fold_thresholds."""
+
+    MULTI_THRESHOLD = "MultiThreshold"
+    """out = out_lo + #{i : sign[c] * x >= T[c, i]} (bipolar: +1 if the count is 1 else
+    -1). params: thresholds (C, N) integers ascending per row, sign (C,) of +-1.
+    attrs: out_lo, bipolar. Out type: the output codes' type."""
+
+    MAX_POOL = "MaxPool"
+    """attrs: kernel, stride, pad (padded with pad_value = the input's lowest code).
+    (H, W, C) -> (OH, OW, C). Out type: the input's."""
+
+    AVG_POOL = "AvgPool"
+    """Window mean rounded half up at the same scale: floor((2*sum + n) / (2n)), n the
+    window size. attrs: kernel, stride (a global pool has kernel = (H, W)).
+    Out type: the input's."""
+
+    ADD = "Add"
+    """Elementwise sum of two inputs holding codes of one scale. Out type: one bit
+    wider than the wider input."""
+
+    FLATTEN = "Flatten"
+    """(H, W, C) -> (H*W*C,). attrs: order 'chw' (as PyTorch flattens: channel-major)
+    or 'hwc' (as the data streams). Out type: the input's."""

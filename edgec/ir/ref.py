@@ -1,0 +1,113 @@
+"""The one slow, obvious integer meaning of every IR op (see ir/ops.py for contracts).
+
+Arrays are int64 (AffineQuant computes in float64), batch first, channels last. These
+functions favour plain loops over speed: the simulator's kernels are tested against
+them, and every pass must leave ``run`` unchanged on the graph output.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .graph import Graph, Node
+from .ops import Op
+
+
+def sliding_window(x, kernel, stride, pad, pad_value):
+    n, h, w, c = x.shape
+    (kh, kw), (sh, sw), (pt, pl, pb, pr) = kernel, stride, pad
+    xp = np.full((n, h + pt + pb, w + pl + pr, c), pad_value, dtype=np.int64)
+    xp[:, pt : pt + h, pl : pl + w, :] = x
+    oh, ow = (h + pt + pb - kh) // sh + 1, (w + pl + pr - kw) // sw + 1
+    out = np.zeros((n, oh, ow, kh * kw * c), dtype=np.int64)
+    for oy in range(oh):
+        for ox in range(ow):
+            out[:, oy, ox, :] = xp[:, oy * sh : oy * sh + kh, ox * sw : ox * sw + kw, :].reshape(n, -1)
+    return out
+
+
+def matmul(x, weight, groups=1):
+    x = x.astype(np.int64)
+    mh = weight.shape[0]
+    out = np.zeros(x.shape[:-1] + (mh,), dtype=np.int64)
+    if groups == 1:
+        for o in range(mh):
+            out[..., o] = (x * weight[o]).sum(axis=-1)
+    else:  # depthwise: input (..., K, C), output channel o reads channel o
+        xr = x.reshape(x.shape[:-1] + (-1, groups))
+        for o in range(mh):
+            out[..., o] = (xr[..., :, o] * weight[o]).sum(axis=-1)
+    return out
+
+
+def xnor_popcount(x, weight):
+    out = np.zeros(x.shape[:-1] + (weight.shape[0],), dtype=np.int64)
+    for o in range(weight.shape[0]):
+        out[..., o] = (x == weight[o]).sum(axis=-1)
+    return out
+
+
+def affine_quant(acc, a, c0, scale, lo, hi, bipolar):
+    z = acc.astype(np.float64) * a + c0
+    if bipolar:
+        return np.where(z >= 0, 1, -1).astype(np.int64)
+    return np.clip(np.floor(z / scale + 0.5), lo, hi).astype(np.int64)
+
+
+def multi_threshold(x, thresholds, sign, out_lo, bipolar):
+    out = np.zeros(x.shape, dtype=np.int64)
+    for c in range(x.shape[-1]):
+        v = sign[c] * x[..., c].astype(np.int64)
+        count = (v[..., None] >= thresholds[c]).sum(axis=-1)
+        out[..., c] = 2 * count - 1 if bipolar else out_lo + count
+    return out
+
+
+def max_pool(x, kernel, stride, pad, pad_value):
+    n, h, w, c = x.shape
+    win = sliding_window(x, kernel, stride, pad, pad_value)
+    return win.reshape(win.shape[:3] + (-1, c)).max(axis=3)
+
+
+def avg_pool(x, kernel, stride):
+    n, h, w, c = x.shape
+    win = sliding_window(x, kernel, stride, (0, 0, 0, 0), 0)
+    k = kernel[0] * kernel[1]
+    s = win.reshape(win.shape[:3] + (k, c)).sum(axis=3)
+    return (2 * s + k) // (2 * k)
+
+
+def flatten(x, order):
+    if order == "chw":
+        x = x.transpose(0, 3, 1, 2)
+    return x.reshape(x.shape[0], -1)
+
+
+def _rule(n: Node, ins):
+    a, p = n.attrs, n.params
+    if n.op == Op.SLIDING_WINDOW:
+        return sliding_window(ins[0], a["kernel"], a["stride"], a["pad"], a["pad_value"])
+    if n.op == Op.MATMUL:
+        return matmul(ins[0], p["weight"], a.get("groups", 1))
+    if n.op == Op.XNOR_POPCOUNT:
+        return xnor_popcount(ins[0], p["weight"])
+    if n.op == Op.AFFINE_QUANT:
+        return affine_quant(ins[0], p["a"], p["c0"], a["scale"], a["lo"], a["hi"], a["bipolar"])
+    if n.op == Op.MULTI_THRESHOLD:
+        return multi_threshold(ins[0], p["thresholds"], p["sign"], a["out_lo"], a["bipolar"])
+    if n.op == Op.MAX_POOL:
+        return max_pool(ins[0], a["kernel"], a["stride"], a["pad"], a["pad_value"])
+    if n.op == Op.AVG_POOL:
+        return avg_pool(ins[0], a["kernel"], a["stride"])
+    if n.op == Op.ADD:
+        return ins[0].astype(np.int64) + ins[1]
+    if n.op == Op.FLATTEN:
+        return flatten(ins[0], a["order"])
+    raise NotImplementedError(n.op)
+
+
+def run(g: Graph, x: np.ndarray) -> dict[str, np.ndarray]:
+    """Every tensor of the graph for the integer input codes ``x`` (N, *input shape)."""
+    vals = {g.input.name: np.asarray(x, dtype=np.int64)}
+    for n in g.nodes[1:]:
+        vals[n.name] = _rule(n, [vals[i] for i in n.inputs])
+    return vals

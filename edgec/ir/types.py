@@ -1,0 +1,61 @@
+"""Value types of the integer IR."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class IntType:
+    """A two's-complement (signed) or unsigned integer of ``bits`` bits."""
+
+    bits: int
+    signed: bool
+
+    @property
+    def lo(self) -> int:
+        return -(2 ** (self.bits - 1)) if self.signed else 0
+
+    @property
+    def hi(self) -> int:
+        return 2 ** (self.bits - 1) - 1 if self.signed else 2**self.bits - 1
+
+    def __str__(self) -> str:
+        return f"{'int' if self.signed else 'uint'}{self.bits}"
+
+    def to_json(self):
+        return str(self)
+
+
+@dataclass(frozen=True)
+class Bipolar:
+    """Values -1 and +1 held in one bit (bit 1 means +1)."""
+
+    bits = 1
+    signed = True
+    lo = -1
+    hi = 1
+
+    def __str__(self) -> str:
+        return "bipolar"
+
+    def to_json(self):
+        return "bipolar"
+
+
+def int_type_for(lo: int, hi: int) -> IntType:
+    """The narrowest IntType holding every integer in [lo, hi]."""
+    lo, hi = int(lo), int(hi)
+    if lo >= 0:
+        return IntType(max(1, hi.bit_length()), False)
+    bits = max((-lo - 1).bit_length(), hi.bit_length()) + 1
+    return IntType(bits, True)
+
+
+def parse_type(s: str):
+    if s == "bipolar":
+        return Bipolar()
+    if s.startswith("uint"):
+        return IntType(int(s[4:]), False)
+    if s.startswith("int"):
+        return IntType(int(s[3:]), True)
+    raise ValueError(f"not an IR type: {s}")

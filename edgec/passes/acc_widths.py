@@ -1,0 +1,17 @@
+"""Give every MatMul, XnorPopcount and Add the narrowest accumulator type that interval
+arithmetic on the real weights and input ranges proves sufficient."""
+from ..ir.graph import Graph
+from ..ir.ops import Op
+from ..ir.ranges import value_ranges
+from ..ir.types import int_type_for
+
+
+def infer_acc_widths(g: Graph) -> Graph:
+    g = g.copy()
+    ranges = value_ranges(g)
+    for n in g.nodes:
+        if n.op in (Op.MATMUL, Op.XNOR_POPCOUNT, Op.ADD):
+            lo, hi = ranges[n.name]
+            n.type = int_type_for(lo.min(), hi.max())
+            n.attrs["acc_range"] = (int(lo.min()), int(hi.max()))
+    return g

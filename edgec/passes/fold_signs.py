@@ -1,0 +1,20 @@
+"""Move a MultiThreshold's negative channel signs into the weights of the MatMul that
+feeds it (negating that output row), so hardware compares acc >= T only."""
+from ..ir.graph import Graph
+from ..ir.ops import Op
+
+
+def fold_signs(g: Graph) -> Graph:
+    g = g.copy()
+    for n in g.nodes:
+        if n.op != Op.MULTI_THRESHOLD or (n.params["sign"] > 0).all():
+            continue
+        src = g.node(n.inputs[0])
+        if src.op != Op.MATMUL or len(g.consumers(src.name)) != 1:
+            continue
+        neg = n.params["sign"] < 0
+        src.params["weight"] = src.params["weight"].copy()
+        src.params["weight"][neg] *= -1
+        n.params["sign"] = n.params["sign"].copy()
+        n.params["sign"][neg] = 1
+    return g
