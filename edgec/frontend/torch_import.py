@@ -280,7 +280,8 @@ def import_torch(model, input_shape=None) -> FGraph:
             raise EdgecError("an input shape is needed to export a PyTorch module, e.g. (1, 28, 28)")
         model.eval()
         try:
-            ep = torch.export.export(model, (torch.zeros(1, *input_shape),))
+            with _quiet_torch():
+                ep = torch.export.export(model, (torch.zeros(1, *input_shape),))
         except Exception as e:  # noqa: BLE001 - anything torch.export raises is a bad model/shape
             reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
             raise EdgecError(f"cannot export the PyTorch model with input shape {tuple(input_shape)}: {reason}") from e
@@ -348,9 +349,9 @@ def _prune(g: FGraph) -> FGraph:
 
 
 @contextmanager
-def _quiet_torch_export():
-    """torch.export.load logs a full traceback before raising; the user gets our one-liner."""
-    log = logging.getLogger("torch.export")
+def _quiet_torch():
+    """torch.export logs full tracebacks before raising; the user gets our one-line error."""
+    log = logging.getLogger("torch")
     old = log.level
     log.setLevel(logging.CRITICAL)
     try:
@@ -362,7 +363,7 @@ def _quiet_torch_export():
 def load_pt2(path):
     """Load a program saved with ``torch.export.save``."""
     try:
-        with _quiet_torch_export():
+        with _quiet_torch():
             return torch.export.load(str(path))
     except Exception as e:  # noqa: BLE001 - missing file, truncated or foreign zip, version skew
         reason = (str(e).strip().splitlines() or [type(e).__name__])[0]

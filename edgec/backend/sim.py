@@ -1,0 +1,109 @@
+"""Graph -> typed render context -> templates/sim/model.py.j2 (+ kernels.py, weights.npz)."""
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .. import __version__
+from ..ir.graph import Graph, save_npz
+from ..ir.ops import Op
+from ..ir.ranges import value_ranges
+from .render import render
+
+KINDS = {
+    Op.SLIDING_WINDOW: "window", Op.MATMUL: "matmul", Op.XNOR_POPCOUNT: "xnor",
+    Op.MULTI_THRESHOLD: "threshold", Op.MAX_POOL: "maxpool", Op.AVG_POOL: "avgpool",
+    Op.ADD: "add", Op.FLATTEN: "flatten",
+}
+
+
+@dataclass
+class SimStep:
+    kind: str
+    name: str
+    var: str
+    src: list[str]
+    type: str
+    lo: int
+    hi: int
+    kernel: tuple = ()
+    stride: tuple = ()
+    pad: tuple = ()
+    pad_value: int = 0
+    groups: int = 1
+    bound: int = 0
+    out_lo: int = 0
+    bipolar: bool = False
+    order: str = ""
+
+
+@dataclass
+class SimContext:
+    name: str
+    version: str
+    input_shape: list[int]
+    output_shape: list[int]
+    input_scale: float
+    input_lo: int
+    input_hi: int
+    out_var: str
+    batch: int
+    steps: list[SimStep] = field(default_factory=list)
+
+
+def context(g: Graph, name: str) -> SimContext:
+    ranges = value_ranges(g)
+    var = {g.input.name: "t0"}
+    steps = []
+    for i, n in enumerate(g.nodes[1:], start=1):
+        var[n.name] = f"t{i}"
+        a = n.attrs
+        lo, hi = ranges[n.name]
+        s = SimStep(KINDS[n.op], n.name, var[n.name], [var[x] for x in n.inputs], str(n.type),
+                    int(n.type.lo), int(n.type.hi))
+        if n.op in (Op.SLIDING_WINDOW, Op.MAX_POOL):
+            s.kernel, s.stride, s.pad, s.pad_value = tuple(a["kernel"]), tuple(a["stride"]), tuple(a["pad"]), int(a["pad_value"])
+        elif n.op == Op.AVG_POOL:
+            s.kernel, s.stride = tuple(a["kernel"]), tuple(a["stride"])
+        elif n.op == Op.MATMUL:
+            s.groups, s.bound = int(a.get("groups", 1)), int(max(abs(lo.min()), abs(hi.max())))
+        elif n.op == Op.MULTI_THRESHOLD:
+            s.out_lo, s.bipolar = int(a["out_lo"]), bool(a["bipolar"])
+        elif n.op == Op.FLATTEN:
+            s.order = a["order"]
+        steps.append(s)
+    iq = g.meta["input_quant"]
+    lo = -(2 ** (iq["bits"] - 1)) if iq["signed"] else 0
+    hi = 2 ** (iq["bits"] - 1) - 1 if iq["signed"] else 2 ** iq["bits"] - 1
+    return SimContext(name, __version__, list(g.meta["input_shape"]), list(g.meta["output_shape"]),
+                      float(iq["scale"]), lo, hi, var[g.output], 256, steps)
+
+
+def emit(g: Graph, out: Path, name: str) -> None:
+    """Write out/model.py, out/kernels.py (verbatim copy) and out/weights.npz."""
+    out.mkdir(parents=True, exist_ok=True)
+    render("sim/model.py.j2", out / "model.py", ctx=context(g, name))
+    shutil.copyfile(Path(__file__).resolve().parent.parent / "sim" / "kernels.py", out / "kernels.py")
+    arrays = {f"{n.name}/{k}": v for n in g.nodes for k, v in n.params.items()
+              if n.op in (Op.MATMUL, Op.XNOR_POPCOUNT, Op.MULTI_THRESHOLD) and k in ("weight", "thresholds", "sign")}
+    aff = g.meta["output_affine"]
+    arrays["output/a"] = np.asarray(aff["a"], np.float64)
+    arrays["output/c0"] = np.asarray(aff["c0"], np.float64)
+    save_npz(out / "weights.npz", arrays)
+
+
+def load(sim_dir: Path):
+    """Import a generated simulator as a module (used by `edgec sim` and the tests)."""
+    import importlib.util
+    import sys
+
+    path = Path(sim_dir).resolve() / "model.py"
+    mod_name = f"_edgec_sim_{abs(hash(str(path)))}"
+    spec = importlib.util.spec_from_file_location(mod_name, path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[mod_name] = mod
+    spec.loader.exec_module(mod)
+    return mod

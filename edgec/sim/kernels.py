@@ -1,0 +1,92 @@
+"""Fast numpy kernels of the bit-exact simulator. No edgec imports: this file is copied
+verbatim into every generated sim/ folder. Each function equals its counterpart in
+edgec/ir/ref.py exactly (tests/sim/test_kernels.py)."""
+import numpy as np
+
+EXACT_F64 = 2**53  # float64 sums of integers are exact below this
+
+
+def quantize_input(x, scale, lo, hi):
+    """Host-side input quantizer: round half up, clip."""
+    return np.clip(np.floor(np.asarray(x, np.float64) / scale + 0.5), lo, hi).astype(np.int64)
+
+
+def sliding_window(x, kernel, stride, pad, pad_value):
+    (kh, kw), (sh, sw), (pt, pl, pb, pr) = kernel, stride, pad
+    if any(pad):
+        x = np.pad(x, ((0, 0), (pt, pb), (pl, pr), (0, 0)), constant_values=pad_value)
+    v = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(1, 2))[:, ::sh, ::sw]
+    n, oh, ow, c = v.shape[:4]
+    return v.transpose(0, 1, 2, 4, 5, 3).reshape(n, oh, ow, kh * kw * c)
+
+
+def matmul(x, weight, groups, bound):
+    """x (..., K*Cg) times weight.T; ``bound`` is the proven max |acc|: below 2^53 a
+    float64 GEMM is exact and much faster than an int64 one."""
+    dt = np.float64 if bound < EXACT_F64 else np.int64
+    if groups == 1:
+        out = x.astype(dt) @ weight.T.astype(dt)
+    else:
+        xr = x.reshape(x.shape[:-1] + (-1, groups)).astype(dt)
+        out = np.einsum("...kc,ck->...c", xr, weight.astype(dt))
+    return out.astype(np.int64)
+
+
+def _pack(bits):
+    b = np.packbits(bits, axis=-1)
+    pad = (-b.shape[-1]) % 8
+    if pad:
+        b = np.concatenate([b, np.zeros(b.shape[:-1] + (pad,), np.uint8)], axis=-1)
+    return np.ascontiguousarray(b).view(np.uint64)
+
+
+def xnor_popcount(x, weight, chunk=4096):
+    """Number of positions where the +-1 vector x equals each weight row, on packed
+    64-bit words: K - popcount(x xor w)."""
+    k = weight.shape[1]
+    lead = x.shape[:-1]
+    xb = _pack(x.reshape(-1, k) > 0)
+    wb = _pack(weight > 0)
+    out = np.empty((xb.shape[0], weight.shape[0]), np.int64)
+    for i in range(0, xb.shape[0], chunk):
+        diff = np.bitwise_count(xb[i : i + chunk, None, :] ^ wb[None, :, :]).sum(axis=-1, dtype=np.int64)
+        out[i : i + chunk] = k - diff
+    return out.reshape(lead + (weight.shape[0],))
+
+
+def multi_threshold(x, thresholds, sign, out_lo, bipolar):
+    v = x * sign
+    if thresholds.shape[1] <= 8:
+        count = (v[..., None] >= thresholds).sum(axis=-1)
+    else:
+        count = np.empty(v.shape, np.int64)
+        for c in range(v.shape[-1]):
+            count[..., c] = np.searchsorted(thresholds[c], v[..., c], side="right")
+    return (2 * count - 1) if bipolar else (out_lo + count)
+
+
+def max_pool(x, kernel, stride, pad, pad_value):
+    (kh, kw), (sh, sw), (pt, pl, pb, pr) = kernel, stride, pad
+    if any(pad):
+        x = np.pad(x, ((0, 0), (pt, pb), (pl, pr), (0, 0)), constant_values=pad_value)
+    v = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(1, 2))[:, ::sh, ::sw]
+    return v.max(axis=(-2, -1))
+
+
+def avg_pool(x, kernel, stride):
+    (kh, kw), (sh, sw) = kernel, stride
+    v = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(1, 2))[:, ::sh, ::sw]
+    k = kh * kw
+    return (2 * v.sum(axis=(-2, -1)) + k) // (2 * k)
+
+
+def flatten(x, order):
+    if order == "chw":
+        x = x.transpose(0, 3, 1, 2)
+    return x.reshape(x.shape[0], -1)
+
+
+def check_range(v, lo, hi, name):
+    """Debug mode: the value of ``name`` stays inside its proven type."""
+    if v.size and (v.min() < lo or v.max() > hi):
+        raise AssertionError(f"{name}: values [{v.min()}, {v.max()}] outside [{lo}, {hi}]")
