@@ -99,7 +99,7 @@ def infer_shapes(g: FGraph) -> FGraph:
             groups = n.attrs.get("groups", 1)
             if w.shape[1] * groups != c:
                 raise node_error(n.name, src, f"weight {w.shape} with groups={groups} does not match {c} input channels")
-            if groups not in (1, c) or (groups == c and w.shape[0] != c):
+            if groups != 1 and (groups != c or w.shape[0] != c):
                 raise node_error(n.name, src, f"groups={groups} is not supported: use groups=1 or depthwise (groups = in = out channels)")
             oh, ow = _out_hw(h, wd, w.shape[2:], n.attrs["stride"], n.attrs["pad"])
             if oh < 1 or ow < 1:

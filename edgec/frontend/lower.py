@@ -76,10 +76,12 @@ def lower(qnet: QNet) -> Graph:
                          {"kernel": (kh, kw), "stride": tuple(n.attrs["stride"]), "pad": pad, "pad_value": 0}))
             wmat = codes.transpose(0, 2, 3, 1).reshape(codes.shape[0], -1)
             alias[n.name] = add(Node(n.name, Op.MATMUL, [w], shape, IntType(32, True),
-                                     {"groups": groups, "layer": n.name}, {"weight": wmat}))
+                                     {"groups": groups, "layer": n.name, "wq": qnet.segment_by_compute(n.name).wq.label},
+                                     {"weight": wmat}))
         elif n.op == "linear":
             alias[n.name] = add(Node(n.name, Op.MATMUL, src, shape, IntType(32, True),
-                                     {"groups": 1, "layer": n.name}, {"weight": arrays[n.name][0]}))
+                                     {"groups": 1, "layer": n.name, "wq": qnet.segment_by_compute(n.name).wq.label},
+                                     {"weight": arrays[n.name][0]}))
         elif n.op == "add":
             alias[n.name] = add(Node(n.name, Op.ADD, src, shape, IntType(32, True), {"layer": n.name}))
         elif n.op == "maxpool":

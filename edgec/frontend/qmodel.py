@@ -40,7 +40,7 @@ def _pool(n: FNode, x, lo_value):
 
 
 def _t(a, dtype):
-    return torch.as_tensor(np.asarray(a), dtype=dtype)
+    return torch.as_tensor(np.array(a), dtype=dtype)
 
 
 @torch.no_grad()

@@ -56,6 +56,8 @@ class _Builder:
         return _T(name)
 
     def tensor(self, v) -> _T:
+        if v is None:
+            raise self.fail("uses an output edgec does not compute (batch-norm statistics or pool indices)")
         if not isinstance(v, _T):
             raise self.fail("this input must be computed from the model input, not a constant")
         return v
@@ -222,9 +224,9 @@ def _fuse_bias(b, t: _T, c: np.ndarray) -> _T:
 
 
 def _getitem(b, v, i):
-    if not isinstance(v, tuple) or v[i] is None:
-        raise b.fail("only the first output of batch norm / max pool can be used")
-    return v[i]
+    if not isinstance(v, tuple):
+        raise b.fail("indexing is only supported on the outputs of batch norm / max pool")
+    return v[i]  # None for outputs edgec does not compute (saved statistics, pool indices)
 
 
 def _passthrough(b, x, *args, **kwargs):
@@ -279,9 +281,10 @@ def import_torch(model, input_shape=None) -> FGraph:
         if input_shape is None:
             raise EdgecError("an input shape is needed to export a PyTorch module, e.g. (1, 28, 28)")
         model.eval()
+        dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
         try:
             with _quiet_torch():
-                ep = torch.export.export(model, (torch.zeros(1, *input_shape),))
+                ep = torch.export.export(model, (torch.zeros(1, *input_shape, dtype=dtype),))
         except Exception as e:  # noqa: BLE001 - anything torch.export raises is a bad model/shape
             reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
             raise EdgecError(f"cannot export the PyTorch model with input shape {tuple(input_shape)}: {reason}") from e

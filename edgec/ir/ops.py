@@ -18,7 +18,7 @@ class Op(str, Enum):
     MATMUL = "MatMul"
     """Matrix-vector product on the last axis. params: weight (MH, K*Cg) integer codes.
     attrs: groups (1, or C for depthwise: input (..., K*C) as (K, C), output channel o
-    reads channel o only), kernel (set by the choose_kernels pass). Out type: the
+    reads channel o only), kernel_kind (set by the choose_kernels pass). Out type: the
     accumulator, an IntType wide enough for sum |w| * max|x| (infer_acc_widths)."""
 
     XNOR_POPCOUNT = "XnorPopcount"

@@ -19,7 +19,7 @@ def choose_kernels(g: Graph) -> Graph:
     g = g.copy()
     for n in g.nodes:
         if n.op == Op.MATMUL:
-            n.attrs["kernel"] = kernel_for(n.params["weight"], g.node(n.inputs[0]).type.bits)
+            n.attrs["kernel_kind"] = kernel_for(n.params["weight"], g.node(n.inputs[0]).type.bits)
         elif n.op == Op.XNOR_POPCOUNT:
-            n.attrs["kernel"] = "xnor-popcount"
+            n.attrs["kernel_kind"] = "xnor-popcount"
     return g

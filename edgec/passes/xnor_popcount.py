@@ -24,7 +24,7 @@ def xnor_popcount(g: Graph) -> Graph:
             continue
         k = w.shape[1]
         g.nodes[i] = Node(n.name, Op.XNOR_POPCOUNT, n.inputs, n.shape, n.type,
-                          {**n.attrs, "kernel": "xnor-popcount"}, {"weight": w})
+                          {**n.attrs, "kernel_kind": "xnor-popcount"}, {"weight": w})
         mt = cons[0]
         t, s = mt.params["thresholds"], mt.params["sign"][:, None]
         mt.params["thresholds"] = np.where(s > 0, _ceil_half(t + k), _ceil_half(t - k))

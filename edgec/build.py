@@ -1,0 +1,158 @@
+"""`edgec build`: model -> quantized integer IR -> OUT/ (sim/, ir/, report.json, edgec.json).
+
+The output is written to a temporary sibling folder and renamed into place at the end,
+so a failed build never leaves a half-written folder.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__, boards
+from .backend import report as report_mod
+from .backend import sim as sim_backend
+from .errors import EdgecError
+from .frontend.finetune import finetune
+from .frontend.lower import lower
+from .frontend.quantize import PRESETS, make_config, quantize
+from .ir.check import check
+from .ir.graph import dumps
+from .passes import run_pipeline
+
+# fine-tuning epochs used for the built-in example when --finetune-epochs is not given
+EXAMPLE_FINETUNE = {"int8": 0, "int4": 0, "w2a2": 30, "w1a1": 30}
+
+
+@dataclass
+class BuildResult:
+    out: Path
+    report: dict
+
+
+def _stderr(msg: str) -> None:
+    print(f"edgec: {msg}", file=sys.stderr, flush=True)
+
+
+def load_array(path, what: str) -> np.ndarray:
+    if isinstance(path, np.ndarray):
+        return path
+    try:
+        a = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as e:
+        raise EdgecError(f"cannot read {what} '{path}': {str(e).splitlines()[0] if str(e) else type(e).__name__}; give a .npy file") from None
+    if not isinstance(a, np.ndarray):
+        raise EdgecError(f"cannot read {what} '{path}': expected one array in a .npy file")
+    return a
+
+
+def check_out_dir(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise EdgecError(f"output '{out}' exists and is not a folder; choose another -o")
+    if out.is_dir() and any(out.iterdir()) and not (out / "edgec.json").is_file():
+        raise EdgecError(f"output folder '{out}' already holds other files; choose an empty or new folder with -o")
+
+
+def load_model(model, input_shape):
+    """(float graph, example name or None)."""
+    from .frontend.torch_import import import_torch, load_pt2
+
+    if model is None:
+        from .examples import digits
+
+        return import_torch(digits.model(), digits.INPUT_SHAPE), "digits"
+    if isinstance(model, (str, os.PathLike)):
+        p = Path(model)
+        if p.suffix == ".onnx":
+            from .frontend.onnx_import import import_onnx
+
+            return import_onnx(p), None
+        if p.suffix == ".pt2":
+            return import_torch(load_pt2(p)), None
+        raise EdgecError(f"cannot build '{model}': give a float or QONNX .onnx file or a torch.export .pt2 program")
+    if input_shape is None:
+        raise EdgecError("building an nn.Module needs its per-sample input shape: input_shape=(C, H, W)")
+    return import_torch(model, tuple(input_shape)), None
+
+
+def build(model=None, out="out", *, board="zynq7020", preset=None, config=None, wbits=None, abits=None,
+          calib=None, labels=None, input_shape=None, finetune_epochs=None, dump_ir=False, seed=0,
+          progress=_stderr) -> BuildResult:
+    """Compile ``model`` (None: the built-in digits example; a path to .onnx/.pt2; or an
+    nn.Module with ``input_shape``) for ``board`` into the folder ``out``."""
+    progress = progress or (lambda m: None)
+    brd = boards.get(board)
+    out = Path(out)
+    check_out_dir(out)
+    cfg = make_config(preset, config, wbits, abits)
+    preset_name = preset or "w2a2"
+    progress("importing the model")
+    fg, example = load_model(model, input_shape)
+    eval_x = eval_y = None
+    if example:
+        from .examples import digits
+
+        cx, cy = digits.train_split()
+        eval_x, eval_y = digits.test_split()
+        if finetune_epochs is None:
+            finetune_epochs = EXAMPLE_FINETUNE.get(preset_name, 0) if not (config or wbits or abits) else 0
+    else:
+        if calib is None:
+            raise EdgecError("quantization needs calibration data: --calib X.npy with inputs shaped (N, "
+                             + ", ".join(map(str, fg.input.shape)) + ")")
+        cx = load_array(calib, "calibration data").astype(np.float64)
+        cy = None if labels is None else load_array(labels, "labels")
+        if cy is not None and (cy.ndim != 1 or len(cy) != len(cx)):
+            raise EdgecError(f"labels have shape {cy.shape}; expected ({len(cx)},), one class index per calibration input")
+        eval_x, eval_y = (cx, cy) if cy is not None else (None, None)
+    finetune_epochs = int(finetune_epochs or 0)
+    if finetune_epochs < 0:
+        raise EdgecError(f"--finetune-epochs {finetune_epochs}: must be 0 or more")
+    if finetune_epochs and cy is None:
+        raise EdgecError("--finetune-epochs needs labels for the calibration data: --labels Y.npy")
+    progress(f"quantizing ({preset_name}: weights {cfg.wbits or 'ternary'} bit, activations {cfg.abits} bit, "
+             f"{cfg.calibrator} calibration on {len(cx)} inputs)")
+    qnet = quantize(fg, cx, cfg)
+    if finetune_epochs:
+        qnet = finetune(qnet, cx, cy, finetune_epochs, seed=seed, progress=progress)
+
+    tmp = out.parent / f".{out.name}.edgec-tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        progress("lowering to the integer IR and running passes")
+        g = lower(qnet)
+        stages = [(0, "lower", g)]
+        g = run_pipeline(g, lambda i, name, gg: stages.append((i, name, gg)))
+        for _, _, gg in stages:
+            check(gg)
+        if dump_ir:
+            (tmp / "ir").mkdir()
+            for i, name, gg in stages:
+                gg.save(tmp / "ir" / f"{i:02d}_{name}")
+        g.save(tmp / "model")
+        progress("emitting the simulator")
+        sim_backend.emit(g, tmp / "sim", example or Path(str(model)).stem if model is not None else "model")
+        rep = report_mod.make(g, qnet, brd, dict(preset=preset_name, wbits=cfg.wbits, abits=cfg.abits,
+                                                  finetune_epochs=finetune_epochs),
+                              tmp / "sim", eval_x, eval_y, progress, float_graph=fg)
+        (tmp / "report.json").write_text(dumps(rep))
+        files = sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*") if p.is_file())
+        manifest = {"edgec": __version__, "board": brd.name, "part": brd.part, "files": files + ["edgec.json"],
+                    "input_shape": g.meta["input_shape"], "output_shape": g.meta["output_shape"],
+                    "input_quant": g.meta["input_quant"]}
+        (tmp / "edgec.json").write_text(dumps(manifest))
+        if out.exists():
+            shutil.rmtree(out)
+        tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return BuildResult(out, rep)
+
+
+__all__ = ["build", "BuildResult", "PRESETS"]

@@ -1,0 +1,133 @@
+"""The `edgec` command line. Bad input: one `edgec: error: ...` line, exit code 2."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .errors import EdgecError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, no usage dump
+        raise EdgecError(f"{message} (see `{self.prog} --help`)")
+
+
+def _shape(s: str):
+    try:
+        return tuple(int(v) for v in s.replace("x", ",").split(","))
+    except ValueError:
+        raise EdgecError(f"--input-shape {s!r}: give the per-sample shape like 1,8,8") from None
+
+
+def parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="edgec", description="Compile trained networks into bit-exact FPGA accelerators.")
+    sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
+    b = sub.add_parser("build", help="compile a model (default: the built-in digits example)")
+    b.add_argument("model", nargs="?", help=".onnx (float or QONNX) or .pt2 (torch.export); none: built-in example")
+    b.add_argument("--board", default="zynq7020", help="board name or alias (see `edgec boards`)")
+    b.add_argument("-o", "--out", required=True, help="output folder (new, empty, or an earlier edgec build)")
+    b.add_argument("--preset", choices=["int8", "int4", "w2a2", "w1a1"], help="quantization preset (default w2a2)")
+    b.add_argument("--config", help="YAML: preset, wbits, abits, input_bits, calibrator, percentile, layers: {name: {...}}")
+    b.add_argument("--wbits", help="weight bits for every layer: 1 (binary), 2-8, or ternary")
+    b.add_argument("--abits", help="activation bits for every layer: 1 (bipolar) to 8")
+    b.add_argument("--calib", help="calibration inputs, .npy shaped (N, *input shape)")
+    b.add_argument("--labels", help="class labels of the calibration inputs, .npy shaped (N,)")
+    b.add_argument("--input-shape", type=_shape, help="per-sample input shape, e.g. 1,8,8 (when the model lacks it)")
+    b.add_argument("--finetune-epochs", type=int, help="straight-through fine-tuning epochs on the labelled calibration data")
+    b.add_argument("--dump-ir", action="store_true", help="write OUT/ir/NN_<pass>.json/.npz after every pass")
+    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    s = sub.add_parser("sim", help="run the generated bit-exact simulator of a build")
+    s.add_argument("build_dir")
+    s.add_argument("--inputs", required=True, help=".npy inputs: float, or integer codes")
+    s.add_argument("--out", required=True, help=".npz to write with arrays q (integer outputs) and y (real values)")
+    s.add_argument("--labels", help=".npy labels: also print the accuracy")
+    s.add_argument("--debug", action="store_true", help="assert every value stays inside its proven type")
+    r = sub.add_parser("report", help="print a build's per-layer report")
+    r.add_argument("build_dir")
+    r.add_argument("--json", action="store_true")
+    sub.add_parser("boards", help="list the known boards")
+    return p
+
+
+def _build_dir(d: str) -> Path:
+    p = Path(d)
+    if not (p / "edgec.json").is_file():
+        raise EdgecError(f"'{d}' is not an edgec build folder (no edgec.json); run `edgec build -o {d}` first")
+    return p
+
+
+def cmd_build(a) -> int:
+    from .backend.report import table
+    from .build import build
+
+    res = build(a.model, a.out, board=a.board, preset=a.preset, config=a.config, wbits=a.wbits, abits=a.abits,
+                calib=a.calib, labels=a.labels, input_shape=a.input_shape, finetune_epochs=a.finetune_epochs,
+                dump_ir=a.dump_ir, seed=a.seed, progress=(lambda m: None) if a.quiet else _progress)
+    print(table(res.report))
+    print(f"wrote {res.out}/")
+    return 0
+
+
+def _progress(msg):
+    print(f"edgec: {msg}", file=sys.stderr, flush=True)
+
+
+def cmd_sim(a) -> int:
+    from .backend import sim as sim_backend
+    from .build import load_array
+    from .ir.graph import save_npz
+
+    d = _build_dir(a.build_dir)
+    x = load_array(a.inputs, "inputs")
+    mod = sim_backend.load(d / "sim")
+    try:
+        q, y = mod.run(x, debug=a.debug)
+    except ValueError as e:
+        raise EdgecError(f"--inputs '{a.inputs}': {e}") from None
+    save_npz(Path(a.out), {"q": q, "y": y})
+    msg = f"simulated {len(x)} inputs -> {a.out} (q {q.dtype} {q.shape}, y {y.dtype})"
+    if a.labels:
+        lab = load_array(a.labels, "labels")
+        if lab.shape != (len(x),):
+            raise EdgecError(f"--labels has shape {lab.shape}; expected ({len(x)},)")
+        msg += f"; accuracy {100 * float((y.reshape(len(x), -1).argmax(1) == lab).mean()):.2f}%"
+    print(msg)
+    return 0
+
+
+def cmd_report(a) -> int:
+    from .backend.report import table
+
+    rep = json.loads((_build_dir(a.build_dir) / "report.json").read_text())
+    print(json.dumps(rep, indent=1) if a.json else table(rep))
+    return 0
+
+
+def cmd_boards(a) -> int:
+    from .boards import boards
+
+    for b in boards():
+        print(f"{b.name:10s} {b.part:18s} LUT {b.lut:,}  FF {b.ff:,}  BRAM36 {b.bram36}  DSP {b.dsp}  "
+              f"{b.clock_mhz:g} MHz  aliases: {', '.join(b.aliases)}")
+    return 0
+
+
+def main(argv=None) -> int:
+    try:
+        a = parser().parse_args(argv)
+        return {"build": cmd_build, "sim": cmd_sim, "report": cmd_report, "boards": cmd_boards}[a.cmd](a)
+    except EdgecError as e:
+        print(f"edgec: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("edgec: error: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,56 @@
+"""Per-layer arithmetic counts of the IR: parameters, MACs, bit operations and widths."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir.graph import Graph
+from ..ir.ops import Op
+from ..ir.types import int_type_for
+
+ROW_OPS = (Op.MATMUL, Op.XNOR_POPCOUNT, Op.ADD, Op.MAX_POOL, Op.AVG_POOL)
+
+
+def weight_label(w: np.ndarray) -> tuple[str, int]:
+    if np.isin(w, (-1, 1)).all():
+        return "binary", 1
+    if np.isin(w, (-1, 0, 1)).all():
+        return "ternary", 2
+    b = int_type_for(w.min(), w.max()).bits
+    return f"int{b}", b
+
+
+def feature_source(g: Graph, n) -> str:
+    src = g.node(n.inputs[0])
+    return src.inputs[0] if src.op == Op.SLIDING_WINDOW else src.name
+
+
+def layer_rows(g: Graph) -> list[dict]:
+    rows = []
+    for n in g.nodes:
+        if n.op not in ROW_OPS:
+            continue
+        src = g.node(feature_source(g, n))
+        row = {
+            "layer": n.attrs.get("layer", n.name), "op": n.op.value, "kernel": n.attrs.get("kernel_kind", "-"),
+            "in_shape": list(src.shape), "out_shape": list(n.shape), "params": 0, "macs": 0, "bitops": 0,
+            "wbits": "-", "abits": src.type.bits if n.op != Op.ADD else max(g.node(i).type.bits for i in n.inputs),
+            "acc_bits": n.type.bits if n.op in (Op.MATMUL, Op.XNOR_POPCOUNT, Op.ADD) else "-",
+        }
+        if n.op in (Op.MATMUL, Op.XNOR_POPCOUNT):
+            w = n.params["weight"]
+            label, wb = weight_label(w)
+            pixels = int(np.prod(n.shape[:-1]))
+            row.update(params=int(w.size), macs=int(w.size) * pixels, wbits=n.attrs.get("wq", label))
+            row["bitops"] = row["macs"] * wb * g.node(n.inputs[0]).type.bits
+        cons = g.consumers(n.name)
+        if len(cons) == 1 and cons[0].op == Op.MULTI_THRESHOLD:
+            row["thresholds"] = int(cons[0].params["thresholds"].shape[1])
+            row["out_type"] = str(cons[0].type)
+        else:
+            row["out_type"] = str(n.type)
+        rows.append(row)
+    return rows
+
+
+def totals(rows: list[dict]) -> dict:
+    return {k: sum(r[k] for r in rows) for k in ("params", "macs", "bitops")}

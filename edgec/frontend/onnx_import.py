@@ -1,0 +1,323 @@
+"""ONNX importer: an ``.onnx`` file -> :class:`FGraph`.
+
+Every ONNX value evaluates to either a ``str`` (the FGraph node computing that per-sample
+tensor) or a numpy array (a constant: initializer, ``Constant`` node, or folded from
+constants). Shape arithmetic on constants (``Shape -> Gather -> Unsqueeze -> Concat``, as
+``torch.onnx.export`` writes ``x.view(x.size(0), -1)`` for a dynamic batch) is folded, with
+the batch size kept symbolic as the ``_BATCH`` marker.
+"""
+from __future__ import annotations
+
+from math import prod
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+from ..errors import EdgecError, node_error
+from .fgraph import SUPPORTED_SOURCE_OPS, FGraph, FNode, infer_shapes
+
+_BATCH = -(2**40)  # the (unknown) batch size inside folded shape constants
+
+
+class _Builder:
+    """FGraph nodes and ONNX values of one import; ``node``/``label`` is the node being converted."""
+
+    def __init__(self):
+        self.nodes: list[FNode] = []
+        self.taken: set[str] = set()
+        self.vals: dict[str, str | np.ndarray] = {}
+        self.node = None
+        self.label = ""
+
+    def fail(self, what: str) -> EdgecError:
+        return node_error(self.label, self.node.op_type, what)
+
+    def has(self, i: int) -> bool:
+        return len(self.node.input) > i and self.node.input[i] != ""
+
+    def val(self, i: int):
+        name = self.node.input[i]
+        if name not in self.vals:
+            raise self.fail(f"input '{name}' is not produced by any supported node")
+        return self.vals[name]
+
+    def t(self, i: int) -> str:
+        v = self.val(i)
+        if not isinstance(v, str):
+            raise self.fail(f"input '{self.node.input[i]}' must be computed from the model input, not a constant")
+        return v
+
+    def c(self, i: int, what: str = "weight") -> np.ndarray:
+        v = self.val(i)
+        if not isinstance(v, np.ndarray):
+            raise self.fail(f"the {what} ('{self.node.input[i]}') must be a constant (an initializer)")
+        return v
+
+    def emit(self, op, inputs, attrs=None, params=None, source_op=None) -> str:
+        name = base = self.label
+        k = 1
+        while name in self.taken:
+            name, k = f"{base}_{k}", k + 1
+        self.taken.add(name)
+        self.nodes.append(FNode(name, op, list(inputs), dict(attrs or {}),
+                                {k: np.asarray(v, dtype=np.float64) for k, v in (params or {}).items()},
+                                source_op=source_op or self.node.op_type))
+        return name
+
+    def shape(self, name: str) -> tuple[int, ...]:
+        """Per-sample shape of FGraph tensor ``name`` (infers shapes of the graph so far)."""
+        infer_shapes(FGraph(self.nodes, name))
+        return next(n.shape for n in self.nodes if n.name == name)
+
+
+def _pads(b, a) -> tuple[int, int, int, int]:
+    auto = a.get("auto_pad", "NOTSET")
+    if auto not in ("NOTSET", "VALID"):
+        raise b.fail(f"auto_pad={auto} is not supported; use explicit pads (auto_pad NOTSET) or VALID")
+    pads = [int(p) for p in a.get("pads", [0, 0, 0, 0])] if auto == "NOTSET" else [0, 0, 0, 0]
+    if len(pads) != 4:
+        raise b.fail(f"only 2-D pads are supported, got {pads}")
+    return tuple(pads)  # ONNX [x1_begin, x2_begin, x1_end, x2_end] is already (top, left, bottom, right)
+
+
+def _check_2d(b, a, key="kernel_shape"):
+    if len(a.get(key, [0, 0])) != 2:
+        raise b.fail(f"only 2-D operation is supported, got {key}={a[key]}")
+    if any(d != 1 for d in a.get("dilations", [1, 1])):
+        raise b.fail(f"dilations {list(a['dilations'])} are not supported; only dilation 1")
+
+
+# ---- op handlers: (builder, attrs) -> value of the node's first output -----------------
+
+def _conv(b, a):
+    w = b.c(1)
+    if w.ndim != 4:
+        raise b.fail(f"only 2-D convolutions are supported, weight has shape {w.shape}")
+    _check_2d(b, a)
+    bias = b.c(2, "bias") if b.has(2) else np.zeros(w.shape[0])
+    return b.emit("conv", [b.t(0)], {"stride": tuple(a.get("strides", (1, 1))), "pad": _pads(b, a),
+                                     "groups": int(a.get("group", 1))}, {"weight": w, "bias": bias})
+
+
+def _linear(b, x, w, bias):
+    if w.ndim != 2:
+        raise b.fail(f"the weight must be a 2-D matrix, got shape {w.shape}")
+    if bias.size not in (1, w.shape[0]):
+        raise b.fail(f"bias of shape {bias.shape} does not match {w.shape[0]} outputs")
+    return b.emit("linear", [x], {}, {"weight": w, "bias": np.broadcast_to(bias.reshape(-1), (w.shape[0],))})
+
+
+def _gemm(b, a):
+    if a.get("transA", 0):
+        raise b.fail("transA=1 is not supported")
+    w = b.c(1)
+    w = a.get("alpha", 1.0) * (w if a.get("transB", 0) else w.T)
+    bias = a.get("beta", 1.0) * b.c(2, "bias") if b.has(2) else np.zeros(1)
+    return _linear(b, b.t(0), w, bias)
+
+
+def _matmul(b, a):
+    return _linear(b, b.t(0), b.c(1).T, np.zeros(1))
+
+
+def _add(b, a):
+    x, y = b.val(0), b.val(1)
+    if isinstance(x, str) and isinstance(y, str):
+        return b.emit("add", [x, y])
+    if not isinstance(x, str) and not isinstance(y, str):
+        return x + y
+    t, c = (x, y) if isinstance(x, str) else (y, x)
+    return _fuse_bias(b, t, c)
+
+
+def _fuse_bias(b, t: str, c: np.ndarray) -> str:
+    """tensor + constant: only as the bias of the Gemm/MatMul/Conv producing ``t``. The result
+    is a copy of that node with the bias added; the original is pruned if unused."""
+    p = next(n for n in b.nodes if n.name == t)
+    try:
+        if p.op not in ("linear", "conv"):
+            raise ValueError
+        o = p.params["bias"].shape[0]
+        extra = np.broadcast_to(c, (1, o) if p.op == "linear" else (1, o, 1, 1)).reshape(o)
+    except ValueError:
+        raise b.fail(f"adding a constant of shape {c.shape} is only supported as the bias of a "
+                     "preceding Gemm, MatMul or Conv") from None
+    return b.emit(p.op, p.inputs, p.attrs, dict(p.params, bias=p.params["bias"] + extra))
+
+
+def _batchnorm(b, a):
+    if a.get("training_mode", 0) or not a.get("spatial", 1):
+        raise b.fail("only inference mode (training_mode=0, spatial=1) is supported")
+    gamma, beta, mean, var = (b.c(i, what) for i, what in enumerate(("scale", "bias", "mean", "var"), 1))
+    return b.emit("bn", [b.t(0)], {"eps": float(a.get("epsilon", 1e-5))},
+                  {"gamma": gamma, "beta": beta, "mean": mean, "var": var})
+
+
+def _pool(op):
+    def handler(b, a):
+        _check_2d(b, a)
+        if a.get("ceil_mode", 0):
+            raise b.fail("ceil_mode=1 is not supported")
+        attrs = {"kernel": tuple(a["kernel_shape"]), "stride": tuple(a.get("strides", (1, 1)))}
+        pad = _pads(b, a)
+        if op == "maxpool":
+            attrs["pad"] = pad
+        elif any(pad):
+            raise b.fail(f"padding {list(pad)} is not supported for average pooling; only 0")
+        return b.emit(op, [b.t(0)], attrs)
+    return handler
+
+
+def _flatten(b, a):
+    x = b.t(0)
+    ins = b.shape(x)
+    if a.get("axis", 1) % (len(ins) + 1) != 1:
+        raise b.fail(f"only axis=1 is supported, got axis={a['axis']}")
+    return x if len(ins) == 1 else b.emit("flatten", [x])
+
+
+def _reshape(b, a):
+    x, target = b.t(0), [int(v) for v in b.c(1, "shape")]
+    ins = b.shape(x)
+    batch = (_BATCH, 1) if a.get("allowzero", 0) else (_BATCH, 1, 0)  # 0 copies the batch dim
+    if len(target) == len(ins) + 1 and target[0] in batch + (-1,) and tuple(target[1:]) == ins:
+        return x  # no-op reshape
+    if target in ([r, c] for r in batch for c in (-1, prod(ins))) or target == [-1, prod(ins)]:
+        return x if len(ins) == 1 else b.emit("flatten", [x])
+    shown = ["N" if d == _BATCH else d for d in target]
+    raise b.fail(f"only reshaping to (N, -1) is supported, got per-sample {list(ins)} -> {shown}")
+
+
+def _reduce_mean(b, a):  # torch.onnx's dynamo exporter writes AdaptiveAvgPool2d(1) this way
+    x = b.t(0)
+    rank = len(b.shape(x)) + 1
+    if rank != 4 or sorted(d % rank for d in _axes(b, a)) != [2, 3]:
+        raise b.fail(f"only the mean over the spatial axes [2, 3] of an NCHW tensor is supported, got axes {_axes(b, a)}")
+    g = b.emit("gap", [x])
+    return g if a.get("keepdims", 1) else b.emit("flatten", [g])
+
+
+def _dropout(b, a):
+    if b.has(2) and bool(np.asarray(b.c(2, "training_mode")).item()):
+        raise b.fail("training_mode=True is not supported")
+    return b.val(0)
+
+
+def _constant(b, a):
+    if "value" in a:
+        return numpy_helper.to_array(a["value"])
+    for key in ("value_float", "value_floats", "value_int", "value_ints"):
+        if key in a:
+            return np.array(a[key])
+    raise b.fail(f"constant of kind {list(a)} is not supported")
+
+
+# shape arithmetic, constants only
+def _shape(b, a):
+    v = b.val(0)
+    shape = np.array(v.shape if isinstance(v, np.ndarray) else (_BATCH, *b.shape(v)), dtype=np.int64)
+    return shape[a.get("start", 0): a.get("end", len(shape))]
+
+
+def _axes(b, a):
+    return [int(v) for v in (b.c(1, "axes") if b.has(1) else a.get("axes", []))]
+
+
+def _unsqueeze(b, a):
+    x = b.c(0, "input")
+    for ax in sorted(d % (x.ndim + len(_axes(b, a))) for d in _axes(b, a)):
+        x = np.expand_dims(x, ax)
+    return x
+
+
+def _squeeze(b, a):
+    x = b.c(0, "input")
+    axes = _axes(b, a)
+    return np.squeeze(x, axis=tuple(axes)) if axes else np.squeeze(x)
+
+
+_ONNX_OPS = {
+    "Conv": _conv, "Gemm": _gemm, "MatMul": _matmul, "Add": _add, "BatchNormalization": _batchnorm,
+    "Relu": lambda b, a: b.emit("relu", [b.t(0)]),
+    "MaxPool": _pool("maxpool"), "AveragePool": _pool("avgpool"),
+    "GlobalAveragePool": lambda b, a: b.emit("gap", [b.t(0)]), "ReduceMean": _reduce_mean,
+    "Flatten": _flatten, "Reshape": _reshape,
+    "Identity": lambda b, a: b.val(0), "Dropout": _dropout,
+    "Constant": _constant, "Shape": _shape,
+    "Gather": lambda b, a: np.take(b.c(0, "input"), b.c(1, "indices"), axis=a.get("axis", 0)),
+    "Unsqueeze": _unsqueeze, "Squeeze": _squeeze,
+    "Concat": lambda b, a: np.concatenate([b.c(i, "input") for i in range(len(b.node.input))], axis=a["axis"]),
+    "Cast": lambda b, a: b.c(0, "input"),
+}
+
+
+# ---- public API ---------------------------------------------------------------------------
+
+def _attrs(node) -> dict:
+    out = {}
+    for at in node.attribute:
+        v = onnx.helper.get_attribute_value(at)
+        out[at.name] = v.decode() if isinstance(v, bytes) else v
+    return out
+
+
+def _load(path) -> tuple[onnx.ModelProto, dict[str, np.ndarray]]:
+    try:
+        model = onnx.load(str(path))  # follows external data stored next to the model
+        if not model.graph.node or not model.graph.output:
+            raise ValueError("it holds no graph (truncated, or not an ONNX model?)")
+        inits = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    except Exception as e:  # noqa: BLE001 - missing, unreadable, truncated or foreign files
+        reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise EdgecError(f"cannot read ONNX file '{path}': {reason}") from e
+    return model, inits
+
+
+def _input_shape(vi) -> tuple[int, ...]:
+    dims = vi.type.tensor_type.shape.dim
+    if len(dims) < 2 or any(not d.HasField("dim_value") or d.dim_value < 1 for d in dims[1:]):
+        shown = [d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in dims]
+        raise EdgecError(f"the model input '{vi.name}' has shape {shown}; edgec needs a batch "
+                         "dimension followed by fixed sizes, e.g. [N, 1, 28, 28]")
+    return tuple(int(d.dim_value) for d in dims[1:])
+
+
+def import_onnx(path) -> FGraph:
+    """Import an ONNX model file (float weights; one input, one output)."""
+    model, inits = _load(path)
+    g = model.graph
+    inputs = [vi for vi in g.input if vi.name not in inits]
+    if len(inputs) != 1:
+        raise EdgecError(f"the model has {len(inputs)} inputs; edgec supports exactly one")
+    if len(g.output) != 1:
+        raise EdgecError(f"the model has {len(g.output)} outputs; edgec supports exactly one")
+    b = _Builder()
+    b.vals.update(inits)
+    b.label = inputs[0].name
+    b.nodes.append(FNode(inputs[0].name, "input", [], {"shape": _input_shape(inputs[0])}, source_op="input"))
+    b.taken.add(inputs[0].name)
+    b.vals[inputs[0].name] = inputs[0].name
+    for index, node in enumerate(g.node):
+        b.node, b.label = node, node.name or f"{node.op_type}_{index}"
+        handler = _ONNX_OPS.get(node.op_type) if node.domain in ("", "ai.onnx") else None
+        if handler is None:
+            raise node_error(b.label, node.op_type, "unsupported op; supported: " + SUPPORTED_SOURCE_OPS)
+        try:
+            v = handler(b, _attrs(node))
+            b.vals[node.output[0]] = v if isinstance(v, str) else np.asarray(v)
+        except (TypeError, ValueError, KeyError, IndexError) as e:  # malformed attributes/inputs
+            raise b.fail(f"unsupported attributes or inputs: {e}") from e
+    out = b.vals.get(g.output[0].name)
+    if not isinstance(out, str):
+        raise EdgecError(f"the model output '{g.output[0].name}' is not computed from the model input")
+    return infer_shapes(_prune(FGraph(b.nodes, out)))
+
+
+def _prune(g: FGraph) -> FGraph:
+    """Drop nodes the output does not depend on (e.g. a MatMul whose Add bias was fused)."""
+    live = {g.output}
+    for n in reversed(g.nodes):
+        if n.name in live:
+            live.update(n.inputs)
+    return FGraph([n for n in g.nodes if n.name in live or n.op == "input"], g.output)
