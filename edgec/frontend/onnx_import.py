@@ -71,10 +71,15 @@ class _Builder:
         return next(n.shape for n in self.nodes if n.name == name)
 
 
-def _pads(b, a) -> tuple[int, int, int, int]:
+def _pads(b, a, kernel) -> tuple[int, int, int, int]:
     auto = a.get("auto_pad", "NOTSET")
+    if auto in ("SAME_UPPER", "SAME_LOWER"):  # output size ceil(in / stride); UPPER pads the odd pixel last
+        _, h, w = b.shape(b.t(0))
+        total = [max((-(-n // s) - 1) * s + k - n, 0) for n, s, k in zip((h, w), a.get("strides", (1, 1)), kernel)]
+        first = [t // 2 if auto == "SAME_UPPER" else t - t // 2 for t in total]
+        return (first[0], first[1], total[0] - first[0], total[1] - first[1])
     if auto not in ("NOTSET", "VALID"):
-        raise b.fail(f"auto_pad={auto} is not supported; use explicit pads (auto_pad NOTSET) or VALID")
+        raise b.fail(f"auto_pad={auto} is not supported")
     pads = [int(p) for p in a.get("pads", [0, 0, 0, 0])] if auto == "NOTSET" else [0, 0, 0, 0]
     if len(pads) != 4:
         raise b.fail(f"only 2-D pads are supported, got {pads}")
@@ -96,7 +101,7 @@ def _conv(b, a):
         raise b.fail(f"only 2-D convolutions are supported, weight has shape {w.shape}")
     _check_2d(b, a)
     bias = b.c(2, "bias") if b.has(2) else np.zeros(w.shape[0])
-    return b.emit("conv", [b.t(0)], {"stride": tuple(a.get("strides", (1, 1))), "pad": _pads(b, a),
+    return b.emit("conv", [b.t(0)], {"stride": tuple(a.get("strides", (1, 1))), "pad": _pads(b, a, w.shape[2:]),
                                      "groups": int(a.get("group", 1))}, {"weight": w, "bias": bias})
 
 
@@ -147,7 +152,8 @@ def _fuse_bias(b, t: str, c: np.ndarray) -> str:
 
 
 def _batchnorm(b, a):
-    if a.get("training_mode", 0) or not a.get("spatial", 1):
+    training = a.get("training_mode", 0) or len([o for o in b.node.output if o]) > 1  # opset < 14: by outputs
+    if training or not a.get("spatial", 1):
         raise b.fail("only inference mode (training_mode=0, spatial=1) is supported")
     gamma, beta, mean, var = (b.c(i, what) for i, what in enumerate(("scale", "bias", "mean", "var"), 1))
     return b.emit("bn", [b.t(0)], {"eps": float(a.get("epsilon", 1e-5))},
@@ -160,7 +166,7 @@ def _pool(op):
         if a.get("ceil_mode", 0):
             raise b.fail("ceil_mode=1 is not supported")
         attrs = {"kernel": tuple(a["kernel_shape"]), "stride": tuple(a.get("strides", (1, 1)))}
-        pad = _pads(b, a)
+        pad = _pads(b, a, attrs["kernel"])
         if op == "maxpool":
             attrs["pad"] = pad
         elif any(pad):

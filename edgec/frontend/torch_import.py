@@ -28,6 +28,14 @@ class _T:
     name: str
 
 
+@dataclass(frozen=True)
+class _Padded:
+    """``x`` zero-padded by ``pad`` (top, left, bottom, right), waiting for the convolution
+    that consumes it (``F.pad`` before a conv; ``padding='same'`` once decomposed)."""
+    x: _T
+    pad: tuple
+
+
 def _pair(v) -> tuple[int, int]:
     v = [int(x) for x in (v if isinstance(v, (list, tuple)) else [v])]
     return (v[0], v[0]) if len(v) == 1 else (v[0], v[1])
@@ -58,6 +66,8 @@ class _Builder:
     def tensor(self, v) -> _T:
         if v is None:
             raise self.fail("uses an output edgec does not compute (batch-norm statistics or pool indices)")
+        if isinstance(v, _Padded):
+            raise self.fail("zero padding is only supported right before a convolution")
         if not isinstance(v, _T):
             raise self.fail("this input must be computed from the model input, not a constant")
         return v
@@ -100,6 +110,8 @@ def _conv(b, x, w, bias=None, stride=1, padding=0, dilation=1, groups=1):
     else:
         ph, pw = _pair(padding)
         pad = (ph, pw, ph, pw)
+    if isinstance(x, _Padded):
+        pad, x = tuple(p + q for p, q in zip(pad, x.pad)), x.x
     bias = np.zeros(w.shape[0]) if bias is None else b.const(bias, "bias")
     return b.emit("conv", [b.tensor(x)], {"stride": _pair(stride), "pad": pad, "groups": int(groups)},
                   {"weight": w, "bias": bias})
@@ -109,6 +121,14 @@ def _convolution(b, x, w, bias, stride, padding, dilation, transposed, output_pa
     if transposed:
         raise b.fail("transposed convolution is not supported")
     return _conv(b, x, w, bias, stride, padding, dilation, groups)
+
+
+def _zero_pad(b, x, pad, mode="constant", value=None):
+    """constant_pad_nd / pad; ``pad`` is (left, right, top, bottom) as in F.pad."""
+    if mode != "constant" or value not in (None, 0) or len(pad) not in (2, 4) or min(pad) < 0:
+        raise b.fail(f"only zero padding of H and W is supported, got pad={list(pad)} value={value}")
+    l, r, t, bm = (list(pad) + [0, 0])[:4]
+    return _Padded(b.tensor(x), (t, l, bm, r))
 
 
 def _linear_node(b, x, w, bias):
@@ -244,7 +264,7 @@ def _no_value(b, *args, **kwargs):  # shape/metadata assertions: nothing to comp
 
 
 _TORCH_OPS = {
-    "conv2d": _conv, "convolution": _convolution,
+    "conv2d": _conv, "convolution": _convolution, "constant_pad_nd": _zero_pad, "pad": _zero_pad,
     "linear": _linear, "addmm": _addmm, "mm": _mm, "matmul": _mm,
     "batch_norm": _batch_norm, "_native_batch_norm_legit_no_training": _bn_no_training,
     "relu": lambda b, x: b.emit("relu", [b.tensor(x)]), "relu_": lambda b, x: b.emit("relu", [b.tensor(x)]),

@@ -1,0 +1,103 @@
+"""Every fast simulator kernel equals ir/ref.py exactly over random shapes, widths and
+signedness."""
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from edgec.ir import ref
+from edgec.sim import kernels as K
+
+SETTINGS = settings(max_examples=60, deadline=None)
+
+
+@st.composite
+def codes(draw, shape):
+    bits = draw(st.integers(1, 8))
+    signed = draw(st.booleans())
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    if bits == 1:
+        return rng.choice([-1, 1], size=shape).astype(np.int64), (-1, 1)
+    lo, hi = (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if signed else (0, 2**bits - 1)
+    return rng.integers(lo, hi + 1, size=shape).astype(np.int64), (lo, hi)
+
+
+@st.composite
+def feature_map(draw):
+    n, h, w, c = draw(st.integers(1, 3)), draw(st.integers(1, 7)), draw(st.integers(1, 7)), draw(st.integers(1, 5))
+    return draw(codes((n, h, w, c)))
+
+
+@st.composite
+def window_params(draw, h, w):
+    kh, kw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    pad = tuple(draw(st.integers(0, 2)) for _ in range(4))
+    if h + pad[0] + pad[2] < kh or w + pad[1] + pad[3] < kw:
+        pad = (kh, kw, kh, kw)
+    return (kh, kw), (draw(st.integers(1, 3)), draw(st.integers(1, 3))), pad
+
+
+@SETTINGS
+@given(feature_map(), st.data())
+def test_sliding_window(xm, data):
+    x, (lo, hi) = xm
+    kernel, stride, pad = data.draw(window_params(x.shape[1], x.shape[2]))
+    pv = data.draw(st.integers(lo, hi))
+    np.testing.assert_array_equal(K.sliding_window(x, kernel, stride, pad, pv), ref.sliding_window(x, kernel, stride, pad, pv))
+
+
+@SETTINGS
+@given(feature_map(), st.data())
+def test_max_pool(xm, data):
+    x, (lo, hi) = xm
+    kernel, stride, pad = data.draw(window_params(x.shape[1], x.shape[2]))
+    np.testing.assert_array_equal(K.max_pool(x, kernel, stride, pad, lo), ref.max_pool(x, kernel, stride, pad, lo))
+
+
+@SETTINGS
+@given(feature_map(), st.data())
+def test_avg_pool(xm, data):
+    x, _ = xm
+    kh, kw = data.draw(st.integers(1, x.shape[1])), data.draw(st.integers(1, x.shape[2]))
+    stride = (data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3)))
+    np.testing.assert_array_equal(K.avg_pool(x, (kh, kw), stride), ref.avg_pool(x, (kh, kw), stride))
+
+
+@SETTINGS
+@given(st.integers(1, 40), st.integers(1, 12), st.booleans(), st.data())
+def test_matmul(k, mh, depthwise, data):
+    groups = data.draw(st.integers(1, 6)) if depthwise else 1
+    x, (lo, hi) = data.draw(codes((data.draw(st.integers(1, 9)), k * groups)))
+    w, (wlo, whi) = data.draw(codes((groups if depthwise else mh, k)))
+    bound = int((np.abs(w).sum(1) * max(abs(lo), abs(hi))).max())
+    # a bound at or over 2^53 takes the int64 path; force it too
+    for b in (bound, 2**53):
+        np.testing.assert_array_equal(K.matmul(x, w, groups, b), ref.matmul(x, w, groups))
+
+
+@SETTINGS
+@given(st.integers(1, 200), st.integers(1, 10), st.integers(1, 20), st.integers(0, 2**32 - 1))
+def test_xnor_popcount(k, mh, n, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.choice([-1, 1], size=(n, k))
+    w = rng.choice([-1, 1], size=(mh, k))
+    np.testing.assert_array_equal(K.xnor_popcount(x, w, chunk=7), ref.xnor_popcount(x, w))
+
+
+@SETTINGS
+@given(st.integers(1, 6), st.integers(1, 300), st.booleans(), st.integers(0, 2**32 - 1))
+def test_multi_threshold(c, nt, bipolar, seed):
+    rng = np.random.default_rng(seed)
+    nt = 1 if bipolar else nt
+    x = rng.integers(-500, 500, size=(7, 3, c))
+    t = np.sort(rng.integers(-600, 600, size=(c, nt)), axis=1)
+    sign = rng.choice([-1, 1], size=c)
+    out_lo = int(rng.integers(-10, 3))
+    np.testing.assert_array_equal(K.multi_threshold(x, t, sign, out_lo, bipolar), ref.multi_threshold(x, t, sign, out_lo, bipolar))
+
+
+@SETTINGS
+@given(feature_map(), st.sampled_from(["chw", "hwc"]))
+def test_flatten(xm, order):
+    x, _ = xm
+    np.testing.assert_array_equal(K.flatten(x, order), ref.flatten(x, order))
