@@ -2,5 +2,6 @@
 __version__ = "0.1.0"
 
 from .errors import EdgecError  # noqa: E402
+from .build import BuildResult, build  # noqa: E402
 
-__all__ = ["EdgecError", "__version__"]
+__all__ = ["build", "BuildResult", "EdgecError", "__version__"]

@@ -20,6 +20,10 @@ from .fgraph import SUPPORTED_SOURCE_OPS, FGraph, FNode, infer_shapes
 _BATCH = -(2**40)  # the (unknown) batch size inside folded shape constants
 
 
+class _Padded(tuple):
+    """(tensor, (top, left, bottom, right)): a zero ``Pad`` waiting for the Conv consuming it."""
+
+
 class _Builder:
     """FGraph nodes and ONNX values of one import; ``node``/``label`` is the node being converted."""
 
@@ -44,6 +48,8 @@ class _Builder:
 
     def t(self, i: int) -> str:
         v = self.val(i)
+        if isinstance(v, _Padded):
+            raise self.fail("zero padding (Pad) is only supported right before a Conv")
         if not isinstance(v, str):
             raise self.fail(f"input '{self.node.input[i]}' must be computed from the model input, not a constant")
         return v
@@ -101,8 +107,20 @@ def _conv(b, a):
         raise b.fail(f"only 2-D convolutions are supported, weight has shape {w.shape}")
     _check_2d(b, a)
     bias = b.c(2, "bias") if b.has(2) else np.zeros(w.shape[0])
-    return b.emit("conv", [b.t(0)], {"stride": tuple(a.get("strides", (1, 1))), "pad": _pads(b, a, w.shape[2:]),
-                                     "groups": int(a.get("group", 1))}, {"weight": w, "bias": bias})
+    x, extra = b.val(0) if isinstance(b.val(0), _Padded) else (b.t(0), (0, 0, 0, 0))
+    pad = tuple(p + q for p, q in zip(_pads(b, a, w.shape[2:]), extra))
+    return b.emit("conv", [x], {"stride": tuple(a.get("strides", (1, 1))), "pad": pad,
+                                "groups": int(a.get("group", 1))}, {"weight": w, "bias": bias})
+
+
+def _pad(b, a):
+    pads = [int(p) for p in (b.c(1, "pads") if b.has(1) else a.get("pads", []))]
+    value = float(np.asarray(b.c(2, "constant value")).reshape(-1)[0]) if b.has(2) else a.get("value", 0.0)
+    x = b.t(0)
+    if a.get("mode", "constant") != "constant" or value != 0 or b.has(3) or len(pads) != 8 \
+            or any(pads[i] for i in (0, 1, 4, 5)) or min(pads) < 0:
+        raise b.fail(f"only zero padding of H and W is supported, got pads={pads} value={value}")
+    return _Padded((x, (pads[2], pads[3], pads[6], pads[7])))
 
 
 def _linear(b, x, w, bias):
@@ -244,7 +262,7 @@ def _squeeze(b, a):
 
 
 _ONNX_OPS = {
-    "Conv": _conv, "Gemm": _gemm, "MatMul": _matmul, "Add": _add, "BatchNormalization": _batchnorm,
+    "Conv": _conv, "Pad": _pad, "Gemm": _gemm, "MatMul": _matmul, "Add": _add, "BatchNormalization": _batchnorm,
     "Relu": lambda b, a: b.emit("relu", [b.t(0)]),
     "MaxPool": _pool("maxpool"), "AveragePool": _pool("avgpool"),
     "GlobalAveragePool": lambda b, a: b.emit("gap", [b.t(0)]), "ReduceMean": _reduce_mean,
@@ -311,7 +329,7 @@ def import_onnx(path) -> FGraph:
             raise node_error(b.label, node.op_type, "unsupported op; supported: " + SUPPORTED_SOURCE_OPS)
         try:
             v = handler(b, _attrs(node))
-            b.vals[node.output[0]] = v if isinstance(v, str) else np.asarray(v)
+            b.vals[node.output[0]] = v if isinstance(v, (str, _Padded)) else np.asarray(v)
         except (TypeError, ValueError, KeyError, IndexError) as e:  # malformed attributes/inputs
             raise b.fail(f"unsupported attributes or inputs: {e}") from e
     out = b.vals.get(g.output[0].name)

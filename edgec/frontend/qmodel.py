@@ -152,12 +152,13 @@ class FakeQuantModel(torch.nn.Module):
         self.qnet = qnet
         self.dtype = dtype
         self.p = torch.nn.ParameterDict()
+        self.index = {n.name: i for i, n in enumerate(qnet.graph.nodes)}  # node names may hold '.'
         for n in qnet.graph.nodes:
             for k, v in n.params.items():
-                self.p[f"{n.name}__{k}"] = torch.nn.Parameter(_t(v, dtype), requires_grad=k not in ("mean", "var"))
+                self.p[f"n{self.index[n.name]}_{k}"] = torch.nn.Parameter(_t(v, dtype), requires_grad=k not in ("mean", "var"))
 
     def param(self, node: FNode, key: str):
-        return self.p[f"{node.name}__{key}"]
+        return self.p[f"n{self.index[node.name]}_{key}"]
 
     def segment_affine(self, seg: Segment, s_in: float):
         """(codes of the weights or None, a, c0) of a segment, as tensors."""

@@ -124,7 +124,7 @@ def _convolution(b, x, w, bias, stride, padding, dilation, transposed, output_pa
 
 
 def _zero_pad(b, x, pad, mode="constant", value=None):
-    """constant_pad_nd / pad; ``pad`` is (left, right, top, bottom) as in F.pad."""
+    """aten.pad; ``pad`` is (left, right, top, bottom) as in F.pad."""
     if mode != "constant" or value not in (None, 0) or len(pad) not in (2, 4) or min(pad) < 0:
         raise b.fail(f"only zero padding of H and W is supported, got pad={list(pad)} value={value}")
     l, r, t, bm = (list(pad) + [0, 0])[:4]
@@ -264,7 +264,8 @@ def _no_value(b, *args, **kwargs):  # shape/metadata assertions: nothing to comp
 
 
 _TORCH_OPS = {
-    "conv2d": _conv, "convolution": _convolution, "constant_pad_nd": _zero_pad, "pad": _zero_pad,
+    "conv2d": _conv, "convolution": _convolution, "pad": _zero_pad,
+    "constant_pad_nd": lambda b, x, pad, value=0: _zero_pad(b, x, pad, "constant", value),
     "linear": _linear, "addmm": _addmm, "mm": _mm, "matmul": _mm,
     "batch_norm": _batch_norm, "_native_batch_norm_legit_no_training": _bn_no_training,
     "relu": lambda b, x: b.emit("relu", [b.tensor(x)]), "relu_": lambda b, x: b.emit("relu", [b.tensor(x)]),

@@ -153,20 +153,20 @@ def test_torch_graph_structure():
 
 
 class _Extras(nn.Module):
-    """Single input channel, 'same' padding with an even kernel (odd pixel padded last), a
-    view to (N, -1), a mean over H, W, x @ W + b with constant W and b, in-place ReLU."""
+    """Single input channel, 'same' padding with an even kernel (odd pixel padded last), F.pad
+    before a conv, a view to (N, -1), a mean over H, W, x @ W + b with constant W and b, in-place ReLU."""
 
     def __init__(self):
         super().__init__()
         self.conv = nn.Conv2d(1, 3, 4, padding="same")
-        self.conv2 = nn.Conv2d(3, 3, 3, padding=1)
+        self.conv2 = nn.Conv2d(3, 3, 3)
         self.act = nn.ReLU(inplace=True)
         self.register_buffer("w", torch.randn(3, 2))
         self.b = torch.randn(2)  # a plain tensor attribute: a lifted constant in the export
 
     def forward(self, x):
         y = self.act(self.conv(x))
-        y = self.conv2(y) + y
+        y = self.conv2(F.pad(y, (0, 2, 2, 0))) + y
         y = y.mean(dim=(-1, -2), keepdim=True)
         return y.view(y.size(0), -1) @ self.w + self.b
 
@@ -178,9 +178,11 @@ def test_torch_extras(tmp_path):
     for g in (import_torch(model, shape), import_torch(torch.export.export(model, (torch.zeros(1, *shape),))
                                                        .run_decompositions())):
         assert g.nodes[1].attrs["pad"] == (1, 1, 2, 2)
+        assert g.nodes[3].op == "conv" and g.nodes[3].attrs["pad"] == (2, 0, 0, 2)
         assert [n.op for n in g.nodes][-3:] == ["gap", "flatten", "linear"]  # matmul + bias fused
         _assert_close(float_forward(g, x), _torch_ref(model, x))
     g = import_onnx(_export_onnx(model, shape, tmp_path / "e.onnx", dynamic=True))
+    assert [n.attrs["pad"] for n in g.nodes if n.op == "conv"] == [(1, 1, 2, 2), (2, 0, 0, 2)]
     _assert_close(float_forward(g, x), _torch_ref(model, x))
 
 
