@@ -19,7 +19,7 @@ from .backend import sim as sim_backend
 from .errors import EdgecError
 from .frontend.finetune import finetune
 from .frontend.lower import lower
-from .frontend.quantize import PRESETS, make_config, quantize
+from .frontend.quantize import PRESETS, check_layer_names, make_config, quantize
 from .ir.check import check
 from .ir.graph import dumps
 from .passes import run_pipeline
@@ -90,7 +90,6 @@ def build(model=None, out="out", *, board="zynq7020", preset=None, config=None, 
     check_out_dir(out)
     cfg = make_config(preset, config, wbits, abits)
     preset_name = preset or "w2a2"
-    progress("importing the model")
     fg, example = load_model(model, input_shape)
     eval_x = eval_y = None
     if example:
@@ -114,6 +113,7 @@ def build(model=None, out="out", *, board="zynq7020", preset=None, config=None, 
         raise EdgecError(f"--finetune-epochs {finetune_epochs}: must be 0 or more")
     if finetune_epochs and cy is None:
         raise EdgecError("--finetune-epochs needs labels for the calibration data: --labels Y.npy")
+    check_layer_names(fg, cfg)  # all input is validated before the first progress line
     progress(f"quantizing ({preset_name}: weights {cfg.wbits or 'ternary'} bit, activations {cfg.abits} bit, "
              f"{cfg.calibrator} calibration on {len(cx)} inputs)")
     qnet = quantize(fg, cx, cfg)

@@ -228,16 +228,21 @@ def _dropout(b, a):
     return b.val(0)
 
 
-def _constant(b, a):
-    if "value" in a:
-        return numpy_helper.to_array(a["value"])
-    for key in ("value_float", "value_floats", "value_int", "value_ints"):
-        if key in a:
-            return np.array(a[key])
-    raise b.fail(f"constant of kind {list(a)} is not supported")
+def _fold(b, opset: int):
+    """Evaluate a node whose inputs are all constants with ONNX's reference implementation
+    (Constant, ConstantOfShape, Slice, Transpose... as exporters write them)."""
+    from onnx.reference import ReferenceEvaluator
+
+    feeds = {i: b.vals[i] for i in b.node.input if i}
+    return ReferenceEvaluator(b.node, opsets={"": opset}).run(None, feeds)[0]
 
 
-# shape arithmetic, constants only
+def _is_const(v) -> bool:
+    """A constant that does not involve the batch size."""
+    return isinstance(v, np.ndarray) and not (v.dtype.kind == "i" and (v == _BATCH).any())
+
+
+# shape arithmetic that keeps the batch size symbolic (x.view(x.size(0), -1) with a dynamic batch)
 def _shape(b, a):
     v = b.val(0)
     shape = np.array(v.shape if isinstance(v, np.ndarray) else (_BATCH, *b.shape(v)), dtype=np.int64)
@@ -268,7 +273,7 @@ _ONNX_OPS = {
     "GlobalAveragePool": lambda b, a: b.emit("gap", [b.t(0)]), "ReduceMean": _reduce_mean,
     "Flatten": _flatten, "Reshape": _reshape,
     "Identity": lambda b, a: b.val(0), "Dropout": _dropout,
-    "Constant": _constant, "Shape": _shape,
+    "Shape": _shape,
     "Gather": lambda b, a: np.take(b.c(0, "input"), b.c(1, "indices"), axis=a.get("axis", 0)),
     "Unsqueeze": _unsqueeze, "Squeeze": _squeeze,
     "Concat": lambda b, a: np.concatenate([b.c(i, "input") for i in range(len(b.node.input))], axis=a["axis"]),
@@ -286,11 +291,15 @@ def _attrs(node) -> dict:
     return out
 
 
+def _opset(model) -> int:
+    return next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
+
+
 def _load(path) -> tuple[onnx.ModelProto, dict[str, np.ndarray]]:
     try:
         model = onnx.load(str(path))  # follows external data stored next to the model
-        if not model.graph.node or not model.graph.output:
-            raise ValueError("it holds no graph (truncated, or not an ONNX model?)")
+        if not model.graph.node or not model.graph.output or not _opset(model):
+            raise ValueError("no graph with an opset import (truncated, or not an ONNX model?)")
         inits = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
     except Exception as e:  # noqa: BLE001 - missing, unreadable, truncated or foreign files
         reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
@@ -316,6 +325,7 @@ def import_onnx(path) -> FGraph:
         raise EdgecError(f"the model has {len(inputs)} inputs; edgec supports exactly one")
     if len(g.output) != 1:
         raise EdgecError(f"the model has {len(g.output)} outputs; edgec supports exactly one")
+    opset = _opset(model)
     b = _Builder()
     b.vals.update(inits)
     b.label = inputs[0].name
@@ -324,13 +334,17 @@ def import_onnx(path) -> FGraph:
     b.vals[inputs[0].name] = inputs[0].name
     for index, node in enumerate(g.node):
         b.node, b.label = node, node.name or f"{node.op_type}_{index}"
-        handler = _ONNX_OPS.get(node.op_type) if node.domain in ("", "ai.onnx") else None
-        if handler is None:
+        standard = node.domain in ("", "ai.onnx")
+        foldable = standard and all(_is_const(b.vals.get(i)) for i in node.input if i)
+        handler = _ONNX_OPS.get(node.op_type) if standard else None
+        if handler is None and not foldable:
             raise node_error(b.label, node.op_type, "unsupported op; supported: " + SUPPORTED_SOURCE_OPS)
         try:
-            v = handler(b, _attrs(node))
+            v = _fold(b, opset) if foldable else handler(b, _attrs(node))
             b.vals[node.output[0]] = v if isinstance(v, (str, _Padded)) else np.asarray(v)
-        except (TypeError, ValueError, KeyError, IndexError) as e:  # malformed attributes/inputs
+        except EdgecError:
+            raise
+        except Exception as e:  # noqa: BLE001 - malformed attributes/inputs, failed folding
             raise b.fail(f"unsupported attributes or inputs: {e}") from e
     out = b.vals.get(g.output[0].name)
     if not isinstance(out, str):

@@ -111,12 +111,16 @@ def _range(values: np.ndarray, calibrator: str, percentile: float) -> float:
     return r if r > 0 else 1.0
 
 
+def check_layer_names(g: FGraph, cfg: QuantConfig) -> None:
+    known = [n.name for n in g.nodes if n.op in ("conv", "linear", "add")]
+    bad = sorted(set(cfg.layers) - set(known))
+    if bad:
+        raise EdgecError(f"config names layers {bad} that the model does not have; its layers: {known}")
+
+
 def quantize(g: FGraph, calib_x: np.ndarray, cfg: QuantConfig) -> QNet:
     """Choose every quantizer and calibrate its scale on ``calib_x`` (float, NCHW)."""
-    known = {n.name for n in g.nodes}
-    bad = sorted(set(cfg.layers) - known)
-    if bad:
-        raise EdgecError(f"config names layers {bad} that the model does not have; layers: {sorted(known)}")
+    check_layer_names(g, cfg)
     raw_segs = find_segments(g)
     x = np.asarray(calib_x, dtype=np.float64)
     if x.ndim != len(g.input.shape) + 1 or tuple(x.shape[1:]) != tuple(g.input.shape):

@@ -221,10 +221,11 @@ def _add(b, x, y, alpha=1):
         raise b.fail("add with alpha != 1 is not supported")
     if isinstance(x, _T) and isinstance(y, _T):
         return b.emit("add", [x, y])
+    x, y = (np.asarray(v, np.float64) if isinstance(v, (int, float)) else v for v in (x, y))
     if isinstance(x, np.ndarray) and isinstance(y, np.ndarray):
         return x + y
     t, c = (x, y) if isinstance(x, _T) else (y, x)
-    return _fuse_bias(b, t, b.const(c, "operand"))
+    return _fuse_bias(b, b.tensor(t), b.const(c, "operand"))
 
 
 def _fuse_bias(b, t: _T, c: np.ndarray) -> _T:

@@ -283,12 +283,10 @@ def test_truncated_onnx(tmp_path):
     model, shape = _build("convnet")
     data = _export_onnx(model, shape, tmp_path / "full.onnx").read_bytes()
     bad = tmp_path / "bad.onnx"
-    for cut in sorted({1, 7, len(data) // 3, len(data) // 2, len(data) - 50, len(data) - 1}
-                      | set(range(0, len(data), 97))):
+    for cut in range(len(data)):  # every cut: mid-message, and at field boundaries
         bad.write_bytes(data[:cut])
-        with pytest.raises(EdgecError) as e:
+        with pytest.raises(EdgecError, match=r"cannot read ONNX file '.*bad\.onnx'"):
             import_onnx(bad)
-        assert "bad.onnx" in str(e.value) or "node '" in str(e.value), (cut, str(e.value))
     bad.write_text("this is not an ONNX model\n")
     with pytest.raises(EdgecError, match="cannot read ONNX file"):
         import_onnx(bad)

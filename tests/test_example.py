@@ -1,0 +1,118 @@
+"""The built-in example through the CLI: `edgec build` with no model, then `edgec sim` on
+the digits test split; the simulator's integer outputs equal the fake-quant reference
+on every sample, report.json holds the accuracies, builds are byte-identical."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgec.build import EXAMPLE_FINETUNE
+from edgec.examples import digits
+from edgec.frontend.finetune import finetune
+from edgec.frontend.quantize import make_config, quantize
+from edgec.frontend.torch_import import import_torch
+from edgec.verify import reference
+
+EDGEC = [sys.executable, "-m", "edgec.cli"]
+
+
+def edgec(*args, cwd=None):
+    return subprocess.run(EDGEC + [str(a) for a in args], capture_output=True, text=True, cwd=cwd)
+
+
+@pytest.fixture(scope="module")
+def example_w2a2(tmp_path_factory):
+    d = tmp_path_factory.mktemp("example")
+    r = edgec("build", "--board", "zynq7020", "-o", d / "out")
+    assert r.returncode == 0, r.stderr
+    return d / "out", r
+
+
+def _reference_q(preset, x):
+    fg = import_torch(digits.model(), digits.INPUT_SHAPE)
+    cx, cy = digits.train_split()
+    q = quantize(fg, cx, make_config(preset))
+    if EXAMPLE_FINETUNE[preset]:
+        q = finetune(q, cx, cy, EXAMPLE_FINETUNE[preset])
+    return reference(q, x)
+
+
+def test_example_sim_equals_reference_on_every_test_sample(example_w2a2, tmp_path):
+    out, build = example_w2a2
+    assert "accuracy on 540 samples" in build.stdout
+    x, y = digits.test_split()
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", y)
+    r = edgec("sim", out, "--inputs", tmp_path / "x.npy", "--labels", tmp_path / "y.npy", "--out", tmp_path / "s.npz")
+    assert r.returncode == 0, r.stderr
+    s = np.load(tmp_path / "s.npz")
+    q_ref, y_ref, ties = _reference_q("w2a2", x)
+    assert s["q"].dtype == np.int64 and s["q"].shape == (540, 10)
+    mismatched = (s["q"] != q_ref).any(axis=1)
+    assert not (mismatched & ~ties).any()
+    assert mismatched.sum() == 0
+    np.testing.assert_array_equal(s["y"], y_ref)
+    rep = json.loads((out / "report.json").read_text())
+    acc = rep["accuracy"]
+    assert acc["samples"] == 540
+    assert acc["sim"] == acc["reference"] == round(100 * float((s["y"].argmax(1) == y).mean()), 2)
+    assert acc["float"] - acc["reference"] <= 2.0, acc
+    assert rep["quantization"]["preset"] == "w2a2"
+    assert f"accuracy {acc['sim']:.2f}%" in r.stdout
+
+
+def test_example_int8_loses_at_most_half_a_point(tmp_path):
+    r = edgec("build", "-o", tmp_path / "o", "--preset", "int8", "-q")
+    assert r.returncode == 0, r.stderr
+    rep = json.loads((tmp_path / "o" / "report.json").read_text())
+    acc = rep["accuracy"]
+    assert acc["float"] - acc["reference"] <= 0.5, acc
+    assert rep["sim_vs_reference"] == {"vectors": 540, "mismatches": 0, "ties": 0}
+    assert all(row["kernel"] == "dsp-mac" for row in rep["layers"] if row["op"] == "MatMul")
+
+
+def test_report_rows_and_totals(example_w2a2):
+    out, _ = example_w2a2
+    rep = json.loads((out / "report.json").read_text())
+    mm = [r for r in rep["layers"] if r["op"] == "MatMul"]
+    assert [r["layer"] for r in mm] == ["conv2d", "conv2d_1", "conv2d_2", "linear"]
+    # MACs of conv2d_1: 32 outputs x 16*3*3 inputs x 8*8 pixels
+    assert mm[1]["macs"] == 32 * 16 * 9 * 64 and mm[1]["params"] == 32 * 16 * 9
+    assert mm[1]["bitops"] == mm[1]["macs"] * 2 * 2
+    assert mm[0]["abits"] == 8 and mm[0]["kernel"] == "dsp-mac"
+    assert rep["totals"]["macs"] == sum(r["macs"] for r in rep["layers"])
+    assert all(isinstance(r["acc_bits"], int) and r["acc_bits"] < 32 for r in mm)
+
+
+def test_builds_are_byte_identical(example_w2a2, tmp_path):
+    out, _ = example_w2a2
+    r = edgec("build", "-o", tmp_path / "again", "--dump-ir", "-q")
+    assert r.returncode == 0, r.stderr
+    again = tmp_path / "again"
+    files = sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(again) for p in again.rglob("*") if p.is_file() and "ir" not in p.parts)
+    for f in files:
+        if f.name != "edgec.json":  # the manifest lists the ir/ files too
+            assert (out / f).read_bytes() == (again / f).read_bytes(), f
+    dumped = sorted(p.name for p in (again / "ir").iterdir())
+    assert dumped[0] == "00_lower.json" and "01_infer_acc_widths.npz" in dumped and len(dumped) == 16
+
+
+def test_w1a1_example_uses_binary_kernels(tmp_path):
+    r = edgec("build", "-o", tmp_path / "b", "--preset", "w1a1", "-q")
+    assert r.returncode == 0, r.stderr
+    rep = json.loads((tmp_path / "b" / "report.json").read_text())
+    kinds = {row["layer"]: row["kernel"] for row in rep["layers"] if row["op"] in ("MatMul", "XnorPopcount")}
+    assert kinds["conv2d"] == "binary-addsub"  # 8-bit input pixels
+    assert rep["sim_vs_reference"]["mismatches"] == 0
+
+
+def test_boards_lists_zynq7020_and_aliases():
+    r = edgec("boards")
+    assert r.returncode == 0
+    assert "zynq7020" in r.stdout and "xc7z020clg400-1" in r.stdout and "53,200" in r.stdout
+    for alias in ("pynq-z2", "pynq-z1", "zedboard"):
+        assert alias in r.stdout
