@@ -154,7 +154,7 @@ def test_torch_graph_structure():
 
 class _Extras(nn.Module):
     """Single input channel, 'same' padding with an even kernel (odd pixel padded last), F.pad
-    before a conv, a view to (N, -1), a mean over H, W, x @ W + b with constant W and b, in-place ReLU."""
+    before a conv, a view to (N, -1), a mean over H, W, x @ W + b + 0.5 with constant W and b, in-place ReLU."""
 
     def __init__(self):
         super().__init__()
@@ -168,7 +168,7 @@ class _Extras(nn.Module):
         y = self.act(self.conv(x))
         y = self.conv2(F.pad(y, (0, 2, 2, 0))) + y
         y = y.mean(dim=(-1, -2), keepdim=True)
-        return y.view(y.size(0), -1) @ self.w + self.b
+        return y.view(y.size(0), -1) @ self.w + self.b + 0.5
 
 
 def test_torch_extras(tmp_path):
