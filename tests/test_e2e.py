@@ -80,3 +80,25 @@ def test_torch_and_onnx_builds_are_bit_exact(nets, data, tmp_path, preset, net):
 
 def test_public_api_names():
     assert callable(edgec.build) and edgec.EdgecError
+
+
+def test_cli_builds_a_pt2_program_with_finetuning(tmp_path, data):
+    import subprocess
+    import sys
+
+    m = trained(MLP(), epochs=3)
+    ep = torch.export.export(m, (torch.zeros(1, *digits.INPUT_SHAPE),))
+    torch.export.save(ep, str(tmp_path / "mlp.pt2"))
+    accs = {}
+    for epochs in (0, 5):
+        out = tmp_path / f"o{epochs}"
+        r = subprocess.run([sys.executable, "-m", "edgec.cli", "build", str(tmp_path / "mlp.pt2"), "-o", str(out),
+                            "--preset", "w1a1", "--calib", str(data[0]), "--labels", str(data[1]),
+                            "--finetune-epochs", str(epochs)], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        rep = json.loads((out / "report.json").read_text())
+        assert rep["sim_vs_reference"]["mismatches"] == 0
+        accs[epochs] = rep["accuracy"]["reference"]
+        if epochs:
+            assert "fine-tune epoch 5/5" in r.stderr
+    assert accs[5] > accs[0], accs

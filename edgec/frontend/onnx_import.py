@@ -60,7 +60,7 @@ class _Builder:
             raise self.fail(f"the {what} ('{self.node.input[i]}') must be a constant (an initializer)")
         return v
 
-    def emit(self, op, inputs, attrs=None, params=None, source_op=None) -> str:
+    def emit(self, op, inputs, attrs=None, params=None) -> str:
         name = base = self.label
         k = 1
         while name in self.taken:
@@ -68,7 +68,7 @@ class _Builder:
         self.taken.add(name)
         self.nodes.append(FNode(name, op, list(inputs), dict(attrs or {}),
                                 {k: np.asarray(v, dtype=np.float64) for k, v in (params or {}).items()},
-                                source_op=source_op or self.node.op_type))
+                                source_op=self.node.op_type))
         return name
 
     def shape(self, name: str) -> tuple[int, ...]:
@@ -144,14 +144,11 @@ def _matmul(b, a):
     return _linear(b, b.t(0), b.c(1).T, np.zeros(1))
 
 
-def _add(b, a):
-    x, y = b.val(0), b.val(1)
-    if isinstance(x, str) and isinstance(y, str):
-        return b.emit("add", [x, y])
-    if not isinstance(x, str) and not isinstance(y, str):
-        return x + y
-    t, c = (x, y) if isinstance(x, str) else (y, x)
-    return _fuse_bias(b, t, c)
+def _add(b, a):  # (two constants are folded before handlers run)
+    if isinstance(b.val(0), str) and isinstance(b.val(1), str):
+        return b.emit("add", [b.t(0), b.t(1)])
+    i = 0 if isinstance(b.val(0), str) else 1
+    return _fuse_bias(b, b.t(i), b.c(1 - i, "operand"))
 
 
 def _fuse_bias(b, t: str, c: np.ndarray) -> str:
@@ -217,7 +214,8 @@ def _reduce_mean(b, a):  # torch.onnx's dynamo exporter writes AdaptiveAvgPool2d
     x = b.t(0)
     rank = len(b.shape(x)) + 1
     if rank != 4 or sorted(d % rank for d in _axes(b, a)) != [2, 3]:
-        raise b.fail(f"only the mean over the spatial axes [2, 3] of an NCHW tensor is supported, got axes {_axes(b, a)}")
+        raise b.fail(f"only the mean over the spatial axes [2, 3] of an NCHW tensor is supported, "
+                     f"got axes {_axes(b, a)}")
     g = b.emit("gap", [x])
     return g if a.get("keepdims", 1) else b.emit("flatten", [g])
 
@@ -328,7 +326,6 @@ def import_onnx(path) -> FGraph:
     opset = _opset(model)
     b = _Builder()
     b.vals.update(inits)
-    b.label = inputs[0].name
     b.nodes.append(FNode(inputs[0].name, "input", [], {"shape": _input_shape(inputs[0])}, source_op="input"))
     b.taken.add(inputs[0].name)
     b.vals[inputs[0].name] = inputs[0].name

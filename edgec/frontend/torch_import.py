@@ -11,6 +11,7 @@ Both the default (pre-dispatch) op set and the core-aten set of
 from __future__ import annotations
 
 import logging
+import operator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from math import prod
@@ -60,7 +61,7 @@ class _Builder:
         self.taken.add(name)
         self.nodes.append(FNode(name, op, [t.name for t in inputs], dict(attrs or {}),
                                 {k: np.asarray(v, dtype=np.float64) for k, v in (params or {}).items()},
-                                source_op=str(self.n.target)))
+                                source_op=str(self.n.target) if self.n.op == "call_function" else "input"))
         return _T(name)
 
     def tensor(self, v) -> _T:
@@ -201,7 +202,8 @@ def _adaptive_avg_pool(b, x, output_size):
 def _mean(b, x, dims, keepdim=False, dtype=None):
     rank = len(_in_shape(b.n)) + 1
     if rank != 4 or sorted(d % 4 for d in dims) != [2, 3]:
-        raise b.fail(f"only the mean over the spatial dims [-1, -2] of an NCHW tensor is supported, got dims {list(dims)}")
+        raise b.fail(f"only the mean over the spatial dims [-1, -2] of an NCHW tensor is supported, "
+                     f"got dims {list(dims)}")
     g = b.emit("gap", [b.tensor(x)])
     return g if keepdim else b.emit("flatten", [g], name=b.n.name + "_flatten")
 
@@ -284,7 +286,7 @@ _TORCH_OPS = {
     "permute": _const_only(lambda w, dims: np.transpose(w, dims)),
     "transpose": _const_only(lambda w, d0, d1: np.swapaxes(w, d0, d1)),
     "_assert_tensor_metadata": _no_value, "_assert_scalar": _no_value, "_assert_async": _no_value,
-    "sym_constrain_range_for_size": _no_value,
+    "sym_constrain_range_for_size": _no_value, "sym_size": _no_value,  # sizes: shapes come from metadata
 }
 
 
@@ -309,7 +311,8 @@ def import_torch(model, input_shape=None) -> FGraph:
                 ep = torch.export.export(model, (torch.zeros(1, *input_shape, dtype=dtype),))
         except Exception as e:  # noqa: BLE001 - anything torch.export raises is a bad model/shape
             reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
-            raise EdgecError(f"cannot export the PyTorch model with input shape {tuple(input_shape)}: {reason}") from e
+            raise EdgecError(f"cannot export the PyTorch model with input shape {tuple(input_shape)}: "
+                             f"{reason}") from e
     else:
         raise EdgecError(f"expected a torch.nn.Module or torch.export.ExportedProgram, got {type(model).__name__}")
     return _walk(ep)
@@ -334,8 +337,7 @@ def _walk(ep) -> FGraph:
             else:
                 raise b.fail("unsupported kind of graph input")
         elif n.op == "call_function":
-            key = getattr(n.target, "__name__", str(n.target)).split(".")[0]
-            handler = _TORCH_OPS.get(key)
+            handler = _TORCH_OPS.get(_op_key(n.target))
             if handler is None:
                 raise node_error(n.name, str(n.target), "unsupported op; supported: " + SUPPORTED_SOURCE_OPS)
             args = [_resolve(a, vals) for a in n.args]
@@ -352,10 +354,17 @@ def _walk(ep) -> FGraph:
             if not isinstance(out, _T):
                 raise EdgecError("the model output does not depend on its input")
         else:
-            raise node_error(n.name, str(n.target), "unsupported graph construct; supported: " + SUPPORTED_SOURCE_OPS)
+            raise node_error(n.name, str(n.op), "unsupported graph construct; supported: " + SUPPORTED_SOURCE_OPS)
     if not b.nodes:
         raise EdgecError("the model has no input")
     return infer_shapes(_prune(FGraph(b.nodes, out.name)))
+
+
+def _op_key(target) -> str | None:
+    """'conv2d' for aten.conv2d.default; None for ops of other namespaces."""
+    if target is operator.getitem:
+        return "getitem"
+    return target.__name__.split(".")[0] if getattr(target, "namespace", None) == "aten" else None
 
 
 def _resolve(a, vals):
