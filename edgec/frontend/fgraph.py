@@ -71,6 +71,17 @@ class FGraph:
         return [n for n in self.nodes if name in n.inputs]
 
 
+def params_with_bias(p: FNode, c: np.ndarray) -> dict:
+    """The params of linear/conv node ``p`` once the constant ``c`` is added to its output
+    (the pattern ``x @ W + b`` importers see). ValueError unless ``c`` is a per-channel
+    or scalar constant on a linear/conv."""
+    if p.op not in ("linear", "conv"):
+        raise ValueError(p.op)
+    o = p.params["bias"].shape[0]
+    extra = np.broadcast_to(c, (1, o) if p.op == "linear" else (1, o, 1, 1)).reshape(o)
+    return dict(p.params, bias=p.params["bias"] + extra)
+
+
 def _out_hw(h, w, k, s, p):
     return (h + p[0] + p[2] - k[0]) // s[0] + 1, (w + p[1] + p[3] - k[1]) // s[1] + 1
 

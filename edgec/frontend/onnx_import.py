@@ -15,7 +15,7 @@ import onnx
 from onnx import numpy_helper
 
 from ..errors import EdgecError, node_error
-from .fgraph import SUPPORTED_SOURCE_OPS, FGraph, FNode, infer_shapes
+from .fgraph import SUPPORTED_SOURCE_OPS, FGraph, FNode, infer_shapes, params_with_bias
 
 _BATCH = -(2**40)  # the (unknown) batch size inside folded shape constants
 
@@ -156,14 +156,11 @@ def _fuse_bias(b, t: str, c: np.ndarray) -> str:
     is a copy of that node with the bias added; the original is pruned if unused."""
     p = next(n for n in b.nodes if n.name == t)
     try:
-        if p.op not in ("linear", "conv"):
-            raise ValueError
-        o = p.params["bias"].shape[0]
-        extra = np.broadcast_to(c, (1, o) if p.op == "linear" else (1, o, 1, 1)).reshape(o)
+        params = params_with_bias(p, c)
     except ValueError:
         raise b.fail(f"adding a constant of shape {c.shape} is only supported as the bias of a "
                      "preceding Gemm, MatMul or Conv") from None
-    return b.emit(p.op, p.inputs, p.attrs, dict(p.params, bias=p.params["bias"] + extra))
+    return b.emit(p.op, p.inputs, p.attrs, params)
 
 
 def _batchnorm(b, a):

@@ -21,7 +21,7 @@ import torch
 import torch.fx
 
 from ..errors import EdgecError, node_error
-from .fgraph import SUPPORTED_SOURCE_OPS, FGraph, FNode, infer_shapes
+from .fgraph import SUPPORTED_SOURCE_OPS, FGraph, FNode, infer_shapes, params_with_bias
 
 
 @dataclass(frozen=True)
@@ -235,14 +235,10 @@ def _fuse_bias(b, t: _T, c: np.ndarray) -> _T:
     copy of that node with the bias added; the original is pruned if nothing else uses it."""
     p = b.producer(t)
     try:
-        if p.op not in ("linear", "conv"):
-            raise ValueError
-        o = p.params["bias"].shape[0]
-        extra = np.broadcast_to(c, (1, o) if p.op == "linear" else (1, o, 1, 1)).reshape(o)
+        params = params_with_bias(p, c)
     except ValueError:
         raise b.fail(f"adding a constant of shape {c.shape} is only supported as the bias of a "
                      "preceding linear or convolution") from None
-    params = dict(p.params, bias=p.params["bias"] + extra)
     return b.emit(p.op, [_T(i) for i in p.inputs], p.attrs, params)
 
 

@@ -48,11 +48,14 @@ def test_passes_preserve_semantics(seed, wbits, abits, residual, depthwise, pool
                if n.op == Op.MULTI_THRESHOLD and ir.node(n.inputs[0]).op in (Op.MATMUL, Op.XNOR_POPCOUNT))
 
 
+def _lowered_w1a1(seed, **net):
+    rng = np.random.default_rng(seed)
+    g = random_fgraph(rng, **net)
+    return lower(quantize(g, rng.normal(size=(8,) + g.input.shape), QuantConfig(wbits=1, abits=1)))
+
+
 def test_passes_do_not_mutate_their_input():
-    rng = np.random.default_rng(1)
-    g = random_fgraph(rng, True, True, "max", False)
-    x = rng.normal(size=(8,) + g.input.shape)
-    ir = lower(quantize(g, x, QuantConfig(wbits=1, abits=1)))
+    ir = _lowered_w1a1(1, residual=True, depthwise=True, pool="max", mlp=False)
     for _, fn in PIPELINE:
         snap = ir.copy()
         out = fn(ir)
@@ -64,10 +67,7 @@ def test_passes_do_not_mutate_their_input():
 
 
 def test_xnor_popcount_pass_fires_on_w1a1_linear_layers():
-    rng = np.random.default_rng(3)
-    g = random_fgraph(rng, False, False, "max", True)
-    x = rng.normal(size=(8,) + g.input.shape)
-    ir = lower(quantize(g, x, QuantConfig(wbits=1, abits=1)))
+    ir = _lowered_w1a1(3, residual=False, depthwise=False, pool="max", mlp=True)
     for _, fn in PIPELINE:
         ir = fn(ir)
     kinds = [n.attrs.get("kernel_kind") for n in ir.nodes if n.op in (Op.MATMUL, Op.XNOR_POPCOUNT)]
