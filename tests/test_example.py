@@ -116,3 +116,19 @@ def test_boards_lists_zynq7020_and_aliases():
     assert "zynq7020" in r.stdout and "xc7z020clg400-1" in r.stdout and "53,200" in r.stdout
     for alias in ("pynq-z2", "pynq-z1", "zedboard"):
         assert alias in r.stdout
+
+
+def test_sim_takes_integer_codes_as_well_as_floats(example_w2a2):
+    from edgec.backend import sim as sim_backend
+
+    out, _ = example_w2a2
+    sim = sim_backend.load(out / "sim")
+    x, _ = digits.test_split()
+    q_float, y_float = sim.run(x[:50])
+    codes = sim.quantize(x[:50]).transpose(0, 3, 1, 2)  # back to the user's NCHW layout
+    assert codes.dtype == np.int64 and codes.min() >= sim.INPUT_LO and codes.max() <= sim.INPUT_HI
+    q_int, y_int = sim.run(codes)
+    np.testing.assert_array_equal(q_int, q_float)
+    np.testing.assert_array_equal(y_int, y_float)
+    with pytest.raises(ValueError, match="integer inputs must lie in"):
+        sim.run(codes + 1000)
