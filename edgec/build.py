@@ -89,7 +89,7 @@ def build(model=None, out="out", *, board="zynq7020", preset=None, config=None, 
     out = Path(out)
     check_out_dir(out)
     cfg = make_config(preset, config, wbits, abits)
-    preset_name = preset or "w2a2"
+    preset_name = cfg.preset
     fg, example = load_model(model, input_shape)
     eval_x = eval_y = None
     if example:

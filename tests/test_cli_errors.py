@@ -122,3 +122,16 @@ def test_per_layer_config_overrides(files, tmp_path):
     res = edgec.build(str(files / "good.onnx"), tmp_path / "o", config=str(cfg), calib=str(files / "x.npy"), progress=None)
     rows = [r for r in res.report["layers"] if r["op"] == "MatMul"]
     assert rows[0]["wbits"] == "ternary"
+
+
+def test_command_line_preset_overrides_the_config_file(files, tmp_path):
+    import edgec
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("preset: int4\ncalibrator: minmax\n")
+    res = edgec.build(str(files / "good.onnx"), tmp_path / "o", preset="int8", config=str(cfg),
+                      calib=str(files / "x.npy"), progress=None)
+    assert res.report["quantization"]["preset"] == "int8"
+    assert [r["wbits"] for r in res.report["layers"] if r["op"] == "MatMul"] == ["int8"]
+    res = edgec.build(str(files / "good.onnx"), tmp_path / "o2", config=str(cfg), calib=str(files / "x.npy"), progress=None)
+    assert res.report["quantization"]["preset"] == "int4"

@@ -53,6 +53,7 @@ class QuantConfig:
     calibrator: str = "percentile"
     percentile: float = 99.99
     layers: dict[str, dict] = field(default_factory=dict)
+    preset: str = "w2a2"
 
     def layer(self, name: str) -> tuple[int, int, str]:
         o = self.layers.get(name, {})
@@ -61,8 +62,9 @@ class QuantConfig:
         return w, a, o.get("calibrator", self.calibrator)
 
 
-def make_config(preset: str | None = "w2a2", config_path: str | None = None, wbits=None, abits=None) -> QuantConfig:
-    """Preset, then the YAML config file, then --wbits/--abits, each overriding the last."""
+def make_config(preset: str | None = None, config_path: str | None = None, wbits=None, abits=None) -> QuantConfig:
+    """The YAML config's preset unless ``preset`` is given (default w2a2), then the
+    config's settings, then --wbits/--abits, each overriding the last."""
     import yaml
 
     raw: dict = {}
@@ -76,10 +78,10 @@ def make_config(preset: str | None = "w2a2", config_path: str | None = None, wbi
         unknown = set(raw) - {"preset", "wbits", "abits", "input_bits", "calibrator", "percentile", "layers"}
         if unknown:
             raise EdgecError(f"config '{config_path}': unknown keys {sorted(unknown)}")
-    preset = raw.get("preset", preset) or "w2a2"
+    preset = preset or raw.get("preset") or "w2a2"
     if preset not in PRESETS:
         raise EdgecError(f"unknown preset '{preset}'; choose one of {', '.join(PRESETS)}")
-    cfg = QuantConfig(*PRESETS[preset])
+    cfg = QuantConfig(*PRESETS[preset], preset=preset)
     if "wbits" in raw:
         cfg.wbits = parse_wbits(raw["wbits"], "config wbits")
     if "abits" in raw:
