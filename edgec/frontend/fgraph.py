@@ -82,6 +82,16 @@ def params_with_bias(p: FNode, c: np.ndarray) -> dict:
     return dict(p.params, bias=p.params["bias"] + extra)
 
 
+def prune(g: FGraph) -> FGraph:
+    """Drop the nodes the output does not depend on (e.g. a linear whose bias an
+    importer fused into a copy of it)."""
+    live = {g.output}
+    for n in reversed(g.nodes):
+        if n.name in live:
+            live.update(n.inputs)
+    return FGraph([n for n in g.nodes if n.name in live or n.op == "input"], g.output)
+
+
 def _out_hw(h, w, k, s, p):
     return (h + p[0] + p[2] - k[0]) // s[0] + 1, (w + p[1] + p[3] - k[1]) // s[1] + 1
 

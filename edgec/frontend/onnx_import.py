@@ -15,7 +15,7 @@ import onnx
 from onnx import numpy_helper
 
 from ..errors import EdgecError, node_error
-from .fgraph import SUPPORTED_SOURCE_OPS, FGraph, FNode, infer_shapes, params_with_bias
+from .fgraph import SUPPORTED_SOURCE_OPS, FGraph, FNode, infer_shapes, params_with_bias, prune
 
 _BATCH = -(2**40)  # the (unknown) batch size inside folded shape constants
 
@@ -343,13 +343,4 @@ def import_onnx(path) -> FGraph:
     out = b.vals.get(g.output[0].name)
     if not isinstance(out, str):
         raise EdgecError(f"the model output '{g.output[0].name}' is not computed from the model input")
-    return infer_shapes(_prune(FGraph(b.nodes, out)))
-
-
-def _prune(g: FGraph) -> FGraph:
-    """Drop nodes the output does not depend on (e.g. a MatMul whose Add bias was fused)."""
-    live = {g.output}
-    for n in reversed(g.nodes):
-        if n.name in live:
-            live.update(n.inputs)
-    return FGraph([n for n in g.nodes if n.name in live or n.op == "input"], g.output)
+    return infer_shapes(prune(FGraph(b.nodes, out)))

@@ -21,7 +21,7 @@ import torch
 import torch.fx
 
 from ..errors import EdgecError, node_error
-from .fgraph import SUPPORTED_SOURCE_OPS, FGraph, FNode, infer_shapes, params_with_bias
+from .fgraph import SUPPORTED_SOURCE_OPS, FGraph, FNode, infer_shapes, params_with_bias, prune
 
 
 @dataclass(frozen=True)
@@ -353,7 +353,7 @@ def _walk(ep) -> FGraph:
             raise node_error(n.name, str(n.op), "unsupported graph construct; supported: " + SUPPORTED_SOURCE_OPS)
     if not b.nodes:
         raise EdgecError("the model has no input")
-    return infer_shapes(_prune(FGraph(b.nodes, out.name)))
+    return infer_shapes(prune(FGraph(b.nodes, out.name)))
 
 
 def _op_key(target) -> str | None:
@@ -367,15 +367,6 @@ def _resolve(a, vals):
     if isinstance(a, (list, tuple)):
         return type(a)(_resolve(x, vals) for x in a)
     return vals[a.name] if isinstance(a, torch.fx.Node) else a
-
-
-def _prune(g: FGraph) -> FGraph:
-    """Drop nodes the output does not depend on (e.g. a linear whose bias was fused later)."""
-    live = {g.output}
-    for n in reversed(g.nodes):
-        if n.name in live:
-            live.update(n.inputs)
-    return FGraph([n for n in g.nodes if n.name in live or n.op == "input"], g.output)
 
 
 @contextmanager
