@@ -86,7 +86,10 @@ def flatten(x, order):
     return x.reshape(x.shape[0], -1)
 
 
-def check_range(v, lo, hi, name):
-    """Debug mode: the value of ``name`` stays inside its proven type."""
+def check_range(v, lo, hi, name, bipolar=False):
+    """Debug mode: the value of ``name`` stays inside its proven type (a bipolar tensor
+    holds only -1 and +1)."""
     if v.size and (v.min() < lo or v.max() > hi):
         raise AssertionError(f"{name}: values [{v.min()}, {v.max()}] outside [{lo}, {hi}]")
+    if bipolar and (v == 0).any():
+        raise AssertionError(f"{name}: a bipolar tensor holds 0")

@@ -101,3 +101,15 @@ def test_multi_threshold(c, nt, bipolar, seed):
 def test_flatten(xm, order):
     x, _ = xm
     np.testing.assert_array_equal(K.flatten(x, order), ref.flatten(x, order))
+
+
+def test_debug_range_check_catches_out_of_type_values():
+    K.check_range(np.array([-1, 1]), -1, 1, "t", bipolar=True)
+    K.check_range(np.array([0, 3]), 0, 3, "t")
+    for v, kw in ((np.array([-1, 0, 1]), {"bipolar": True}), (np.array([4]), {})):
+        try:
+            K.check_range(v, -1 if kw else 0, 1 if kw else 3, "t", **kw)
+        except AssertionError as e:
+            assert "t:" in str(e)
+        else:
+            raise AssertionError("check_range accepted an out-of-type value")
