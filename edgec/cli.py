@@ -63,18 +63,14 @@ def _build_dir(d: str) -> Path:
 
 def cmd_build(a) -> int:
     from .backend.report import table
-    from .build import build
+    from .build import _stderr, build
 
     res = build(a.model, a.out, board=a.board, preset=a.preset, config=a.config, wbits=a.wbits, abits=a.abits,
                 calib=a.calib, labels=a.labels, input_shape=a.input_shape, finetune_epochs=a.finetune_epochs,
-                dump_ir=a.dump_ir, seed=a.seed, progress=(lambda m: None) if a.quiet else _progress)
+                dump_ir=a.dump_ir, seed=a.seed, progress=(lambda m: None) if a.quiet else _stderr)
     print(table(res.report))
     print(f"wrote {res.out}/")
     return 0
-
-
-def _progress(msg):
-    print(f"edgec: {msg}", file=sys.stderr, flush=True)
 
 
 def cmd_sim(a) -> int:

@@ -39,8 +39,6 @@ def data(tmp_path_factory):
 
 
 def _check(res, x_eval):
-    from edgec.build import load_model  # noqa: F401  (API import check)
-
     sim = sim_backend.load(res.out / "sim")
     rep = json.loads((res.out / "report.json").read_text())
     assert rep["sim_vs_reference"]["mismatches"] == 0

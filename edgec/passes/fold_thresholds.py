@@ -1,20 +1,14 @@
 """AffineQuant -> MultiThreshold. For each channel and output level k, the threshold is
 the least accumulator value whose quantized output reaches k, found by binary search
-over the accumulator's proven range with the *same float64 expression* AffineQuant
-(and the fake-quant reference) evaluates — so the fold is exact, ties included. A
+over the accumulator's proven range, evaluating AffineQuant's own meaning (ir/ref.py,
+the float64 expression the fake-quant reference computes) — so the fold is exact, ties included. A
 negative a[c] makes the output fall with acc: that channel compares -acc (sign = -1)."""
 import numpy as np
 
 from ..ir.graph import Graph, Node
 from ..ir.ops import Op
 from ..ir.ranges import value_ranges
-
-
-def _quant(acc, a, c0, attrs):
-    z = acc.astype(np.float64) * a + c0
-    if attrs["bipolar"]:
-        return np.where(z >= 0, 1, -1)
-    return np.clip(np.floor(z / attrs["scale"] + 0.5), attrs["lo"], attrs["hi"])
+from ..ir.ref import affine_quant
 
 
 def thresholds_for(lo, hi, a, c0, attrs):
@@ -28,7 +22,8 @@ def thresholds_for(lo, hi, a, c0, attrs):
     left, right = vlo.copy(), vhi.copy()  # answer in [left, right]; right = never
     while np.any(left < right):
         mid = (left + right) // 2
-        ok = _quant(sg * mid, ac, cc, attrs) >= levels[None, :]
+        q = affine_quant(sg * mid, ac, cc, attrs["scale"], attrs["lo"], attrs["hi"], attrs["bipolar"])
+        ok = q >= levels[None, :]
         right = np.where(ok & (left < right), mid, right)
         left = np.where(~ok & (left < right), mid + 1, left)
     return left.astype(np.int64), sign.astype(np.int64)

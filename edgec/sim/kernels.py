@@ -11,11 +11,17 @@ def quantize_input(x, scale, lo, hi):
     return np.clip(np.floor(np.asarray(x, np.float64) / scale + 0.5), lo, hi).astype(np.int64)
 
 
-def sliding_window(x, kernel, stride, pad, pad_value):
+def _windows(x, kernel, stride, pad=(0, 0, 0, 0), pad_value=0):
+    """A view (N, OH, OW, C, kh, kw) of every window of the padded (N, H, W, C) map."""
     (kh, kw), (sh, sw), (pt, pl, pb, pr) = kernel, stride, pad
     if any(pad):
         x = np.pad(x, ((0, 0), (pt, pb), (pl, pr), (0, 0)), constant_values=pad_value)
-    v = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(1, 2))[:, ::sh, ::sw]
+    return np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(1, 2))[:, ::sh, ::sw]
+
+
+def sliding_window(x, kernel, stride, pad, pad_value):
+    kh, kw = kernel
+    v = _windows(x, kernel, stride, pad, pad_value)
     n, oh, ow, c = v.shape[:4]
     return v.transpose(0, 1, 2, 4, 5, 3).reshape(n, oh, ow, kh * kw * c)
 
@@ -66,18 +72,12 @@ def multi_threshold(x, thresholds, sign, out_lo, bipolar):
 
 
 def max_pool(x, kernel, stride, pad, pad_value):
-    (kh, kw), (sh, sw), (pt, pl, pb, pr) = kernel, stride, pad
-    if any(pad):
-        x = np.pad(x, ((0, 0), (pt, pb), (pl, pr), (0, 0)), constant_values=pad_value)
-    v = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(1, 2))[:, ::sh, ::sw]
-    return v.max(axis=(-2, -1))
+    return _windows(x, kernel, stride, pad, pad_value).max(axis=(-2, -1))
 
 
 def avg_pool(x, kernel, stride):
-    (kh, kw), (sh, sw) = kernel, stride
-    v = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(1, 2))[:, ::sh, ::sw]
-    k = kh * kw
-    return (2 * v.sum(axis=(-2, -1)) + k) // (2 * k)
+    k = kernel[0] * kernel[1]
+    return (2 * _windows(x, kernel, stride).sum(axis=(-2, -1)) + k) // (2 * k)
 
 
 def flatten(x, order):
