@@ -1,0 +1,83 @@
+"""Folding search: PE/SIMD per unit so that the slowest stage meets the target frame rate
+within the board's budget (cost/hw.py).
+
+Greedy, as the dataflow's rate is set by its slowest stage: start fully folded (every
+PE = SIMD = 1), then repeatedly widen the unit that owns the slowest stage — SIMD first,
+then PE, each to its next divisor — and keep the step if the design still fits. Stops at
+the target, or when the slowest stage cannot be widened within the budget.
+"""
+from __future__ import annotations
+
+from ..dataflow import Plan, min_folding, plan, units
+from ..errors import EdgecError
+from .hw import BUDGET, Estimate, estimate
+
+
+def _owner(p: Plan, st) -> str:
+    """The unit whose folding sets a stage's speed (a converter: its narrower side)."""
+    if st.kind == "dwc":
+        narrow = min((st.ins[0], st.outs[0]), key=lambda s: s.per_word)
+        for other in p.stages:
+            if narrow in other.ins and other is not st or narrow in other.outs and other is not st:
+                return other.unit
+    return st.unit
+
+
+def _widen(p: Plan, st, opts: dict, f: dict) -> dict | None:
+    """The unit's next folding that speeds up stage ``st``: a window generator only gets
+    faster with its consumer's input width (an MVAU's SIMD, a pool's PE)."""
+    keys = ("simd", "pe")
+    if st.kind == "swg":
+        keys = ("simd",) if p.stage(st.unit).kind == "mvau" else ("pe",)
+    for key in keys:
+        bigger = [v for v in opts[key] if v > f[key]]
+        if bigger:
+            return {**f, key: bigger[0]}
+    return None
+
+
+def _no_fit_error(p: Plan, est: Estimate, board) -> EdgecError:
+    res = est.over[0]
+    big = max(est.stages, key=lambda sr: getattr(sr[1], res))
+    need = getattr(est.total, res)
+    cap = {"LUT": board.lut, "FF": board.ff, "BRAM36": board.bram36, "DSP": board.dsp}[res]
+    hint = {"BRAM36": "fewer weight bits (--wbits), pruning, or a larger board",
+            "DSP": "fewer weight or activation bits so that multipliers go to LUTs (--wbits/--abits 4 or less)",
+            "LUT": "fewer weight or activation bits, or a larger board",
+            "FF": "fewer activation bits, or a larger board"}[res]
+    return EdgecError(
+        f"the model does not fit {board.name} even fully folded (PE = SIMD = 1): it needs {need:,.0f} {res} of "
+        f"the {BUDGET:.0%} budget of {cap:,} {res}; the largest stage is '{big[0].name}' ({big[0].kind}, "
+        f"{getattr(big[1], res):,.0f} {res}); try {hint}")
+
+
+def fold(g, board, target_fps: float | None = None, mode: str = "auto") -> tuple[dict, Plan, Estimate]:
+    """(folding, plan, estimate). mode 'min': everything fully folded; 'auto': search."""
+    f = min_folding(g)
+    p = plan(g, f)
+    est = estimate(p, board)
+    if not est.fits:
+        raise _no_fit_error(p, est, board)
+    if mode == "min":
+        return f, p, est
+    opts = units(g)
+    frozen: set[str] = set()
+    while target_fps is None or est.fps < target_fps:
+        u = _owner(p, est.bottleneck)
+        nxt = None if u in frozen else _widen(p, est.bottleneck, opts[u], f[u])
+        if nxt is None:
+            break
+        f2 = {**f, u: nxt}
+        p2 = plan(g, f2)
+        e2 = estimate(p2, board)
+        if not e2.fits:
+            frozen.add(u)
+            continue
+        f, p, est = f2, p2, e2
+    if target_fps is not None and est.fps < target_fps:
+        b = est.bottleneck
+        raise EdgecError(
+            f"--target-fps {target_fps:g} is out of reach on {board.name}: the best folding that fits runs at "
+            f"{est.fps:,.0f} fps, limited by stage '{b.name}' ({b.kind}, {b.cycles:,} cycles per frame at "
+            f"{board.clock_mhz:g} MHz); lower --target-fps, use fewer bits, or a larger board")
+    return f, p, est

@@ -1,0 +1,281 @@
+"""The dataflow architecture of a graph (DESIGN.md §5): IR graph + folding -> hardware
+stages joined by streams. The cost model estimates these stages, the HLS backend renders
+them, and the RTL backend will render the same ones.
+
+Stage kinds (one hw/hls kernel each):
+  axis_in, axis_out  the AXI4-Stream ports
+  dwc                data-width converter between a producer's PE and a consumer's SIMD
+  dup                fork of a stream read by two stages (residual branches)
+  swg                sliding-window generator (line buffer) of a conv or pool
+  mvau               matrix-vector-activation unit (MatMul / XnorPopcount + thresholds)
+  window             reduction over a window: max pool, avg pool, depthwise conv
+  add, threshold     elementwise
+
+``cycles`` of a stage is the trip count of its pipelined (II = 1) loop per frame; the
+kernels in hw/hls count the same iterations in C simulation.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import EdgecError
+from .ir.graph import Graph, Node
+from .ir.ops import Op
+from .ir.types import Bipolar, IntType, int_type_for
+
+
+@dataclass
+class Stream:
+    name: str
+    type: IntType | Bipolar
+    per_word: int  # elements per word
+    elems: int  # elements per frame
+
+    @property
+    def width(self) -> int:
+        return self.per_word * self.type.bits
+
+    @property
+    def words(self) -> int:
+        return self.elems // self.per_word
+
+
+@dataclass
+class Stage:
+    id: int
+    kind: str
+    name: str
+    unit: str  # the folding unit this stage belongs to (an IR node name)
+    layer: str  # the user's layer name, for the report
+    ins: list[Stream]
+    outs: list[Stream]
+    cycles: int
+    attrs: dict = field(default_factory=dict)
+    node: Node | None = None  # the compute node (mvau/window/add/threshold)
+    act: Node | None = None  # the fused MultiThreshold, if any
+
+
+@dataclass
+class Plan:
+    stages: list[Stage]
+    in_stream: Stream  # the AXI4-Stream input (before axis_in)
+    out_stream: Stream
+    streams: list[Stream]
+
+    def stage(self, name: str) -> Stage:
+        return next(s for s in self.stages if s.name == name)
+
+
+def divisors(n: int) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+def _resolve(g: Graph, t: str) -> str:
+    """Flatten in 'hwc' order does not move data in a stream: look through it."""
+    while g.node(t).op == Op.FLATTEN:
+        n = g.node(t)
+        if n.attrs["order"] != "hwc":
+            raise EdgecError(f"node '{n.name}': Flatten in '{n.attrs['order']}' order reaches the hardware backend; "
+                             "the nhwc_flatten pass should have made it 'hwc'")
+        t = n.inputs[0]
+    return t
+
+
+def units(g: Graph) -> dict[str, dict]:
+    """The foldable units of the graph: name -> {'pe': options, 'simd': options}."""
+    out = {"input": {"pe": divisors(g.input.shape[-1]), "simd": [1]}}
+    for n in g.nodes:
+        if n.op in (Op.MATMUL, Op.XNOR_POPCOUNT) and n.attrs.get("groups", 1) == 1:
+            src = g.node(n.inputs[0])
+            mw = n.params["weight"].shape[1]
+            simd = divisors(src.shape[-1] // (src.attrs["kernel"][0] * src.attrs["kernel"][1])) \
+                if src.op == Op.SLIDING_WINDOW else divisors(mw)
+            out[n.name] = {"pe": divisors(n.shape[-1]), "simd": simd}
+        elif n.op in (Op.MATMUL, Op.MAX_POOL, Op.AVG_POOL, Op.ADD) or (n.op == Op.MULTI_THRESHOLD and not _fused(g, n)):
+            out[n.name] = {"pe": divisors(n.shape[-1]), "simd": [1]}
+    out["output"] = {"pe": divisors(g.node(g.output).shape[-1]), "simd": [1]}
+    return out
+
+
+def _fused(g: Graph, thr: Node) -> bool:
+    """A MultiThreshold fused into the matrix unit that feeds it."""
+    src = g.node(thr.inputs[0])
+    return src.op in (Op.MATMUL, Op.XNOR_POPCOUNT) and len(g.consumers(src.name)) == 1
+
+
+def min_folding(g: Graph) -> dict[str, dict]:
+    return {u: {"pe": 1, "simd": 1} for u in units(g)}
+
+
+def _weight_type(n: Node):
+    w = n.params["weight"]
+    if n.attrs.get("kernel_kind") in ("xnor-popcount", "binary-addsub"):
+        return Bipolar()
+    t = int_type_for(w.min(), w.max())
+    return IntType(max(t.bits, 2), True)
+
+
+class _Builder:
+    def __init__(self, g: Graph, fold: dict[str, dict]):
+        self.g, self.fold = g, fold
+        self.stages: list[Stage] = []
+        self.streams: list[Stream] = []
+        self.avail: dict[str, list[Stream]] = {}  # IR tensor -> streams not yet consumed
+        self.uses: dict[str, int] = {}
+
+    def stream(self, name, typ, per_word, elems) -> Stream:
+        if elems % per_word:
+            raise AssertionError(f"stream {name}: {elems} elements in words of {per_word}")
+        s = Stream(f"s_{name}", typ, per_word, elems)
+        self.streams.append(s)
+        return s
+
+    def add(self, kind, name, unit, layer, ins, outs, cycles, **kw) -> Stage:
+        st = Stage(len(self.stages), kind, name, unit, layer, ins, outs, int(cycles), **kw)
+        self.stages.append(st)
+        return st
+
+    def produce(self, tensor: str, s: Stream, unit: str, layer: str) -> None:
+        """Make ``s`` available as ``tensor``, forked once per extra consumer."""
+        copies = [s]
+        while len(copies) < max(self.uses.get(tensor, 1), 1):
+            src = copies.pop(0)
+            a = self.stream(f"{tensor}_f{len(self.stages)}a", src.type, src.per_word, src.elems)
+            b = self.stream(f"{tensor}_f{len(self.stages)}b", src.type, src.per_word, src.elems)
+            self.add("dup", f"{tensor}_fork{len(self.stages)}", unit, layer, [src], [a, b], src.words)
+            copies += [a, b]
+        self.avail[tensor] = copies
+
+    def take(self, tensor: str, per_word: int, unit: str, layer: str) -> Stream:
+        """A stream of ``tensor`` in words of ``per_word`` elements (with a converter)."""
+        s = self.avail[tensor].pop(0)
+        if s.per_word == per_word:
+            return s
+        o = self.stream(f"{tensor}_w{per_word}_{len(self.stages)}", s.type, per_word, s.elems)
+        self.add("dwc", f"{tensor}_dwc{len(self.stages)}", unit, layer, [s], [o], max(s.words, o.words))
+        return o
+
+    def swg(self, win: Node, src: str, simd: int, unit: str, layer: str, pad=None, pad_value=0) -> Stream:
+        """A sliding-window stage over ``src`` (H, W, C); ``win`` holds kernel/stride/pad."""
+        a = win.attrs
+        h, w, c = self.g.node(src).shape
+        (kh, kw), (sh, sw) = a["kernel"], a["stride"]
+        pad = tuple(a.get("pad", (0, 0, 0, 0)) if pad is None else pad)
+        oh, ow = (h + pad[0] + pad[2] - kh) // sh + 1, (w + pad[1] + pad[3] - kw) // sw + 1
+        x = self.take(src, simd, unit, layer)
+        t = x.type
+        if any(pad) and not (t.lo <= pad_value <= t.hi):
+            t = int_type_for(min(t.lo, pad_value), max(t.hi, pad_value))
+        o = self.stream(f"{unit}_win", t, simd, oh * ow * kh * kw * c)
+        self.add("swg", f"{unit}_swg", unit, layer, [x], [o], x.words + o.words,
+                 attrs=dict(ih=h, iw=w, c=c, kernel=(kh, kw), stride=(sh, sw), pad=pad, pad_value=int(pad_value),
+                            out_hw=(oh, ow)))
+        return o
+
+    def build(self) -> Plan:
+        g = self.g
+        for n in g.nodes[1:]:
+            if n.op == Op.SLIDING_WINDOW or n.op == Op.FLATTEN or (n.op == Op.MULTI_THRESHOLD and _fused(g, n)):
+                continue
+            srcs = [g.node(n.inputs[0]).inputs[0]] if g.node(n.inputs[0]).op == Op.SLIDING_WINDOW else n.inputs
+            for t in srcs:
+                t = _resolve(g, t)
+                self.uses[t] = self.uses.get(t, 0) + 1
+        out_t = _resolve(g, g.output)
+        self.uses[out_t] = self.uses.get(out_t, 0) + 1
+
+        inp = g.input
+        pe = self.fold["input"]["pe"]
+        elems = int(np.prod(inp.shape))
+        beat = -(-pe * inp.type.bits // 8) * 8
+        axis_in = Stream("in", inp.type, pe, elems)
+        s = self.stream("input", inp.type, pe, elems)
+        self.add("axis_in", "input", "input", "input", [axis_in], [s], s.words, attrs=dict(beat_bits=beat))
+        self.produce(inp.name, s, "input", "input")
+
+        for n in g.nodes[1:]:
+            if n.op in (Op.MATMUL, Op.XNOR_POPCOUNT):
+                self._matrix(n)
+            elif n.op in (Op.MAX_POOL, Op.AVG_POOL):
+                self._pool(n)
+            elif n.op == Op.ADD:
+                self._add(n)
+            elif n.op == Op.MULTI_THRESHOLD and not _fused(g, n):
+                self._threshold(n)
+            elif n.op not in (Op.SLIDING_WINDOW, Op.FLATTEN, Op.MULTI_THRESHOLD):
+                raise EdgecError(f"node '{n.name}': op {n.op.value} has no hardware stage yet")
+
+        out_node = g.node(out_t)
+        pe = self.fold["output"]["pe"]
+        x = self.take(out_t, pe, "output", "output")
+        beat = -(-pe * x.type.bits // 8) * 8
+        axis_out = Stream("out", x.type, pe, x.elems)
+        self.add("axis_out", "output", "output", "output", [x], [axis_out], x.words, attrs=dict(beat_bits=beat))
+        del out_node
+        return Plan(self.stages, axis_in, axis_out, self.streams)
+
+    def _act(self, n: Node) -> Node | None:
+        cons = self.g.consumers(n.name)
+        return cons[0] if len(cons) == 1 and cons[0].op == Op.MULTI_THRESHOLD else None
+
+    def _matrix(self, n: Node) -> None:
+        g, f = self.g, self.fold[n.name]
+        layer = n.attrs.get("layer", n.name)
+        win = g.node(n.inputs[0])
+        act = self._act(n)
+        out_node = act or n
+        pixels = int(np.prod(n.shape[:-1]))
+        if n.attrs.get("groups", 1) != 1:  # depthwise
+            c = n.shape[-1]
+            k = n.params["weight"].shape[1]
+            x = self.swg(win, _resolve(g, win.inputs[0]), f["pe"], n.name, layer, pad_value=win.attrs["pad_value"])
+            o = self.stream(out_node.name, out_node.type, f["pe"], pixels * c)
+            self.add("window", n.name, n.name, layer, [x], [o], pixels * k * c // f["pe"],
+                     attrs=dict(op="depthwise", k=k, c=c, pe=f["pe"], wtype=_weight_type(n)), node=n, act=act)
+        else:
+            mh, mw = n.params["weight"].shape
+            if win.op == Op.SLIDING_WINDOW:
+                x = self.swg(win, _resolve(g, win.inputs[0]), f["simd"], n.name, layer, pad_value=win.attrs["pad_value"])
+            else:
+                x = self.take(_resolve(g, n.inputs[0]), f["simd"], n.name, layer)
+            o = self.stream(out_node.name, out_node.type, f["pe"], pixels * mh)
+            self.add("mvau", n.name, n.name, layer, [x], [o], pixels * (mh // f["pe"]) * (mw // f["simd"]),
+                     attrs=dict(mw=mw, mh=mh, pe=f["pe"], simd=f["simd"], vectors=pixels, wtype=_weight_type(n)),
+                     node=n, act=act)
+        self.produce(out_node.name, o, n.name, layer)
+
+    def _pool(self, n: Node) -> None:
+        pe = self.fold[n.name]["pe"]
+        src = _resolve(self.g, n.inputs[0])
+        pad = n.attrs.get("pad", (0, 0, 0, 0))
+        x = self.swg(n, src, pe, n.name, n.name, pad=pad, pad_value=n.attrs.get("pad_value", 0))
+        k = n.attrs["kernel"][0] * n.attrs["kernel"][1]
+        c = n.shape[-1]
+        pixels = int(np.prod(n.shape[:-1]))
+        o = self.stream(n.name, n.type, pe, pixels * c)
+        self.add("window", n.name, n.name, n.name, [x], [o], pixels * k * c // pe,
+                 attrs=dict(op="max" if n.op == Op.MAX_POOL else "avg", k=k, c=c, pe=pe), node=n)
+        self.produce(n.name, o, n.name, n.name)
+
+    def _add(self, n: Node) -> None:
+        pe = self.fold[n.name]["pe"]
+        a = self.take(_resolve(self.g, n.inputs[0]), pe, n.name, n.name)
+        b = self.take(_resolve(self.g, n.inputs[1]), pe, n.name, n.name)
+        o = self.stream(n.name, n.type, pe, a.elems)
+        self.add("add", n.name, n.name, n.name, [a, b], [o], o.words, node=n)
+        self.produce(n.name, o, n.name, n.name)
+
+    def _threshold(self, n: Node) -> None:
+        pe = self.fold[n.name]["pe"]
+        x = self.take(_resolve(self.g, n.inputs[0]), pe, n.name, n.name)
+        o = self.stream(n.name, n.type, pe, x.elems)
+        self.add("threshold", n.name, n.name, n.name, [x], [o], o.words,
+                 attrs=dict(c=n.shape[-1], pe=pe, vectors=x.elems // n.shape[-1]), node=n, act=n)
+        self.produce(n.name, o, n.name, n.name)
+
+
+def plan(g: Graph, fold: dict[str, dict] | None = None) -> Plan:
+    """The stages of ``g`` at folding ``fold`` (default: everything fully folded)."""
+    return _Builder(g, fold or min_folding(g)).build()

@@ -1,0 +1,112 @@
+// edgec HLS kernel library: element types, stream words, cycle counters, AXI4-Stream beats.
+//
+// A stream word packs N elements of one type; element i sits in bits [i*B, (i+1)*B).
+// Element types:
+//   IntT<B, S>  a B-bit two's-complement (S = true) or unsigned integer;
+//   Bip         a bipolar value (-1 or +1) held in one bit, bit 1 meaning +1.
+// Every kernel counts the iterations of its pipelined (II=1) loop in C simulation with
+// EDGEC_TICK(ID); the counters are compiled out for synthesis.
+#ifndef EDGEC_COMMON_H
+#define EDGEC_COMMON_H
+
+#include <ap_int.h>
+#include <hls_stream.h>
+
+#ifdef __SYNTHESIS__
+#include <ap_axi_sdata.h>
+#define EDGEC_TICK(id)
+#else
+#define EDGEC_TICK(id) (::edgec::counters()[(id)]++)
+#endif
+
+namespace edgec {
+
+#ifndef __SYNTHESIS__
+static const int MAX_STAGES = 1024;
+// Loop iterations per stage id, summed over every call (C simulation only).
+inline unsigned long long *counters() {
+    static unsigned long long c[MAX_STAGES];
+    return c;
+}
+#endif
+
+template <bool S, int B>
+struct int_of {
+    typedef ap_int<B> type;
+};
+template <int B>
+struct int_of<false, B> {
+    typedef ap_uint<B> type;
+};
+
+// A B-bit integer element (signed when S).
+template <int B, bool S>
+struct IntT {
+    static const int bits = B;
+    typedef typename int_of<S, B>::type value_t;
+
+    template <int W>
+    static value_t get(const ap_uint<W> &w, unsigned i) {
+#pragma HLS INLINE
+        ap_uint<B> u = w.range(i * B + B - 1, i * B);
+        value_t v = u;
+        return v;
+    }
+    template <int W, class V>
+    static void put(ap_uint<W> &w, unsigned i, const V &v) {
+#pragma HLS INLINE
+        value_t t = v;
+        ap_uint<B> u = t;
+        w.range(i * B + B - 1, i * B) = u;
+    }
+};
+
+// A bipolar element: one bit, 1 means +1 and 0 means -1.
+struct Bip {
+    static const int bits = 1;
+    typedef ap_int<2> value_t;
+
+    template <int W>
+    static value_t get(const ap_uint<W> &w, unsigned i) {
+#pragma HLS INLINE
+        return w[i] ? value_t(1) : value_t(-1);
+    }
+    template <int W, class V>
+    static void put(ap_uint<W> &w, unsigned i, const V &v) {
+#pragma HLS INLINE
+        w[i] = (v > 0) ? 1 : 0;
+    }
+};
+
+// Floor division by a positive constant (C++ '/' truncates towards zero).
+template <class T>
+T floor_div(T a, long long d) {
+#pragma HLS INLINE
+    T q = a / d;
+    if (a < 0 && q * d != a) q -= 1;
+    return q;
+}
+
+#ifdef __SYNTHESIS__
+template <int W>
+struct axis_word {
+    typedef hls::axis<ap_uint<W>, 0, 0, 0> type;
+};
+#else
+// The AXI4-Stream beat as Vitis HLS's hls::axis<ap_uint<W>, 0, 0, 0> presents it.
+template <int W>
+struct axis_beat {
+    ap_uint<W> data;
+    ap_uint<(W + 7) / 8> keep;
+    ap_uint<(W + 7) / 8> strb;
+    ap_uint<1> last;
+};
+template <int W>
+struct axis_word {
+    typedef axis_beat<W> type;
+};
+#endif
+
+}  // namespace edgec
+
+#endif

@@ -1,0 +1,53 @@
+// edgec HLS kernel library: elementwise stages — the residual add and a stand-alone
+// multi-threshold activation. PE elements per word, one word per iteration.
+#ifndef EDGEC_ELTWISE_H
+#define EDGEC_ELTWISE_H
+
+#include "common.h"
+
+namespace edgec {
+
+// out = a + b, both holding codes of one scale (edgec aligns the scales of the two
+// branches when it quantizes, so the hardware add is a plain integer add).
+template <unsigned PE, class AT, class BT, class OT, int ID>
+void add(hls::stream<ap_uint<PE * AT::bits> > &a, hls::stream<ap_uint<PE * BT::bits> > &b,
+         hls::stream<ap_uint<PE * OT::bits> > &out, unsigned long long words) {
+    for (unsigned long long i = 0; i < words; i++) {
+#pragma HLS PIPELINE II = 1
+        EDGEC_TICK(ID);
+        ap_uint<PE * AT::bits> x = a.read();
+        ap_uint<PE * BT::bits> y = b.read();
+        ap_uint<PE * OT::bits> o;
+        for (unsigned pe = 0; pe < PE; pe++) {
+#pragma HLS UNROLL
+            typename OT::value_t s = AT::get(x, pe);
+            s += BT::get(y, pe);
+            OT::put(o, pe, s);
+        }
+        out.write(o);
+    }
+}
+
+// Activation of a (vectors, C) stream: channel c = cf * PE + pe.
+template <unsigned C, unsigned PE, class IT, class OT, class Act, int ID>
+void threshold(hls::stream<ap_uint<PE * IT::bits> > &in, hls::stream<ap_uint<PE * OT::bits> > &out, const Act &act,
+               unsigned long long vectors) {
+    const unsigned CF = C / PE;
+    unsigned cf = 0;
+    for (unsigned long long i = 0; i < vectors * CF; i++) {
+#pragma HLS PIPELINE II = 1
+        EDGEC_TICK(ID);
+        ap_uint<PE * IT::bits> x = in.read();
+        ap_uint<PE * OT::bits> o;
+        for (unsigned pe = 0; pe < PE; pe++) {
+#pragma HLS UNROLL
+            OT::put(o, pe, act.activate(cf, pe, IT::get(x, pe)));
+        }
+        out.write(o);
+        if (++cf == CF) cf = 0;
+    }
+}
+
+}  // namespace edgec
+
+#endif

@@ -1,0 +1,153 @@
+// edgec HLS kernel library: the matrix-vector-activation unit (MVAU) and the activations.
+//
+// out[o] = act(o, sum_k w[o][k] * x[k]) for an MH x MW weight matrix, folded: PE output
+// channels and SIMD inputs per cycle, (MH/PE) * (MW/SIMD) cycles per input vector.
+// Output channel o = nf * PE + pe is held by processing element pe in neuron fold nf.
+// Weights: W[pe][nf * (MW/SIMD) + sf] packs the SIMD weights of inputs sf*SIMD ...
+// The input vector is read once (during the first neuron fold) and replayed from a buffer.
+#ifndef EDGEC_MVAU_H
+#define EDGEC_MVAU_H
+
+#include "common.h"
+
+namespace edgec {
+
+// Arithmetic of one SIMD-wide dot product, one per kernel kind.
+enum Kind {
+    XNOR_POPCOUNT = 0,  // bipolar x bipolar: number of equal bits
+    BINARY_ADDSUB = 1,  // weights +-1 (one bit), integer inputs: add or subtract
+    LUT_MAC = 2,        // narrow multipliers in LUTs
+    DSP_MAC = 3         // multipliers in DSP48 slices
+};
+
+template <int KIND, unsigned SIMD, class XT, class WT, class AccT>
+struct Dot {
+    static AccT apply(const ap_uint<SIMD * XT::bits> &x, const ap_uint<SIMD * WT::bits> &w) {
+#pragma HLS INLINE
+        AccT s = 0;
+        for (unsigned i = 0; i < SIMD; i++) {
+#pragma HLS UNROLL
+            typename XT::value_t xv = XT::get(x, i);
+            typename WT::value_t wv = WT::get(w, i);
+            AccT p = xv * wv;
+            if (KIND == DSP_MAC) {
+#pragma HLS BIND_OP variable = p op = mul impl = dsp
+            } else {
+#pragma HLS BIND_OP variable = p op = mul impl = fabric
+            }
+            s += p;
+        }
+        return s;
+    }
+};
+
+template <unsigned SIMD, class XT, class WT, class AccT>
+struct Dot<XNOR_POPCOUNT, SIMD, XT, WT, AccT> {
+    static AccT apply(const ap_uint<SIMD> &x, const ap_uint<SIMD> &w) {
+#pragma HLS INLINE
+        ap_uint<SIMD> eq = ~(x ^ w);
+        AccT s = 0;
+        for (unsigned i = 0; i < SIMD; i++) {
+#pragma HLS UNROLL
+            s += eq[i];
+        }
+        return s;
+    }
+};
+
+template <unsigned SIMD, class XT, class WT, class AccT>
+struct Dot<BINARY_ADDSUB, SIMD, XT, WT, AccT> {
+    static AccT apply(const ap_uint<SIMD * XT::bits> &x, const ap_uint<SIMD> &w) {
+#pragma HLS INLINE
+        AccT s = 0;
+        for (unsigned i = 0; i < SIMD; i++) {
+#pragma HLS UNROLL
+            typename XT::value_t xv = XT::get(x, i);
+            if (w[i])
+                s += xv;
+            else
+                s -= xv;
+        }
+        return s;
+    }
+};
+
+// The accumulator itself leaves the unit (a layer without a following activation).
+template <class OT>
+struct PassAct {
+    template <class AccT>
+    typename OT::value_t activate(unsigned, unsigned, const AccT &acc) const {
+#pragma HLS INLINE
+        typename OT::value_t v = acc;
+        return v;
+    }
+};
+
+// Multi-threshold activation of a folded channel dimension (channel = nf * PE + pe):
+// out = OUT_LO + #{i : s * acc >= T[pe][nf][i]}, s = -1 where neg is set, else +1;
+// a bipolar output is +1 when that count is 1, else -1. CB: the comparison width.
+template <unsigned PE, unsigned NF, unsigned NT, int CB, int OUT_LO, bool BIPOLAR, class OT>
+struct Thresholds {
+    ap_int<CB> t[PE][NF][NT];
+    ap_uint<1> neg[PE][NF];
+
+    template <class AccT>
+    typename OT::value_t activate(unsigned nf, unsigned pe, const AccT &acc) const {
+#pragma HLS INLINE
+        ap_int<CB> v = acc;
+        if (neg[pe][nf]) v = -v;
+        ap_uint<16> count = 0;
+        for (unsigned i = 0; i < NT; i++) {
+#pragma HLS UNROLL
+            count += (v >= t[pe][nf][i]) ? 1 : 0;
+        }
+        typename OT::value_t o;
+        if (BIPOLAR)
+            o = (count == 1) ? 1 : -1;
+        else
+            o = OUT_LO + (int)count;
+        return o;
+    }
+};
+
+// vectors: number of input vectors (pixels x frames).
+template <unsigned MW, unsigned MH, unsigned SIMD, unsigned PE, int KIND, class XT, class WT, class AccT,
+          class OT, class Act, int ID>
+void mvau(hls::stream<ap_uint<SIMD * XT::bits> > &in, hls::stream<ap_uint<PE * OT::bits> > &out,
+          const ap_uint<SIMD * WT::bits> weights[PE][(MH / PE) * (MW / SIMD)], const Act &act,
+          unsigned long long vectors) {
+    const unsigned SF = MW / SIMD, NF = MH / PE;
+    ap_uint<SIMD * XT::bits> buf[MW / SIMD];
+    AccT acc[PE];
+#pragma HLS ARRAY_PARTITION variable = acc complete
+#pragma HLS ARRAY_PARTITION variable = weights complete dim = 1
+    unsigned sf = 0, nf = 0;
+    for (unsigned long long i = 0; i < vectors * NF * SF; i++) {
+#pragma HLS PIPELINE II = 1
+        EDGEC_TICK(ID);
+        ap_uint<SIMD * XT::bits> x;
+        if (nf == 0) {
+            x = in.read();
+            buf[sf] = x;
+        } else {
+            x = buf[sf];
+        }
+        ap_uint<PE * OT::bits> o = 0;
+        for (unsigned pe = 0; pe < PE; pe++) {
+#pragma HLS UNROLL
+            AccT a = (sf == 0) ? AccT(0) : acc[pe];
+            a += Dot<KIND, SIMD, XT, WT, AccT>::apply(x, weights[pe][nf * SF + sf]);
+            acc[pe] = a;
+            OT::put(o, pe, act.activate(nf, pe, a));
+        }
+        if (sf == SF - 1) out.write(o);
+        if (++sf == SF) {
+            sf = 0;
+            if (++nf == NF) nf = 0;
+        }
+    }
+}
+
+}  // namespace edgec
+
+#endif

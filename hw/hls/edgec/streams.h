@@ -1,0 +1,87 @@
+// edgec HLS kernel library: stream plumbing — AXI4-Stream adapters, data-width
+// converters, stream duplication (fork for residual branches).
+// FIFOs between stages are hls::stream objects with '#pragma HLS STREAM depth=...' in the
+// generated top function.
+#ifndef EDGEC_STREAMS_H
+#define EDGEC_STREAMS_H
+
+#include "common.h"
+
+namespace edgec {
+
+// AXI4-Stream beats of AW bits -> words of W <= AW bits (the low W bits of each beat).
+// 'words' beats in total.
+template <int W, int AW, int ID>
+void axis_in(hls::stream<typename axis_word<AW>::type> &in, hls::stream<ap_uint<W> > &out,
+             unsigned long long words) {
+    for (unsigned long long i = 0; i < words; i++) {
+#pragma HLS PIPELINE II = 1
+        EDGEC_TICK(ID);
+        typename axis_word<AW>::type beat = in.read();
+        ap_uint<W> w = beat.data(W - 1, 0);
+        out.write(w);
+    }
+}
+
+// Words of W bits -> AXI4-Stream beats of AW >= W bits, zero-extended; TLAST on the last
+// beat of every frame of 'frame_words' beats.
+template <int W, int AW, int ID>
+void axis_out(hls::stream<ap_uint<W> > &in, hls::stream<typename axis_word<AW>::type> &out,
+              unsigned frame_words, unsigned frames) {
+    unsigned k = 0;
+    for (unsigned long long i = 0; i < (unsigned long long)frame_words * frames; i++) {
+#pragma HLS PIPELINE II = 1
+        EDGEC_TICK(ID);
+        typename axis_word<AW>::type beat;
+        beat.data = ap_uint<AW>(in.read());
+        beat.keep = -1;
+        beat.strb = -1;
+        beat.last = (k == frame_words - 1) ? 1 : 0;
+        k = (k == frame_words - 1) ? 0 : k + 1;
+        out.write(beat);
+    }
+}
+
+// Data-width converter: words of IN_E elements of B bits -> words of OUT_E elements, for
+// 'elems' elements in total (a multiple of both). One loop iteration reads at most one
+// word and writes at most one: max(elems/IN_E, elems/OUT_E) iterations.
+template <unsigned IN_E, unsigned OUT_E, int B, int ID>
+void dwc(hls::stream<ap_uint<IN_E * B> > &in, hls::stream<ap_uint<OUT_E * B> > &out,
+         unsigned long long elems) {
+    const unsigned long long reads = elems / IN_E, writes = elems / OUT_E;
+    const unsigned long long iters = reads > writes ? reads : writes;
+    ap_uint<(IN_E + OUT_E) * B> buf = 0;
+    unsigned count = 0;
+    for (unsigned long long i = 0; i < iters; i++) {
+#pragma HLS PIPELINE II = 1
+        EDGEC_TICK(ID);
+        if (IN_E < OUT_E || count < OUT_E) {
+            ap_uint<(IN_E + OUT_E) *B> x = in.read();
+            buf |= x << (count * B);
+            count += IN_E;
+        }
+        if (count >= OUT_E) {
+            ap_uint<OUT_E * B> o = buf(OUT_E * B - 1, 0);
+            out.write(o);
+            buf >>= OUT_E * B;
+            count -= OUT_E;
+        }
+    }
+}
+
+// Fork: every word of 'in' to both outputs.
+template <int W, int ID>
+void duplicate(hls::stream<ap_uint<W> > &in, hls::stream<ap_uint<W> > &out0, hls::stream<ap_uint<W> > &out1,
+               unsigned long long words) {
+    for (unsigned long long i = 0; i < words; i++) {
+#pragma HLS PIPELINE II = 1
+        EDGEC_TICK(ID);
+        ap_uint<W> w = in.read();
+        out0.write(w);
+        out1.write(w);
+    }
+}
+
+}  // namespace edgec
+
+#endif
