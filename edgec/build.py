@@ -15,7 +15,9 @@ import numpy as np
 
 from . import __version__, boards
 from .backend import report as report_mod
+from .backend import hls as hls_backend
 from .backend import sim as sim_backend
+from .cost.fold import fold
 from .errors import EdgecError
 from .frontend.finetune import finetune
 from .frontend.lower import lower
@@ -26,6 +28,7 @@ from .passes import run_pipeline
 
 # fine-tuning epochs used for the built-in example when --finetune-epochs is not given
 EXAMPLE_FINETUNE = {"int8": 0, "int4": 0, "w2a2": 30, "w1a1": 30}
+TB_FRAMES = 16  # test vectors written to hls/data for the Vitis HLS flow
 
 
 @dataclass
@@ -81,7 +84,7 @@ def load_model(model, input_shape):
 
 def build(model=None, out="out", *, board="zynq7020", preset=None, config=None, wbits=None, abits=None,
           calib=None, labels=None, input_shape=None, finetune_epochs=None, dump_ir=False, seed=0,
-          progress=_stderr) -> BuildResult:
+          target_fps=None, folding="auto", progress=_stderr) -> BuildResult:
     """Compile ``model`` (None: the built-in digits example; a path to .onnx/.pt2; or an
     nn.Module with ``input_shape``) for ``board`` into the folder ``out``."""
     progress = progress or (lambda m: None)
@@ -89,6 +92,10 @@ def build(model=None, out="out", *, board="zynq7020", preset=None, config=None, 
     out = Path(out)
     check_out_dir(out)
     cfg = make_config(preset, config, wbits, abits)
+    if folding not in ("auto", "min"):
+        raise EdgecError(f"--folding {folding!r}: choose 'auto' (meet --target-fps) or 'min' (PE = SIMD = 1)")
+    if target_fps is not None and not float(target_fps) > 0:
+        raise EdgecError(f"--target-fps {target_fps}: give a positive frame rate")
     preset_name = cfg.preset
     fg, example = load_model(model, input_shape)
     eval_x = eval_y = None
@@ -137,14 +144,23 @@ def build(model=None, out="out", *, board="zynq7020", preset=None, config=None, 
         g.save(tmp / "model")
         progress("emitting the simulator")
         sim_backend.emit(g, tmp / "sim", example or Path(str(model)).stem if model is not None else "model")
+        progress("folding to " + brd.name + (f" at {float(target_fps):g} fps" if target_fps else ""))
+        fold_cfg, plan, est = fold(g, brd, None if target_fps is None else float(target_fps), folding)
+        progress("emitting the HLS accelerator")
+        sim = sim_backend.load(tmp / "sim")
+        vec = sim.quantize(eval_x[:TB_FRAMES]) if eval_x is not None else np.random.default_rng(seed).integers(
+            sim.INPUT_LO, sim.INPUT_HI + 1, size=(TB_FRAMES, *sim.INPUT_SHAPE))
+        vec = sim.to_codes(vec) if eval_x is None else vec
+        hls_backend.emit(plan, brd, tmp / "hls", vec, sim.forward(vec))
         rep = report_mod.make(g, qnet, brd, dict(preset=preset_name, wbits=cfg.wbits, abits=cfg.abits,
                                                   finetune_epochs=finetune_epochs),
-                              tmp / "sim", eval_x, eval_y, progress, float_graph=fg)
+                              tmp / "sim", eval_x, eval_y, progress, float_graph=fg, hw=(fold_cfg, est))
         (tmp / "report.json").write_text(dumps(rep))
         files = sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*") if p.is_file())
         manifest = {"edgec": __version__, "board": brd.name, "part": brd.part, "files": files + ["edgec.json"],
                     "input_shape": g.meta["input_shape"], "output_shape": g.meta["output_shape"],
-                    "input_quant": g.meta["input_quant"]}
+                    "input_quant": g.meta["input_quant"], "example": example,
+                    "axis": {w: hls_backend.stream_layout(plan, w) for w in ("in", "out")}}
         (tmp / "edgec.json").write_text(dumps(manifest))
         if out.exists():
             shutil.rmtree(out)

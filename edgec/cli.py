@@ -39,6 +39,9 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--input-shape", type=_shape, help="per-sample input shape, e.g. 1,8,8 (when the model lacks it)")
     b.add_argument("--finetune-epochs", type=int, help="straight-through fine-tuning epochs on the labelled calibration data")
     b.add_argument("--dump-ir", action="store_true", help="write OUT/ir/NN_<pass>.json/.npz after every pass")
+    b.add_argument("--target-fps", type=float, help="frames per second to fold for (default: the highest that fits the board)")
+    b.add_argument("--folding", choices=["auto", "min"], default="auto",
+                   help="auto: meet --target-fps within the board; min: fully folded, PE = SIMD = 1")
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     s = sub.add_parser("sim", help="run the generated bit-exact simulator of a build")
@@ -50,6 +53,12 @@ def parser() -> argparse.ArgumentParser:
     r = sub.add_parser("report", help="print a build's per-layer report")
     r.add_argument("build_dir")
     r.add_argument("--json", action="store_true")
+    c = sub.add_parser("csim", help="C-simulate the build's HLS code with g++ and compare with the simulator")
+    c.add_argument("build_dir")
+    c.add_argument("--vectors", type=int, help="number of input vectors (default: all the example's test inputs)")
+    c.add_argument("--inputs", help=".npy inputs (float or integer codes); default: the example's test split, "
+                   "or random codes for other models")
+    c.add_argument("--json", action="store_true", help="print {vectors, mismatches, compile_s, run_s}")
     sub.add_parser("boards", help="list the known boards")
     return p
 
@@ -67,7 +76,7 @@ def cmd_build(a) -> int:
 
     res = build(a.model, a.out, board=a.board, preset=a.preset, config=a.config, wbits=a.wbits, abits=a.abits,
                 calib=a.calib, labels=a.labels, input_shape=a.input_shape, finetune_epochs=a.finetune_epochs,
-                dump_ir=a.dump_ir, seed=a.seed, progress=(lambda m: None) if a.quiet else _stderr)
+                dump_ir=a.dump_ir, seed=a.seed, target_fps=a.target_fps, folding=a.folding, progress=(lambda m: None) if a.quiet else _stderr)
     print(table(res.report))
     print(f"wrote {res.out}/")
     return 0
@@ -104,6 +113,26 @@ def cmd_report(a) -> int:
     return 0
 
 
+def cmd_csim(a) -> int:
+    from . import csim
+    from .build import load_array
+
+    d = _build_dir(a.build_dir)
+    x = load_array(a.inputs, "inputs") if a.inputs else None
+    r = csim.run(d, x, a.vectors)
+    if a.json:
+        print(json.dumps({k: r[k] for k in ("vectors", "mismatches", "compile_s", "run_s")}))
+    else:
+        rep = json.loads((d / "report.json").read_text()).get("hardware", {})
+        slow = max(r["cycles"].items(), key=lambda kv: kv[1])
+        print(f"C simulation: {r['vectors']} vectors, {r['mismatches']} mismatches against the simulator "
+              f"(compile {r['compile_s']:.1f} s, run {r['run_s']:.1f} s); slowest stage {slow[0]} "
+              f"{slow[1]:,.0f} cycles per frame (report: {rep.get('cycles_per_frame', '?'):,})")
+        if r["mismatches"]:
+            print(f"first mismatch at vector {r['first_mismatch']}")
+    return 0 if r["mismatches"] == 0 else 1
+
+
 def cmd_boards(a) -> int:
     from .boards import boards
 
@@ -116,7 +145,7 @@ def cmd_boards(a) -> int:
 def main(argv=None) -> int:
     try:
         a = parser().parse_args(argv)
-        return {"build": cmd_build, "sim": cmd_sim, "report": cmd_report, "boards": cmd_boards}[a.cmd](a)
+        return {"build": cmd_build, "sim": cmd_sim, "report": cmd_report, "csim": cmd_csim, "boards": cmd_boards}[a.cmd](a)
     except EdgecError as e:
         print(f"edgec: error: {e}", file=sys.stderr)
         return 2

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..cost.counts import layer_rows, totals
+from ..cost.hw import BUDGET
 from ..frontend.qmodel import float_forward
 from ..verify import compare
 from . import sim as sim_backend
@@ -13,12 +14,28 @@ def _acc(logits, y):
     return round(100.0 * float((logits.reshape(len(y), -1).argmax(1) == y).mean()), 2)
 
 
-def make(g, qnet, board, quant: dict, sim_dir, eval_x, eval_y, progress, float_graph=None) -> dict:
-    """``float_graph``: the model before quantization and fine-tuning (its accuracy is 'float')."""
+def hardware(fold: dict, est, board) -> dict:
+    """The folded dataflow: per stage its folding, cycles per frame and estimated resources."""
+    stages = []
+    for st, r in est.stages:
+        stages.append({"stage": st.name, "kind": st.kind, "layer": st.layer, "pe": st.outs[0].per_word,
+                       "simd": st.ins[0].per_word if st.kind in ("mvau", "swg", "dwc") else "-", "cycles": st.cycles,
+                       **r.as_dict()})
+    cap = {"LUT": board.lut, "FF": board.ff, "BRAM36": board.bram36, "DSP": board.dsp}
+    return {"stages": stages, "total": est.total.as_dict(), "board": cap, "budget": BUDGET,
+            "bottleneck": est.bottleneck.name, "cycles_per_frame": est.cycles, "clock_mhz": board.clock_mhz,
+            "fps": round(est.fps, 1), "fits": est.fits, "folding": fold}
+
+
+def make(g, qnet, board, quant: dict, sim_dir, eval_x, eval_y, progress, float_graph=None, hw=None) -> dict:
+    """``float_graph``: the model before quantization and fine-tuning (its accuracy is 'float');
+    ``hw``: (folding, cost estimate) of the dataflow accelerator."""
     rows = layer_rows(g)
     rep = {"board": {"name": board.name, "part": board.part, "clock_mhz": board.clock_mhz},
            "quantization": quant, "layers": rows, "totals": totals(rows),
            "input_shape": g.meta["input_shape"], "output_shape": g.meta["output_shape"]}
+    if hw is not None:
+        rep["hardware"] = hardware(hw[0], hw[1], board)
     if eval_x is not None:
         progress(f"checking the simulator against the fake-quant reference on {len(eval_x)} inputs")
         sim = sim_backend.load(sim_dir)
@@ -36,18 +53,32 @@ COLUMNS = [("layer", "layer"), ("op", "op"), ("kernel", "kernel"), ("in_shape", 
            ("acc_bits", "acc")]
 
 
-def table(rep: dict) -> str:
+HW_COLUMNS = [("stage", "stage"), ("kind", "kind"), ("pe", "PE"), ("simd", "SIMD"), ("cycles", "cycles"),
+              ("LUT", "LUT"), ("FF", "FF"), ("BRAM36", "BRAM36"), ("DSP", "DSP")]
+COUNTS = ("params", "macs", "bitops", "cycles", "LUT", "FF", "DSP")
+
+
+def _grid(columns, rows, total, right_from) -> list[str]:
     def cell(r, k):
         v = r.get(k, "")
-        return "x".join(map(str, v)) if isinstance(v, list) else f"{v:,}" if isinstance(v, int) and k in ("params", "macs", "bitops") else str(v)
+        return "x".join(map(str, v)) if isinstance(v, list) else f"{v:,}" if isinstance(v, int) and k in COUNTS else str(v)
 
-    body = [[cell(r, k) for k, _ in COLUMNS] for r in rep["layers"]]
-    tot = rep["totals"]
-    body.append(["total", "", "", "", "", f"{tot['params']:,}", f"{tot['macs']:,}", f"{tot['bitops']:,}", "", "", ""])
-    head = [h for _, h in COLUMNS]
+    body = [[cell(r, k) for k, _ in columns] for r in rows] + [[cell(total, k) for k, _ in columns]]
+    head = [h for _, h in columns]
     widths = [max(len(x) for x in col) for col in zip(head, *body)]
-    fmt = lambda row: "  ".join(c.rjust(w) if i >= 5 else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths)))
-    lines = [fmt(head), fmt(["-" * w for w in widths])] + [fmt(r) for r in body]
+    fmt = lambda row: "  ".join(c.rjust(w) if i >= right_from else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths)))
+    return [fmt(head), fmt(["-" * w for w in widths])] + [fmt(r) for r in body]
+
+
+def table(rep: dict) -> str:
+    lines = _grid(COLUMNS, rep["layers"], {"layer": "total", **rep["totals"]}, 5)
+    if "hardware" in rep:
+        h = rep["hardware"]
+        lines += [""] + _grid(HW_COLUMNS, h["stages"], {"stage": "total (with DMA and FIFOs)", **h["total"]}, 2)
+        use = "  ".join(f"{k} {100 * h['total'][k] / h['board'][k]:.1f}%" for k in ("LUT", "FF", "BRAM36", "DSP"))
+        lines.append(f"{rep['board']['name']} at {h['clock_mhz']:g} MHz: {h['fps']:,.0f} frames/s, bottleneck "
+                     f"{h['bottleneck']} ({h['cycles_per_frame']:,} cycles per frame); {use} of the board: "
+                     + ("fits" if h["fits"] else f"does NOT fit (budget {h['budget']:.0%})"))
     if "accuracy" in rep:
         a = rep["accuracy"]
         lines.append(f"accuracy on {a['samples']} samples: float {a['float']:.2f}%  fake-quant reference "

@@ -93,3 +93,27 @@ def check_range(v, lo, hi, name, bipolar=False):
         raise AssertionError(f"{name}: values [{v.min()}, {v.max()}] outside [{lo}, {hi}]")
     if bipolar and (v == 0).any():
         raise AssertionError(f"{name}: a bipolar tensor holds 0")
+
+
+def pack_beats(codes, bits, bipolar, per_word, beat_bytes):
+    """Integer codes (N, E) -> the AXI4-Stream bytes (N, E / per_word, beat_bytes): each
+    beat holds per_word elements of ``bits`` bits, element i at bits [i*bits, (i+1)*bits)
+    (two's complement; bipolar +1 -> 1, -1 -> 0), little endian, zero-padded."""
+    codes = np.asarray(codes, np.int64)
+    n, e = codes.shape
+    u = (codes > 0).astype(np.int64) if bipolar else codes & ((1 << bits) - 1)
+    b = ((u[..., None] >> np.arange(bits)) & 1).astype(np.uint8).reshape(n, e // per_word, per_word * bits)
+    b = np.concatenate([b, np.zeros((n, e // per_word, beat_bytes * 8 - per_word * bits), np.uint8)], axis=-1)
+    return np.packbits(b, axis=-1, bitorder="little")
+
+
+def unpack_beats(raw, n, bits, signed, bipolar, per_word, beat_bytes, elems):
+    """The inverse of pack_beats: bytes of n frames -> integer codes (n, elems)."""
+    b = np.unpackbits(np.frombuffer(raw, np.uint8).reshape(n, elems // per_word, beat_bytes), axis=-1, bitorder="little")
+    b = b[..., : per_word * bits].reshape(n, elems, bits).astype(np.int64)
+    v = (b << np.arange(bits)).sum(axis=-1)
+    if bipolar:
+        return 2 * v - 1
+    if signed:
+        v = v - (v >= (1 << (bits - 1))) * (1 << bits)
+    return v

@@ -132,15 +132,20 @@ void mvau(hls::stream<ap_uint<SIMD * XT::bits> > &in, hls::stream<ap_uint<PE * O
         } else {
             x = buf[sf];
         }
-        ap_uint<PE * OT::bits> o = 0;
         for (unsigned pe = 0; pe < PE; pe++) {
 #pragma HLS UNROLL
             AccT a = (sf == 0) ? AccT(0) : acc[pe];
             a += Dot<KIND, SIMD, XT, WT, AccT>::apply(x, weights[pe][nf * SF + sf]);
             acc[pe] = a;
-            OT::put(o, pe, act.activate(nf, pe, a));
         }
-        if (sf == SF - 1) out.write(o);
+        if (sf == SF - 1) {
+            ap_uint<PE * OT::bits> o = 0;
+            for (unsigned pe = 0; pe < PE; pe++) {
+#pragma HLS UNROLL
+                OT::put(o, pe, act.activate(nf, pe, acc[pe]));
+            }
+            out.write(o);
+        }
         if (++sf == SF) {
             sf = 0;
             if (++nf == NF) nf = 0;

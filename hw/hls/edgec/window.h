@@ -80,7 +80,7 @@ void window_reduce(hls::stream<ap_uint<PE * IT::bits> > &in, hls::stream<ap_uint
 #pragma HLS UNROLL
             AccT a = op.step((k == 0) ? op.init() : acc[cf][pe], IT::get(x, pe), k, cf, pe);
             acc[cf][pe] = a;
-            OT::put(o, pe, op.template finish<typename OT::value_t>(a, cf, pe));
+            if (k == K - 1) OT::put(o, pe, op.template finish<typename OT::value_t>(a, cf, pe));
         }
         if (k == K - 1) out.write(o);
         if (++cf == CF) {
