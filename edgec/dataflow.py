@@ -158,16 +158,15 @@ class _Builder:
         return o
 
     def swg(self, win: Node, src: str, simd: int, unit: str, layer: str, pad=None, pad_value=0) -> Stream:
-        """A sliding-window stage over ``src`` (H, W, C); ``win`` holds kernel/stride/pad."""
+        """A sliding-window stage over ``src`` (H, W, C); ``win`` (a SlidingWindow or a pool)
+        holds kernel/stride/pad; the window's elements have the SlidingWindow's type."""
         a = win.attrs
         h, w, c = self.g.node(src).shape
         (kh, kw), (sh, sw) = a["kernel"], a["stride"]
         pad = tuple(a.get("pad", (0, 0, 0, 0)) if pad is None else pad)
         oh, ow = (h + pad[0] + pad[2] - kh) // sh + 1, (w + pad[1] + pad[3] - kw) // sw + 1
         x = self.take(src, simd, unit, layer)
-        t = x.type
-        if any(pad) and not (t.lo <= pad_value <= t.hi):
-            t = int_type_for(min(t.lo, pad_value), max(t.hi, pad_value))
+        t = win.type if win.op == Op.SLIDING_WINDOW else x.type  # a pool pads with its lowest code
         o = self.stream(f"{unit}_win", t, simd, oh * ow * kh * kw * c)
         self.add("swg", f"{unit}_swg", unit, layer, [x], [o], x.words + o.words,
                  attrs=dict(ih=h, iw=w, c=c, kernel=(kh, kw), stride=(sh, sw), pad=pad, pad_value=int(pad_value),

@@ -98,7 +98,7 @@ class HlsContext:
 
 def _literal(v: int, width: int) -> str:
     if width <= 64:
-        return f"0x{v:x}ULL" if width > 32 else f"0x{v:x}"
+        return f"0x{v:x}ULL"
     return f'ap_uint<{width}>("0x{v:x}", 16)'
 
 
@@ -127,7 +127,8 @@ def mvau_weights(weight: np.ndarray, pe: int, simd: int, wt: CType, name: str) -
     w = weight.reshape(nf, pe, sf, simd).transpose(1, 0, 2, 3).reshape(pe, nf * sf, simd)
     width = simd * wt.bits
     words = np.array(pack_words(w, wt.bits, wt.bipolar), dtype=object).reshape(pe, nf * sf)
-    return HArray(name, f"ap_uint<{width}>", [pe, nf * sf], _braces(words, lambda v: _literal(int(v), width)))
+    return HArray(name, f"edgec::rom_word<{width}>::type", [pe, nf * sf],
+                  _braces(words, lambda v: _literal(int(v), width)))
 
 
 def thresholds_act(thr: np.ndarray, sign: np.ndarray, pe: int, acc_bits: int, out_lo: int, bipolar: bool) -> HAct:

@@ -3,7 +3,8 @@
 Cycles are exact (the stage's loop trip count per frame, see edgec/dataflow.py). The
 resource figures are estimates from simple per-kernel rules; issue 4 checks them against
 yosys. Memories: a bank of depth D and width W goes to LUTRAM (W * ceil(D / 64) LUTs)
-when it holds at most LUTRAM_BITS bits, else to BRAM18 halves in the best aspect ratio.
+when it holds at most LUTRAM_BITS bits or costs fewer than LUTS_PER_BRAM36 LUTs per BRAM36
+it would take, else to BRAM18 halves in the best aspect ratio.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from ..dataflow import Plan, Stage
 
 LUTRAM_BITS = 2048
+LUTS_PER_BRAM36 = 380  # a wide, shallow memory goes to LUTRAM when that costs less of a Zynq-7020 (53200 / 140)
 BUDGET = 0.85  # share of each board resource a design may use (routing headroom)
 STAGE_LUT, STAGE_FF = 40, 60  # loop control and stream handshakes of any stage
 # the Zynq side of the design: AXI DMA, interconnect, reset (Vivado utilisation figures)
@@ -39,10 +41,11 @@ def memory(depth: int, width: int, banks: int = 1) -> Res:
     """``banks`` memories of depth x width bits each."""
     if depth <= 0 or width <= 0:
         return Res()
-    if depth * width <= LUTRAM_BITS:
-        return Res(LUT=banks * width * math.ceil(depth / 64))
-    bram18 = min(math.ceil(width / w) * math.ceil(depth / d) for d, w in BRAM18_ASPECTS)
-    return Res(BRAM36=banks * bram18 / 2)
+    lutram = width * math.ceil(depth / 64)
+    bram36 = min(math.ceil(width / w) * math.ceil(depth / d) for d, w in BRAM18_ASPECTS) / 2
+    if depth * width <= LUTRAM_BITS or lutram <= LUTS_PER_BRAM36 * bram36:
+        return Res(LUT=banks * lutram)
+    return Res(BRAM36=banks * bram36)
 
 
 def _lane(kind: str, wbits: int, abits: int) -> Res:

@@ -30,6 +30,31 @@ inline unsigned long long *counters() {
 }
 #endif
 
+// Element types of constant arrays (weights, thresholds). Synthesis sees ap_int/ap_uint
+// of the exact width; C simulation stores the same values as plain 64-bit integers,
+// which g++ initialises statically (large ap_int aggregates take minutes to compile).
+// Words wider than 64 bits stay ap_uint in both.
+template <int W, bool WIDE = (W > 64)>
+struct rom_word {
+#ifdef __SYNTHESIS__
+    typedef ap_uint<W> type;
+#else
+    typedef unsigned long long type;
+#endif
+};
+template <int W>
+struct rom_word<W, true> {
+    typedef ap_uint<W> type;
+};
+template <int W>
+struct rom_int {
+#ifdef __SYNTHESIS__
+    typedef ap_int<W> type;
+#else
+    typedef long long type;
+#endif
+};
+
 template <bool S, int B>
 struct int_of {
     typedef ap_int<B> type;

@@ -88,8 +88,8 @@ struct PassAct {
 // a bipolar output is +1 when that count is 1, else -1. CB: the comparison width.
 template <unsigned PE, unsigned NF, unsigned NT, int CB, int OUT_LO, bool BIPOLAR, class OT>
 struct Thresholds {
-    ap_int<CB> t[PE][NF][NT];
-    ap_uint<1> neg[PE][NF];
+    typename rom_int<CB>::type t[PE][NF][NT];
+    bool neg[PE][NF];
 
     template <class AccT>
     typename OT::value_t activate(unsigned nf, unsigned pe, const AccT &acc) const {
@@ -99,7 +99,8 @@ struct Thresholds {
         ap_uint<16> count = 0;
         for (unsigned i = 0; i < NT; i++) {
 #pragma HLS UNROLL
-            count += (v >= t[pe][nf][i]) ? 1 : 0;
+            ap_int<CB> ti = t[pe][nf][i];
+            count += (v >= ti) ? 1 : 0;
         }
         typename OT::value_t o;
         if (BIPOLAR)
@@ -114,7 +115,7 @@ struct Thresholds {
 template <unsigned MW, unsigned MH, unsigned SIMD, unsigned PE, int KIND, class XT, class WT, class AccT,
           class OT, class Act, int ID>
 void mvau(hls::stream<ap_uint<SIMD * XT::bits> > &in, hls::stream<ap_uint<PE * OT::bits> > &out,
-          const ap_uint<SIMD * WT::bits> weights[PE][(MH / PE) * (MW / SIMD)], const Act &act,
+          const typename rom_word<SIMD * WT::bits>::type weights[PE][(MH / PE) * (MW / SIMD)], const Act &act,
           unsigned long long vectors) {
     const unsigned SF = MW / SIMD, NF = MH / PE;
     ap_uint<SIMD * XT::bits> buf[MW / SIMD];
@@ -135,7 +136,8 @@ void mvau(hls::stream<ap_uint<SIMD * XT::bits> > &in, hls::stream<ap_uint<PE * O
         for (unsigned pe = 0; pe < PE; pe++) {
 #pragma HLS UNROLL
             AccT a = (sf == 0) ? AccT(0) : acc[pe];
-            a += Dot<KIND, SIMD, XT, WT, AccT>::apply(x, weights[pe][nf * SF + sf]);
+            ap_uint<SIMD * WT::bits> w = weights[pe][nf * SF + sf];
+            a += Dot<KIND, SIMD, XT, WT, AccT>::apply(x, w);
             acc[pe] = a;
         }
         if (sf == SF - 1) {

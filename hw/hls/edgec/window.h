@@ -49,13 +49,14 @@ struct AvgOp {
 // W[pe][cf][k], then the activation.
 template <unsigned PE, unsigned CF, unsigned K, class WT, class AccT, class Act>
 struct DepthwiseOp {
-    typename WT::value_t w[PE][CF][K];
+    typename rom_int<WT::bits>::type w[PE][CF][K];
     Act act;
     AccT init() const { return AccT(0); }
     template <class V>
     AccT step(const AccT &a, const V &x, unsigned k, unsigned cf, unsigned pe) const {
 #pragma HLS INLINE
-        AccT p = x * w[pe][cf][k];
+        typename WT::value_t wv = w[pe][cf][k];
+        AccT p = x * wv;
         return a + p;
     }
     template <class OV>
