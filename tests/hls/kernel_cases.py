@@ -1,0 +1,264 @@
+"""Random test cases of the hw/hls kernels, all compiled into one C++ program.
+
+Each case instantiates one kernel with random shapes, widths and folding, feeds it
+random codes, and prints its outputs and its loop count; ``expected`` gives what
+ir/ref.py says for the same inputs, and ``cycles`` the trip count the cost model uses.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from edgec.backend.hls import CType, mvau_weights, thresholds_act
+from edgec.ir import ref
+from edgec.ir.types import IntType, int_type_for
+
+
+@dataclass
+class Case:
+    name: str
+    code: str  # C++ statements of the case body
+    expected: np.ndarray
+    cycles: int
+
+
+def et(t: CType) -> str:
+    return "edgec::Bip" if t.bipolar else f"edgec::IntT<{t.bits}, {'true' if t.signed else 'false'}>"
+
+
+def vt(t: CType) -> str:
+    return "ap_int<2>" if t.bipolar else f"ap_{'' if t.signed else 'u'}int<{t.bits}>"
+
+
+def ctype_for(lo, hi) -> CType:
+    t = int_type_for(lo, hi)
+    return CType(t.bits, t.signed)
+
+
+def rand_type(rng, min_bits=1, max_bits=8) -> CType:
+    bits = int(rng.integers(min_bits, max_bits + 1))
+    if bits == 1:
+        return CType(1, True, True)
+    return CType(bits, bool(rng.integers(0, 2)))
+
+
+def rand_codes(rng, t: CType, shape) -> np.ndarray:
+    if t.bipolar:
+        return rng.choice([-1, 1], size=shape).astype(np.int64)
+    it = IntType(t.bits, t.signed)
+    return rng.integers(it.lo, it.hi + 1, size=shape).astype(np.int64)
+
+
+def arr(name: str, v: np.ndarray) -> str:
+    return f"static const long long {name}[] = {{{', '.join(map(str, np.asarray(v).ravel().tolist()))}}};"
+
+
+def divisor(rng, n: int) -> int:
+    ds = [d for d in range(1, n + 1) if n % d == 0]
+    return int(rng.choice(ds))
+
+
+def _io(i, tin: CType, n_in: int, xs: np.ndarray, tout: CType, n_out: int, sin="in", sout="out") -> tuple[str, str]:
+    """Declarations + push of the input, and the print of the output."""
+    pre = (f"{arr(f'x{i}', xs)}\n    hls::stream<ap_uint<{n_in * tin.bits}> > {sin};\n"
+           f"    push<{n_in}, {et(tin)} >({sin}, x{i}, {xs.size});\n"
+           f"    hls::stream<ap_uint<{n_out * tout.bits}> > {sout};")
+    post = f'pop_print<{n_out}, {et(tout)} >({sout}, "case{i}", {i});'
+    return pre, post
+
+
+def thresholds(rng, acc_lo, acc_hi, c):
+    nt = int(rng.choice([1, 2, 3, 7, 15]))
+    bipolar = nt == 1 and bool(rng.integers(0, 2))
+    span = max(acc_hi - acc_lo, 1)
+    thr = np.sort(rng.integers(acc_lo - span // 4, acc_hi + span // 4 + 1, size=(c, nt)), axis=1)
+    sign = rng.choice([-1, 1], size=c)
+    out_lo = 0 if bipolar else int(rng.choice([0, -(nt // 2)]))
+    ot = CType(1, True, True) if bipolar else ctype_for(out_lo, out_lo + nt)
+    return thr, sign, out_lo, bipolar, ot
+
+
+def act_decl(i, thr, sign, pe, acc_bits, out_lo, bipolar, ot) -> tuple[str, str]:
+    a = thresholds_act(thr, sign, pe, acc_bits, out_lo, bipolar)
+    t = f"edgec::Thresholds<{a.pe}, {a.nf}, {a.nt}, {a.cb}, {a.out_lo}, {'true' if a.bipolar else 'false'}, {et(ot)} >"
+    return t, f"static const {t} act{i} = {a.init};"
+
+
+def mvau_case(i, rng) -> Case:
+    kind = ["xnor-popcount", "binary-addsub", "lut-mac", "dsp-mac"][i % 4]
+    mw, mh, vec = int(rng.integers(1, 40)), int(rng.integers(1, 12)), int(rng.integers(1, 4))
+    pe, simd = divisor(rng, mh), divisor(rng, mw)
+    if kind == "xnor-popcount":
+        xt = wt = CType(1, True, True)
+    elif kind == "binary-addsub":
+        xt, wt = rand_type(rng), CType(1, True, True)
+    elif kind == "lut-mac":
+        xt, wt = rand_type(rng, 2, 4), CType(int(rng.integers(2, 5)), True)
+    else:
+        xt, wt = rand_type(rng, 5, 8), CType(int(rng.integers(2, 9)), True)
+    x = rand_codes(rng, xt, (vec, mw))
+    w = rand_codes(rng, wt, (mh, mw))
+    if kind == "xnor-popcount":
+        acc = ref.xnor_popcount(x, w)
+        lo, hi, acct = 0, mw, ctype_for(0, mw)
+    else:
+        acc = ref.matmul(x, w)
+        xlo, xhi = (-1, 1) if xt.bipolar else (IntType(xt.bits, xt.signed).lo, IntType(xt.bits, xt.signed).hi)
+        bound = int(np.abs(w).sum(axis=1).max()) * max(abs(xlo), abs(xhi))
+        lo, hi, acct = -bound, bound, ctype_for(-bound, bound)
+    warr = mvau_weights(w, pe, simd, wt, f"w{i}")
+    decl = f"static const {warr.elem} w{i}[{pe}][{(mh // pe) * (mw // simd)}] = {warr.init};"
+    if rng.integers(0, 3):
+        thr, sign, out_lo, bipolar, ot = thresholds(rng, lo, hi, mh)
+        act_t, adecl = act_decl(i, thr, sign, pe, acct.bits, out_lo, bipolar, ot)
+        expected = ref.multi_threshold(acc, thr, sign, out_lo, bipolar)
+        act = f"act{i}"
+    else:
+        ot, act_t, adecl, expected = acct, f"edgec::PassAct<{et(acct)} >", "", acc
+        act = f"{act_t}()"
+    kenum = {"xnor-popcount": "XNOR_POPCOUNT", "binary-addsub": "BINARY_ADDSUB", "lut-mac": "LUT_MAC",
+             "dsp-mac": "DSP_MAC"}[kind]
+    pre, post = _io(i, xt, simd, x, ot, pe)
+    code = (f"{decl}\n    {adecl}\n    {pre}\n    edgec::mvau<{mw}, {mh}, {simd}, {pe}, edgec::{kenum}, {et(xt)}, {et(wt)}, "
+            f"{vt(acct)}, {et(ot)}, {act_t}, {i}>(in, out, w{i}, {act}, {vec});\n    {post}")
+    return Case(f"mvau {kind} mw={mw} mh={mh} pe={pe} simd={simd} x={xt} w={wt}", code, expected,
+                vec * (mh // pe) * (mw // simd))
+
+
+def swg_case(i, rng) -> Case:
+    frames = int(rng.integers(1, 3))
+    h, w, c = int(rng.integers(1, 7)), int(rng.integers(1, 7)), int(rng.integers(1, 6))
+    kh, kw = int(rng.integers(1, 4)), int(rng.integers(1, 4))
+    sh, sw = int(rng.integers(1, 3)), int(rng.integers(1, 3))
+    pad = [int(v) for v in rng.integers(0, 2, size=4)]
+    if h + pad[0] + pad[2] < kh or w + pad[1] + pad[3] < kw:
+        pad = [kh - 1, kw - 1, kh - 1, kw - 1]
+    simd = divisor(rng, c)
+    it = rand_type(rng)
+    pad_value = 0 if it.bipolar else int(rand_codes(rng, it, (1,))[0])  # bipolar maps pad with 0 as int2
+    ot = CType(2, True) if it.bipolar and any(pad) else it
+    x = rand_codes(rng, it, (frames, h, w, c))
+    expected = ref.sliding_window(x, (kh, kw), (sh, sw), tuple(pad), pad_value)
+    oh, ow = expected.shape[1:3]
+    pre, post = _io(i, it, simd, x, ot, simd)
+    code = (f"{pre}\n    edgec::swg<{h}, {w}, {c}, {kh}, {kw}, {sh}, {sw}, {', '.join(map(str, pad))}, {simd}, {et(it)}, "
+            f"{et(ot)}, {pad_value}, {i}>(in, out, {frames});\n    {post}")
+    return Case(f"swg {h}x{w}x{c} k={kh}x{kw} s={sh}x{sw} pad={pad} simd={simd} {it}", code, expected,
+                frames * (h * w * c // simd + oh * ow * kh * kw * c // simd))
+
+
+def window_case(i, rng) -> Case:
+    op = ["max", "avg", "depthwise"][i % 3]
+    pixels, k, c = int(rng.integers(1, 5)), int(rng.integers(1, 10)), int(rng.integers(1, 9))
+    pe = divisor(rng, c)
+    it = rand_type(rng, 2, 8) if op != "max" else rand_type(rng)
+    x = rand_codes(rng, it, (pixels, k, c))  # window entries in (k, c) order
+    ilo, ihi = (-1, 1) if it.bipolar else (IntType(it.bits, it.signed).lo, IntType(it.bits, it.signed).hi)
+    if op == "max":
+        expected, ot, acc = x.max(axis=1), it, CType(it.bits + 1, True)
+        opt = f"edgec::MaxOp<{vt(acc)}, {ilo} >"
+        decl, opv = "", f"{opt}()"
+    elif op == "avg":
+        expected, ot = (2 * x.sum(axis=1) + k) // (2 * k), it
+        acc = CType(it.bits + (k - 1).bit_length() + 1, True)
+        opt = f"edgec::AvgOp<{vt(acc)}, {k} >"
+        decl, opv = "", f"{opt}()"
+    else:
+        wt = CType(int(rng.integers(2, 6)), True)
+        wts = rand_codes(rng, wt, (c, k))
+        accv = ref.matmul(x.reshape(pixels, k * c), wts, groups=c)
+        bound = int(np.abs(wts).sum(axis=1).max()) * max(abs(ilo), abs(ihi))
+        acc = ctype_for(-bound, bound)
+        thr, sign, out_lo, bipolar, ot = thresholds(rng, -bound, bound, c)
+        act_t, adecl = act_decl(i, thr, sign, pe, acc.bits, out_lo, bipolar, ot)
+        expected = ref.multi_threshold(accv, thr, sign, out_lo, bipolar)
+        cf = c // pe
+        w3 = wts.reshape(cf, pe, k).transpose(1, 0, 2)
+        winit = "{" + ", ".join("{" + ", ".join("{" + ", ".join(map(str, r)) + "}" for r in p) + "}" for p in w3.tolist()) + "}"
+        opt = f"edgec::DepthwiseOp<{pe}, {cf}, {k}, {et(wt)}, {vt(acc)}, {act_t} >"
+        decl = f"{adecl}\n    static const {opt} op{i} = {{{winit}, act{i}}};"
+        opv = f"op{i}"
+    pre, post = _io(i, it, pe, x, ot, pe)
+    code = (f"{decl}\n    {pre}\n    edgec::window_reduce<{k}, {c}, {pe}, {et(it)}, {et(ot)}, {vt(acc)}, {opt}, {i}>"
+            f"(in, out, {opv}, {pixels});\n    {post}")
+    return Case(f"window {op} k={k} c={c} pe={pe} {it}", code, expected, pixels * k * c // pe)
+
+
+def eltwise_case(i, rng) -> Case:
+    vec, c = int(rng.integers(1, 6)), int(rng.integers(1, 9))
+    pe = divisor(rng, c)
+    at, bt = rand_type(rng, 2, 8), rand_type(rng, 2, 8)
+    if i % 2 == 0:  # add
+        a, b = rand_codes(rng, at, (vec, c)), rand_codes(rng, bt, (vec, c))
+        s = a + b
+        ot = ctype_for(min(s.min(), -(2 ** 8)), 2 ** 8)
+        pre_a, _ = _io(i, at, pe, a, ot, pe, sin="ina", sout="out")
+        pre_b = (f"{arr(f'y{i}', b)}\n    hls::stream<ap_uint<{pe * bt.bits}> > inb;\n"
+                 f"    push<{pe}, {et(bt)} >(inb, y{i}, {b.size});")
+        post = f'pop_print<{pe}, {et(ot)} >(out, "case{i}", {i});'
+        code = (f"{pre_a}\n    {pre_b}\n    edgec::add<{pe}, {et(at)}, {et(bt)}, {et(ot)}, {i}>(ina, inb, out, "
+                f"{vec * c // pe});\n    {post}")
+        return Case(f"add c={c} pe={pe} {at}+{bt}", code, s, vec * c // pe)
+    x = rand_codes(rng, at, (vec, c))
+    lo, hi = int(x.min()), int(x.max())
+    thr, sign, out_lo, bipolar, ot = thresholds(rng, lo, hi, c)
+    act_t, adecl = act_decl(i, thr, sign, pe, at.bits, out_lo, bipolar, ot)
+    pre, post = _io(i, at, pe, x, ot, pe)
+    code = (f"{adecl}\n    {pre}\n    edgec::threshold<{c}, {pe}, {et(at)}, {et(ot)}, {act_t}, {i}>(in, out, act{i}, "
+            f"{vec});\n    {post}")
+    return Case(f"threshold c={c} pe={pe} {at}", code, ref.multi_threshold(x, thr, sign, out_lo, bipolar), vec * c // pe)
+
+
+def stream_case(i, rng) -> Case:
+    t = rand_type(rng)
+    if i % 3 == 2:  # duplicate: print both outputs one after the other
+        n = int(rng.integers(1, 20))
+        x = rand_codes(rng, t, (n,))
+        pre, _ = _io(i, t, 1, x, t, 1, sout="o0")
+        code = (f"{pre}\n    hls::stream<ap_uint<{t.bits}> > o1;\n    edgec::duplicate<{t.bits}, {i}>(in, o0, o1, {n});\n"
+                f'    pop_print<1, {et(t)} >(o0, "case{i}", {i}); pop_print<1, {et(t)} >(o1, "case{i}b", {i});')
+        return Case(f"duplicate {n} x {t}", code, x, n)
+    a, b = int(rng.integers(1, 7)), int(rng.integers(1, 7))
+    n = a * b * int(rng.integers(1, 4))
+    x = rand_codes(rng, t, (n,))
+    pre, post = _io(i, t, a, x, t, b)
+    code = f"{pre}\n    edgec::dwc<{a}, {b}, {t.bits}, {i}>(in, out, {n});\n    {post}"
+    return Case(f"dwc {a}->{b} x {n} {t}", code, x, max(n // a, n // b))
+
+
+PRELUDE = r"""
+#include <cstdio>
+#include "edgec/edgec.h"
+
+template <int N, class T>
+void push(hls::stream<ap_uint<N * T::bits> > &s, const long long *v, unsigned long long count) {
+    for (unsigned long long i = 0; i < count / N; i++) {
+        ap_uint<N * T::bits> w = 0;
+        for (int j = 0; j < N; j++) T::put(w, j, v[i * N + j]);
+        s.write(w);
+    }
+}
+
+template <int N, class T>
+void pop_print(hls::stream<ap_uint<N * T::bits> > &s, const char *tag, int id) {
+    std::printf("%s %llu:", tag, edgec::counters()[id]);
+    while (!s.empty()) {
+        ap_uint<N * T::bits> w = s.read();
+        for (int j = 0; j < N; j++) std::printf(" %lld", (long long)T::get(w, j).to_int64());
+    }
+    std::printf("\n");
+}
+"""
+
+
+def program(cases: list[Case]) -> str:
+    body = "\n".join(f"static void run{i}() {{\n    {c.code}\n}}" for i, c in enumerate(cases))
+    calls = "\n".join(f"    run{i}();" for i in range(len(cases)))
+    return f"{PRELUDE}\n{body}\n\nint main() {{\n{calls}\n    return 0;\n}}\n"
+
+
+def make_cases(seed: int) -> list[Case]:
+    rng = np.random.default_rng(seed)
+    makers = [mvau_case] * 12 + [swg_case] * 8 + [window_case] * 9 + [eltwise_case] * 6 + [stream_case] * 6
+    return [m(i, rng) for i, m in enumerate(makers)]
