@@ -1,0 +1,100 @@
+"""`edgec csim`: the emitted HLS C++, compiled with g++ against the ap_types headers, is
+bit-exact against the generated simulator on the built-in example at every preset and on
+an MLP and a conv net (stride, padding, residual add, depthwise), fully folded and at the
+folding edgec picks; its per-stage loop counts equal the report's cycles."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from edgec import build, csim
+from edgec.examples import digits
+
+from .nets import MLP, ConvNet, trained
+
+FOLDINGS = ["min", "auto"]
+
+
+def check_csim(out, x=None, vectors=None):
+    r = csim.run(out, x, vectors)
+    assert r["mismatches"] == 0, r
+    assert r["warnings"] == [], r["warnings"]  # g++ -Wall -Wextra: nothing from edgec's code
+    rep = json.loads((out / "report.json").read_text())["hardware"]
+    assert {s["stage"]: s["cycles"] for s in rep["stages"]} == r["cycles"]
+    assert rep["cycles_per_frame"] == max(r["cycles"].values())
+    return r, rep
+
+
+@pytest.mark.parametrize("folding", FOLDINGS)
+@pytest.mark.parametrize("preset", ["int8", "int4", "w2a2", "w1a1"])
+def test_example_csim_bit_exact(tmp_path, preset, folding):
+    # the auto-folded builds are the example as shipped (w2a2/w1a1 fine-tuned)
+    res = build(None, tmp_path / "out", preset=preset, folding=folding,
+                finetune_epochs=0 if folding == "min" else None, progress=None)
+    r, rep = check_csim(tmp_path / "out")
+    assert r["vectors"] == 540
+    if folding == "min":
+        assert all(s["pe"] == 1 for s in rep["stages"] if s["kind"] in ("mvau", "window"))
+        assert all(s["simd"] == 1 for s in rep["stages"] if s["kind"] == "mvau")
+    else:
+        assert max(s["pe"] * (s["simd"] if s["simd"] != "-" else 1) for s in rep["stages"]) > 8
+    assert rep["fits"] and res.report["hardware"] == rep
+
+
+@pytest.fixture(scope="module")
+def nets():
+    return {"mlp": trained(MLP(), epochs=4), "conv": trained(ConvNet(), epochs=4)}
+
+
+@pytest.mark.parametrize("folding", FOLDINGS)
+@pytest.mark.parametrize("net,preset", [("mlp", "int8"), ("conv", "int4"), ("conv", "w1a1")])
+def test_nets_csim_bit_exact(tmp_path, nets, net, preset, folding):
+    cx = digits.train_split()[0][:300]
+    build(nets[net], tmp_path / "out", input_shape=(1, 8, 8), preset=preset, calib=cx, folding=folding, progress=None)
+    x = digits.test_split()[0]
+    r, rep = check_csim(tmp_path / "out", x)
+    kinds = {s["kind"] for s in rep["stages"]}
+    if net == "conv":
+        assert {"dup", "add", "window", "swg", "mvau"} <= kinds  # residual fork, add, depthwise
+
+
+def test_cli_csim_json_and_the_vitis_testbench_data(tmp_path):
+    out = tmp_path / "out"
+    build(None, out, preset="w1a1", finetune_epochs=0, progress=None)
+    r = subprocess.run([sys.executable, "-m", "edgec.cli", "csim", str(out), "--vectors", "25", "--json"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    j = json.loads(r.stdout)
+    assert set(j) == {"vectors", "mismatches", "compile_s", "run_s"} and j["vectors"] == 25 and j["mismatches"] == 0
+    # the testbench data written for `vitis_hls -f build_hls.tcl` checks itself
+    exe = next((out / "csim").glob("tb-*"))
+    hls = out / "hls"
+    t = subprocess.run([str(exe), hls / "data/in.bin", tmp_path / "o.bin", "16", tmp_path / "c.json",
+                        hls / "data/expected.bin"], capture_output=True, text=True)
+    assert t.returncode == 0 and "0 of" in t.stdout, t.stdout + t.stderr
+    # a corrupted expectation is caught
+    bad = bytearray((hls / "data/expected.bin").read_bytes())
+    bad[3] ^= 1
+    (tmp_path / "bad.bin").write_bytes(bytes(bad))
+    t = subprocess.run([str(exe), hls / "data/in.bin", tmp_path / "o.bin", "16", tmp_path / "c.json",
+                        tmp_path / "bad.bin"], capture_output=True, text=True)
+    assert t.returncode == 1
+
+
+def test_csim_counts_a_corrupted_weight_as_mismatches(tmp_path):
+    """The comparison can fail: flip one weight bit in the emitted C++."""
+    out = tmp_path / "out"
+    build(None, out, preset="w2a2", finetune_epochs=0, folding="min", progress=None)
+    w = out / "hls" / "weights.h"
+    s = w.read_text()
+    i = s.index("static const edgec::rom_word<2>::type w_")
+    j = s.index("0x", i)
+    s = s[:j] + ("0x1" if s[j:j + 3] != "0x1" else "0x2") + s[j + 3:]
+    w.write_text(s)
+    r = csim.run(out, None, 100)
+    assert r["mismatches"] > 0
+    rr = subprocess.run([sys.executable, "-m", "edgec.cli", "csim", str(out), "--vectors", "100"],
+                        capture_output=True, text=True)
+    assert rr.returncode == 1 and "mismatches" in rr.stdout
