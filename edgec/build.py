@@ -15,6 +15,7 @@ import numpy as np
 
 from . import __version__, boards
 from .backend import report as report_mod
+from .backend import driver as driver_backend
 from .backend import hls as hls_backend
 from .backend import sim as sim_backend
 from .cost.fold import fold
@@ -143,7 +144,8 @@ def build(model=None, out="out", *, board="zynq7020", preset=None, config=None, 
                 gg.save(tmp / "ir" / f"{i:02d}_{name}")
         g.save(tmp / "model")
         progress("emitting the simulator")
-        sim_backend.emit(g, tmp / "sim", example or Path(str(model)).stem if model is not None else "model")
+        name = example or (Path(model).stem if isinstance(model, (str, os.PathLike)) else type(model).__name__)
+        sim_backend.emit(g, tmp / "sim", name)
         progress("folding to " + brd.name + (f" at {float(target_fps):g} fps" if target_fps else ""))
         fold_cfg, plan, est = fold(g, brd, None if target_fps is None else float(target_fps), folding)
         progress("emitting the HLS accelerator")
@@ -152,6 +154,8 @@ def build(model=None, out="out", *, board="zynq7020", preset=None, config=None, 
             sim.INPUT_LO, sim.INPUT_HI + 1, size=(TB_FRAMES, *sim.INPUT_SHAPE))
         vec = sim.to_codes(vec) if eval_x is None else vec
         hls_backend.emit(plan, brd, tmp / "hls", vec, sim.forward(vec))
+        axis = {w: hls_backend.stream_layout(plan, w) for w in ("in", "out")}
+        driver_backend.emit(g, brd, name, axis, tmp)
         rep = report_mod.make(g, qnet, brd, dict(preset=preset_name, wbits=cfg.wbits, abits=cfg.abits,
                                                   finetune_epochs=finetune_epochs),
                               tmp / "sim", eval_x, eval_y, progress, float_graph=fg, hw=(fold_cfg, est))
@@ -160,7 +164,7 @@ def build(model=None, out="out", *, board="zynq7020", preset=None, config=None, 
         manifest = {"edgec": __version__, "board": brd.name, "part": brd.part, "files": files + ["edgec.json"],
                     "input_shape": g.meta["input_shape"], "output_shape": g.meta["output_shape"],
                     "input_quant": g.meta["input_quant"], "example": example,
-                    "axis": {w: hls_backend.stream_layout(plan, w) for w in ("in", "out")}}
+                    "axis": axis}
         (tmp / "edgec.json").write_text(dumps(manifest))
         if out.exists():
             shutil.rmtree(out)

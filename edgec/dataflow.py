@@ -68,6 +68,14 @@ class Plan:
         return next(s for s in self.stages if s.name == name)
 
 
+def beat_bits(bits: int) -> int:
+    """AXI4-Stream beat width for a word: a power-of-two number of bytes (AXI DMA widths)."""
+    b = 8
+    while b < bits:
+        b *= 2
+    return b
+
+
 def divisors(n: int) -> list[int]:
     return [d for d in range(1, n + 1) if n % d == 0]
 
@@ -188,7 +196,7 @@ class _Builder:
         inp = g.input
         pe = self.fold["input"]["pe"]
         elems = int(np.prod(inp.shape))
-        beat = -(-pe * inp.type.bits // 8) * 8
+        beat = beat_bits(pe * inp.type.bits)
         axis_in = Stream("in", inp.type, pe, elems)
         s = self.stream("input", inp.type, pe, elems)
         self.add("axis_in", "input", "input", "input", [axis_in], [s], s.words, attrs=dict(beat_bits=beat))
@@ -209,7 +217,7 @@ class _Builder:
         out_node = g.node(out_t)
         pe = self.fold["output"]["pe"]
         x = self.take(out_t, pe, "output", "output")
-        beat = -(-pe * x.type.bits // 8) * 8
+        beat = beat_bits(pe * x.type.bits)
         axis_out = Stream("out", x.type, pe, x.elems)
         self.add("axis_out", "output", "output", "output", [x], [axis_out], x.words, attrs=dict(beat_bits=beat))
         del out_node

@@ -7,3 +7,10 @@ PYTHON=${PYTHON:-python3}
 # torch first and pinned: the CPU wheel; an unpinned torch pulls gigabytes of CUDA packages.
 .venv/bin/pip install -q "torch==2.13.0"
 .venv/bin/pip install -q -e ".[test]"
+# The ap_types headers (ap_int, hls_stream) for the g++ C simulation ship in the hls4ml
+# wheel; edgec uses only those headers, so none of hls4ml's dependencies are needed.
+.venv/bin/pip install -q --no-deps "hls4ml==1.3.0"
+# g++ compiles the C simulation (`edgec csim` and the tests).
+if ! command -v g++ >/dev/null; then
+    if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq g++; else sudo apt-get install -y -qq g++; fi
+fi

@@ -18,6 +18,7 @@ from ..ir.types import Bipolar, IntType, int_type_for
 from .render import render
 
 TOP = "edgec_top"
+IN_PORT, OUT_PORT = "s_axis", "m_axis"  # AXI4-Stream ports of the top (RTL: s_axis_TDATA, ...)
 KIND_ENUM = {"xnor-popcount": "XNOR_POPCOUNT", "binary-addsub": "BINARY_ADDSUB", "lut-mac": "LUT_MAC",
              "dsp-mac": "DSP_MAC"}
 
@@ -156,7 +157,7 @@ class _Ctx:
         self.plan = plan
         self.vars: dict[str, HStream] = {}
         for i, s in enumerate([plan.in_stream, *plan.streams, plan.out_stream]):
-            self.vars[s.name] = HStream("in" if s is plan.in_stream else "out" if s is plan.out_stream else f"st{i}",
+            self.vars[s.name] = HStream(IN_PORT if s is plan.in_stream else OUT_PORT if s is plan.out_stream else f"st{i}",
                                         s.name, CType.of(s.type), s.width)
         self.arrays: list[HArray] = []
 

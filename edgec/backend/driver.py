@@ -1,0 +1,61 @@
+"""The PYNQ driver (OUT/driver/) and the Vivado block design (OUT/vivado/)."""
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .. import __version__
+from ..ir.graph import save_npz
+from .hls import TOP
+from .render import render
+
+
+@dataclass
+class DriverContext:
+    name: str
+    version: str
+    top: str
+    input_shape: list[int]
+    output_shape: list[int]
+    input_scale: float
+    input_lo: int
+    input_hi: int
+    axis_in: dict
+    axis_out: dict
+
+
+@dataclass
+class VivadoContext:
+    top: str
+    version: str
+    part: str
+    board_part_pattern: str
+    clock_mhz: int
+    in_beat_bits: int
+    out_beat_bits: int
+
+
+def emit(g, board, name: str, axis: dict, out_dir: Path) -> None:
+    """axis: {'in': layout, 'out': layout} (edgec.backend.hls.stream_layout)."""
+    from ..sim import kernels
+
+    iq = g.meta["input_quant"]
+    lo = -(2 ** (iq["bits"] - 1)) if iq["signed"] else 0
+    hi = 2 ** (iq["bits"] - 1) - 1 if iq["signed"] else 2 ** iq["bits"] - 1
+    drv = out_dir / "driver"
+    drv.mkdir(parents=True)
+    ctx = DriverContext(name, __version__, TOP, list(g.meta["input_shape"]), list(g.meta["output_shape"]),
+                        float(iq["scale"]), lo, hi, axis["in"], axis["out"])
+    render("driver/driver.py.j2", drv / "driver.py", ctx=ctx)
+    shutil.copyfile(Path(kernels.__file__), drv / "kernels.py")
+    aff = g.meta["output_affine"]
+    save_npz(drv / "output_affine.npz", {"a": np.asarray(aff["a"], np.float64), "c0": np.asarray(aff["c0"], np.float64)})
+    viv = out_dir / "vivado"
+    viv.mkdir(parents=True)
+    known = board.name != "zynq7020"  # an alias names a board with Vivado board files
+    vctx = VivadoContext(TOP, __version__, board.part, f"*{board.name}*" if known else "", int(board.clock_mhz),
+                         axis["in"]["beat_bytes"] * 8, axis["out"]["beat_bytes"] * 8)
+    render("vivado/build_bd.tcl.j2", viv / "build_bd.tcl", ctx=vctx)
