@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ..dataflow import Plan, min_folding, plan, units
 from ..errors import EdgecError
-from .hw import BUDGET, Estimate, estimate
+from .hw import BUDGET, PLATFORM, Estimate, estimate
 
 
 def _owner(p: Plan, st) -> str:
@@ -46,9 +46,9 @@ def _no_fit_error(p: Plan, est: Estimate, board) -> EdgecError:
             "LUT": "fewer weight or activation bits, or a larger board",
             "FF": "fewer activation bits, or a larger board"}[res]
     return EdgecError(
-        f"the model does not fit {board.name} even fully folded (PE = SIMD = 1): it needs {need:,.0f} {res} of "
-        f"the {BUDGET:.0%} budget of {cap:,} {res}; the largest stage is '{big[0].name}' ({big[0].kind}, "
-        f"{getattr(big[1], res):,.0f} {res}); try {hint}")
+        f"the model does not fit {board.name} even fully folded (PE = SIMD = 1): it needs {need:,.0f} {res}, "
+        f"more than {BUDGET:.0%} of the board's {cap:,}; the DMA platform takes {PLATFORM[res]:,.0f} and the "
+        f"largest stage is '{big[0].name}' ({big[0].kind}, {getattr(big[1], res):,.0f} {res}); try {hint}")
 
 
 def fold(g, board, target_fps: float | None = None, mode: str = "auto") -> tuple[dict, Plan, Estimate]:
