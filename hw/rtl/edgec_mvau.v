@@ -1,0 +1,168 @@
+`timescale 1ns / 1ps
+// edgec RTL kernel library: the matrix-vector-activation unit, folded by PE and SIMD.
+//
+// Per input vector of MW elements (SIMD per input word): MH outputs, PE per output word,
+// (MH/PE)*(MW/SIMD) cycles. Output channel o = nf*PE + pe. The input vector is read in
+// the first neuron fold (nf = 0) and replayed from a buffer.
+//   KIND 0  xnor-popcount: bipolar inputs and weights (bit 1 = +1), acc = number of equal bits
+//   KIND 1  binary add/sub: weights +-1 (bit 1 = +1), integer (or bipolar, XBIP) inputs
+//   KIND 2  LUT MAC, KIND 3 DSP MAC: signed WB-bit weights times XB-bit inputs
+// Weights: WFILE ($readmemh), NF*SF words of PE*SIMD*WB bits, word nf*SF + sf, PE block pe
+// at [pe*SIMD*WB +: SIMD*WB], element s of a block at [s*WB +: WB].
+// NT > 0: out = OUT_LO + #{i : s*acc >= T[i]} (BIPOLAR: bit 1 when that count is 1), with
+// thresholds in TFILE (NF words of PE*NT*CB bits, PE block pe, threshold i at [i*CB +: CB],
+// two's complement) and the negation flags s = -1 in NFILE (NF words of PE bits).
+// NT = 0: out = the accumulator's low OB bits.
+// tlast: set on the last output word of each frame of VECTORS input vectors.
+module edgec_mvau #(
+    parameter MW = 4,
+    parameter MH = 4,
+    parameter SIMD = 1,
+    parameter PE = 1,
+    parameter KIND = 2,
+    parameter XB = 2,
+    parameter XS = 0,
+    parameter XBIP = 0,
+    parameter WB = 2,
+    parameter AB = 8,
+    parameter NT = 0,
+    parameter CB = 10,
+    parameter OB = 8,
+    parameter OUT_LO = 0,
+    parameter BIPOLAR = 0,
+    parameter VECTORS = 1,
+    parameter WFILE = "w.mem",
+    parameter TFILE = "t.mem",
+    parameter NFILE = "n.mem"
+) (
+    input wire clk,
+    input wire rst_n,
+    input wire [SIMD*XB-1:0] s_tdata,
+    input wire s_tlast,
+    input wire s_tvalid,
+    output wire s_tready,
+    output reg [PE*OB-1:0] m_tdata,
+    output reg m_tlast,
+    output reg m_tvalid,
+    input wire m_tready
+);
+    localparam SF = MW / SIMD;
+    localparam NF = MH / PE;
+    localparam WW = PE * SIMD * WB;
+    localparam TW = (NT > 0 ? NT : 1) * CB * PE;
+    localparam SFW = SF > 1 ? $clog2(SF) : 1;
+    localparam NFW = NF > 1 ? $clog2(NF) : 1;
+    localparam VW = VECTORS > 1 ? $clog2(VECTORS) : 1;
+    localparam integer SF_L = SF - 1, NF_L = NF - 1, VEC_L = VECTORS - 1, OUT_LO_I = OUT_LO;
+    localparam [SFW-1:0] SF_LAST = SF_L[SFW-1:0];
+    localparam [NFW-1:0] NF_LAST = NF_L[NFW-1:0];
+    localparam [VW-1:0] VEC_LAST = VEC_L[VW-1:0];
+    localparam [OB-1:0] OUT_LO_B = OUT_LO_I[OB-1:0];
+    // datapath width: holds the accumulator, every product and the compared value
+    localparam DW0 = (AB > XB + WB + 2) ? AB + 1 : XB + WB + 3;
+    localparam DW = (CB > DW0) ? CB : DW0;
+
+    reg [WW-1:0] wmem[0:NF*SF-1];
+    reg [TW-1:0] tmem[0:NF-1];
+    reg [PE-1:0] nmem[0:NF-1];
+    initial begin
+        $readmemh(WFILE, wmem);
+        if (NT > 0) begin
+            $readmemh(TFILE, tmem);
+            $readmemh(NFILE, nmem);
+        end
+    end
+
+    reg [SIMD*XB-1:0] xbuf[0:SF-1];
+    reg [SFW-1:0] sf;
+    reg [NFW-1:0] nf;
+    reg [VW-1:0] vec;
+    wire need_in = (nf == 0);
+    wire last_sf = (sf == SF_LAST);
+    wire out_free = !m_tvalid || m_tready;
+    assign s_tready = need_in && (!last_sf || out_free);
+    wire advance = (need_in ? s_tvalid : 1'b1) && (!last_sf || out_free);
+    wire [SIMD*XB-1:0] x = need_in ? s_tdata : xbuf[sf];
+    wire [WW-1:0] wrow = wmem[nf*SF+sf];
+    wire [TW-1:0] trow = tmem[nf];
+    wire [PE-1:0] nrow = nmem[nf];
+    wire unused_tlast = s_tlast;  // frames are counted, not marked, on the input
+    generate
+        if (NT == 0) begin : no_thresholds
+            wire unused_thr = ^{trow, nrow};
+        end
+    endgenerate
+
+    reg signed [DW-1:0] acc[0:PE-1];
+    wire [PE*OB-1:0] act;
+
+    genvar p;
+    generate
+        for (p = 0; p < PE; p = p + 1) begin : lane
+            reg signed [DW-1:0] dot, sum, xe, we;
+            integer i;
+            always @* begin
+                dot = {DW{1'b0}};
+                for (i = 0; i < SIMD; i = i + 1) begin
+                    if (XBIP != 0) xe = x[i*XB] ? {{(DW - 1) {1'b0}}, 1'b1} : {DW{1'b1}};
+                    else if (XS != 0) xe = {{(DW - XB) {x[i*XB+XB-1]}}, x[i*XB+:XB]};
+                    else xe = {{(DW - XB) {1'b0}}, x[i*XB+:XB]};
+                    if (KIND <= 1) we = wrow[(p*SIMD+i)*WB] ? {{(DW - 1) {1'b0}}, 1'b1} : {DW{1'b1}};
+                    else we = {{(DW - WB) {wrow[(p*SIMD+i)*WB+WB-1]}}, wrow[(p*SIMD+i)*WB+:WB]};
+                    if (KIND == 0) dot = dot + {{(DW - 1) {1'b0}}, x[i*XB] == wrow[(p*SIMD+i)*WB]};
+                    else if (KIND == 1) dot = dot + (wrow[(p*SIMD+i)*WB] ? xe : -xe);
+                    else dot = dot + xe * we;
+                end
+                sum = ((sf == 0) ? {DW{1'b0}} : acc[p]) + dot;
+            end
+            if (NT > 0) begin : thr
+                // count of thresholds reached: at most NT <= 2^OB - 1, so OB bits hold it
+                reg signed [DW-1:0] v, th;
+                reg [OB-1:0] count;
+                integer j;
+                always @* begin
+                    v = nrow[p] ? -sum : sum;
+                    count = {OB{1'b0}};
+                    for (j = 0; j < NT; j = j + 1) begin
+                        th = {{(DW - CB) {trow[(p*NT+j)*CB+CB-1]}}, trow[(p*NT+j)*CB+:CB]};
+                        count = count + {{(OB - 1) {1'b0}}, v >= th};
+                    end
+                end
+                if (BIPOLAR != 0) begin : bip
+                    assign act[p*OB+:OB] = count;  // OB = 1: the count is 0 or 1
+                end else begin : lvl
+                    assign act[p*OB+:OB] = OUT_LO_B + count;
+                end
+            end else begin : pass
+                wire [DW-1:0] unused_sum_bits = sum;
+                assign act[p*OB+:OB] = sum[OB-1:0];
+            end
+            always @(posedge clk) if (advance) acc[p] <= sum;
+        end
+    endgenerate
+
+    always @(posedge clk) begin
+        if (!rst_n) begin
+            sf <= 0;
+            nf <= 0;
+            vec <= 0;
+            m_tvalid <= 1'b0;
+            m_tlast <= 1'b0;
+        end else begin
+            if (m_tvalid && m_tready) m_tvalid <= 1'b0;
+            if (advance) begin
+                if (need_in) xbuf[sf] <= s_tdata;
+                if (last_sf) begin
+                    m_tdata <= act;
+                    m_tvalid <= 1'b1;
+                    m_tlast <= (nf == NF_LAST) && (vec == VEC_LAST);
+                    sf <= 0;
+                    if (nf == NF_LAST) begin
+                        nf <= 0;
+                        vec <= (vec == VEC_LAST) ? {VW{1'b0}} : vec + 1'b1;
+                    end else nf <= nf + 1'b1;
+                end else sf <= sf + 1'b1;
+            end
+        end
+    end
+endmodule
