@@ -6,11 +6,18 @@ PYTHON=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 # torch first and pinned: the CPU wheel; an unpinned torch pulls gigabytes of CUDA packages.
 .venv/bin/pip install -q "torch==2.13.0"
-.venv/bin/pip install -q -e ".[test]"
+.venv/bin/pip install -q -e ".[test,sim]"
 # The ap_types headers (ap_int, hls_stream) for the g++ C simulation ship in the hls4ml
 # wheel; edgec uses only those headers, so none of hls4ml's dependencies are needed.
 .venv/bin/pip install -q --no-deps "hls4ml==1.3.0"
-# g++ compiles the C simulation (`edgec csim` and the tests).
-if ! command -v g++ >/dev/null; then
-    if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq g++; else sudo apt-get install -y -qq g++; fi
+# Debian packages: g++ for the C simulation (`edgec csim`), Icarus Verilog for
+# co-simulation, yosys for synthesis.
+missing=""
+command -v g++ >/dev/null || missing="$missing g++"
+command -v iverilog >/dev/null || missing="$missing iverilog"
+command -v yosys >/dev/null || missing="$missing yosys"
+if [ -n "$missing" ]; then
+    SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+    $SUDO apt-get update -qq
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing
 fi

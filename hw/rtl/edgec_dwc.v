@@ -20,17 +20,19 @@ module edgec_dwc #(
 );
     localparam BW = (IN_E + OUT_E) * B;
     localparam CW = $clog2(IN_E + OUT_E + 1) + 1;
+    localparam integer IN_I = IN_E, OUT_I = OUT_E;
+    localparam [CW-1:0] IN_C = IN_I[CW-1:0], OUT_C = OUT_I[CW-1:0];
     reg [BW-1:0] buffer;
     reg [CW-1:0] count;  // elements held
     reg last_pending;  // a tlast arrived with elements still held
     wire out_free = !m_tvalid || m_tready;
     // take an input word when it fits and an output word cannot already be formed
-    assign s_tready = (count < OUT_E) && (count + IN_E <= IN_E + OUT_E);
+    assign s_tready = (count < OUT_C);
     wire take = s_tvalid && s_tready;
     wire [BW-1:0] merged = take ? (buffer | ({{(BW - IN_E * B) {1'b0}}, s_tdata} << (count * B))) : buffer;
-    wire [CW-1:0] merged_n = take ? count + IN_E : count;
+    wire [CW-1:0] merged_n = take ? count + IN_C : count;
     wire merged_last = last_pending || (take && s_tlast);
-    wire emit = out_free && (merged_n >= OUT_E);
+    wire emit = out_free && (merged_n >= OUT_C);
     always @(posedge clk) begin
         if (!rst_n) begin
             count <= 0;
@@ -43,10 +45,10 @@ module edgec_dwc #(
             if (emit) begin
                 m_tdata <= merged[OUT_E*B-1:0];
                 m_tvalid <= 1'b1;
-                m_tlast <= merged_last && (merged_n == OUT_E);
+                m_tlast <= merged_last && (merged_n == OUT_C);
                 buffer <= merged >> (OUT_E * B);
-                count <= merged_n - OUT_E;
-                last_pending <= merged_last && (merged_n != OUT_E);
+                count <= merged_n - OUT_C;
+                last_pending <= merged_last && (merged_n != OUT_C);
             end else begin
                 buffer <= merged;
                 count <= merged_n;

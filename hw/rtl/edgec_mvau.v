@@ -53,6 +53,7 @@ module edgec_mvau #(
     localparam SFW = SF > 1 ? $clog2(SF) : 1;
     localparam NFW = NF > 1 ? $clog2(NF) : 1;
     localparam VW = VECTORS > 1 ? $clog2(VECTORS) : 1;
+    localparam WAW = NF * SF > 1 ? $clog2(NF * SF) : 1;
     localparam integer SF_L = SF - 1, NF_L = NF - 1, VEC_L = VECTORS - 1, OUT_LO_I = OUT_LO;
     localparam [SFW-1:0] SF_LAST = SF_L[SFW-1:0];
     localparam [NFW-1:0] NF_LAST = NF_L[NFW-1:0];
@@ -83,7 +84,8 @@ module edgec_mvau #(
     assign s_tready = need_in && (!last_sf || out_free);
     wire advance = (need_in ? s_tvalid : 1'b1) && (!last_sf || out_free);
     wire [SIMD*XB-1:0] x = need_in ? s_tdata : xbuf[sf];
-    wire [WW-1:0] wrow = wmem[nf*SF+sf];
+    reg [WAW-1:0] waddr;  // nf*SF + sf, counted along
+    wire [WW-1:0] wrow = wmem[waddr];
     wire [TW-1:0] trow = tmem[nf];
     wire [PE-1:0] nrow = nmem[nf];
     wire unused_tlast = s_tlast;  // frames are counted, not marked, on the input
@@ -146,12 +148,14 @@ module edgec_mvau #(
             sf <= 0;
             nf <= 0;
             vec <= 0;
+            waddr <= 0;
             m_tvalid <= 1'b0;
             m_tlast <= 1'b0;
         end else begin
             if (m_tvalid && m_tready) m_tvalid <= 1'b0;
             if (advance) begin
                 if (need_in) xbuf[sf] <= s_tdata;
+                waddr <= (last_sf && nf == NF_LAST) ? {WAW{1'b0}} : waddr + 1'b1;
                 if (last_sf) begin
                     m_tdata <= act;
                     m_tvalid <= 1'b1;

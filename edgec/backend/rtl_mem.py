@@ -1,0 +1,34 @@
+"""$readmemh memory images of the hw/rtl kernels (one hex word per line)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .hls import pack_words
+
+
+def hex_lines(words: list[int], width: int) -> list[str]:
+    digits = max(1, -(-width // 4))
+    return [f"{w:0{digits}x}" for w in words]
+
+
+def mvau_weights(weight: np.ndarray, pe: int, simd: int, wbits: int, bipolar: bool) -> list[str]:
+    """Word nf*SF + sf: PE blocks of SIMD weights (block pe at [pe*SIMD*WB])."""
+    mh, mw = weight.shape
+    nf, sf = mh // pe, mw // simd
+    w = weight.reshape(nf, pe, sf, simd).transpose(0, 2, 1, 3).reshape(nf * sf, pe * simd)
+    return hex_lines(pack_words(w, wbits, bipolar), pe * simd * wbits)
+
+
+def thresholds(thr: np.ndarray, sign: np.ndarray, pe: int, cb: int) -> tuple[list[str], list[str]]:
+    """(threshold words, negation words): word nf holds channels nf*PE .. nf*PE + PE-1."""
+    c, nt = thr.shape
+    nf = c // pe
+    t = thr.reshape(nf, pe * nt)
+    neg = (sign < 0).astype(np.int64).reshape(nf, pe)
+    return hex_lines(pack_words(t, cb, False), pe * nt * cb), hex_lines(pack_words(neg, 1, False), pe)
+
+
+def write(path: Path, lines: list[str]) -> None:
+    Path(path).write_text("\n".join(lines) + "\n")
