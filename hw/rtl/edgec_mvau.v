@@ -9,10 +9,9 @@
 //   KIND 2  LUT MAC, KIND 3 DSP MAC: signed WB-bit weights times XB-bit inputs
 // Weights: WFILE ($readmemh), NF*SF words of PE*SIMD*WB bits, word nf*SF + sf, PE block pe
 // at [pe*SIMD*WB +: SIMD*WB], element s of a block at [s*WB +: WB].
-// NT > 0: out = OUT_LO + #{i : s*acc >= T[i]} (BIPOLAR: bit 1 when that count is 1), with
-// thresholds in TFILE (NF words of PE*NT*CB bits, PE block pe, threshold i at [i*CB +: CB],
-// two's complement) and the negation flags s = -1 in NFILE (NF words of PE bits).
-// NT = 0: out = the accumulator's low OB bits.
+// The activation is edgec_act's: thresholds in TFILE (NF words of PE*NT*CB bits, PE block
+// pe, threshold i at [i*CB +: CB], two's complement) and negation flags in NFILE (NF words
+// of PE bits); NT = 0 passes the accumulator's low OB bits.
 // tlast: set on the last output word of each frame of VECTORS input vectors.
 module edgec_mvau #(
     parameter MW = 4,
@@ -54,11 +53,10 @@ module edgec_mvau #(
     localparam NFW = NF > 1 ? $clog2(NF) : 1;
     localparam VW = VECTORS > 1 ? $clog2(VECTORS) : 1;
     localparam WAW = NF * SF > 1 ? $clog2(NF * SF) : 1;
-    localparam integer SF_L = SF - 1, NF_L = NF - 1, VEC_L = VECTORS - 1, OUT_LO_I = OUT_LO;
+    localparam integer SF_L = SF - 1, NF_L = NF - 1, VEC_L = VECTORS - 1;
     localparam [SFW-1:0] SF_LAST = SF_L[SFW-1:0];
     localparam [NFW-1:0] NF_LAST = NF_L[NFW-1:0];
     localparam [VW-1:0] VEC_LAST = VEC_L[VW-1:0];
-    localparam [OB-1:0] OUT_LO_B = OUT_LO_I[OB-1:0];
     // datapath width: holds the accumulator, every product and the compared value
     localparam DW0 = (AB > XB + WB + 2) ? AB + 1 : XB + WB + 3;
     localparam DW = (CB > DW0) ? CB : DW0;
@@ -89,14 +87,12 @@ module edgec_mvau #(
     wire [TW-1:0] trow = tmem[nf];
     wire [PE-1:0] nrow = nmem[nf];
     wire unused_tlast = s_tlast;  // frames are counted, not marked, on the input
-    generate
-        if (NT == 0) begin : no_thresholds
-            wire unused_thr = ^{trow, nrow};
-        end
-    endgenerate
 
     reg signed [DW-1:0] acc[0:PE-1];
+    wire [PE*DW-1:0] sums;
     wire [PE*OB-1:0] act;
+    edgec_act #(.PE(PE), .DW(DW), .NT(NT), .CB(CB), .OB(OB), .OUT_LO(OUT_LO), .BIPOLAR(BIPOLAR)) activation (
+        .acc(sums), .t(trow), .neg(nrow), .out(act));
 
     genvar p;
     generate
@@ -117,28 +113,7 @@ module edgec_mvau #(
                 end
                 sum = ((sf == 0) ? {DW{1'b0}} : acc[p]) + dot;
             end
-            if (NT > 0) begin : thr
-                // count of thresholds reached: at most NT <= 2^OB - 1, so OB bits hold it
-                reg signed [DW-1:0] v, th;
-                reg [OB-1:0] count;
-                integer j;
-                always @* begin
-                    v = nrow[p] ? -sum : sum;
-                    count = {OB{1'b0}};
-                    for (j = 0; j < NT; j = j + 1) begin
-                        th = {{(DW - CB) {trow[(p*NT+j)*CB+CB-1]}}, trow[(p*NT+j)*CB+:CB]};
-                        count = count + {{(OB - 1) {1'b0}}, v >= th};
-                    end
-                end
-                if (BIPOLAR != 0) begin : bip
-                    assign act[p*OB+:OB] = count;  // OB = 1: the count is 0 or 1
-                end else begin : lvl
-                    assign act[p*OB+:OB] = OUT_LO_B + count;
-                end
-            end else begin : pass
-                wire [DW-1:0] unused_sum_bits = sum;
-                assign act[p*OB+:OB] = sum[OB-1:0];
-            end
+            assign sums[p*DW+:DW] = sum;
             always @(posedge clk) if (advance) acc[p] <= sum;
         end
     endgenerate

@@ -49,6 +49,7 @@ LINT_PARAMS = {
     "edgec_fifo.v": ["", "-GDEPTH=8"],
     "edgec_dwc.v": ["", "-GIN_E=3 -GOUT_E=2 -GB=4"],
     "edgec_skid.v": [""],
+    "edgec_act.v": ["", "-GNT=0 -GOB=8", "-GNT=3 -GPE=2 -GCB=20 -GDW=12", "-GNT=1 -GBIPOLAR=1 -GOB=1"],
 }
 
 
@@ -57,6 +58,7 @@ def test_lint_clean(name):
     src = resources.path("hw") / "rtl" / name
     tools.use_simulator("verilator")
     for params in LINT_PARAMS[name]:
-        r = subprocess.run([str(tools.verilator_bin()), "--lint-only", "-Wall", *params.split(), str(src)],
+        r = subprocess.run([str(tools.verilator_bin()), "--lint-only", "-Wall", *params.split(), str(src),
+                            *[str(p) for p in src.parent.glob("*.v") if p != src], "--top-module", src.stem],
                            capture_output=True, text=True)
         assert r.returncode == 0, f"{name} {params}:\n{r.stderr}"

@@ -1,0 +1,53 @@
+`timescale 1ns / 1ps
+// edgec RTL kernel library: the activation of PE lanes (combinational).
+// NT > 0: out = OUT_LO + #{i : s*acc >= T[i]} in OB bits (BIPOLAR: bit 1 when the count is
+// 1), s = -1 where neg is set; thresholds of lane p at t[(p*NT + i)*CB +: CB], two's
+// complement. NT = 0: out = the low OB bits of acc. acc: PE lanes of DW signed bits.
+module edgec_act #(
+    parameter PE = 1,
+    parameter DW = 16,
+    parameter NT = 1,
+    parameter CB = 16,
+    parameter OB = 2,
+    parameter OUT_LO = 0,
+    parameter BIPOLAR = 0
+) (
+    input wire [PE*DW-1:0] acc,
+    input wire [PE*(NT > 0 ? NT : 1)*CB-1:0] t,
+    input wire [PE-1:0] neg,
+    output wire [PE*OB-1:0] out
+);
+    localparam integer OUT_LO_I = OUT_LO;
+    localparam [OB-1:0] OUT_LO_B = OUT_LO_I[OB-1:0];
+    localparam EW = (CB > DW ? CB : DW) + 1;  // holds -acc and every threshold
+    genvar p;
+    generate
+        if (NT == 0) begin : pass
+            wire unused_thr = ^{t, neg};
+            for (p = 0; p < PE; p = p + 1) begin : lane
+                wire [DW-1:0] unused_acc = acc[p*DW+:DW];
+                assign out[p*OB+:OB] = acc[p*DW+:OB];
+            end
+        end else begin : thr
+            for (p = 0; p < PE; p = p + 1) begin : lane
+                reg signed [EW-1:0] v, th;
+                reg [OB-1:0] count;  // NT <= 2^OB - 1
+                integer j;
+                always @* begin
+                    v = {{(EW - DW) {acc[p*DW+DW-1]}}, acc[p*DW+:DW]};
+                    if (neg[p]) v = -v;
+                    count = {OB{1'b0}};
+                    for (j = 0; j < NT; j = j + 1) begin
+                        th = {{(EW - CB) {t[(p*NT+j)*CB+CB-1]}}, t[(p*NT+j)*CB+:CB]};
+                        count = count + {{(OB - 1) {1'b0}}, v >= th};
+                    end
+                end
+                if (BIPOLAR != 0) begin : bip
+                    assign out[p*OB+:OB] = count;
+                end else begin : lvl
+                    assign out[p*OB+:OB] = OUT_LO_B + count;
+                end
+            end
+        end
+    endgenerate
+endmodule
