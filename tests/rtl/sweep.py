@@ -18,17 +18,26 @@ from ..hls.kernel_cases import ctype_for, divisor, rand_codes, rand_type, thresh
 
 
 @dataclass
+class Port:
+    name: str  # s, a, b (inputs) or m, a, b (outputs)
+    width: int
+    words: list[int]
+    lasts: list[int]
+
+
+@dataclass
 class RtlCase:
     name: str
     module: str
     params: dict
-    in_width: int
-    out_width: int
-    in_words: list[int]
-    out_words: list[int]
-    in_last: list[int]
-    out_last: list[int]
+    ins: list[Port]
+    outs: list[Port]
     files: dict = field(default_factory=dict)  # parameter -> memory lines
+
+
+def simple(name, module, params, iw, ow, i_words, o_words, frames, files=None) -> RtlCase:
+    return RtlCase(name, module, params, [Port("s", iw, i_words, lasts(len(i_words), frames))],
+                   [Port("m", ow, o_words, lasts(len(o_words), frames))], files or {})
 
 
 def words(codes: np.ndarray, per_word: int, t: CType) -> list[int]:
@@ -77,10 +86,9 @@ def mvau_case(i: int, rng) -> RtlCase:
     else:
         ot, expected = acct, acc
         p.update(NT=0, CB=acct.bits + 1, OB=acct.bits)
-    iw, ow = words(x, simd, xt), words(expected, pe, ot)
-    return RtlCase(f"mvau {kind} mw={mw} mh={mh} pe={pe} simd={simd} x={xt.bits}b w={wt.bits}b nt={p['NT']}",
-                   "edgec_mvau", p, simd * xt.bits, pe * ot.bits, iw, ow, lasts(len(iw), frames),
-                   lasts(len(ow), frames), files)
+    return simple(f"mvau {kind} mw={mw} mh={mh} pe={pe} simd={simd} x={xt.bits}b w={wt.bits}b nt={p['NT']}",
+                  "edgec_mvau", p, simd * xt.bits, pe * ot.bits, words(x, simd, xt), words(expected, pe, ot), frames,
+                  files)
 
 
 def dwc_case(i: int, rng) -> RtlCase:
@@ -88,9 +96,8 @@ def dwc_case(i: int, rng) -> RtlCase:
     a, b, frames = int(rng.integers(1, 7)), int(rng.integers(1, 7)), 3
     n = a * b // np.gcd(a, b) * int(rng.integers(1, 3))
     x = rand_codes(rng, t, (frames * n,))
-    iw, ow = words(x, a, t), words(x, b, t)
-    return RtlCase(f"dwc {a}->{b} {t.bits}b", "edgec_dwc", dict(IN_E=a, OUT_E=b, B=t.bits), a * t.bits, b * t.bits,
-                   iw, ow, lasts(len(iw), frames), lasts(len(ow), frames))
+    return simple(f"dwc {a}->{b} {t.bits}b", "edgec_dwc", dict(IN_E=a, OUT_E=b, B=t.bits), a * t.bits, b * t.bits,
+                  words(x, a, t), words(x, b, t), frames)
 
 
 def passthrough_case(i: int, rng, module: str) -> RtlCase:
@@ -99,7 +106,103 @@ def passthrough_case(i: int, rng, module: str) -> RtlCase:
     w = [int(v) for v in rng.integers(0, 2**width, size=n, dtype=np.uint64)]
     p = dict(W=width) if module == "edgec_skid" else dict(W=width, DEPTH=int(rng.choice([2, 4, 8])))
     la = [int(v) for v in rng.integers(0, 2, size=n)]
-    return RtlCase(f"{module} {p}", module, p, width, width, w, w, la, la)
+    return RtlCase(f"{module} {p}", module, p, [Port("s", width, w, la)], [Port("m", width, w, la)])
+
+
+def itype(t: CType) -> dict:
+    return dict(IB=t.bits, IS=int(t.signed), IBIP=int(t.bipolar))
+
+
+def swg_case(i: int, rng) -> RtlCase:
+    frames = 2
+    h, w, c = int(rng.integers(1, 7)), int(rng.integers(1, 7)), int(rng.integers(1, 6))
+    kh, kw = int(rng.integers(1, 4)), int(rng.integers(1, 4))
+    sh, sw = int(rng.integers(1, 3)), int(rng.integers(1, 3))
+    pad = [int(v) for v in rng.integers(0, 2, size=4)]
+    if h + pad[0] + pad[2] < kh or w + pad[1] + pad[3] < kw:
+        pad = [kh - 1, kw - 1, kh - 1, kw - 1]
+    simd = divisor(rng, c)
+    it = rand_type(rng)
+    pad_value = 0 if it.bipolar else int(rand_codes(rng, it, (1,))[0])
+    ot = CType(2, True) if it.bipolar and any(pad) else it
+    x = rand_codes(rng, it, (frames, h, w, c))
+    win = ref.sliding_window(x, (kh, kw), (sh, sw), tuple(pad), pad_value)
+    p = dict(IH=h, IW=w, C=c, KH=kh, KW=kw, SH=sh, SW=sw, PT=pad[0], PL=pad[1], PB=pad[2], PR=pad[3], SIMD=simd,
+             **itype(it), OB=ot.bits, PAD=pad_value)
+    return simple(f"swg {h}x{w}x{c} k={kh}x{kw} s={sh}x{sw} pad={pad} simd={simd} {it.bits}b", "edgec_swg", p,
+                  simd * it.bits, simd * ot.bits, words(x, simd, it), words(win, simd, ot), frames)
+
+
+def window_case(i: int, rng) -> RtlCase:
+    op = i % 3
+    frames, pixels, k, c = 2, int(rng.integers(1, 4)), int(rng.integers(1, 10)), int(rng.integers(1, 9))
+    pe = divisor(rng, c)
+    it = rand_type(rng) if op == 0 else rand_type(rng, 2, 8)
+    x = rand_codes(rng, it, (frames * pixels, k, c))
+    ilo = -1 if it.bipolar else (-(2 ** (it.bits - 1)) if it.signed else 0)
+    ihi = 1 if it.bipolar else (2 ** (it.bits - 1) - 1 if it.signed else 2**it.bits - 1)
+    p = dict(OP=op, K=k, C=c, PE=pe, **itype(it), PIXELS=pixels)
+    files = {}
+    if op == 0:
+        expected, ot, ab = x.max(axis=1), it, it.bits + 1
+    elif op == 1:
+        expected, ot = (2 * x.sum(axis=1) + k) // (2 * k), it
+        ab = it.bits + (k - 1).bit_length() + 1
+    else:
+        wt = CType(int(rng.integers(2, 6)), True)
+        wts = rand_codes(rng, wt, (c, k))
+        accv = ref.matmul(x.reshape(-1, k * c), wts, groups=c)
+        bound = int(np.abs(wts).sum(axis=1).max()) * max(abs(ilo), abs(ihi))
+        ab = ctype_for(-bound, bound).bits
+        thr, sign, out_lo, bipolar, ot = thresholds(rng, -bound, bound, c)
+        cb = thresholds_act(thr, sign, pe, ab, out_lo, bipolar).cb
+        expected = ref.multi_threshold(accv, thr, sign, out_lo, bipolar)
+        cf = c // pe
+        wmem = wts.reshape(cf, pe, k).transpose(2, 0, 1).reshape(k * cf, pe)  # word k*CF + cf
+        files = {"WFILE": rtl_mem.hex_lines(pack_words(wmem, wt.bits, False), pe * wt.bits)}
+        files["TFILE"], files["NFILE"] = rtl_mem.thresholds(thr, sign, pe, cb)
+        p.update(WB=wt.bits, NT=thr.shape[1], CB=cb, OUT_LO=out_lo, BIPOLAR=int(bipolar))
+    p.update(OB=ot.bits, AB=ab)
+    if op != 2:
+        p["OB"] = ot.bits
+    return simple(f"window op={op} k={k} c={c} pe={pe} {it.bits}b", "edgec_window", p, pe * it.bits, pe * ot.bits,
+                  words(x, pe, it), words(expected, pe, ot), frames, files)
+
+
+def add_case(i: int, rng) -> RtlCase:
+    frames, vec, c = 2, int(rng.integers(1, 5)), int(rng.integers(1, 9))
+    pe = divisor(rng, c)
+    at, bt = rand_type(rng, 2, 8), rand_type(rng, 2, 8)
+    a, b = rand_codes(rng, at, (frames * vec, c)), rand_codes(rng, bt, (frames * vec, c))
+    ot = CType(10, True)
+    la = lasts(frames * vec * c // pe, frames)
+    return RtlCase(f"add c={c} pe={pe}", "edgec_add", dict(PE=pe, AB=at.bits, AS=int(at.signed), BB=bt.bits,
+                                                            BS=int(bt.signed), OB=ot.bits),
+                   [Port("a", pe * at.bits, words(a, pe, at), la), Port("b", pe * bt.bits, words(b, pe, bt), la)],
+                   [Port("m", pe * ot.bits, words(a + b, pe, ot), la)])
+
+
+def threshold_case(i: int, rng) -> RtlCase:
+    frames, vec, c = 2, int(rng.integers(1, 5)), int(rng.integers(1, 9))
+    pe = divisor(rng, c)
+    it = rand_type(rng, 2, 8)
+    x = rand_codes(rng, it, (frames * vec, c))
+    thr, sign, out_lo, bipolar, ot = thresholds(rng, int(x.min()), int(x.max()), c)
+    cb = thresholds_act(thr, sign, pe, it.bits, out_lo, bipolar).cb
+    t, n = rtl_mem.thresholds(thr, sign, pe, cb)
+    p = dict(C=c, PE=pe, IB=it.bits, IS=int(it.signed), NT=thr.shape[1], CB=cb, OB=ot.bits, OUT_LO=out_lo,
+             BIPOLAR=int(bipolar))
+    return simple(f"threshold c={c} pe={pe} nt={thr.shape[1]}", "edgec_threshold", p, pe * it.bits, pe * ot.bits,
+                  words(x, pe, it), words(ref.multi_threshold(x, thr, sign, out_lo, bipolar), pe, ot), frames,
+                  {"TFILE": t, "NFILE": n})
+
+
+def dup_case(i: int, rng) -> RtlCase:
+    width, n = int(rng.integers(1, 20)), int(rng.integers(1, 30))
+    w = [int(v) for v in rng.integers(0, 2**width, size=n)]
+    la = lasts(n, 1)
+    return RtlCase(f"dup {width}b", "edgec_dup", dict(W=width), [Port("s", width, w, la)],
+                   [Port("a", width, w, la), Port("b", width, w, la)])
 
 
 def make_cases(seed: int) -> list[RtlCase]:
@@ -108,6 +211,10 @@ def make_cases(seed: int) -> list[RtlCase]:
     cases += [dwc_case(i, rng) for i in range(5)]
     cases += [passthrough_case(i, rng, "edgec_skid") for i in range(2)]
     cases += [passthrough_case(i, rng, "edgec_fifo") for i in range(3)]
+    cases += [swg_case(i, rng) for i in range(8)]
+    cases += [window_case(i, rng) for i in range(9)]
+    cases += [add_case(i, rng) for i in range(3)] + [threshold_case(i, rng) for i in range(3)]
+    cases += [dup_case(i, rng) for i in range(2)]
     return cases
 
 
@@ -116,17 +223,20 @@ def top_module(cases: list[RtlCase], mem_dir: Path) -> str:
     body = []
     for i, c in enumerate(cases):
         pre = f"c{i}"
-        ports += [f"input wire [{c.in_width - 1}:0] {pre}_s_tdata", f"input wire {pre}_s_tvalid",
-                  f"output wire {pre}_s_tready", f"input wire {pre}_s_tlast",
-                  f"output wire [{c.out_width - 1}:0] {pre}_m_tdata", f"output wire {pre}_m_tvalid",
-                  f"input wire {pre}_m_tready", f"output wire {pre}_m_tlast"]
+        for pt in c.ins:
+            ports += [f"input wire [{pt.width - 1}:0] {pre}_{pt.name}i_tdata", f"input wire {pre}_{pt.name}i_tvalid",
+                      f"output wire {pre}_{pt.name}i_tready", f"input wire {pre}_{pt.name}i_tlast"]
+        for pt in c.outs:
+            ports += [f"output wire [{pt.width - 1}:0] {pre}_{pt.name}o_tdata", f"output wire {pre}_{pt.name}o_tvalid",
+                      f"input wire {pre}_{pt.name}o_tready", f"output wire {pre}_{pt.name}o_tlast"]
         params = dict(c.params)
         for k, lines in c.files.items():
             path = mem_dir / f"{pre}_{k.lower()}.mem"
             rtl_mem.write(path, lines)
             params[k] = f'"{path}"'
         plist = ", ".join(f".{k}({v})" for k, v in params.items())
-        conns = ", ".join(f".{s}_{n}({pre}_{s}_{n})" for s in ("s", "m") for n in ("tdata", "tvalid", "tready", "tlast"))
+        conns = ", ".join(f".{pt.name}_{n}({pre}_{pt.name}{d}_{n})" for d, pts in (("i", c.ins), ("o", c.outs))
+                          for pt in pts for n in ("tdata", "tvalid", "tready", "tlast"))
         body.append(f"    {c.module} #({plist}) u{i} (.clk(clk), .rst_n(rst_n), {conns});  // {c.name}")
     return ("`timescale 1ns / 1ps\nmodule sweep (\n    " + ",\n    ".join(ports) + "\n);\n" + "\n".join(body)
             + "\nendmodule\n")
@@ -150,8 +260,11 @@ def build(sim: str, cases: list[RtlCase], work: Path):
 def run(runner, cases: list[RtlCase], work: Path, idle: float, backpressure: float, tag: str) -> list[str]:
     """Run the cocotb testbench; returns the failure messages (empty when all pass)."""
     spec = {"idle": idle, "backpressure": backpressure, "max_cycles": 200000,
-            "cases": [{"prefix": f"c{i}", "name": c.name, "in": [f"{w:x}" for w in c.in_words], "in_last": c.in_last,
-                       "out": [f"{w:x}" for w in c.out_words], "out_last": c.out_last} for i, c in enumerate(cases)]}
+            "cases": [{"name": c.name,
+                       "ins": [{"prefix": f"c{i}_{p.name}i", "words": [f"{w:x}" for w in p.words], "lasts": p.lasts}
+                               for p in c.ins],
+                       "outs": [{"prefix": f"c{i}_{p.name}o", "words": [f"{w:x}" for w in p.words], "lasts": p.lasts}
+                                for p in c.outs]} for i, c in enumerate(cases)]}
     path = work / f"spec_{tag}.json"
     path.write_text(json.dumps(spec))
     results = work / f"results_{tag}.xml"

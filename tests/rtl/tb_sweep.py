@@ -16,25 +16,24 @@ from edgec.cosim.axis import Sink, Source
 async def sweep(dut):
     spec = json.loads(open(os.environ["EDGEC_SWEEP_SPEC"]).read())
     cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
-    srcs = [Source(dut, f"{c['prefix']}_s", dut.clk, spec["idle"], seed=2 * i) for i, c in enumerate(spec["cases"])]
-    sinks = [Sink(dut, f"{c['prefix']}_m", dut.clk, spec["backpressure"], seed=2 * i + 1)
-             for i, c in enumerate(spec["cases"])]
+    ins = [(p, Source(dut, p["prefix"], dut.clk, spec["idle"], seed=n)) for n, p in
+           enumerate(q for c in spec["cases"] for q in c["ins"])]
+    outs = [(c["name"], p, Sink(dut, p["prefix"], dut.clk, spec["backpressure"], seed=1000 + n)) for n, (c, p) in
+            enumerate((c, q) for c in spec["cases"] for q in c["outs"])]
     dut.rst_n.value = 0
     for _ in range(3):
         await RisingEdge(dut.clk)
     dut.rst_n.value = 1
-    tasks = []
-    for c, src, snk in zip(spec["cases"], srcs, sinks):
-        tasks.append(cocotb.start_soon(src.send([int(w, 16) for w in c["in"]], c["in_last"])))
-        tasks.append(cocotb.start_soon(snk.receive(len(c["out"]), spec["max_cycles"])))
+    tasks = [cocotb.start_soon(src.send([int(w, 16) for w in p["words"]], p["lasts"])) for p, src in ins]
+    tasks += [cocotb.start_soon(snk.receive(len(p["words"]), spec["max_cycles"])) for _, p, snk in outs]
     for t in tasks:
         await t
-    for snk in sinks:
+    for _, _, snk in outs:
         await snk.assert_empty(10)
     bad = []
-    for c, snk in zip(spec["cases"], sinks):
-        want = [int(w, 16) for w in c["out"]]
-        if snk.words != want or snk.lasts != c["out_last"]:
-            bad.append(f"{c['prefix']} {c['name']}: got {snk.words[:8]}.. lasts {snk.lasts[:8]}.., "
-                       f"want {want[:8]}.. lasts {c['out_last'][:8]}..")
+    for name, p, snk in outs:
+        want = [int(w, 16) for w in p["words"]]
+        if snk.words != want or snk.lasts != p["lasts"]:
+            bad.append(f"{p['prefix']} {name}: got {snk.words[:8]}.. lasts {snk.lasts[:8]}.., "
+                       f"want {want[:8]}.. lasts {p['lasts'][:8]}..")
     assert not bad, "\n".join(bad)

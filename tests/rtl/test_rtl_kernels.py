@@ -32,7 +32,7 @@ def test_a_wrong_expectation_fails(built):
     """The harness can fail: one expected word changed."""
     runner, cases, work = built
     bad = [dataclass_copy(c) for c in cases]
-    bad[0].out_words[0] ^= 1
+    bad[0].outs[0].words[0] ^= 1
     assert sweep.run(runner, bad, work, 0.0, 0.0, "bad")
 
 
