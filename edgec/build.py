@@ -17,6 +17,7 @@ from . import __version__, boards
 from .backend import report as report_mod
 from .backend import driver as driver_backend
 from .backend import hls as hls_backend
+from .backend import rtl as rtl_backend
 from .backend import sim as sim_backend
 from .cost.fold import fold
 from .errors import EdgecError
@@ -155,6 +156,8 @@ def build(model=None, out="out", *, board="zynq7020", preset=None, config=None, 
         vec = sim.to_codes(vec) if eval_x is None else vec
         hls_backend.emit(plan, brd, tmp / "hls", vec, sim.forward(vec))
         axis = {w: hls_backend.stream_layout(plan, w) for w in ("in", "out")}
+        progress("emitting the RTL network")
+        rtl_backend.emit(plan, tmp / "rtl")
         driver_backend.emit(g, brd, name, axis, tmp)
         rep = report_mod.make(g, qnet, brd, dict(preset=preset_name, wbits=cfg.wbits, abits=cfg.abits,
                                                   finetune_epochs=finetune_epochs),

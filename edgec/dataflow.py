@@ -68,6 +68,20 @@ class Plan:
         return next(s for s in self.stages if s.name == name)
 
 
+MAX_FIFO = 512
+
+
+def fifo_depth(words: int) -> int:
+    """FIFO depth of a stream carrying ``words`` words per frame: a whole frame, up to
+    MAX_FIFO words (a power of two). The window generators alternate reading and
+    writing; with shallow FIFOs each stage's pauses would stall its neighbours and the
+    pipeline would run slower than its slowest stage."""
+    d = 2
+    while d < min(words, MAX_FIFO):
+        d *= 2
+    return d
+
+
 def beat_bits(bits: int) -> int:
     """AXI4-Stream beat width for a word: a power-of-two number of bytes (AXI DMA widths)."""
     b = 8

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__, resources
-from ..dataflow import Plan, Stage, Stream
+from ..dataflow import Plan, Stage, Stream, fifo_depth
 from ..ir.types import Bipolar, IntType, int_type_for
 from .render import render
 
@@ -158,7 +158,7 @@ class _Ctx:
         self.vars: dict[str, HStream] = {}
         for i, s in enumerate([plan.in_stream, *plan.streams, plan.out_stream]):
             self.vars[s.name] = HStream(IN_PORT if s is plan.in_stream else OUT_PORT if s is plan.out_stream else f"st{i}",
-                                        s.name, CType.of(s.type), s.width)
+                                        s.name, CType.of(s.type), s.width, fifo_depth(s.words))
         self.arrays: list[HArray] = []
 
     def s(self, st: Stream) -> HStream:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ..dataflow import Plan, Stage
+from ..dataflow import Plan, Stage, fifo_depth
 
 LUTRAM_BITS = 2048
 LUTS_PER_BRAM36 = 380  # a wide, shallow memory goes to LUTRAM when that costs less of a Zynq-7020 (53200 / 140)
@@ -115,8 +115,13 @@ def stage_resources(st: Stage) -> Res:
 
 
 def fifo_resources(plan: Plan) -> Res:
-    """Two-deep FIFOs on every internal stream: shift registers."""
-    return Res(LUT=sum(s.width for s in plan.streams) / 2, FF=sum(2 * s.width for s in plan.streams))
+    """The FIFO on every internal stream (dataflow.fifo_depth words): its memory plus
+    pointers and a counter."""
+    total = Res()
+    for s in plan.streams:
+        d = fifo_depth(s.words)
+        total = total + memory(d, s.width + 1) + Res(LUT=3 * d.bit_length(), FF=3 * d.bit_length())
+    return total
 
 
 @dataclass

@@ -42,7 +42,8 @@ module edgec_swg #(
     localparam OW = (IW + PL + PR - KW) / SW + 1;
     localparam DEPTH = KH * IW * CF;
     localparam integer PAD_I = PAD;
-    localparam [OB-1:0] PAD_B = PAD_I[OB-1:0];
+    // the pad code in the output's encoding (bipolar in one bit: 1 for +1)
+    localparam [OB-1:0] PAD_B = (IBIP != 0 && OB == 1) ? (PAD_I > 0 ? 1'b1 : 1'b0) : PAD_I[OB-1:0];
 
     reg [SIMD*IB-1:0] lines[0:DEPTH-1];
     integer loaded, rx, rc, oy, ox, ky, kx, cf;  // rows read; column/fold being read; window word

@@ -90,7 +90,12 @@ module edgec_window #(
                 if (s2 < 0 && q * (2 * K) != s2) q = q - 1;
             end
             assign sums[p*DW+:DW] = sum;
-            always @* result[p*OB+:OB] = (OP == 2) ? dw_out[p*OB+:OB] : (OP == 1) ? q[OB-1:0] : sum[OB-1:0];
+            // a bipolar max leaves as one bit: 1 for +1
+            always @*
+                if (OP == 2) result[p*OB+:OB] = dw_out[p*OB+:OB];
+                else if (OP == 1) result[p*OB+:OB] = q[OB-1:0];
+                else if (IBIP != 0) result[p*OB+:OB] = {{(OB - 1) {1'b0}}, ~sum[DW-1]};
+                else result[p*OB+:OB] = sum[OB-1:0];
             always @(posedge clk) if (advance) acc[cf*PE+p] <= sum;
         end
     endgenerate

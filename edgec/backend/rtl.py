@@ -1,0 +1,168 @@
+"""Dataflow plan -> OUT/rtl/: the network top over hw/rtl (same stages and folding as the
+HLS build), the $readmemh memory images, a copy of the kernel library and a file list.
+
+The top's ports follow Vitis HLS's names for the same C++ top (ap_clk, ap_rst_n,
+s_axis_TDATA/TVALID/TREADY/TLAST, m_axis_...), so one testbench drives either.
+"""
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .. import __version__, resources
+from ..dataflow import Plan, fifo_depth
+from . import rtl_mem
+from .hls import KIND_ENUM, CType, HAct, _Ctx, pack_words
+from .render import render
+
+KIND_CODE = {"XNOR_POPCOUNT": 0, "BINARY_ADDSUB": 1, "LUT_MAC": 2, "DSP_MAC": 3}
+WINDOW_OP = {"max": 0, "avg": 1, "depthwise": 2}
+TOP = "edgec_top"
+
+
+@dataclass
+class RInst:
+    id: int
+    name: str
+    module: str
+    params: list[tuple[str, str]]  # (name, Verilog literal)
+    ports: list[tuple[str, str]]  # (module port prefix, stream wire prefix)
+
+
+@dataclass
+class RWire:
+    var: str
+    width: int
+    depth: int = 2
+
+
+@dataclass
+class RtlContext:
+    top: str
+    version: str
+    in_beat_bits: int
+    out_beat_bits: int
+    in_var: str
+    in_width: int
+    out_var: str
+    out_width: int
+    wires: list[RWire]  # internal streams: <var>_p_* (producer side) -> FIFO -> <var>_c_* (consumer side)
+    insts: list[RInst] = field(default_factory=list)
+
+
+def _itype(t: CType, pre: str) -> list[tuple[str, int]]:
+    return [(f"{pre}B", t.bits), (f"{pre}S", int(t.signed)), (f"{pre}BIP", int(t.bipolar))]
+
+
+def _act_params(a: HAct) -> list[tuple[str, int]]:
+    return [("NT", a.nt or 0), ("CB", a.cb or 2), ("OUT_LO", a.out_lo), ("BIPOLAR", int(a.bipolar))]
+
+
+def context(plan: Plan, mem: dict[str, list[str]]) -> RtlContext:
+    """``mem`` receives the memory images (file name -> lines)."""
+    c = _Ctx(plan)
+    first, last = plan.stages[0], plan.stages[-1]
+    ins_var = c.s(first.outs[0]).var
+    out_var = c.s(last.ins[0]).var
+    wires = [RWire(c.s(s).var, c.s(s).width, fifo_depth(s.words)) for s in plan.streams]
+    ctx = RtlContext(TOP, __version__, first.attrs["beat_bits"], last.attrs["beat_bits"], ins_var,
+                     first.outs[0].width, out_var, last.ins[0].width, wires)
+
+    def files(i, **images):
+        out = []
+        for key, lines in images.items():
+            name = f"{key[0].lower()}_{i}.mem"
+            mem[name] = lines
+            out.append((key, f'{{MEM_DIR, "/{name}"}}'))
+        return out
+
+    for st in plan.stages[1:-1]:
+        h = c.stage(st)
+        p = h.p
+        ins = [c.s(x).var for x in st.ins]
+        outs = [c.s(x).var for x in st.outs]
+        ports = [("s", ins[0] + "_c"), ("m", outs[0] + "_p")]
+        if st.kind == "mvau":
+            node = st.node
+            xt, wt, ot = p["xt"], p["wt"], p["ot"]
+            a = h.act
+            params = [("MW", p["mw"]), ("MH", p["mh"]), ("SIMD", p["simd"]), ("PE", p["pe"]),
+                      ("KIND", KIND_CODE[p["kind"]]), ("XB", xt.bits), ("XS", int(xt.signed)), ("XBIP", int(xt.bipolar)),
+                      ("WB", wt.bits), ("AB", p["acc"].bits), ("OB", ot.bits), ("VECTORS", p["vectors"]),
+                      *_act_params(a)]
+            img = {"WFILE": rtl_mem.mvau_weights(node.params["weight"], p["pe"], p["simd"], wt.bits, wt.bipolar)}
+            if a.nt:
+                img["TFILE"], img["NFILE"] = _thresholds(st, a, p["pe"])
+            params += files(st.id, **img)
+            module = "edgec_mvau"
+        elif st.kind == "swg":
+            it, ot = p["it"], p["ot"]
+            params = [("IH", p["ih"]), ("IW", p["iw"]), ("C", p["c"]), ("KH", p["kh"]), ("KW", p["kw"]),
+                      ("SH", p["sh"]), ("SW", p["sw"]), ("PT", p["pad"][0]), ("PL", p["pad"][1]), ("PB", p["pad"][2]),
+                      ("PR", p["pad"][3]), ("SIMD", p["simd"]), *_itype(it, "I"), ("OB", ot.bits),
+                      ("PAD", p["pad_value"])]
+            module = "edgec_swg"
+        elif st.kind == "window":
+            it, ot = p["it"], p["ot"]
+            params = [("OP", WINDOW_OP[p["op"]]), ("K", p["k"]), ("C", p["c"]), ("PE", p["pe"]), *_itype(it, "I"),
+                      ("OB", ot.bits), ("AB", p["acc"].bits), ("PIXELS", p["pixels"])]
+            if p["op"] == "depthwise":
+                a = h.act
+                w = st.node.params["weight"]
+                cf, k, pe = p["cf"], p["k"], p["pe"]
+                wmem = w.reshape(cf, pe, k).transpose(2, 0, 1).reshape(k * cf, pe)
+                img = {"WFILE": rtl_mem.hex_lines(pack_words(wmem, p["wt"].bits, False), pe * p["wt"].bits)}
+                if a.nt:
+                    img["TFILE"], img["NFILE"] = _thresholds(st, a, pe)
+                params += [("WB", p["wt"].bits), *_act_params(a), *files(st.id, **img)]
+            module = "edgec_window"
+        elif st.kind == "add":
+            params = [("PE", p["pe"]), ("AB", p["at"].bits), ("AS", int(p["at"].signed)), ("BB", p["bt"].bits),
+                      ("BS", int(p["bt"].signed)), ("OB", p["ot"].bits)]
+            ports = [("a", ins[0] + "_c"), ("b", ins[1] + "_c"), ("m", outs[0] + "_p")]
+            module = "edgec_add"
+        elif st.kind == "threshold":
+            a = h.act
+            t, n = _thresholds(st, a, p["pe"])
+            params = [("C", p["c"]), ("PE", p["pe"]), ("IB", p["it"].bits), ("IS", int(p["it"].signed)),
+                      ("OB", p["ot"].bits), *_act_params(a), *files(st.id, TFILE=t, NFILE=n)]
+            module = "edgec_threshold"
+        elif st.kind == "dwc":
+            params = [("IN_E", p["in_e"]), ("OUT_E", p["out_e"]), ("B", p["bits"])]
+            module = "edgec_dwc"
+        elif st.kind == "dup":
+            params = [("W", st.ins[0].width)]
+            ports = [("s", ins[0] + "_c"), ("a", outs[0] + "_p"), ("b", outs[1] + "_p")]
+            module = "edgec_dup"
+        else:
+            raise AssertionError(st.kind)
+        ctx.insts.append(RInst(st.id, st.name, module, [(k, str(v)) for k, v in params], ports))
+    return ctx
+
+
+def _thresholds(st, a: HAct, pe: int):
+    """Threshold and negation images from the HLS activation (the same sentinel rules)."""
+    act = st.act
+    thr, sign = act.params["thresholds"], act.params["sign"]
+    if thr.shape[1] == 0:  # as thresholds_act: a sentinel above every value
+        thr = np.full((thr.shape[0], 1), 2 ** (a.cb - 1) - 1, np.int64)
+    return rtl_mem.thresholds(thr, sign, pe, a.cb)
+
+
+def emit(plan: Plan, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    mem: dict[str, list[str]] = {}
+    ctx = context(plan, mem)
+    render("rtl/top.v.j2", out / "edgec_top.v", ctx=ctx)
+    shutil.copytree(resources.path("hw") / "rtl", out / "lib", ignore=shutil.ignore_patterns("*.md"))
+    (out / "mem").mkdir()
+    for name in sorted(mem):
+        rtl_mem.write(out / "mem" / name, mem[name])
+    files = sorted(f"lib/{p.name}" for p in (out / "lib").glob("*.v")) + ["edgec_top.v"]
+    (out / "files.f").write_text("\n".join(files) + "\n")
+
+
+__all__ = ["emit", "context", "KIND_ENUM"]

@@ -1,0 +1,102 @@
+"""`edgec cosim`: co-simulate OUT/rtl (or other Verilog with the same ports) under cocotb on
+Icarus or Verilator and compare every output beat with the generated simulator."""
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+
+from .. import tools
+from ..backend import sim as sim_backend
+from ..errors import EdgecError
+
+
+def _inputs(build_dir: Path, sim, manifest: dict, x, vectors: int | None, seed: int):
+    if x is None:
+        if manifest.get("example") == "digits":
+            from ..examples import digits
+
+            x = digits.test_split()[0]
+        else:
+            rng = np.random.default_rng(seed)
+            x = rng.integers(sim.INPUT_LO, sim.INPUT_HI + 1, size=(vectors or 100, *sim.INPUT_SHAPE))
+    x = np.asarray(x)
+    if vectors is not None:
+        if vectors < 1:
+            raise EdgecError(f"--vectors {vectors}: give 1 or more")
+        reps = -(-vectors // len(x))
+        x = np.concatenate([x] * reps)[:vectors]  # more frames than inputs: repeat them
+    return sim.to_codes(x) if np.issubdtype(x.dtype, np.integer) else sim.quantize(x)
+
+
+def run(build_dir: Path, simulator: str = "icarus", x=None, vectors: int | None = None, idle: float = 0.0,
+        backpressure: float = 0.0, rtl_dir: Path | None = None, seed: int = 0) -> dict:
+    from cocotb_tools.runner import get_runner
+
+    build_dir = Path(build_dir).resolve()
+    manifest = json.loads((build_dir / "edgec.json").read_text())
+    for name, v in (("--idle", idle), ("--backpressure", backpressure)):
+        if not 0 <= v < 1:
+            raise EdgecError(f"{name} {v}: give a probability in [0, 1)")
+    tools.use_simulator(simulator)
+    sim = sim_backend.load(build_dir / "sim")
+    codes = _inputs(build_dir, sim, manifest, x, vectors, seed)
+    n = len(codes)
+    expected = sim.forward(codes).reshape(n, -1)
+    lin, lout = manifest["axis"]["in"], manifest["axis"]["out"]
+    K = sim.K
+    beats = K.pack_beats(codes.reshape(n, -1), lin["bits"], lin["bipolar"], lin["per_word"], lin["beat_bytes"])
+    in_per = beats.shape[1]
+    words = [int.from_bytes(b.tobytes(), "little") for b in beats.reshape(n * in_per, -1)]
+    out_per = lout["elems"] // lout["per_word"]
+
+    rtl = Path(rtl_dir).resolve() if rtl_dir else build_dir / "rtl"
+    sources = [rtl / ln for ln in (rtl / "files.f").read_text().split()] if (rtl / "files.f").is_file() \
+        else sorted(rtl.rglob("*.v"))
+    if not sources:
+        raise EdgecError(f"--rtl '{rtl}': no Verilog files (*.v) there")
+    work = build_dir / "cosim" / f"{simulator}{'-' + rtl.name if rtl_dir else ''}"
+    work.mkdir(parents=True, exist_ok=True)
+    runner = get_runner(simulator)
+    params = {"MEM_DIR": f'"{rtl / "mem"}"'} if not rtl_dir else {}
+    runner.build(sources=sources, hdl_toplevel="edgec_top", build_dir=work / "build", timescale=("1ns", "1ps"),
+                 parameters=params, build_args=["-Wno-fatal"] if simulator == "verilator" else [],
+                 log_file=work / "build.log")
+    spec = {"beats": [f"{w:x}" for w in words], "in_beats_per_frame": in_per, "out_beats": n * out_per,
+            "idle": idle, "backpressure": backpressure, "seed": seed, "result": str(work / "result.json"),
+            "max_cycles": 200 * (n + 2) * max(in_per, out_per) + 100 * n * int(
+                json.loads((build_dir / "report.json").read_text())["hardware"]["cycles_per_frame"]) + 10000}
+    (work / "spec.json").write_text(json.dumps(spec))
+    results = work / "results.xml"
+    try:
+        runner.test(test_module="edgec.cosim.tb_network", hdl_toplevel="edgec_top", build_dir=work / "build",
+                    test_dir=work, extra_env={"EDGEC_COSIM_SPEC": str(work / "spec.json")},
+                    results_xml=str(results), log_file=work / "run.log", parameters=params)
+    except SystemExit:
+        pass
+    fails = [f.get("message", "") for f in ET.parse(results).getroot().iter("failure")]
+    if not (work / "result.json").is_file():
+        raise EdgecError(f"the co-simulation did not finish: {' | '.join(fails)[:300]} (log: {work / 'run.log'})")
+    res = json.loads((work / "result.json").read_text())
+    got_words = [int(w, 16) for w in res["words"]]
+    got = np.zeros((n, lout["elems"]), np.int64)
+    m = len(got_words) // out_per
+    if m:
+        raw = b"".join(w.to_bytes(lout["beat_bytes"], "little") for w in got_words[: m * out_per])
+        got[:m] = K.unpack_beats(raw, m, lout["bits"], lout["signed"], lout["bipolar"], lout["per_word"],
+                                 lout["beat_bytes"], lout["elems"])
+    bad = (got != expected).any(axis=1)
+    bad[m:] = True
+    lasts_ok = res["lasts"] == [int((i + 1) % out_per == 0) for i in range(n * out_per)]
+    ends = np.array(res["cycles"][out_per - 1 :: out_per], np.int64)
+    steady = np.diff(ends[len(ends) // 2 :]) if len(ends) > 3 else np.diff(ends)
+    cpf = float(np.mean(steady)) if len(steady) else float("nan")
+    return {"vectors": int(n), "mismatches": int(bad.sum()) + (0 if lasts_ok and not fails else 1),
+            "cycles_per_frame": round(cpf, 1), "fps": round(manifest_clock(build_dir) * 1e6 / cpf, 1) if cpf == cpf
+            else None, "failures": fails, "tlast_ok": lasts_ok}
+
+
+def manifest_clock(build_dir: Path) -> float:
+    return float(json.loads((build_dir / "report.json").read_text())["board"]["clock_mhz"])
