@@ -59,6 +59,16 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--inputs", help=".npy inputs (float or integer codes); default: the example's test split, "
                    "or random codes for other models")
     c.add_argument("--json", action="store_true", help="print {vectors, mismatches, compile_s, run_s}")
+    v = sub.add_parser("cosim", help="co-simulate the build's RTL under cocotb and compare with the simulator")
+    v.add_argument("build_dir")
+    v.add_argument("--simulator", choices=["icarus", "verilator"], default="icarus")
+    v.add_argument("--vectors", type=int, help="number of frames (default: 100; inputs repeat when fewer)")
+    v.add_argument("--inputs", help=".npy inputs (float or integer codes); default: the example's test split, "
+                   "or random codes for other models")
+    v.add_argument("--idle", type=float, default=0.0, help="probability of an idle cycle on the input stream")
+    v.add_argument("--backpressure", type=float, default=0.0, help="probability of tready low on the output")
+    v.add_argument("--rtl", help="other Verilog with the same top-level ports (the Vitis HLS export)")
+    v.add_argument("--json", action="store_true", help="print {vectors, mismatches, cycles_per_frame, fps}")
     sub.add_parser("boards", help="list the known boards")
     return p
 
@@ -133,6 +143,25 @@ def cmd_csim(a) -> int:
     return 0 if r["mismatches"] == 0 else 1
 
 
+def cmd_cosim(a) -> int:
+    from .build import load_array
+    from .cosim.run import run
+
+    d = _build_dir(a.build_dir)
+    x = load_array(a.inputs, "inputs") if a.inputs else None
+    r = run(d, a.simulator, x, a.vectors if a.vectors is not None else 100, a.idle, a.backpressure, a.rtl)
+    if a.json:
+        print(json.dumps({k: r[k] for k in ("vectors", "mismatches", "cycles_per_frame", "fps")}))
+    else:
+        rep = json.loads((d / "report.json").read_text())["hardware"]
+        print(f"co-simulation on {a.simulator}: {r['vectors']} frames, {r['mismatches']} mismatches against the "
+              f"simulator; {r['cycles_per_frame']:,.1f} cycles per frame (report: {rep['cycles_per_frame']:,}), "
+              f"{r['fps']:,.0f} frames/s at {rep['clock_mhz']:g} MHz")
+        for f in r["failures"]:
+            print(f"failure: {f}")
+    return 0 if r["mismatches"] == 0 else 1
+
+
 def cmd_boards(a) -> int:
     from .boards import boards
 
@@ -145,7 +174,7 @@ def cmd_boards(a) -> int:
 def main(argv=None) -> int:
     try:
         a = parser().parse_args(argv)
-        return {"build": cmd_build, "sim": cmd_sim, "report": cmd_report, "csim": cmd_csim, "boards": cmd_boards}[a.cmd](a)
+        return {"build": cmd_build, "sim": cmd_sim, "report": cmd_report, "csim": cmd_csim, "cosim": cmd_cosim, "boards": cmd_boards}[a.cmd](a)
     except EdgecError as e:
         print(f"edgec: error: {e}", file=sys.stderr)
         return 2
