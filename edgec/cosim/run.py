@@ -32,7 +32,9 @@ def _inputs(build_dir: Path, sim, manifest: dict, x, vectors: int | None, seed: 
 
 
 def run(build_dir: Path, simulator: str = "icarus", x=None, vectors: int | None = None, idle: float = 0.0,
-        backpressure: float = 0.0, rtl_dir: Path | None = None, seed: int = 0) -> dict:
+        backpressure: float = 0.0, rtl_dir: Path | None = None, seed: int = 0, reset_after: int = 0) -> dict:
+    """``reset_after``: reset the design after that many beats of a first frame, which is
+    then dropped (it must not disturb the frames that follow)."""
     from cocotb_tools.runner import get_runner
 
     build_dir = Path(build_dir).resolve()
@@ -66,6 +68,7 @@ def run(build_dir: Path, simulator: str = "icarus", x=None, vectors: int | None 
                  log_file=work / "build.log")
     spec = {"beats": [f"{w:x}" for w in words], "in_beats_per_frame": in_per, "out_beats": n * out_per,
             "idle": idle, "backpressure": backpressure, "seed": seed, "result": str(work / "result.json"),
+            "reset_after": int(reset_after),
             "max_cycles": 200 * (n + 2) * max(in_per, out_per) + 100 * n * int(
                 json.loads((build_dir / "report.json").read_text())["hardware"]["cycles_per_frame"]) + 10000}
     (work / "spec.json").write_text(json.dumps(spec))
