@@ -20,6 +20,7 @@ from .backend import hls as hls_backend
 from .backend import rtl as rtl_backend
 from .backend import sim as sim_backend
 from .cost.fold import fold
+from .csim import test_codes
 from .errors import EdgecError
 from .frontend.finetune import finetune
 from .frontend.lower import lower
@@ -151,9 +152,8 @@ def build(model=None, out="out", *, board="zynq7020", preset=None, config=None, 
         fold_cfg, plan, est = fold(g, brd, None if target_fps is None else float(target_fps), folding)
         progress("emitting the HLS accelerator")
         sim = sim_backend.load(tmp / "sim")
-        vec = sim.quantize(eval_x[:TB_FRAMES]) if eval_x is not None else np.random.default_rng(seed).integers(
-            sim.INPUT_LO, sim.INPUT_HI + 1, size=(TB_FRAMES, *sim.INPUT_SHAPE))
-        vec = sim.to_codes(vec) if eval_x is None else vec
+        # testbench data: the first evaluation inputs, or random codes
+        vec = test_codes({}, sim, None if eval_x is None else eval_x[:TB_FRAMES], TB_FRAMES, seed)
         hls_backend.emit(plan, brd, tmp / "hls", vec, sim.forward(vec))
         axis = {w: hls_backend.stream_layout(plan, w) for w in ("in", "out")}
         progress("emitting the RTL network")

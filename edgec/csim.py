@@ -62,12 +62,10 @@ def compile_tb(hls_dir: Path, work: Path, extra_flags=()) -> tuple[Path, float, 
     return exe, time.perf_counter() - t0, warnings
 
 
-def run(build_dir: Path, x: np.ndarray | None = None, vectors: int | None = None, seed: int = 0) -> dict:
-    """Run the C simulation on ``x`` (float inputs or integer codes; default: the example's
-    test split, or random input codes) and compare with the simulator."""
-    build_dir = Path(build_dir)
-    manifest = json.loads((build_dir / "edgec.json").read_text())
-    sim = sim_backend.load(build_dir / "sim")
+def test_codes(manifest: dict, sim, x=None, vectors: int | None = None, seed: int = 0, repeat: bool = False):
+    """Integer input codes (channels last) for checking a build: ``x`` (floats or codes), or
+    the example's test split, or random codes; the first ``vectors`` of them (with
+    ``repeat``, the inputs repeat when fewer)."""
     if x is None:
         if manifest.get("example") == "digits":
             from .examples import digits
@@ -77,13 +75,24 @@ def run(build_dir: Path, x: np.ndarray | None = None, vectors: int | None = None
             rng = np.random.default_rng(seed)
             x = rng.integers(sim.INPUT_LO, sim.INPUT_HI + 1, size=(vectors or 100, *sim.INPUT_SHAPE))
     x = np.asarray(x)
+    if tuple(x.shape[1:]) != tuple(sim.INPUT_SHAPE) or not len(x):
+        raise EdgecError(f"inputs must have shape (N, {', '.join(map(str, sim.INPUT_SHAPE))}), got {x.shape}")
     if vectors is not None:
         if vectors < 1:
             raise EdgecError(f"--vectors {vectors}: give 1 or more")
+        if repeat:
+            x = np.concatenate([x] * -(-vectors // len(x)))
         x = x[:vectors]
-    if tuple(x.shape[1:]) != tuple(sim.INPUT_SHAPE):
-        raise EdgecError(f"inputs must have shape (N, {', '.join(map(str, sim.INPUT_SHAPE))}), got {x.shape}")
-    codes = sim.to_codes(x) if np.issubdtype(x.dtype, np.integer) else sim.quantize(x)
+    return sim.to_codes(x) if np.issubdtype(x.dtype, np.integer) else sim.quantize(x)
+
+
+def run(build_dir: Path, x: np.ndarray | None = None, vectors: int | None = None, seed: int = 0) -> dict:
+    """Run the C simulation on ``x`` (float inputs or integer codes; default: the example's
+    test split, or random input codes) and compare with the simulator."""
+    build_dir = Path(build_dir)
+    manifest = json.loads((build_dir / "edgec.json").read_text())
+    sim = sim_backend.load(build_dir / "sim")
+    codes = test_codes(manifest, sim, x, vectors, seed)
     expected = sim.forward(codes).reshape(len(codes), -1)
 
     lin, lout = manifest["axis"]["in"], manifest["axis"]["out"]
