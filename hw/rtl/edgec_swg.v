@@ -43,13 +43,17 @@ module edgec_swg #(
     localparam DEPTH = KH * IW * CF;
     localparam integer PAD_I = PAD;
     // the pad code in the output's encoding (bipolar in one bit: 1 for +1)
-    localparam [OB-1:0] PAD_B = (IBIP != 0 && OB == 1) ? (PAD_I > 0 ? 1'b1 : 1'b0) : PAD_I[OB-1:0];
+    localparam integer PAD_E = (IBIP != 0 && OB == 1) ? (PAD_I > 0 ? 1 : 0) : PAD_I;
+    localparam [OB-1:0] PAD_B = PAD_E[OB-1:0];
 
     reg [SIMD*IB-1:0] lines[0:DEPTH-1];
     integer loaded, rx, rc, oy, ox, ky, kx, cf;  // rows read; column/fold being read; window word
     wire unused_tlast = s_tlast;
     wire [31:0] need_rows = oy * SH + KH - PT;
-    wire [31:0] need = (oy < OH && need_rows < IH) ? need_rows : IH;
+    // rows the next output row needs; a frame starts with a read even when its first
+    // rows are all padding, so that no output leaves before its frame's input arrives
+    wire [31:0] need_out = (oy < OH && need_rows < IH) ? need_rows : IH;
+    wire [31:0] need = (oy == 0 && need_out == 0) ? 1 : need_out;
     wire do_read = (loaded < need);
     wire out_free = !m_tvalid || m_tready;
     assign s_tready = do_read;

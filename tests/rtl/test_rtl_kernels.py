@@ -49,6 +49,12 @@ LINT_PARAMS = {
     "edgec_fifo.v": ["", "-GDEPTH=8"],
     "edgec_dwc.v": ["", "-GIN_E=3 -GOUT_E=2 -GB=4"],
     "edgec_skid.v": [""],
+    "edgec_swg.v": ["", "-GIBIP=1 -GIB=1 -GOB=1 -GPAD=-1", "-GIBIP=1 -GIB=1 -GOB=2 -GPAD=0 -GC=4 -GSIMD=2",
+                    "-GKH=1 -GPT=1 -GPB=1 -GKW=2 -GSW=2 -GPL=0 -GPR=0"],
+    "edgec_window.v": ["", "-GOP=1 -GIS=1 -GOB=2", "-GOP=2 -GNT=3 -GPE=2 -GC=4", "-GOP=0 -GIBIP=1 -GIB=1 -GOB=1"],
+    "edgec_add.v": ["", "-GAS=1 -GPE=3"],
+    "edgec_threshold.v": ["", "-GNT=3 -GPE=2 -GC=4 -GIS=1"],
+    "edgec_dup.v": [""],
     "edgec_act.v": ["", "-GNT=0 -GOB=8", "-GNT=3 -GPE=2 -GCB=20 -GDW=12", "-GNT=1 -GBIPOLAR=1 -GOB=1"],
 }
 
@@ -62,3 +68,7 @@ def test_lint_clean(name):
                             *[str(p) for p in src.parent.glob("*.v") if p != src], "--top-module", src.stem],
                            capture_output=True, text=True)
         assert r.returncode == 0, f"{name} {params}:\n{r.stderr}"
+
+
+def test_lint_covers_every_module():
+    assert set(LINT_PARAMS) == {p.name for p in (resources.path("hw") / "rtl").glob("*.v")}
