@@ -63,6 +63,8 @@ class HAct:
     out_lo: int = 0
     bipolar: bool = False
     init: str = ""
+    table: np.ndarray | None = None  # (C, nt) thresholds as held (threshold_table)
+    sign: np.ndarray | None = None  # (C,) +-1 per channel
 
 
 @dataclass
@@ -132,27 +134,37 @@ def mvau_weights(weight: np.ndarray, pe: int, simd: int, wt: CType, name: str) -
                   _braces(words, lambda v: _literal(int(v), width)))
 
 
+def threshold_table(thr: np.ndarray, acc_bits: int) -> tuple[np.ndarray, int]:
+    """(thresholds, comparison bits) as the hardware holds them: wide enough for the
+    thresholds and for +-acc (|acc| < 2^acc_bits); a channel row without thresholds gets
+    one sentinel above every value, which keeps its count at 0."""
+    c, nt = thr.shape
+    lim = 2 ** acc_bits
+    hi = max(int(thr.max()) if nt else 0, lim)
+    cb = int_type_for(min(int(thr.min()) if nt else 0, -lim), hi).bits
+    if nt == 0:
+        thr = np.full((c, 1), hi, np.int64)
+    return thr, cb
+
+
 def thresholds_act(thr: np.ndarray, sign: np.ndarray, pe: int, acc_bits: int, out_lo: int, bipolar: bool) -> HAct:
     """Thresholds<PE, NF, NT, CB, ...>: t[pe][nf][i] of channel nf*PE + pe."""
+    thr, cb = threshold_table(thr, acc_bits)
     c, nt = thr.shape
     nf = c // pe
-    lim = 2 ** acc_bits  # |sign * acc| < 2^acc_bits
-    hi_needed = max(int(thr.max()) if nt else 0, lim)
-    cb = int_type_for(min(int(thr.min()) if nt else 0, -lim), hi_needed).bits
-    if nt == 0:  # no threshold: a sentinel above every value keeps the count at 0
-        thr = np.full((c, 1), hi_needed, np.int64)
-        nt = 1
     t = thr.reshape(nf, pe, nt).transpose(1, 0, 2)
     neg = (sign < 0).astype(np.int64).reshape(nf, pe).T
     init = "{" + _braces(t, str) + ", " + _braces(neg, str) + "}"
-    return HAct(pe, nf, nt, cb, out_lo, bipolar, init)
+    return HAct(pe, nf, nt, cb, out_lo, bipolar, init, thr, sign)
 
 
 def _acc_type(n) -> CType:
     return CType.of(n.type)
 
 
-class _Ctx:
+class Stages:
+    """The typed per-stage render context of a plan, shared by the HLS and RTL backends."""
+
     def __init__(self, plan: Plan):
         self.plan = plan
         self.vars: dict[str, HStream] = {}
@@ -223,7 +235,7 @@ class _Ctx:
 
 
 def context(plan: Plan, board, tb_frames: int) -> HlsContext:
-    c = _Ctx(plan)
+    c = Stages(plan)
     stages = [c.stage(st) for st in plan.stages]
     internal = [c.s(s) for s in plan.streams]
     first, last = plan.stages[0], plan.stages[-1]

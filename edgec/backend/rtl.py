@@ -10,12 +10,10 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from .. import __version__, resources
 from ..dataflow import Plan, fifo_depth
 from . import rtl_mem
-from .hls import KIND_ENUM, CType, HAct, _Ctx, pack_words
+from .hls import CType, HAct, Stages
 from .render import render
 
 KIND_CODE = {"XNOR_POPCOUNT": 0, "BINARY_ADDSUB": 1, "LUT_MAC": 2, "DSP_MAC": 3}
@@ -63,7 +61,7 @@ def _act_params(a: HAct) -> list[tuple[str, int]]:
 
 def context(plan: Plan, mem: dict[str, list[str]]) -> RtlContext:
     """``mem`` receives the memory images (file name -> lines)."""
-    c = _Ctx(plan)
+    c = Stages(plan)
     first, last = plan.stages[0], plan.stages[-1]
     ins_var = c.s(first.outs[0]).var
     out_var = c.s(last.ins[0]).var
@@ -95,7 +93,7 @@ def context(plan: Plan, mem: dict[str, list[str]]) -> RtlContext:
                       *_act_params(a)]
             img = {"WFILE": rtl_mem.mvau_weights(node.params["weight"], p["pe"], p["simd"], wt.bits, wt.bipolar)}
             if a.nt:
-                img["TFILE"], img["NFILE"] = _thresholds(st, a, p["pe"])
+                img["TFILE"], img["NFILE"] = _thresholds(a, p["pe"])
             params += files(st.id, **img)
             module = "edgec_mvau"
         elif st.kind == "swg":
@@ -111,12 +109,9 @@ def context(plan: Plan, mem: dict[str, list[str]]) -> RtlContext:
                       ("OB", ot.bits), ("AB", p["acc"].bits), ("PIXELS", p["pixels"])]
             if p["op"] == "depthwise":
                 a = h.act
-                w = st.node.params["weight"]
-                cf, k, pe = p["cf"], p["k"], p["pe"]
-                wmem = w.reshape(cf, pe, k).transpose(2, 0, 1).reshape(k * cf, pe)
-                img = {"WFILE": rtl_mem.hex_lines(pack_words(wmem, p["wt"].bits, False), pe * p["wt"].bits)}
+                img = {"WFILE": rtl_mem.depthwise_weights(st.node.params["weight"], p["pe"], p["wt"].bits)}
                 if a.nt:
-                    img["TFILE"], img["NFILE"] = _thresholds(st, a, pe)
+                    img["TFILE"], img["NFILE"] = _thresholds(a, p["pe"])
                 params += [("WB", p["wt"].bits), *_act_params(a), *files(st.id, **img)]
             module = "edgec_window"
         elif st.kind == "add":
@@ -126,7 +121,7 @@ def context(plan: Plan, mem: dict[str, list[str]]) -> RtlContext:
             module = "edgec_add"
         elif st.kind == "threshold":
             a = h.act
-            t, n = _thresholds(st, a, p["pe"])
+            t, n = _thresholds(a, p["pe"])
             params = [("C", p["c"]), ("PE", p["pe"]), ("IB", p["it"].bits), ("IS", int(p["it"].signed)),
                       ("OB", p["ot"].bits), *_act_params(a), *files(st.id, TFILE=t, NFILE=n)]
             module = "edgec_threshold"
@@ -143,13 +138,9 @@ def context(plan: Plan, mem: dict[str, list[str]]) -> RtlContext:
     return ctx
 
 
-def _thresholds(st, a: HAct, pe: int):
-    """Threshold and negation images from the HLS activation (the same sentinel rules)."""
-    act = st.act
-    thr, sign = act.params["thresholds"], act.params["sign"]
-    if thr.shape[1] == 0:  # as thresholds_act: a sentinel above every value
-        thr = np.full((thr.shape[0], 1), 2 ** (a.cb - 1) - 1, np.int64)
-    return rtl_mem.thresholds(thr, sign, pe, a.cb)
+def _thresholds(a: HAct, pe: int):
+    """Threshold and negation images of an activation: the table the HLS build holds."""
+    return rtl_mem.thresholds(a.table, a.sign, pe, a.cb)
 
 
 def emit(plan: Plan, out: Path) -> None:
@@ -165,4 +156,4 @@ def emit(plan: Plan, out: Path) -> None:
     (out / "files.f").write_text("\n".join(files) + "\n")
 
 
-__all__ = ["emit", "context", "KIND_ENUM"]
+__all__ = ["emit", "context"]

@@ -21,6 +21,14 @@ def mvau_weights(weight: np.ndarray, pe: int, simd: int, wbits: int, bipolar: bo
     return hex_lines(pack_words(w, wbits, bipolar), pe * simd * wbits)
 
 
+def depthwise_weights(weight: np.ndarray, pe: int, wbits: int) -> list[str]:
+    """edgec_window's depthwise weights (C, K): word k*CF + cf, lane pe at [pe*WB]."""
+    c, k = weight.shape
+    cf = c // pe
+    w = weight.reshape(cf, pe, k).transpose(2, 0, 1).reshape(k * cf, pe)
+    return hex_lines(pack_words(w, wbits, False), pe * wbits)
+
+
 def thresholds(thr: np.ndarray, sign: np.ndarray, pe: int, cb: int) -> tuple[list[str], list[str]]:
     """(threshold words, negation words): word nf holds channels nf*PE .. nf*PE + PE-1."""
     c, nt = thr.shape
