@@ -228,13 +228,11 @@ class _Builder:
             elif n.op not in (Op.SLIDING_WINDOW, Op.FLATTEN, Op.MULTI_THRESHOLD):
                 raise EdgecError(f"node '{n.name}': op {n.op.value} has no hardware stage yet")
 
-        out_node = g.node(out_t)
         pe = self.fold["output"]["pe"]
         x = self.take(out_t, pe, "output", "output")
         beat = beat_bits(pe * x.type.bits)
         axis_out = Stream("out", x.type, pe, x.elems)
         self.add("axis_out", "output", "output", "output", [x], [axis_out], x.words, attrs=dict(beat_bits=beat))
-        del out_node
         return Plan(self.stages, axis_in, axis_out, self.streams)
 
     def _act(self, n: Node) -> Node | None:

@@ -3,6 +3,7 @@ bit-exact against the generated simulator on the built-in example at every prese
 an MLP and a conv net (stride, padding, residual add, depthwise), fully folded and at the
 folding edgec picks; its per-stage loop counts equal the report's cycles."""
 import json
+import re
 import subprocess
 import sys
 
@@ -112,8 +113,8 @@ def test_csim_counts_a_corrupted_weight_as_mismatches(tmp_path):
     w = out / "hls" / "weights.h"
     s = w.read_text()
     i = s.index("static const edgec::rom_word<2>::type w_")
-    j = s.index("0x", i)
-    s = s[:j] + ("0x1" if s[j:j + 3] != "0x1" else "0x2") + s[j + 3:]
+    m = re.compile(r"0x([0-9a-f]+)ULL").search(s, i)
+    s = s[:m.start()] + f"0x{int(m.group(1), 16) ^ 1:x}ULL" + s[m.end():]  # one weight bit flipped
     w.write_text(s)
     r = csim.run(out, None, 100)
     assert r["mismatches"] > 0

@@ -1,8 +1,6 @@
 """report.json and the printed per-layer table."""
 from __future__ import annotations
 
-import numpy as np
-
 from ..cost.counts import layer_rows, totals
 from ..cost.hw import BUDGET
 from ..frontend.qmodel import float_forward

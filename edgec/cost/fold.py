@@ -18,7 +18,7 @@ def _owner(p: Plan, st) -> str:
     if st.kind == "dwc":
         narrow = min((st.ins[0], st.outs[0]), key=lambda s: s.per_word)
         for other in p.stages:
-            if narrow in other.ins and other is not st or narrow in other.outs and other is not st:
+            if other is not st and narrow in (*other.ins, *other.outs):
                 return other.unit
     return st.unit
 

@@ -85,9 +85,27 @@ def act_decl(i, thr, sign, pe, acc_bits, out_lo, bipolar, ot) -> tuple[str, str]
     return t, f"static const {t} act{i} = {a.init};"
 
 
-def mvau_case(i, rng) -> Case:
+@dataclass
+class MvauProblem:
+    """A random matrix-vector problem of one kernel kind, with its accumulator range."""
+    kind: str
+    mw: int
+    mh: int
+    pe: int
+    simd: int
+    xt: CType
+    wt: CType
+    x: np.ndarray  # (vectors, MW)
+    w: np.ndarray  # (MH, MW)
+    acc: np.ndarray  # ir/ref.py's accumulator
+    lo: int
+    hi: int
+    acct: CType
+
+
+def mvau_problem(i, rng, vectors: int, max_mw: int = 40, max_mh: int = 12) -> MvauProblem:
     kind = ["xnor-popcount", "binary-addsub", "lut-mac", "dsp-mac"][i % 4]
-    mw, mh, vec = int(rng.integers(1, 40)), int(rng.integers(1, 12)), int(rng.integers(1, 4))
+    mw, mh = int(rng.integers(1, max_mw)), int(rng.integers(1, max_mh))
     pe, simd = divisor(rng, mh), divisor(rng, mw)
     if kind == "xnor-popcount":
         xt = wt = CType(1, True, True)
@@ -97,16 +115,23 @@ def mvau_case(i, rng) -> Case:
         xt, wt = rand_type(rng, 2, 4), CType(int(rng.integers(2, 5)), True)
     else:
         xt, wt = rand_type(rng, 5, 8), CType(int(rng.integers(2, 9)), True)
-    x = rand_codes(rng, xt, (vec, mw))
+    x = rand_codes(rng, xt, (vectors, mw))
     w = rand_codes(rng, wt, (mh, mw))
     if kind == "xnor-popcount":
-        acc = ref.xnor_popcount(x, w)
-        lo, hi, acct = 0, mw, ctype_for(0, mw)
+        acc, lo, hi = ref.xnor_popcount(x, w), 0, mw
     else:
         acc = ref.matmul(x, w)
-        xlo, xhi = (-1, 1) if xt.bipolar else (IntType(xt.bits, xt.signed).lo, IntType(xt.bits, xt.signed).hi)
-        bound = int(np.abs(w).sum(axis=1).max()) * max(abs(xlo), abs(xhi))
-        lo, hi, acct = -bound, bound, ctype_for(-bound, bound)
+        xabs = 1 if xt.bipolar else max(abs(IntType(xt.bits, xt.signed).lo), IntType(xt.bits, xt.signed).hi)
+        hi = int(np.abs(w).sum(axis=1).max()) * xabs
+        lo = -hi
+    return MvauProblem(kind, mw, mh, pe, simd, xt, wt, x, w, acc, lo, hi, ctype_for(lo, hi))
+
+
+def mvau_case(i, rng) -> Case:
+    vec = int(rng.integers(1, 4))
+    m = mvau_problem(i, rng, vec)
+    kind, mw, mh, pe, simd, xt, wt, x, w, acc, lo, hi, acct = (
+        m.kind, m.mw, m.mh, m.pe, m.simd, m.xt, m.wt, m.x, m.w, m.acc, m.lo, m.hi, m.acct)
     warr = mvau_weights(w, pe, simd, wt, f"w{i}")
     decl = f"static const {warr.elem} w{i}[{pe}][{(mh // pe) * (mw // simd)}] = {warr.init};"
     if rng.integers(0, 3):

@@ -14,7 +14,7 @@ from edgec.backend import rtl_mem
 from edgec.backend.hls import CType, pack_words, thresholds_act
 from edgec.ir import ref
 
-from ..hls.kernel_cases import ctype_for, divisor, rand_codes, rand_type, thresholds
+from ..hls.kernel_cases import ctype_for, divisor, mvau_problem, rand_codes, rand_type, thresholds
 
 
 @dataclass
@@ -53,27 +53,10 @@ KINDS = {"xnor-popcount": 0, "binary-addsub": 1, "lut-mac": 2, "dsp-mac": 3}
 
 
 def mvau_case(i: int, rng) -> RtlCase:
-    kind = list(KINDS)[i % 4]
-    mw, mh, vec, frames = int(rng.integers(1, 30)), int(rng.integers(1, 10)), int(rng.integers(1, 4)), 2
-    pe, simd = divisor(rng, mh), divisor(rng, mw)
-    if kind == "xnor-popcount":
-        xt = wt = CType(1, True, True)
-    elif kind == "binary-addsub":
-        xt, wt = rand_type(rng), CType(1, True, True)
-    elif kind == "lut-mac":
-        xt, wt = rand_type(rng, 2, 4), CType(int(rng.integers(2, 5)), True)
-    else:
-        xt, wt = rand_type(rng, 5, 8), CType(int(rng.integers(2, 9)), True)
-    x = rand_codes(rng, xt, (frames * vec, mw))
-    w = rand_codes(rng, wt, (mh, mw))
-    if kind == "xnor-popcount":
-        acc, lo, hi = ref.xnor_popcount(x, w), 0, mw
-    else:
-        acc = ref.matmul(x, w)
-        xabs = 1 if xt.bipolar else 2 ** (xt.bits - (1 if xt.signed else 0))
-        hi = int(np.abs(w).sum(axis=1).max()) * xabs
-        lo = -hi
-    acct = ctype_for(lo, hi)
+    vec, frames = int(rng.integers(1, 4)), 2
+    m = mvau_problem(i, rng, frames * vec, max_mw=30, max_mh=10)
+    kind, mw, mh, pe, simd, xt, wt, x, w, acc, lo, hi, acct = (
+        m.kind, m.mw, m.mh, m.pe, m.simd, m.xt, m.wt, m.x, m.w, m.acc, m.lo, m.hi, m.acct)
     p = dict(MW=mw, MH=mh, SIMD=simd, PE=pe, KIND=KINDS[kind], XB=xt.bits, XS=int(xt.signed), XBIP=int(xt.bipolar),
              WB=wt.bits, AB=acct.bits, VECTORS=vec)
     files = {"WFILE": rtl_mem.mvau_weights(w, pe, simd, wt.bits, wt.bipolar)}
@@ -159,9 +142,7 @@ def window_case(i: int, rng) -> RtlCase:
         thr, sign, out_lo, bipolar, ot = thresholds(rng, -bound, bound, c)
         cb = thresholds_act(thr, sign, pe, ab, out_lo, bipolar).cb
         expected = ref.multi_threshold(accv, thr, sign, out_lo, bipolar)
-        cf = c // pe
-        wmem = wts.reshape(cf, pe, k).transpose(2, 0, 1).reshape(k * cf, pe)  # word k*CF + cf
-        files = {"WFILE": rtl_mem.hex_lines(pack_words(wmem, wt.bits, False), pe * wt.bits)}
+        files = {"WFILE": rtl_mem.depthwise_weights(wts, pe, wt.bits)}
         files["TFILE"], files["NFILE"] = rtl_mem.thresholds(thr, sign, pe, cb)
         p.update(WB=wt.bits, NT=thr.shape[1], CB=cb, OUT_LO=out_lo, BIPOLAR=int(bipolar))
     p.update(OB=ot.bits, AB=ab)
