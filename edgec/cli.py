@@ -67,6 +67,11 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument("--backpressure", type=float, default=0.0, help="probability of tready low on the output")
     v.add_argument("--rtl", help="other Verilog with the same top-level ports (the Vitis HLS export)")
     v.add_argument("--json", action="store_true", help="print {vectors, mismatches, cycles_per_frame, fps}")
+    y = sub.add_parser("synth", help="synthesize the build's RTL with yosys (synth_xilinx) beside the cost model")
+    y.add_argument("build_dir")
+    y.add_argument("--jobs", type=int, help="yosys runs at once (default: one per CPU)")
+    y.add_argument("--json", action="store_true", help='print {"total": {...}, "stages": [...], "fits": ...}')
+    y.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     sub.add_parser("boards", help="list the known boards")
     return p
 
@@ -162,6 +167,18 @@ def cmd_cosim(a) -> int:
     return 0 if r["ok"] else 1
 
 
+def cmd_synth(a) -> int:
+    from . import synth
+    from .build import _stderr
+
+    d = _build_dir(a.build_dir)
+    if a.jobs is not None and a.jobs < 1:
+        raise EdgecError(f"--jobs {a.jobs}: give at least 1")
+    r = synth.run(d, a.jobs, progress=(lambda m: None) if a.quiet else _stderr)
+    print(json.dumps(r, indent=1) if a.json else synth.table(r))
+    return 0
+
+
 def cmd_boards(a) -> int:
     from .boards import boards
 
@@ -174,7 +191,7 @@ def cmd_boards(a) -> int:
 def main(argv=None) -> int:
     try:
         a = parser().parse_args(argv)
-        return {"build": cmd_build, "sim": cmd_sim, "report": cmd_report, "csim": cmd_csim, "cosim": cmd_cosim, "boards": cmd_boards}[a.cmd](a)
+        return {"build": cmd_build, "sim": cmd_sim, "report": cmd_report, "csim": cmd_csim, "cosim": cmd_cosim, "synth": cmd_synth, "boards": cmd_boards}[a.cmd](a)
     except EdgecError as e:
         print(f"edgec: error: {e}", file=sys.stderr)
         return 2

@@ -20,7 +20,7 @@ def hardware(fold: dict, est, board) -> dict:
                        "simd": st.ins[0].per_word if st.kind in ("mvau", "swg", "dwc") else "-", "cycles": st.cycles,
                        **r.as_dict()})
     cap = {"LUT": board.lut, "FF": board.ff, "BRAM36": board.bram36, "DSP": board.dsp}
-    return {"stages": stages, "total": est.total.as_dict(), "board": cap, "budget": BUDGET,
+    return {"stages": stages, "fifos": est.fifos.as_dict(), "total": est.total.as_dict(), "board": cap, "budget": BUDGET,
             "bottleneck": est.bottleneck.name, "cycles_per_frame": est.cycles, "clock_mhz": board.clock_mhz,
             "fps": round(est.fps, 1), "fits": est.fits, "folding": fold}
 

@@ -6,6 +6,7 @@ s_axis_TDATA/TVALID/TREADY/TLAST, m_axis_...), so one testbench drives either.
 """
 from __future__ import annotations
 
+import json
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,7 @@ class RInst:
     module: str
     params: list[tuple[str, str]]  # (name, Verilog literal)
     ports: list[tuple[str, str]]  # (module port prefix, stream wire prefix)
+    values: dict  # parameter -> int, or for a memory image {"mem": file name in mem/}
 
 
 @dataclass
@@ -74,7 +76,7 @@ def context(plan: Plan, mem: dict[str, list[str]]) -> RtlContext:
         for key, lines in images.items():
             name = f"{key[0].lower()}_{i}.mem"
             mem[name] = lines
-            out.append((key, f'{{MEM_DIR, "/{name}"}}'))
+            out.append((key, {"mem": name}))
         return out
 
     for st in plan.stages[1:-1]:
@@ -134,7 +136,8 @@ def context(plan: Plan, mem: dict[str, list[str]]) -> RtlContext:
             module = "edgec_dup"
         else:
             raise AssertionError(st.kind)
-        ctx.insts.append(RInst(st.id, st.name, module, [(k, str(v)) for k, v in params], ports))
+        lits = [(k, f'{{MEM_DIR, "/{v["mem"]}"}}' if isinstance(v, dict) else str(v)) for k, v in params]
+        ctx.insts.append(RInst(st.id, st.name, module, lits, ports, dict(params)))
     return ctx
 
 
@@ -154,6 +157,16 @@ def emit(plan: Plan, out: Path) -> None:
         rtl_mem.write(out / "mem" / name, mem[name])
     files = sorted(f"lib/{p.name}" for p in (out / "lib").glob("*.v")) + ["edgec_top.v"]
     (out / "files.f").write_text("\n".join(files) + "\n")
+    (out / "instances.json").write_text(json.dumps(instances(ctx), indent=1) + "\n")
 
 
-__all__ = ["emit", "context"]
+def instances(ctx: RtlContext) -> dict:
+    """The top's kernel instances with their parameters (what `edgec synth` synthesizes one
+    by one): the stages, and the FIFO on each stream."""
+    return {"top": ctx.top,
+            "stages": [{"id": i.id, "name": i.name, "module": i.module, "params": i.values} for i in ctx.insts],
+            "fifos": [{"stream": w.var, "module": "edgec_fifo", "params": {"W": w.width, "DEPTH": w.depth}}
+                      for w in ctx.wires]}
+
+
+__all__ = ["emit", "context", "instances"]

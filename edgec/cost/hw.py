@@ -133,15 +133,17 @@ class Estimate:
     fps: float
     fits: bool
     over: list[str]  # resources above the budget
+    fifos: Res  # the stream FIFOs (included in total)
 
 
 def estimate(plan: Plan, board) -> Estimate:
     rows = [(st, stage_resources(st)) for st in plan.stages]
-    total = Res(**PLATFORM) + fifo_resources(plan)
+    fifos = fifo_resources(plan)
+    total = Res(**PLATFORM) + fifos
     for _, r in rows:
         total = total + r
     bott = max(plan.stages, key=lambda s: s.cycles)
     cap = {"LUT": board.lut, "FF": board.ff, "BRAM36": board.bram36, "DSP": board.dsp}
     over = [k for k, v in cap.items() if getattr(total, k) > BUDGET * v]
-    return Estimate(rows, total, bott, bott.cycles, board.clock_mhz * 1e6 / bott.cycles, not over, over)
+    return Estimate(rows, total, bott, bott.cycles, board.clock_mhz * 1e6 / bott.cycles, not over, over, fifos)
 
