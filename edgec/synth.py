@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -58,6 +59,19 @@ def _literal(v) -> str:
     return f"32'sh{v & 0xFFFFFFFF:08X}" if v < 0 else str(v)
 
 
+def sources(lib: Path, module: str) -> list[Path]:
+    """``module``'s file in the kernel library and those of the modules it instantiates."""
+    out, todo = [], [module]
+    while todo:
+        f = lib / f"{todo.pop()}.v"
+        if not f.is_file():
+            raise EdgecError(f"{lib} has no {f.name}; rebuild the folder with `edgec build`")
+        if f not in out:
+            out.append(f)
+            todo += re.findall(r"^\s*(edgec_\w+)\s+#\(", f.read_text(), re.M)
+    return sorted(out)
+
+
 class Job:
     """One yosys run: ``module`` with ``params`` (ints, or {"mem": file} for an image)."""
 
@@ -72,7 +86,7 @@ class Job:
                 sets.append(f'-set {k} "{path}"')
             else:
                 sets.append(f"-set {k} {_literal(int(v))}")
-        lib = sorted((rtl / "lib").glob("*.v"))
+        lib = sources(rtl / "lib", module)
         self.script = "\n".join([
             "read_verilog -defer " + " ".join(str(p.resolve()) for p in lib),
             f"chparam {' '.join(sets)} {module}",

@@ -60,6 +60,12 @@ module edgec_mvau #(
     // datapath width: holds the accumulator, every product and the compared value
     localparam DW0 = (AB > XB + WB + 2) ? AB + 1 : XB + WB + 3;
     localparam DW = (CB > DW0) ? CB : DW0;
+    // an input element as a signed number, one signed product, the sum of SIMD of them
+    // (exact at DS bits: the accumulator's range holds every partial sum)
+    localparam XE = XB + 1;
+    localparam PW = (KIND == 0) ? 2 : (KIND == 1) ? XE + 1 : XE + WB;
+    localparam DS0 = PW + $clog2(SIMD + 1);
+    localparam DS = DS0 < DW ? DS0 : DW;
 
     reg [WW-1:0] wmem[0:NF*SF-1];
     reg [TW-1:0] tmem[0:NF-1];
@@ -94,24 +100,44 @@ module edgec_mvau #(
     edgec_act #(.PE(PE), .DW(DW), .NT(NT), .CB(CB), .OB(OB), .OUT_LO(OUT_LO), .BIPOLAR(BIPOLAR)) activation (
         .acc(sums), .t(trow), .neg(nrow), .out(act));
 
-    genvar p;
+    genvar p, i;
     generate
         for (p = 0; p < PE; p = p + 1) begin : lane
-            reg signed [DW-1:0] dot, sum, xe, we;
-            integer i;
-            always @* begin
-                dot = {DW{1'b0}};
-                for (i = 0; i < SIMD; i = i + 1) begin
-                    if (XBIP != 0) xe = x[i*XB] ? {{(DW - 1) {1'b0}}, 1'b1} : {DW{1'b1}};
-                    else if (XS != 0) xe = {{(DW - XB) {x[i*XB+XB-1]}}, x[i*XB+:XB]};
-                    else xe = {{(DW - XB) {1'b0}}, x[i*XB+:XB]};
-                    if (KIND <= 1) we = wrow[(p*SIMD+i)*WB] ? {{(DW - 1) {1'b0}}, 1'b1} : {DW{1'b1}};
-                    else we = {{(DW - WB) {wrow[(p*SIMD+i)*WB+WB-1]}}, wrow[(p*SIMD+i)*WB+:WB]};
-                    if (KIND == 0) dot = dot + {{(DW - 1) {1'b0}}, x[i*XB] == wrow[(p*SIMD+i)*WB]};
-                    else if (KIND == 1) dot = dot + (wrow[(p*SIMD+i)*WB] ? xe : -xe);
-                    else dot = dot + xe * we;
+            // the SIMD products at their own width, summed at DS bits, then widened
+            wire [SIMD*PW-1:0] prods;
+            for (i = 0; i < SIMD; i = i + 1) begin : el
+                wire [XB-1:0] xr = x[i*XB+:XB];
+                wire [WB-1:0] wr = wrow[(p*SIMD+i)*WB+:WB];
+                wire [XE-1:0] xe = (XBIP != 0) ? (xr[0] ? {{(XE - 1) {1'b0}}, 1'b1} : {XE{1'b1}})
+                                 : (XS != 0) ? {xr[XB-1], xr} : {1'b0, xr};
+                if (KIND == 0) begin : popcount
+                    assign prods[i*PW+:PW] = {{(PW - 1) {1'b0}}, xr[0] == wr[0]};
+                    wire [XE-1:0] unused_xe = xe;
+                end else if (KIND == 1) begin : addsub
+                    assign prods[i*PW+:PW] = wr[0] ? {xe[XE-1], xe} : -{xe[XE-1], xe};
+                end else begin : mul
+                    assign prods[i*PW+:PW] = $signed({{WB{xe[XE-1]}}, xe}) * $signed({{XE{wr[WB-1]}}, wr});
                 end
-                sum = ((sf == 0) ? {DW{1'b0}} : acc[p]) + dot;
+                if (KIND <= 1 && WB > 1) begin : wpad
+                    wire [WB-2:0] unused_w = wr[WB-1:1];
+                end
+                if (KIND == 0 && XB > 1) begin : xpad
+                    wire [XB-2:0] unused_x = xr[XB-1:1];
+                end
+            end
+            reg signed [DS-1:0] dot;
+            wire signed [DW-1:0] dotx;
+            reg signed [DW-1:0] sum;
+            integer j;
+            always @* begin
+                dot = {DS{1'b0}};
+                for (j = 0; j < SIMD; j = j + 1) dot = dot + {{(DS - PW) {prods[j*PW+PW-1]}}, prods[j*PW+:PW]};
+                sum = ((sf == 0) ? {DW{1'b0}} : acc[p]) + dotx;
+            end
+            if (DS < DW) begin : widen
+                assign dotx = {{(DW - DS) {dot[DS-1]}}, dot};
+            end else begin : same
+                assign dotx = dot;
             end
             assign sums[p*DW+:DW] = sum;
             always @(posedge clk) if (advance) acc[p] <= sum;
