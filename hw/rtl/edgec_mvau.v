@@ -63,7 +63,7 @@ module edgec_mvau #(
     // an input element as a signed number, one signed product, the sum of SIMD of them
     // (exact at DS bits: the accumulator's range holds every partial sum)
     localparam XE = XB + 1;
-    localparam PW = (KIND == 0) ? 2 : (KIND == 1) ? XE + 1 : XE + WB;
+    localparam PW = (KIND == 0) ? 2 : (KIND == 1 || WB == 1) ? XE + 1 : XB + WB + XBIP;
     localparam DS0 = PW + $clog2(SIMD + 1);
     localparam DS = DS0 < DW ? DS0 : DW;
 
@@ -116,7 +116,7 @@ module edgec_mvau #(
                 end else if (KIND == 1) begin : addsub
                     assign prods[i*PW+:PW] = wr[0] ? {xe[XE-1], xe} : -{xe[XE-1], xe};
                 end else begin : mul
-                    assign prods[i*PW+:PW] = $signed({{WB{xe[XE-1]}}, xe}) * $signed({{XE{wr[WB-1]}}, wr});
+                    assign prods[i*PW+:PW] = $signed({{(PW - XE) {xe[XE-1]}}, xe}) * $signed({{(PW - WB) {wr[WB-1]}}, wr});
                 end
                 if (KIND <= 1 && WB > 1) begin : wpad
                     wire [WB-2:0] unused_w = wr[WB-1:1];
@@ -125,13 +125,16 @@ module edgec_mvau #(
                     wire [XB-2:0] unused_x = xr[XB-1:1];
                 end
             end
-            reg signed [DS-1:0] dot;
+            // a balanced adder tree: node n sums nodes 2n and 2n+1, the products are the
+            // leaves SIMD..2*SIMD-1 (synthesis narrows each adder to its operands' width)
+            reg signed [DS-1:0] tree[1:2*SIMD-1];
+            wire signed [DS-1:0] dot = tree[1];
             wire signed [DW-1:0] dotx;
             reg signed [DW-1:0] sum;
             integer j;
             always @* begin
-                dot = {DS{1'b0}};
-                for (j = 0; j < SIMD; j = j + 1) dot = dot + {{(DS - PW) {prods[j*PW+PW-1]}}, prods[j*PW+:PW]};
+                for (j = 0; j < SIMD; j = j + 1) tree[SIMD+j] = {{(DS - PW) {prods[j*PW+PW-1]}}, prods[j*PW+:PW]};
+                for (j = SIMD - 1; j >= 1; j = j - 1) tree[j] = tree[2*j] + tree[2*j+1];
                 sum = ((sf == 0) ? {DW{1'b0}} : acc[p]) + dotx;
             end
             if (DS < DW) begin : widen
