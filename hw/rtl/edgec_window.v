@@ -43,6 +43,17 @@ module edgec_window #(
     localparam DW0 = (AB > IB + WB + 2) ? AB + 1 : IB + WB + 3;
     localparam DW = (CB > DW0) ? CB : DW0;
     localparam TW = (NT > 0 ? NT : 1) * CB * PE;
+    localparam KW_ = K > 1 ? $clog2(K) : 1;
+    localparam CFW = CF > 1 ? $clog2(CF) : 1;
+    localparam PXW = PIXELS > 1 ? $clog2(PIXELS) : 1;
+    localparam WAW = K * CF > 1 ? $clog2(K * CF) : 1;
+    localparam integer K_L = K - 1, CF_L = CF - 1, PIX_L = PIXELS - 1, WA_L = K * CF - 1;
+    localparam [KW_-1:0] K_LAST = K_L[KW_-1:0];
+    localparam [CFW-1:0] CF_LAST = CF_L[CFW-1:0];
+    localparam [PXW-1:0] PIX_LAST = PIX_L[PXW-1:0];
+    localparam [WAW-1:0] WA_LAST = WA_L[WAW-1:0];
+    localparam integer K_I = K, K2_I = 2 * K;
+    localparam signed [DW-1:0] K_D = K_I[DW-1:0], K2_D = K2_I[DW-1:0];
 
     reg [PE*WB-1:0] wmem[0:K*CF-1];
     reg [TW-1:0] tmem[0:CF-1];
@@ -55,17 +66,19 @@ module edgec_window #(
         end
     end
 
-    integer k, cf, pix;
+    reg [KW_-1:0] k;
+    reg [CFW-1:0] cf;
+    reg [PXW-1:0] pix;
+    reg [WAW-1:0] waddr;  // k*CF + cf, counted along
     wire unused_tlast = s_tlast;
-    wire last_k = (k == K - 1);
+    wire last_k = (k == K_LAST);
     wire out_free = !m_tvalid || m_tready;
     assign s_tready = !last_k || out_free;
     wire advance = s_tvalid && s_tready;
-    wire [PE*WB-1:0] wrow = wmem[k*CF+cf];
+    wire [PE*WB-1:0] wrow = wmem[waddr];
     wire [TW-1:0] trow = tmem[cf];
     wire [PE-1:0] nrow = nmem[cf];
 
-    reg signed [DW-1:0] acc[0:CF*PE-1];
     wire [PE*DW-1:0] sums;
     wire [PE*OB-1:0] dw_out;
     reg [PE*OB-1:0] result;
@@ -75,19 +88,20 @@ module edgec_window #(
     genvar p;
     generate
         for (p = 0; p < PE; p = p + 1) begin : lane
+            reg signed [DW-1:0] acc[0:CF-1];
             reg signed [DW-1:0] xe, we, a, sum, s2, q;
             always @* begin
                 if (IBIP != 0) xe = s_tdata[p*IB] ? {{(DW - 1) {1'b0}}, 1'b1} : {DW{1'b1}};
                 else if (IS != 0) xe = {{(DW - IB) {s_tdata[p*IB+IB-1]}}, s_tdata[p*IB+:IB]};
                 else xe = {{(DW - IB) {1'b0}}, s_tdata[p*IB+:IB]};
                 we = {{(DW - WB) {wrow[p*WB+WB-1]}}, wrow[p*WB+:WB]};
-                a = acc[cf*PE+p];
+                a = acc[cf];
                 if (OP == 0) sum = (k == 0 || xe > a) ? xe : a;
                 else if (OP == 1) sum = ((k == 0) ? {DW{1'b0}} : a) + xe;
                 else sum = ((k == 0) ? {DW{1'b0}} : a) + xe * we;
-                s2 = 2 * sum + K;
-                q = s2 / (2 * K);
-                if (s2 < 0 && q * (2 * K) != s2) q = q - 1;
+                s2 = (sum <<< 1) + K_D;
+                q = s2 / K2_D;
+                if (s2 < 0 && q * K2_D != s2) q = q - 1'sb1;
             end
             assign sums[p*DW+:DW] = sum;
             // a bipolar max leaves as one bit: 1 for +1
@@ -96,7 +110,7 @@ module edgec_window #(
                 else if (OP == 1) result[p*OB+:OB] = q[OB-1:0];
                 else if (IBIP != 0) result[p*OB+:OB] = {{(OB - 1) {1'b0}}, ~sum[DW-1]};
                 else result[p*OB+:OB] = sum[OB-1:0];
-            always @(posedge clk) if (advance) acc[cf*PE+p] <= sum;
+            always @(posedge clk) if (advance) acc[cf] <= sum;
         end
     endgenerate
 
@@ -105,23 +119,25 @@ module edgec_window #(
             k <= 0;
             cf <= 0;
             pix <= 0;
+            waddr <= 0;
             m_tvalid <= 1'b0;
             m_tlast <= 1'b0;
         end else begin
             if (m_tvalid && m_tready) m_tvalid <= 1'b0;
             if (advance) begin
+                waddr <= (waddr == WA_LAST) ? {WAW{1'b0}} : waddr + 1'b1;
                 if (last_k) begin
                     m_tdata <= result;
                     m_tvalid <= 1'b1;
-                    m_tlast <= (cf == CF - 1) && (pix == PIXELS - 1);
+                    m_tlast <= (cf == CF_LAST) && (pix == PIX_LAST);
                 end
-                if (cf == CF - 1) begin
+                if (cf == CF_LAST) begin
                     cf <= 0;
                     if (last_k) begin
                         k <= 0;
-                        pix <= (pix == PIXELS - 1) ? 0 : pix + 1;
-                    end else k <= k + 1;
-                end else cf <= cf + 1;
+                        pix <= (pix == PIX_LAST) ? {PXW{1'b0}} : pix + 1'b1;
+                    end else k <= k + 1'b1;
+                end else cf <= cf + 1'b1;
             end
         end
     end
