@@ -1,10 +1,17 @@
-"""First resource model of the dataflow stages (LUT, FF, BRAM36, DSP) and the frame rate.
+"""Resource model of the dataflow stages (LUT, FF, BRAM36, DSP) and the frame rate.
 
 Cycles are exact (the stage's loop trip count per frame, see edgec/dataflow.py). The
-resource figures are estimates from simple per-kernel rules; issue 4 checks them against
-yosys. Memories: a bank of depth D and width W goes to LUTRAM (W * ceil(D / 64) LUTs)
-when it holds at most LUTRAM_BITS bits or costs fewer than LUTS_PER_BRAM36 LUTs per BRAM36
-it would take, else to BRAM18 halves in the best aspect ratio.
+resources model the hw/rtl kernels as yosys `synth_xilinx -family xc7` maps them
+(`edgec synth` sets the two side by side). Each kernel's rule is structural (its lanes,
+adder trees, accumulators, comparators and memories, at the widths the RTL uses); the
+coefficients were fitted to yosys 0.23 on the seven designs of benchmarks/synth.py
+(every MVAU, window, converter and generator stage of them within 30% of yosys).
+
+Memories follow yosys's own choice for the xc7 (memory_libmap): a written memory goes to
+LUTRAM (RAM32M: 6 bits x 32 in 4 LUTs; RAM64M: 3 bits x 64) unless its block RAMs cost
+less, at 2 per LUTRAM LUT against 129 per RAMB18; a constant table (weights,
+thresholds) stays in logic, folded into the arithmetic it feeds, unless it is deep
+(ROM_BRAM_DEPTH words and ROM_BRAM_BITS bits), then it takes block RAM.
 """
 from __future__ import annotations
 
@@ -13,13 +20,13 @@ from dataclasses import dataclass
 
 from ..dataflow import Plan, Stage, fifo_depth
 
-LUTRAM_BITS = 2048
-LUTS_PER_BRAM36 = 380  # a wide, shallow memory goes to LUTRAM when that costs less of a Zynq-7020 (53200 / 140)
+LUTRAM_COST, BRAM18_COST = 2, 129  # yosys memory_libmap (xc7): per LUTRAM LUT, per RAMB18
+ROM_BRAM_DEPTH, ROM_BRAM_BITS = 512, 8192
 BUDGET = 0.85  # share of each board resource a design may use (routing headroom)
-STAGE_LUT, STAGE_FF = 40, 60  # loop control and stream handshakes of any stage
 # the Zynq side of the design: AXI DMA, interconnect, reset (Vivado utilisation figures)
 PLATFORM = {"LUT": 2200, "FF": 3000, "BRAM36": 2.0, "DSP": 0}
 BRAM18_ASPECTS = [(512, 36), (1024, 18), (2048, 9), (4096, 4), (8192, 2), (16384, 1)]  # (depth, width)
+KIND_RTL = {"xnor-popcount": 0, "binary-addsub": 1, "lut-mac": 2, "dsp-mac": 3}
 
 
 @dataclass
@@ -37,90 +44,155 @@ class Res:
                 "DSP": int(self.DSP)}
 
 
+def bram18s(depth: int, width: int) -> int:
+    return min(math.ceil(width / w) * math.ceil(depth / d) for d, w in BRAM18_ASPECTS)
+
+
+def _lutram_cells(depth: int, width: int) -> int:
+    """LUTs in RAM32M/RAM64M cells of a depth x width memory (one write, one read port)."""
+    if depth <= 32:
+        return 4 * math.ceil(width / 6)
+    return 4 * math.ceil(depth / 64) * math.ceil(width / 3)
+
+
+def lutram_luts(depth: int, width: int) -> int:
+    """With the read multiplexer of a memory deeper than 64."""
+    return _lutram_cells(depth, width) + (width * (math.ceil(depth / 64) - 1) if depth > 64 else 0)
+
+
 def memory(depth: int, width: int, banks: int = 1) -> Res:
-    """``banks`` memories of depth x width bits each."""
+    """``banks`` written memories of depth x width bits each: LUTRAM or block RAM,
+    whichever yosys's costs favour."""
     if depth <= 0 or width <= 0:
         return Res()
-    lutram = width * math.ceil(depth / 64)
-    bram36 = min(math.ceil(width / w) * math.ceil(depth / d) for d, w in BRAM18_ASPECTS) / 2
-    if depth * width <= LUTRAM_BITS or lutram <= LUTS_PER_BRAM36 * bram36:
-        return Res(LUT=banks * lutram)
-    return Res(BRAM36=banks * bram36)
+    if depth == 1:
+        return Res(FF=banks * width)
+    b18 = bram18s(depth, width)
+    if LUTRAM_COST * _lutram_cells(depth, width) <= BRAM18_COST * b18:
+        return Res(LUT=banks * lutram_luts(depth, width))
+    return Res(BRAM36=banks * b18 / 2)
 
 
-def _lane(kind: str, wbits: int, abits: int) -> Res:
-    """One multiply (or xnor) lane of a matrix unit, with its share of the adder tree."""
-    prod = wbits + abits
-    if kind == "xnor-popcount":
-        return Res(LUT=1.5, FF=1)
-    if kind == "binary-addsub":
-        return Res(LUT=abits + 1 + prod, FF=prod)
-    if kind == "lut-mac":
-        return Res(LUT=wbits * abits + prod, FF=prod)
-    return Res(LUT=prod, FF=prod, DSP=1)  # dsp-mac
+def rom_bram(depth: int, width: int, banks: int = 1) -> float:
+    """BRAM36 of a constant table, 0 when it stays in logic."""
+    if depth >= ROM_BRAM_DEPTH and depth * width >= ROM_BRAM_BITS:
+        return banks * bram18s(depth, width) / 2
+    return 0.0
 
 
-def _activation(act, pe: int, nf: int, acc_bits: int) -> Res:
-    if act is None:
-        return Res()
-    nt = max(act.params["thresholds"].shape[1], 1)
-    cb = acc_bits + 1
-    cmp = Res(LUT=pe * nt * cb / 2, FF=pe * nt.bit_length())
-    store = memory(nf, nt * cb, banks=pe) if nf > 1 else Res(LUT=0)  # a single fold is constants
-    return cmp + store
+def _datapath_bits(acc_bits: int, xb: int, wb: int, cb: int) -> int:
+    """DW of edgec_mvau / edgec_window: holds the accumulator, a product and the compared value."""
+    dw0 = acc_bits + 1 if acc_bits > xb + wb + 2 else xb + wb + 3
+    return max(dw0, cb)
+
+
+def _thresholds(st: Stage, acc_bits: int) -> tuple[int, int]:
+    """(thresholds per channel, comparison bits) as the hardware holds them; (0, 2) without."""
+    from ..backend.hls import threshold_table
+
+    if st.act is None:
+        return 0, 2
+    thr, cb = threshold_table(st.act.params["thresholds"], acc_bits)
+    return thr.shape[1], cb
+
+
+def _mvau(st: Stage) -> Res:
+    a, n = st.attrs, st.node
+    pe, simd = a["pe"], a["simd"]
+    nf, sf = a["mh"] // pe, a["mw"] // simd
+    kind = KIND_RTL[n.attrs["kernel_kind"]]
+    xt, wb = st.ins[0].type, a["wtype"].bits
+    xb, xbip = xt.bits, int(getattr(xt, "bipolar", False))
+    acc_bits = n.type.bits
+    nt, cb = _thresholds(st, acc_bits)
+    dw = _datapath_bits(acc_bits, xb, wb, cb)
+    pw = 2 if kind == 0 else (xb + 2 if kind == 1 or wb == 1 else xb + wb + xbip)  # one product's bits
+    prod = {0: 1, 1: xb + 1, 2: xb * wb, 3: 0}[kind]  # LUT-units of one multiply (DSP: none)
+    tree = pe * (simd - 1) * (pw + math.log2(simd) / 2 + 0.5)  # adder-tree bits
+    depth = nf * sf
+    deep_rom = pe * simd * wb * depth / 64 if depth > 64 else 0
+    cmp_bits = pe * nt * cb
+    # the thresholds of nf > 1 rows are a table the comparators read: its logic grows
+    # with the rows up to 16, then with its depth in 64-row blocks
+    t_rom = cmp_bits * min(nf / 16, 1) * math.ceil(nf / 64) if nf > 1 else 0
+    xbuf = memory(sf, simd * xb) if nf > 1 else Res()
+    lut = (92 + 1.6 * pe * simd * prod + 1.23 * tree + 1.37 * pe * dw + 0.084 * deep_rom + 0.283 * cmp_bits
+           + 0.97 * t_rom + 0.74 * xbuf.LUT)
+    ff = (40 + 0.82 * pe * dw + 0.09 * pe * st.outs[0].type.bits + (0.57 * cmp_bits if nf > 1 else 0)
+          + (0.39 * pe * simd * wb if depth > 1 else 0) + (6.4 * pe * simd if kind == 3 else 0))
+    bram = rom_bram(depth, pe * simd * wb) + (rom_bram(nf, pe * nt * cb) if nt else 0) + xbuf.BRAM36
+    return Res(LUT=lut, FF=ff, BRAM36=bram, DSP=pe * simd if kind == 3 else 0)
+
+
+def _swg(st: Stage) -> Res:
+    a = st.attrs
+    x, y = st.ins[0], st.outs[0]
+    simd = x.per_word
+    cf = a["c"] // simd
+    buf = memory(a["kernel"][0] * a["iw"] * cf, x.width)
+    counters = sum(math.ceil(math.log2(v + 1)) for v in (a["ih"], a["iw"], cf, a["kernel"][0], a["kernel"][1]))
+    return buf + Res(LUT=68 + 0.95 * y.width, FF=10.4 + 0.87 * y.width + 2.33 * counters)
+
+
+def _window(st: Stage) -> Res:
+    a = st.attrs
+    pe, c, k = a["pe"], a["c"], a["k"]
+    ib = st.ins[0].type.bits
+    if a["op"] == "max":
+        acc_bits, wb = ib + 1, 2
+    elif a["op"] == "avg":
+        acc_bits, wb = ib + (k - 1).bit_length() + 1, 2
+    else:
+        acc_bits, wb = st.node.type.bits, a["wtype"].bits
+    nt, cb = _thresholds(st, acc_bits) if a["op"] == "depthwise" else (0, 10)
+    dw = _datapath_bits(acc_bits, ib, wb, cb)
+    cf = c // pe
+    acc = memory(cf, pe * dw) if cf > 1 else Res(FF=pe * dw)
+    cmp_bits = pe * nt * cb
+    lut = 27 + 1.45 * pe * dw + 0.77 * cmp_bits + (1.6 * pe * ib * wb if a["op"] == "depthwise" else 0)
+    return acc + Res(LUT=lut, FF=17 + 0.47 * cmp_bits)
 
 
 def stage_resources(st: Stage) -> Res:
-    base = Res(LUT=STAGE_LUT, FF=STAGE_FF)
     a = st.attrs
     if st.kind == "mvau":
-        n = st.node
-        pe, simd = a["pe"], a["simd"]
-        nf, sf = a["mh"] // pe, a["mw"] // simd
-        wbits, abits = a["wtype"].bits, st.ins[0].type.bits
-        acc_bits = n.type.bits
-        lanes = _lane(n.attrs["kernel_kind"], wbits, abits)
-        compute = Res(lanes.LUT * pe * simd, lanes.FF * pe * simd, 0, lanes.DSP * pe * simd)
-        accum = Res(LUT=pe * acc_bits, FF=pe * acc_bits)
-        weights = memory(nf * sf, simd * wbits, banks=pe)
-        inbuf = memory(sf, simd * abits) if nf > 1 else Res()
-        return base + compute + accum + weights + inbuf + _activation(st.act, pe, nf, acc_bits)
+        return _mvau(st)
     if st.kind == "swg":
-        x = st.ins[0]
-        kh = a["kernel"][0]
-        buf = memory(kh * a["iw"] * a["c"] // x.per_word, x.width)
-        return base + buf + Res(LUT=60 + x.width, FF=x.width + 64)
+        return _swg(st)
     if st.kind == "window":
-        pe, c, k = a["pe"], a["c"], a["k"]
-        ib = st.ins[0].type.bits
-        acc_bits = ib + max(k - 1, 1).bit_length() + 1
-        mem = memory(c // pe, acc_bits, banks=pe) if c // pe > 1 else Res(FF=pe * acc_bits)
-        ops = Res(LUT=pe * acc_bits * 2, FF=pe * acc_bits)
-        if a["op"] == "depthwise":
-            wb = a["wtype"].bits
-            ops = ops + Res(LUT=pe * (wb * ib + acc_bits)) + memory(c // pe * k, wb, banks=pe)
-            ops = ops + _activation(st.act, pe, c // pe, st.node.type.bits)
-        return base + mem + ops
+        return _window(st)
     if st.kind == "add":
-        return base + Res(LUT=st.outs[0].width, FF=st.outs[0].width)
+        w = st.outs[0].width
+        return Res(LUT=4 + 1.5 * w, FF=2 + w)
     if st.kind == "threshold":
         pe = a["pe"]
-        return base + _activation(st.act, pe, a["c"] // pe, st.ins[0].type.bits)
+        nt, cb = _thresholds(st, st.ins[0].type.bits)
+        cmp_bits = pe * nt * cb
+        t_rom = cmp_bits * math.ceil(a["c"] // pe / 64) if a["c"] > pe else 0
+        return Res(LUT=4 + 0.28 * cmp_bits + 0.25 * t_rom, FF=2 + st.outs[0].width)
     if st.kind == "dwc":
-        w = st.ins[0].width + st.outs[0].width
-        return base + Res(LUT=w, FF=w)
+        b, i, o = st.ins[0].type.bits, st.ins[0].per_word, st.outs[0].per_word
+        return Res(LUT=18.7 + 1.19 * b * (2 * i + o), FF=7.2 + b * (i + 2 * o))
     if st.kind == "dup":
-        return base + Res(FF=st.ins[0].width)
-    return base + Res(FF=st.outs[0].width)  # axis_in / axis_out
+        return Res(LUT=5, FF=2)
+    return Res()  # axis_in / axis_out: the RTL top wires the AXI stream to the first and last FIFO
+
+
+def fifo(depth: int, width: int) -> Res:
+    """One edgec_fifo of depth x width data bits (with tlast): its memory, pointers and count."""
+    mem = memory(depth, width + 1)
+    lg = max(depth.bit_length() - 1, 1)
+    ctl = Res(LUT=7 * lg + 10, FF=4 * lg + 1)
+    if mem.BRAM36:  # block RAM read through a bypass for a write to the address being read
+        ctl = ctl + Res(LUT=20 + width + 1, FF=width + 1)
+    return mem + ctl
 
 
 def fifo_resources(plan: Plan) -> Res:
-    """The FIFO on every internal stream (dataflow.fifo_depth words): its memory plus
-    pointers and a counter."""
+    """The FIFO on every internal stream (dataflow.fifo_depth words)."""
     total = Res()
     for s in plan.streams:
-        d = fifo_depth(s.words)
-        total = total + memory(d, s.width + 1) + Res(LUT=3 * d.bit_length(), FF=3 * d.bit_length())
+        total = total + fifo(fifo_depth(s.words), s.width)
     return total
 
 

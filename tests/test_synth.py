@@ -1,0 +1,67 @@
+"""`edgec synth`: yosys synth_xilinx on the built-in example's RTL, stage by stage, beside
+the cost model: every stage's LUT estimate within 25% of yosys, the totals add up, the
+DSP multipliers are where the model puts them, and the runs are cached."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from edgec import build, synth
+from edgec.boards import get as board
+
+TOLERANCE = 0.25
+
+
+@pytest.fixture(scope="module")
+def example(tmp_path_factory):
+    out = build(None, tmp_path_factory.mktemp("synth") / "example", progress=None).out
+    r = subprocess.run([sys.executable, "-m", "edgec.cli", "synth", str(out), "--json", "-q"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    return out, json.loads(r.stdout)
+
+
+def test_every_stage_within_25_percent_of_yosys(example):
+    out, r = example
+    hw = json.loads((out / "report.json").read_text())["hardware"]
+    rtl_stages = [s["stage"] for s in hw["stages"] if s["kind"] not in ("axis_in", "axis_out")]
+    assert [s["stage"] for s in r["stages"]] == rtl_stages
+    rows = [(s["stage"], s["yosys"], s["estimate"]) for s in r["stages"]]
+    rows.append(("FIFOs", r["fifos"]["yosys"], r["fifos"]["estimate"]))
+    off = [(n, y["LUT"], e["LUT"]) for n, y, e in rows if abs(e["LUT"] - y["LUT"]) > TOLERANCE * y["LUT"]]
+    assert not off, f"estimate off by more than 25% (stage, yosys, estimate): {off}"
+    for n, y, e in rows:
+        assert y["LUT"] > 0 and y["FF"] > 0, n
+        assert y["DSP"] == e["DSP"], n  # a dsp-mac lane is one DSP48E1, the others none
+
+
+def test_totals_and_fit(example):
+    _, r = example
+    for k in ("LUT", "FF", "BRAM36", "DSP", "CARRY"):
+        assert r["total"][k] == sum(s["yosys"][k] for s in r["stages"]) + r["fifos"]["yosys"][k]
+    assert sum(f["count"] for f in r["fifos"]["kinds"]) == len({s for f in r["fifos"]["kinds"] for s in f["streams"]})
+    b = board("zynq7020")
+    cap = {"LUT": b.lut, "FF": b.ff, "BRAM36": b.bram36, "DSP": b.dsp}
+    used = {k: r["total"][k] + r["platform"][k] for k in cap}
+    assert r["with_platform"] == used
+    assert r["fits"] == all(used[k] <= r["budget"] * cap[k] for k in cap) and r["fits"]
+    assert r["total"]["DSP"] > 0 and r["total"]["CARRY"] > 0
+
+
+def test_cached_rerun_and_table(example):
+    out, r = example
+    again = synth.run(out)  # every yosys result is reused: same figures
+    assert again["total"] == r["total"] and again["stages"] == r["stages"]
+    text = synth.table(again)
+    assert "total RTL" in text and "fits" in text and "conv2d_1" in text
+
+
+def test_errors(tmp_path, example):
+    r = subprocess.run([sys.executable, "-m", "edgec.cli", "synth", str(tmp_path)], capture_output=True, text=True)
+    assert r.returncode == 2 and r.stderr.startswith("edgec: error:") and len(r.stderr.splitlines()) == 1
+    out, _ = example
+    env = dict(os.environ, PATH=str(tmp_path))  # no yosys on PATH
+    r = subprocess.run([sys.executable, "-m", "edgec.cli", "synth", str(out)], capture_output=True, text=True, env=env)
+    assert r.returncode == 2 and "needs yosys" in r.stderr and len(r.stderr.splitlines()) == 1
