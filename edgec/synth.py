@@ -76,7 +76,7 @@ class Job:
     """One yosys run: ``module`` with ``params`` (ints, or {"mem": file} for an image)."""
 
     def __init__(self, name: str, module: str, params: dict, rtl: Path, work: Path, weight: float = 0):
-        self.name, self.module, self.rtl, self.weight = name, module, rtl, weight
+        self.name, self.module, self.weight = name, module, weight
         self.dir = work / name
         sets, mems = [], []
         for k, v in params.items():

@@ -5,8 +5,8 @@ resources model the hw/rtl kernels as yosys `synth_xilinx -family xc7` maps them
 (`edgec synth` sets the two side by side). Each kernel's rule is structural (its lanes,
 adder trees, accumulators, comparators and memories, at the widths the RTL uses); the
 coefficients were fitted to yosys 0.23 on the seven designs of benchmarks/synth.py: of
-their 99 stage and FIFO rows 94 come within 25% of yosys, and all but one 8-LUT
-threshold stage within 30%.
+their 99 stage and FIFO rows 93 come within 25% of yosys and 97 within 30% (the others:
+a depthwise window, -31%, and an 8-LUT threshold stage estimated at 16).
 
 Memories follow yosys's own choice for the xc7 (memory_libmap): a written memory goes to
 LUTRAM (RAM32M: 6 bits x 32 in 4 LUTs; RAM64M: 3 bits x 64) unless its block RAMs cost
@@ -20,6 +20,7 @@ import math
 from dataclasses import dataclass
 
 from ..dataflow import Plan, Stage, fifo_depth
+from ..ir.types import Bipolar
 
 LUTRAM_COST, BRAM18_COST = 2, 129  # yosys memory_libmap (xc7): per LUTRAM LUT, per RAMB18
 ROM_BRAM_DEPTH, ROM_BRAM_BITS = 512, 8192
@@ -27,7 +28,6 @@ BUDGET = 0.85  # share of each board resource a design may use (routing headroom
 # the Zynq side of the design: AXI DMA, interconnect, reset (Vivado utilisation figures)
 PLATFORM = {"LUT": 2200, "FF": 3000, "BRAM36": 2.0, "DSP": 0}
 BRAM18_ASPECTS = [(512, 36), (1024, 18), (2048, 9), (4096, 4), (8192, 2), (16384, 1)]  # (depth, width)
-KIND_RTL = {"xnor-popcount": 0, "binary-addsub": 1, "lut-mac": 2, "dsp-mac": 3}
 
 
 @dataclass
@@ -97,32 +97,39 @@ def _thresholds(st: Stage, acc_bits: int) -> tuple[int, int]:
     return thr.shape[1], cb
 
 
+def _activation(pe: int, nf: int, nt: int, cb: int) -> Res:
+    """edgec_act's comparators for ``pe`` channels of ``nt`` thresholds of ``cb`` bits, and
+    the table of ``nf`` rows they read (constants when nf = 1). The table's logic grows
+    with its rows up to 16, then with its depth in 64-row blocks."""
+    cmp_bits = pe * nt * cb
+    table = cmp_bits * min(nf / 16, 1) * math.ceil(nf / 64) if nf > 1 else 0
+    return Res(LUT=0.283 * cmp_bits + 0.97 * table, FF=0.57 * cmp_bits if nf > 1 else 0,
+               BRAM36=rom_bram(nf, cmp_bits) if nt else 0)
+
+
 def _mvau(st: Stage) -> Res:
     a, n = st.attrs, st.node
     pe, simd = a["pe"], a["simd"]
     nf, sf = a["mh"] // pe, a["mw"] // simd
-    kind = KIND_RTL[n.attrs["kernel_kind"]]
+    kind = n.attrs["kernel_kind"]
     xt, wb = st.ins[0].type, a["wtype"].bits
-    xb, xbip = xt.bits, int(getattr(xt, "bipolar", False))
+    xb, xbip = xt.bits, int(isinstance(xt, Bipolar))
     acc_bits = n.type.bits
     nt, cb = _thresholds(st, acc_bits)
     dw = _datapath_bits(acc_bits, xb, wb, cb)
-    pw = 2 if kind == 0 else (xb + 2 if kind == 1 or wb == 1 else xb + wb + xbip)  # one product's bits
-    prod = {0: 1, 1: xb + 1, 2: xb * wb, 3: 0}[kind]  # LUT-units of one multiply (DSP: none)
+    # one product's bits (as edgec_mvau's PW), and its multiply in LUT-units (DSP: none)
+    pw = 2 if kind == "xnor-popcount" else (xb + 2 if kind == "binary-addsub" or wb == 1 else xb + wb + xbip)
+    prod = {"xnor-popcount": 1, "binary-addsub": xb + 1, "lut-mac": xb * wb, "dsp-mac": 0}[kind]
+    dsp = pe * simd if kind == "dsp-mac" else 0
     tree = pe * (simd - 1) * (pw + math.log2(simd) / 2 + 0.5)  # adder-tree bits
     depth = nf * sf
     deep_rom = pe * simd * wb * depth / 64 if depth > 64 else 0
-    cmp_bits = pe * nt * cb
-    # the thresholds of nf > 1 rows are a table the comparators read: its logic grows
-    # with the rows up to 16, then with its depth in 64-row blocks
-    t_rom = cmp_bits * min(nf / 16, 1) * math.ceil(nf / 64) if nf > 1 else 0
     xbuf = memory(sf, simd * xb) if nf > 1 else Res()
-    lut = (92 + 1.6 * pe * simd * prod + 1.23 * tree + 1.37 * pe * dw + 0.084 * deep_rom + 0.283 * cmp_bits
-           + 0.97 * t_rom + 0.74 * xbuf.LUT)
-    ff = (40 + 0.82 * pe * dw + 0.09 * pe * st.outs[0].type.bits + (0.57 * cmp_bits if nf > 1 else 0)
-          + (0.39 * pe * simd * wb if depth > 1 else 0) + (6.4 * pe * simd if kind == 3 else 0))
-    bram = rom_bram(depth, pe * simd * wb) + (rom_bram(nf, pe * nt * cb) if nt else 0) + xbuf.BRAM36
-    return Res(LUT=lut, FF=ff, BRAM36=bram, DSP=pe * simd if kind == 3 else 0)
+    lut = 92 + 1.6 * pe * simd * prod + 1.23 * tree + 1.37 * pe * dw + 0.084 * deep_rom + 0.74 * xbuf.LUT
+    ff = (40 + 0.82 * pe * dw + 0.09 * pe * st.outs[0].type.bits + (0.39 * pe * simd * wb if depth > 1 else 0)
+          + 6.4 * dsp)
+    core = Res(LUT=lut, FF=ff, BRAM36=rom_bram(depth, pe * simd * wb) + xbuf.BRAM36, DSP=dsp)
+    return core + _activation(pe, nf, nt, cb)
 
 
 def _swg(st: Stage) -> Res:
@@ -149,9 +156,8 @@ def _window(st: Stage) -> Res:
     dw = _datapath_bits(acc_bits, ib, wb, cb)
     cf = c // pe
     acc = memory(cf, pe * dw) if cf > 1 else Res(FF=pe * dw)
-    cmp_bits = pe * nt * cb
-    lut = 27 + 1.45 * pe * dw + 0.77 * cmp_bits + (1.6 * pe * ib * wb if a["op"] == "depthwise" else 0)
-    return acc + Res(LUT=lut, FF=17 + 0.47 * cmp_bits)
+    lut = 27 + 1.45 * pe * dw + (1.6 * pe * ib * wb if a["op"] == "depthwise" else 0)
+    return acc + Res(LUT=lut, FF=17) + _activation(pe, cf, nt, cb)
 
 
 def stage_resources(st: Stage) -> Res:
@@ -168,9 +174,7 @@ def stage_resources(st: Stage) -> Res:
     if st.kind == "threshold":
         pe = a["pe"]
         nt, cb = _thresholds(st, st.ins[0].type.bits)
-        cmp_bits = pe * nt * cb
-        t_rom = cmp_bits * math.ceil(a["c"] // pe / 64) if a["c"] > pe else 0
-        return Res(LUT=4 + 0.28 * cmp_bits + 0.25 * t_rom, FF=2 + st.outs[0].width)
+        return Res(LUT=4, FF=2 + st.outs[0].width) + _activation(pe, a["c"] // pe, nt, cb)
     if st.kind == "dwc":
         b, i, o = st.ins[0].type.bits, st.ins[0].per_word, st.outs[0].per_word
         return Res(LUT=18.7 + 1.19 * b * (2 * i + o), FF=7.2 + b * (i + 2 * o))

@@ -151,16 +151,21 @@ def mvau_case(i, rng) -> Case:
                 vec * (mh // pe) * (mw // simd))
 
 
-def swg_case(i, rng) -> Case:
-    frames = int(rng.integers(1, 3))
+def swg_geometry(rng):
+    """A random sliding-window problem, shared by the HLS and RTL sweeps:
+    (h, w, c, kh, kw, sh, sw, pad, simd, input type)."""
     h, w, c = int(rng.integers(1, 7)), int(rng.integers(1, 7)), int(rng.integers(1, 6))
     kh, kw = int(rng.integers(1, 4)), int(rng.integers(1, 4))
     sh, sw = int(rng.integers(1, 3)), int(rng.integers(1, 3))
     pad = [int(v) for v in rng.integers(0, 2, size=4)]
     if h + pad[0] + pad[2] < kh or w + pad[1] + pad[3] < kw:
         pad = [kh - 1, kw - 1, kh - 1, kw - 1]
-    simd = divisor(rng, c)
-    it = rand_type(rng)
+    return h, w, c, kh, kw, sh, sw, pad, divisor(rng, c), rand_type(rng)
+
+
+def swg_case(i, rng) -> Case:
+    frames = int(rng.integers(1, 3))
+    h, w, c, kh, kw, sh, sw, pad, simd, it = swg_geometry(rng)
     pad_value = 0 if it.bipolar else int(rand_codes(rng, it, (1,))[0])  # bipolar maps pad with 0 as int2
     ot = CType(2, True) if it.bipolar and any(pad) else it
     x = rand_codes(rng, it, (frames, h, w, c))

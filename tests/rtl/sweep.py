@@ -14,7 +14,7 @@ from edgec.backend import rtl_mem
 from edgec.backend.hls import CType, pack_words, thresholds_act
 from edgec.ir import ref
 
-from ..hls.kernel_cases import ctype_for, divisor, mvau_problem, rand_codes, rand_type, thresholds
+from ..hls.kernel_cases import ctype_for, divisor, mvau_problem, rand_codes, rand_type, swg_geometry, thresholds
 
 
 @dataclass
@@ -98,14 +98,7 @@ def itype(t: CType) -> dict:
 
 def swg_case(i: int, rng) -> RtlCase:
     frames = 2
-    h, w, c = int(rng.integers(1, 7)), int(rng.integers(1, 7)), int(rng.integers(1, 6))
-    kh, kw = int(rng.integers(1, 4)), int(rng.integers(1, 4))
-    sh, sw = int(rng.integers(1, 3)), int(rng.integers(1, 3))
-    pad = [int(v) for v in rng.integers(0, 2, size=4)]
-    if h + pad[0] + pad[2] < kh or w + pad[1] + pad[3] < kw:
-        pad = [kh - 1, kw - 1, kh - 1, kw - 1]
-    simd = divisor(rng, c)
-    it = rand_type(rng)
+    h, w, c, kh, kw, sh, sw, pad, simd, it = swg_geometry(rng)
     pad_value = int(rand_codes(rng, it, (1,))[0])
     ot = it
     if it.bipolar and any(pad) and i % 2:  # a conv's zero padding: the window becomes int2
