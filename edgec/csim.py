@@ -74,6 +74,8 @@ def test_codes(manifest: dict, sim, x=None, vectors: int | None = None, seed: in
         else:
             rng = np.random.default_rng(seed)
             x = rng.integers(sim.INPUT_LO, sim.INPUT_HI + 1, size=(vectors or 100, *sim.INPUT_SHAPE))
+            if sim.INPUT_QUANT["bipolar"]:
+                x = 2 * (x > 0) - 1
     x = np.asarray(x)
     if tuple(x.shape[1:]) != tuple(sim.INPUT_SHAPE) or not len(x):
         raise EdgecError(f"inputs must have shape (N, {', '.join(map(str, sim.INPUT_SHAPE))}), got {x.shape}")

@@ -10,6 +10,7 @@ import numpy as np
 from .. import __version__
 from ..ir.graph import save_npz
 from .hls import TOP
+from .sim import input_spec
 from .render import render
 
 
@@ -20,9 +21,7 @@ class DriverContext:
     top: str
     input_shape: list[int]
     output_shape: list[int]
-    input_scale: float
-    input_lo: int
-    input_hi: int
+    input_quant: dict
     axis_in: dict
     axis_out: dict
 
@@ -42,13 +41,10 @@ def emit(g, board, name: str, axis: dict, out_dir: Path) -> None:
     """axis: {'in': layout, 'out': layout} (edgec.backend.hls.stream_layout)."""
     from ..sim import kernels
 
-    iq = g.meta["input_quant"]
-    lo = -(2 ** (iq["bits"] - 1)) if iq["signed"] else 0
-    hi = 2 ** (iq["bits"] - 1) - 1 if iq["signed"] else 2 ** iq["bits"] - 1
     drv = out_dir / "driver"
     drv.mkdir(parents=True)
     ctx = DriverContext(name, __version__, TOP, list(g.meta["input_shape"]), list(g.meta["output_shape"]),
-                        float(iq["scale"]), lo, hi, axis["in"], axis["out"])
+                        input_spec(g.meta["input_quant"]), axis["in"], axis["out"])
     render("driver/driver.py.j2", drv / "driver.py", ctx=ctx)
     shutil.copyfile(Path(kernels.__file__), drv / "kernels.py")
     aff = g.meta["output_affine"]

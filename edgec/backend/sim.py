@@ -46,9 +46,7 @@ class SimContext:
     version: str
     input_shape: list[int]
     output_shape: list[int]
-    input_scale: float
-    input_lo: int
-    input_hi: int
+    input_quant: dict
     out_var: str
     batch: int
     steps: list[SimStep] = field(default_factory=list)
@@ -75,11 +73,19 @@ def context(g: Graph, name: str) -> SimContext:
         elif n.op == Op.FLATTEN:
             s.order = a["order"]
         steps.append(s)
-    iq = g.meta["input_quant"]
-    lo = -(2 ** (iq["bits"] - 1)) if iq["signed"] else 0
-    hi = 2 ** (iq["bits"] - 1) - 1 if iq["signed"] else 2 ** iq["bits"] - 1
     return SimContext(name, __version__, list(g.meta["input_shape"]), list(g.meta["output_shape"]),
-                      float(iq["scale"]), lo, hi, var[g.output], 256, steps)
+                      input_spec(g.meta["input_quant"]), var[g.output], 256, steps)
+
+
+def input_spec(iq: dict) -> dict:
+    """The host input quantizer of ``graph.meta['input_quant']`` as kernels.quantize_input
+    takes it: bits and signed give lo/hi unless the meta narrows them."""
+    bipolar = bool(iq.get("bipolar", False))
+    lo = -1 if bipolar else -(2 ** (iq["bits"] - 1)) if iq["signed"] else 0
+    hi = 1 if bipolar else 2 ** (iq["bits"] - 1) - 1 if iq["signed"] else 2 ** iq["bits"] - 1
+    return {"scale": float(iq["scale"]), "offset": float(iq.get("offset", 0.0)),
+            "rounding": iq.get("rounding", "half_up"), "bipolar": bipolar,
+            "lo": int(iq.get("lo", lo)), "hi": int(iq.get("hi", hi))}
 
 
 def emit(g: Graph, out: Path, name: str) -> None:

@@ -28,8 +28,11 @@ class Op(str, Enum):
 
     AFFINE_QUANT = "AffineQuant"
     """The quantizer before folding: z = acc * a[c] + c0[c] in float64, then
-    clip(floor(z / scale + 0.5), lo, hi), or for a bipolar output +1 where z >= 0 else
-    -1. params: a, c0 (C,). attrs: scale, lo, hi, bipolar. Removed by fold_thresholds."""
+    clip(round(z / scale + zero_point), lo, hi) with the attr ``rounding`` (default
+    half_up: floor(v + 0.5); see ref.round_to_int), or for a bipolar output +1 where
+    z >= 0 (with a zero point: z / scale + zero_point >= 0) else -1. params: a, c0 (C,).
+    attrs: scale, lo, hi, bipolar, optional zero_point, rounding. Removed by
+    fold_thresholds."""
 
     MULTI_THRESHOLD = "MultiThreshold"
     """out = out_lo + #{i : sign[c] * x >= T[c, i]} (bipolar: +1 if the count is 1 else

@@ -46,11 +46,39 @@ def xnor_popcount(x, weight):
     return out
 
 
-def affine_quant(acc, a, c0, scale, lo, hi, bipolar):
+ROUNDING = ("half_up", "half_even", "half_away", "half_down", "floor", "ceil", "up", "down")
+
+
+def round_to_int(v, mode="half_up"):
+    """Round float64 ``v`` to integers. half_up: ties toward +inf (edgec's own rule);
+    half_even: ties to even; half_away / half_down: ties away from / toward zero;
+    floor, ceil; up / down: away from / toward zero (docs/numerics.md)."""
+    mag = np.abs(v)
+    if mode == "half_up":
+        return np.floor(v + 0.5)
+    if mode == "half_even":
+        return np.rint(v)
+    if mode == "half_away":
+        return np.sign(v) * np.floor(mag + 0.5)
+    if mode == "half_down":
+        return np.sign(v) * np.ceil(mag - 0.5)
+    if mode == "floor":
+        return np.floor(v)
+    if mode == "ceil":
+        return np.ceil(v)
+    if mode == "up":
+        return np.sign(v) * np.ceil(mag)
+    if mode == "down":
+        return np.sign(v) * np.floor(mag)
+    raise ValueError(f"unknown rounding mode {mode!r}")
+
+
+def affine_quant(acc, a, c0, scale, lo, hi, bipolar, zero_point=0.0, rounding="half_up"):
     z = acc.astype(np.float64) * a + c0
     if bipolar:
-        return np.where(z >= 0, 1, -1).astype(np.int64)
-    return np.clip(np.floor(z / scale + 0.5), lo, hi).astype(np.int64)
+        v = z if zero_point == 0 else z / scale + zero_point
+        return np.where(v >= 0, 1, -1).astype(np.int64)
+    return np.clip(round_to_int(z / scale + zero_point, rounding), lo, hi).astype(np.int64)
 
 
 def multi_threshold(x, thresholds, sign, out_lo, bipolar):
@@ -91,7 +119,8 @@ def _rule(n: Node, ins):
     if n.op == Op.XNOR_POPCOUNT:
         return xnor_popcount(ins[0], p["weight"])
     if n.op == Op.AFFINE_QUANT:
-        return affine_quant(ins[0], p["a"], p["c0"], a["scale"], a["lo"], a["hi"], a["bipolar"])
+        return affine_quant(ins[0], p["a"], p["c0"], a["scale"], a["lo"], a["hi"], a["bipolar"],
+                            a.get("zero_point", 0.0), a.get("rounding", "half_up"))
     if n.op == Op.MULTI_THRESHOLD:
         return multi_threshold(ins[0], p["thresholds"], p["sign"], a["out_lo"], a["bipolar"])
     if n.op == Op.MAX_POOL:

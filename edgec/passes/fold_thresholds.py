@@ -22,7 +22,8 @@ def thresholds_for(lo, hi, a, c0, attrs):
     left, right = vlo.copy(), vhi.copy()  # answer in [left, right]; right = never
     while np.any(left < right):
         mid = (left + right) // 2
-        q = affine_quant(sg * mid, ac, cc, attrs["scale"], attrs["lo"], attrs["hi"], attrs["bipolar"])
+        q = affine_quant(sg * mid, ac, cc, attrs["scale"], attrs["lo"], attrs["hi"], attrs["bipolar"],
+                         attrs.get("zero_point", 0.0), attrs.get("rounding", "half_up"))
         ok = q >= levels[None, :]
         right = np.where(ok & (left < right), mid, right)
         left = np.where(~ok & (left < right), mid + 1, left)

@@ -6,9 +6,32 @@ import numpy as np
 EXACT_F64 = 2**53  # float64 sums of integers are exact below this
 
 
-def quantize_input(x, scale, lo, hi):
-    """Host-side input quantizer: round half up, clip."""
-    return np.clip(np.floor(np.asarray(x, np.float64) / scale + 0.5), lo, hi).astype(np.int64)
+ROUND = {  # the rounding modes of ir/ref.py round_to_int
+    "half_up": lambda v: np.floor(v + 0.5), "half_even": np.rint,
+    "half_away": lambda v: np.copysign(np.floor(np.abs(v) + 0.5), v),
+    "half_down": lambda v: np.copysign(np.ceil(np.abs(v) - 0.5), v),
+    "floor": np.floor, "ceil": np.ceil, "down": np.trunc,
+    "up": lambda v: np.copysign(np.ceil(np.abs(v)), v),
+}
+
+
+def quantize_input(x, spec):
+    """Host-side input quantizer. ``spec``: scale, offset, rounding, lo, hi, bipolar.
+    v = x / scale + offset in float64; bipolar: +1 where v >= 0 else -1; otherwise
+    clip(round(v), lo, hi) (edgec's own rounding: half up)."""
+    v = np.asarray(x, np.float64) / spec["scale"] + spec["offset"]
+    if spec["bipolar"]:
+        return np.where(v >= 0, 1, -1).astype(np.int64)
+    return np.clip(ROUND[spec["rounding"]](v), spec["lo"], spec["hi"]).astype(np.int64)
+
+
+def check_input_codes(q, spec):
+    """Raise ValueError unless the integer inputs ``q`` are valid codes."""
+    if spec["bipolar"]:
+        if q.size and not np.isin(q, (-1, 1)).all():
+            raise ValueError("integer inputs of this bipolar input must be -1 or +1")
+    elif q.size and (q.min() < spec["lo"] or q.max() > spec["hi"]):
+        raise ValueError(f"integer inputs must lie in [{spec['lo']}, {spec['hi']}]")
 
 
 def _windows(x, kernel, stride, pad=(0, 0, 0, 0), pad_value=0):

@@ -6,6 +6,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from edgec.backend.sim import input_spec
 from edgec.frontend.lower import lower
 from edgec.frontend.qmodel import FakeQuantModel
 from edgec.frontend.quantize import QuantConfig, quantize
@@ -27,8 +28,7 @@ def test_passes_preserve_semantics(seed, wbits, abits, residual, depthwise, pool
     x = rng.normal(size=(24,) + g.input.shape)
     q = quantize(g, x, QuantConfig(wbits=wbits, abits=abits, calibrator=calibrator))
     ir = lower(q)
-    iq = q.input_quant
-    codes = quantize_input(x, iq.scale, iq.lo, iq.hi)
+    codes = quantize_input(x, input_spec(ir.meta["input_quant"]))
     codes = codes.transpose(0, 2, 3, 1) if codes.ndim == 4 else codes
     vals = ref.run(ir, codes)
     check(ir, vals)
