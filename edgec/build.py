@@ -26,7 +26,8 @@ from .frontend.finetune import finetune
 from .frontend.lower import lower
 from .frontend.quantize import PRESETS, check_layer_names, make_config, quantize
 from .ir.check import check
-from .ir.graph import dumps
+from .ir.graph import Graph, dumps
+from .ir.ops import Op
 from .passes import run_pipeline
 
 # fine-tuning epochs used for the built-in example when --finetune-epochs is not given
@@ -64,7 +65,7 @@ def check_out_dir(out: Path) -> None:
 
 
 def load_model(model, input_shape):
-    """(float graph, example name or None)."""
+    """(float graph, or for a QONNX file the integer IR graph it states; example name or None)."""
     from .frontend.torch_import import import_torch, load_pt2
 
     if model is None:
@@ -74,9 +75,11 @@ def load_model(model, input_shape):
     if isinstance(model, (str, os.PathLike)):
         p = Path(model)
         if p.suffix == ".onnx":
-            from .frontend.onnx_import import import_onnx
+            from .frontend.onnx_import import _load, import_onnx
+            from .frontend.qonnx_import import import_qonnx, is_qonnx
 
-            return import_onnx(p), None
+            m, _ = _load(p)
+            return (import_qonnx(p, m) if is_qonnx(m) else import_onnx(p)), None
         if p.suffix == ".pt2":
             return import_torch(load_pt2(p)), None
         raise EdgecError(f"cannot build '{model}': give a float or QONNX .onnx file or a torch.export .pt2 program")
@@ -101,8 +104,18 @@ def build(model=None, out="out", *, board="zynq7020", preset=None, config=None, 
         raise EdgecError(f"--target-fps {target_fps}: give a positive frame rate")
     preset_name = cfg.preset
     fg, example = load_model(model, input_shape)
+    qonnx = fg if isinstance(fg, Graph) else None
     eval_x = eval_y = None
-    if example:
+    if qonnx is not None:
+        given = [f for f, v in (("--preset", preset), ("--config", config), ("--wbits", wbits), ("--abits", abits),
+                                ("--finetune-epochs", finetune_epochs)) if v]
+        if given:
+            raise EdgecError(f"{', '.join(given)}: a QONNX model states its own quantization; drop "
+                             + ("it" if len(given) == 1 else "them"))
+        fg = None
+        if calib is not None and labels is not None:
+            eval_x, eval_y = load_array(calib, "evaluation inputs").astype(np.float64), load_array(labels, "labels")
+    elif example:
         from .examples import digits
 
         cx, cy = digits.train_split()
@@ -119,23 +132,28 @@ def build(model=None, out="out", *, board="zynq7020", preset=None, config=None, 
             raise EdgecError(f"labels have shape {cy.shape}; expected ({len(cx)},), one class index per calibration input")
         eval_x, eval_y = (cx, cy) if cy is not None else (None, None)
     finetune_epochs = int(finetune_epochs or 0)
-    if finetune_epochs < 0:
+    if qonnx is not None:
+        qnet = None
+        n_q = sum(1 for n in qonnx.nodes if n.op == Op.AFFINE_QUANT)
+        progress(f"read QONNX: {n_q} activation quantizers and their widths from the model")
+    elif finetune_epochs < 0:
         raise EdgecError(f"--finetune-epochs {finetune_epochs}: must be 0 or more")
-    if finetune_epochs and cy is None:
+    elif finetune_epochs and cy is None:
         raise EdgecError("--finetune-epochs needs labels for the calibration data: --labels Y.npy")
-    check_layer_names(fg, cfg)  # all input is validated before the first progress line
-    progress(f"quantizing ({preset_name}: weights {cfg.wbits or 'ternary'} bit, activations {cfg.abits} bit, "
-             f"{cfg.calibrator} calibration on {len(cx)} inputs)")
-    qnet = quantize(fg, cx, cfg)
-    if finetune_epochs:
-        qnet = finetune(qnet, cx, cy, finetune_epochs, seed=seed, progress=progress)
+    else:
+        check_layer_names(fg, cfg)  # all input is validated before the first progress line
+        progress(f"quantizing ({preset_name}: weights {cfg.wbits or 'ternary'} bit, activations {cfg.abits} bit, "
+                 f"{cfg.calibrator} calibration on {len(cx)} inputs)")
+        qnet = quantize(fg, cx, cfg)
+        if finetune_epochs:
+            qnet = finetune(qnet, cx, cy, finetune_epochs, seed=seed, progress=progress)
 
     tmp = out.parent / f".{out.name}.edgec-tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
         progress("lowering to the integer IR and running passes")
-        g = lower(qnet)
+        g = lower(qnet) if qnet is not None else qonnx
         stages = [(0, "lower", g)]
         g = run_pipeline(g, lambda i, name, gg: stages.append((i, name, gg)))
         for _, _, gg in stages:
@@ -159,8 +177,9 @@ def build(model=None, out="out", *, board="zynq7020", preset=None, config=None, 
         progress("emitting the RTL network")
         rtl_backend.emit(plan, tmp / "rtl")
         driver_backend.emit(g, brd, name, axis, tmp)
-        rep = report_mod.make(g, qnet, brd, dict(preset=preset_name, wbits=cfg.wbits, abits=cfg.abits,
-                                                  finetune_epochs=finetune_epochs),
+        quant = {"source": "qonnx"} if qnet is None else dict(preset=preset_name, wbits=cfg.wbits, abits=cfg.abits,
+                                                               finetune_epochs=finetune_epochs)
+        rep = report_mod.make(g, qnet, brd, quant,
                               tmp / "sim", eval_x, eval_y, progress, float_graph=fg, hw=(fold_cfg, est))
         (tmp / "report.json").write_text(dumps(rep))
         files = sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*") if p.is_file())

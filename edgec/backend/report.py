@@ -34,7 +34,11 @@ def make(g, qnet, board, quant: dict, sim_dir, eval_x, eval_y, progress, float_g
            "input_shape": g.meta["input_shape"], "output_shape": g.meta["output_shape"]}
     if hw is not None:
         rep["hardware"] = hardware(hw[0], hw[1], board)
-    if eval_x is not None:
+    if eval_x is not None and qnet is None:  # a QONNX model: its own executor is qonnx (tests/test_qonnx.py)
+        _, y = sim_backend.load(sim_dir).run(eval_x)
+        if eval_y is not None:
+            rep["accuracy"] = {"samples": int(len(eval_y)), "sim": _acc(y, eval_y)}
+    elif eval_x is not None:
         progress(f"checking the simulator against the fake-quant reference on {len(eval_x)} inputs")
         sim = sim_backend.load(sim_dir)
         c = compare(qnet, sim, eval_x)

@@ -49,6 +49,7 @@ class SimContext:
     input_quant: dict
     out_var: str
     batch: int
+    input_name: str
     steps: list[SimStep] = field(default_factory=list)
 
 
@@ -74,7 +75,7 @@ def context(g: Graph, name: str) -> SimContext:
             s.order = a["order"]
         steps.append(s)
     return SimContext(name, __version__, list(g.meta["input_shape"]), list(g.meta["output_shape"]),
-                      input_spec(g.meta["input_quant"]), var[g.output], 256, steps)
+                      input_spec(g.meta["input_quant"]), var[g.output], 256, g.input.name, steps)
 
 
 def input_spec(iq: dict) -> dict:

@@ -1,4 +1,4 @@
-"""Flatten(chw) feeding only MatMuls -> Flatten(hwc): permute the MatMuls' weight columns
+"""Flatten(chw) feeding only MatMuls (or XnorPopcounts) -> Flatten(hwc): permute the MatMuls' weight columns
 instead of the data, so features stream in the order the hardware produces them."""
 import numpy as np
 
@@ -12,7 +12,7 @@ def nhwc_flatten(g: Graph) -> Graph:
         if n.op != Op.FLATTEN or n.attrs["order"] != "chw":
             continue
         cons = g.consumers(n.name)
-        if not cons or any(c.op != Op.MATMUL or c.attrs.get("groups", 1) != 1 for c in cons):
+        if not cons or any(c.op not in (Op.MATMUL, Op.XNOR_POPCOUNT) or c.attrs.get("groups", 1) != 1 for c in cons):
             continue
         h, w, c = g.node(n.inputs[0]).shape
         # column j of the hwc order holds feature (y, x, ch), which chw order had at perm[j]

@@ -1,0 +1,594 @@
+"""QONNX importer: a Brevitas/QONNX ``.onnx`` file -> the integer IR, with the widths,
+scales, zero points and rounding modes the model states (no calibration, no preset).
+
+Every ONNX value evaluates to one of:
+
+- a numpy array: a float constant (initializer, or folded from constants);
+- :class:`QConst`: a quantized constant (``Quant``/``BipolarQuant`` of a constant: weights,
+  biases), with its integer codes;
+- :class:`FloatIn`: the network input before its quantizer, ``x * m + b`` with any
+  reshape to (N, -1) still pending;
+- :class:`Lin`: a per-sample tensor that is, per channel, ``a * t + c0`` of an integer
+  IR tensor ``t`` (quantized codes, an accumulator, or a sum), optionally followed by a
+  ReLU. Float ops between quantizers (BatchNormalization, Mul, Div, Add, Sub, the
+  BNN-PYNQ TensorNorm) only change ``a`` and ``c0``; Conv/Gemm/MatMul on quantized codes
+  start a new accumulator; a ``Quant`` closes the chain into an ``AffineQuant`` node,
+  which the ``fold_thresholds`` pass turns into integer thresholds (docs/qonnx.md).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from ..errors import EdgecError, node_error
+from ..ir.graph import Graph, Node
+from ..ir.ops import Op
+from ..ir.types import Bipolar, IntType
+from .onnx_import import (_BATCH, _ONNX_OPS, _Builder, _attrs, _check_2d, _fold, _input_shape, _is_const, _load,
+                          _opset, _pads)
+
+QONNX_DOMAINS = ("qonnx.custom_op.general", "finn.custom_op.general", "onnx.brevitas")
+QONNX_OPS = ("Quant", "IntQuant", "BipolarQuant", "Trunc")
+SUPPORTED = ("Quant, BipolarQuant, Trunc, Conv, Gemm, MatMul, BatchNormalization, Mul, Div, Add, Sub, Relu, "
+             "MaxPool, AveragePool, GlobalAveragePool, Reshape/Flatten to (N, -1), Identity, Dropout")
+ROUNDING = {"ROUND": "half_even", "HALF_EVEN": "half_even", "CEIL": "ceil", "FLOOR": "floor", "UP": "up",
+            "DOWN": "down", "HALF_UP": "half_away", "HALF_DOWN": "half_down"}
+
+
+def is_qonnx(model) -> bool:
+    return any(n.domain in QONNX_DOMAINS or n.op_type in QONNX_OPS for n in model.graph.node)
+
+
+@dataclass
+class QConst:
+    """A quantized constant: real = scale * (codes - zp) (float32, as QONNX computes it)."""
+
+    codes: np.ndarray
+    scale: np.ndarray
+    zp: np.ndarray
+    real: np.ndarray
+    label: str
+
+
+@dataclass
+class FloatIn:
+    """The network input before its quantizer: ``x * m + b``; ``flat``: reshaped to (N, -1)."""
+
+    shape: tuple
+    m: float = 1.0
+    b: float = 0.0
+    flat: bool = False
+
+
+@dataclass
+class Lin:
+    """Per channel ``a * t + c0`` of IR tensor ``t`` (then max(0, .) if ``relu``).
+    ``codes``: t holds a quantizer's codes and (a, c0) are that quantizer's scale map."""
+
+    t: str
+    a: np.ndarray
+    c0: np.ndarray
+    shape: tuple  # per sample, NCHW order: (C, H, W) or (F,)
+    layer: str
+    relu: bool = False
+    codes: bool = False
+    zp: float = 0.0  # the quantizer's zero point, when ``codes``
+
+
+def _f64(v) -> np.ndarray:
+    return np.asarray(v, dtype=np.float64)
+
+
+def _scalar(v) -> float | None:
+    v = np.asarray(v)
+    return float(v.reshape(-1)[0]) if v.size == 1 or (v.size and np.all(v == v.reshape(-1)[0])) else None
+
+
+class _QBuilder(_Builder):
+    def __init__(self):
+        super().__init__()
+        self.ir: list[Node] = []
+        self.names: set[str] = set()
+        self.meta: dict = {"source_tensors": {}}
+
+    # -- values ------------------------------------------------------------------
+    def t(self, i: int):
+        v = self.val(i)
+        if not isinstance(v, (Lin, FloatIn)):
+            raise self.fail(f"input '{self.node.input[i]}' must be computed from the model input, not a constant")
+        return v
+
+    def lin(self, i: int, what: str = "input") -> Lin:
+        v = self.t(i)
+        if isinstance(v, FloatIn):
+            raise self.fail(f"the {what} is the unquantized model input; put a Quant or BipolarQuant after the input")
+        return v
+
+    def codes(self, i: int) -> Lin:
+        """A quantized activation (Conv/Gemm/MatMul input): one scale, an integer zero point."""
+        v = self.lin(i)
+        s = _scalar(v.a)
+        if not v.codes or v.relu or s is None or s <= 0 or v.zp != round(v.zp):
+            raise self.fail("its input must be a quantized tensor (the output of a Quant or BipolarQuant, "
+                            "one positive scale per tensor, an integer zero point); insert a Quant before it")
+        return v
+
+    def shape(self, v) -> tuple:
+        return tuple(v.shape)
+
+    def name(self, base: str) -> str:
+        n, k = base, 1
+        while n in self.names:
+            n, k = f"{base}_{k}", k + 1
+        self.names.add(n)
+        return n
+
+    def add(self, node: Node) -> str:
+        self.ir.append(node)
+        return node.name
+
+    def ir_node(self, name: str) -> Node:
+        return next(n for n in self.ir if n.name == name)
+
+    def per_channel(self, c: np.ndarray, lin, what: str) -> np.ndarray:
+        """A constant broadcast against a (N, C, ...) tensor, as one value per channel."""
+        c = _f64(c)
+        nd = len(lin.shape) + 1
+        if c.ndim > nd:
+            raise self.fail(f"the {what} has shape {c.shape}, more dimensions than the tensor {['N', *lin.shape]}")
+        full = np.broadcast_to(c.reshape((1,) * (nd - c.ndim) + c.shape), (1, *lin.shape)) if c.size > 1 else c
+        if c.size == 1:
+            return np.full(lin.shape[0], float(c.reshape(-1)[0]))
+        flat = full.reshape(lin.shape[0], -1)
+        if not np.all(flat == flat[:, :1]):
+            raise self.fail(f"the {what} of shape {c.shape} varies within a channel; only per-tensor or "
+                            "per-channel constants are supported")
+        return flat[:, 0].copy()
+
+
+# ---- quantizers -------------------------------------------------------------------------
+
+def _qparams(b, a):
+    bits = int(round(float(b.c(3, "bit width").reshape(-1)[0])))
+    signed, narrow = int(a.get("signed", 1)), int(a.get("narrow", 0))
+    mode = str(a.get("rounding_mode", "ROUND")).upper()
+    if mode not in ROUNDING:
+        raise b.fail(f"rounding_mode {mode!r} is not supported; use one of {', '.join(ROUNDING)}")
+    if not 1 <= bits <= 32 or (bits > 8 and not isinstance(b.val(0), np.ndarray)):
+        raise b.fail(f"bit width {bits}: activations need 1 to 8 bits (weights and biases up to 32)")
+    if signed:
+        lo, hi = -(2 ** (bits - 1)) + narrow, 2 ** (bits - 1) - 1
+    else:
+        lo, hi = 0, 2**bits - 1 - narrow
+    return bits, bool(signed), lo, hi, ROUNDING[mode]
+
+
+def _const_quant(b, x, scale, zp, lo, hi, rounding, bipolar, label) -> QConst:
+    """Quantize a constant exactly as qonnx does (float32 arithmetic)."""
+    from ..ir.ref import round_to_int
+
+    x, scale, zp = (np.asarray(v, np.float32) for v in (x, scale, zp))
+    if bipolar:
+        q = np.where(x / scale + zp >= 0 if zp.any() else x >= 0, 1.0, -1.0).astype(np.float32)
+    else:
+        q = np.clip(round_to_int((x / scale + zp).astype(np.float64), rounding), lo, hi).astype(np.float32)
+    real = ((q - zp) * scale).astype(np.float32)
+    return QConst(q.astype(np.int64), scale, zp, real, label)
+
+
+def _quant_lin(b, v: Lin, scale, zp, lo, hi, rounding, bipolar, typ) -> Lin:
+    s, z = _scalar(scale), _scalar(zp)
+    if s is None or z is None:
+        raise b.fail("per-channel scales or zero points on activations are not supported; use per-tensor "
+                     "activation quantizers (weights may be per channel)")
+    if s <= 0:
+        raise b.fail(f"scale {s}: must be positive")
+    if v.relu:
+        if bipolar:
+            raise b.fail("a Relu before a bipolar quantizer makes every output +1; remove the Relu")
+        lo = max(lo, int(np.clip(np.rint(z), lo, hi)))  # q(max(z, 0)) = max(q(z), q(0))
+    name = b.name(f"{v.layer}_quant")
+    b.add(Node(name, Op.AFFINE_QUANT, [v.t], _hwc(v.shape), typ,
+               {"scale": s, "lo": int(lo), "hi": int(hi), "bipolar": bool(bipolar), "zero_point": z,
+                "rounding": rounding}, {"a": v.a.copy(), "c0": v.c0.copy()}))
+    c = v.shape[0]
+    return Lin(name, np.full(c, s), np.full(c, -s * z), v.shape, name, codes=True, zp=z)
+
+
+def _input_quant(b, v: FloatIn, scale, zp, bits, signed, lo, hi, rounding, bipolar, typ) -> Lin:
+    s, z = _scalar(scale), _scalar(zp)
+    if s is None or z is None or s <= 0:
+        raise b.fail("the input quantizer needs one positive scale and one zero point for the whole tensor")
+    if b.ir:
+        raise b.fail("the model input is quantized twice; keep one quantizer on the input")
+    # v = (x * m + b0) / s + z = x / (s / m) + (b0 / s + z)
+    b.meta["input_quant"] = {"bits": bits, "signed": signed, "scale": s / v.m, "offset": v.b / s + z,
+                             "rounding": rounding, "bipolar": bool(bipolar), "lo": int(lo), "hi": int(hi)}
+    name = b.name(b.input_name)
+    b.add(Node(name, Op.INPUT, [], _hwc(b.input_shape), typ))
+    lin = Lin(name, np.full(b.input_shape[0], s), np.full(b.input_shape[0], -s * z), tuple(b.input_shape),
+              name, codes=True, zp=z)
+    return _flatten_lin(b, lin) if v.flat else lin
+
+
+def _quantizer(bipolar_op: bool):
+    def handler(b, a):
+        if bipolar_op:
+            bits, signed, lo, hi, rounding = 1, True, -1, 1, "half_even"
+            zp = np.zeros(())
+        else:
+            bits, signed, lo, hi, rounding = _qparams(b, a)
+            zp = b.c(2, "zero point")
+        scale = b.c(1, "scale")
+        bipolar = bits == 1 and signed
+        if bipolar:
+            lo, hi = -1, 1
+        typ = Bipolar() if bipolar else IntType(bits, signed)
+        x = b.val(0)
+        if isinstance(x, np.ndarray):
+            return _const_quant(b, x, scale, zp, lo, hi, rounding, bipolar, "binary" if bipolar else f"int{bits}")
+        if isinstance(x, FloatIn):
+            out = _input_quant(b, x, scale, zp, bits, signed, lo, hi, rounding, bipolar, typ)
+        else:
+            out = _quant_lin(b, b.lin(0), scale, zp, lo, hi, rounding, bipolar, typ)
+        b.meta["source_tensors"][b.node.output[0]] = {
+            "ir": out.t, "scale": float(out.a[0]), "zero_point": out.zp,
+            "bipolar": bool(bipolar), "input": b.node.input[0]}
+        return out
+    return handler
+
+
+def _trunc(b, a):
+    """Trunc (v2: x, scale, zp, in bits, out scale, out bits; v1: x, scale, zp, in bits,
+    out bits): codes round(x / scale + zp) / 2^k, clipped and rounded, at the output scale."""
+    v = b.lin(0)
+    scale, zp = _scalar(b.c(1, "scale")), _scalar(b.c(2, "zero point"))
+    in_bits = float(b.c(3, "input bit width").reshape(-1)[0])
+    if len(b.node.input) >= 6:
+        out_scale, out_bits = _scalar(b.c(4, "output scale")), int(b.c(5, "output bit width").reshape(-1)[0])
+        ts = float(2.0 ** np.round(np.log2(out_scale / scale)))
+        signed, narrow = int(a.get("signed", 1)), int(a.get("narrow", 0))
+    else:
+        out_bits = int(b.c(4, "output bit width").reshape(-1)[0])
+        ts, out_scale, signed, narrow = 2.0 ** (in_bits - out_bits), scale, 1, 0
+    if None in (scale, zp, out_scale):
+        raise b.fail("Trunc needs per-tensor scales and zero points")
+    # the inner round(x / scale + zp) is exact only on multiples of the scale: check it is one
+    ia, ic = v.a / scale, v.c0 / scale + zp
+    if v.relu or not (np.allclose(ia, np.rint(ia), rtol=0, atol=1e-6) and np.allclose(ic, np.rint(ic), rtol=0, atol=1e-6)):
+        raise b.fail("its input is not an integer multiple of its scale (Trunc follows an integer sum, "
+                     "e.g. an average pool over quantized codes)")
+    mode = str(a.get("rounding_mode", "FLOOR")).upper()
+    if mode not in ROUNDING or not 1 <= out_bits <= 8:
+        raise b.fail(f"rounding_mode {mode!r} with {out_bits} output bits is not supported")
+    lo, hi = (-(2 ** (out_bits - 1)) + narrow, 2 ** (out_bits - 1) - 1) if signed else (0, 2**out_bits - 1 - narrow)
+    lin = Lin(v.t, np.rint(ia) * scale * ts, (np.rint(ic) - zp) * scale * ts, v.shape, v.layer)
+    out = _quant_lin(b, lin, scale * ts, zp / ts, lo, hi, ROUNDING[mode], False, IntType(out_bits, bool(signed)))
+    return Lin(out.t, np.full(v.shape[0], out_scale), np.full(v.shape[0], -out_scale * zp / ts), v.shape, out.layer,
+               codes=True, zp=zp / ts)
+
+
+# ---- compute ----------------------------------------------------------------------------
+
+def _hwc(shape) -> tuple:
+    return (shape[1], shape[2], shape[0]) if len(shape) == 3 else tuple(shape)
+
+
+def _weight(b, i: int, out_axis: int) -> tuple[np.ndarray, np.ndarray, str]:
+    """(integer codes, per-output-channel scale, label) of a quantized weight input."""
+    w = b.val(i)
+    if not isinstance(w, QConst):
+        raise b.fail(f"the weight ('{b.node.input[i]}') must be quantized: a Quant or BipolarQuant of a constant")
+    if np.any(w.zp != 0):
+        raise b.fail("weights with a zero point are not supported; export symmetric weight quantizers")
+    scale = np.broadcast_to(w.scale, w.codes.shape)
+    s = np.moveaxis(scale, out_axis, 0).reshape(scale.shape[out_axis], -1)
+    if not np.all(s == s[:, :1]):
+        raise b.fail("the weight scale varies within an output channel; use per-tensor or per-output-channel scales")
+    return w.codes, s[:, 0].astype(np.float64), w.label
+
+
+def _bias(b, i: int, n: int) -> np.ndarray:
+    if not b.has(i):
+        return np.zeros(n)
+    v = b.val(i)
+    c = v.real if isinstance(v, QConst) else b.c(i, "bias")
+    c = _f64(c).reshape(-1)
+    if c.size not in (1, n):
+        raise b.fail(f"bias of shape {c.shape} does not match {n} outputs")
+    return np.broadcast_to(c, (n,)).copy()
+
+
+def _matmul_node(b, x: Lin, codes: np.ndarray, ws: np.ndarray, label: str, bias, src: str, groups=1,
+                 shape=None, pad=0):
+    """MatMul of the input codes with weight codes (O, K): real = a * (acc - zp * rowsum) + bias."""
+    zp = int(round(x.zp))
+    name = b.name(b.node.output[0])
+    out_shape = shape or (codes.shape[0],)
+    b.add(Node(name, Op.MATMUL, [src], _hwc(out_shape), IntType(32, True),
+               {"groups": groups, "layer": name, "wq": label}, {"weight": codes}))
+    a = float(x.a[0]) * ws
+    c0 = bias - a * zp * codes.sum(axis=1)
+    return Lin(name, a, c0, out_shape, name)
+
+
+def _conv(b, a):
+    x = b.codes(0)
+    codes, ws, label = _weight(b, 1, 0)
+    if codes.ndim != 4 or len(x.shape) != 3:
+        raise b.fail(f"only 2-D convolutions of (C, H, W) maps are supported, weight shape {codes.shape}")
+    _check_2d(b, a)
+    groups = int(a.get("group", 1))
+    c, h, w = x.shape
+    o = codes.shape[0]
+    if codes.shape[1] * groups != c or (groups != 1 and (groups != c or o != c)):
+        raise b.fail(f"weight {codes.shape} with group={groups} does not match {c} input channels; "
+                     "use group 1 or depthwise (group = in = out channels)")
+    kh, kw = codes.shape[2:]
+    stride = tuple(int(s) for s in a.get("strides", (1, 1)))
+    pad = _pads(b, a, (kh, kw))
+    oh, ow = (h + pad[0] + pad[2] - kh) // stride[0] + 1, (w + pad[1] + pad[3] - kw) // stride[1] + 1
+    if oh < 1 or ow < 1:
+        raise b.fail(f"kernel {(kh, kw)} does not fit the {h}x{w} input")
+    zp = int(round(x.zp))
+    t_in = b.ir_node(x.t).type
+    win_t = IntType(2, True) if isinstance(t_in, Bipolar) and any(pad) else t_in
+    if not win_t.lo <= zp <= win_t.hi:
+        raise b.fail(f"zero padding needs the code {zp} (the zero point), outside the input's range")
+    win = b.add(Node(b.name(f"{b.node.output[0]}_window"), Op.SLIDING_WINDOW, [x.t], (oh, ow, kh * kw * c), win_t,
+                     {"kernel": (kh, kw), "stride": stride, "pad": pad, "pad_value": zp}))
+    wmat = codes.transpose(0, 2, 3, 1).reshape(o, -1)
+    return _matmul_node(b, x, wmat, ws, label, _bias(b, 2, o), win, groups, (o, oh, ow))
+
+
+def _gemm(b, a):
+    if a.get("transA", 0):
+        raise b.fail("transA=1 is not supported")
+    x = b.codes(0)
+    trans = bool(a.get("transB", 0))
+    codes, ws, label = _weight(b, 1, 0 if trans else 1)
+    return _fc(b, x, codes if trans else codes.T, ws * float(a.get("alpha", 1.0)), label,
+               _bias(b, 2, codes.shape[0 if trans else 1]) * float(a.get("beta", 1.0)))
+
+
+def _matmul(b, a):
+    x = b.codes(0)
+    codes, ws, label = _weight(b, 1, 1)
+    return _fc(b, x, codes.T, ws, label, np.zeros(codes.shape[1]))
+
+
+def _fc(b, x: Lin, codes, ws, label, bias):
+    if codes.ndim != 2 or len(x.shape) != 1 or codes.shape[1] != x.shape[0]:
+        raise b.fail(f"weight {codes.shape} does not match the input {['N', *x.shape]}; flatten the input first")
+    return _matmul_node(b, x, codes, ws, label, bias, x.t)
+
+
+# ---- float ops on the affine chain ------------------------------------------------------
+
+def _scale_lin(b, v: Lin, m: np.ndarray) -> Lin:
+    if v.relu and np.any(m < 0):
+        raise b.fail("a negative scale after a Relu is not supported; put the Relu after it")
+    return replace(v, a=v.a * m, c0=v.c0 * m, codes=False)
+
+
+def _arith(op):
+    def handler(b, a):
+        x0, x1 = b.val(0), b.val(1)
+        if isinstance(x0, FloatIn) or isinstance(x1, FloatIn):
+            return _input_arith(b, op)
+        if isinstance(x0, Lin) and isinstance(x1, Lin):
+            if op != "Add":
+                raise b.fail(f"{op} of two tensors is not supported; only Add")
+            return _add_tensors(b, x0, x1)
+        i = 0 if isinstance(x0, Lin) else 1
+        v = b.lin(i)
+        c = b.val(1 - i)
+        c = b.per_channel(c.real if isinstance(c, QConst) else b.c(1 - i, "operand"), v, "operand")
+        if op in ("Add", "Sub") and v.relu:
+            raise b.fail(f"{op} after a Relu is not supported; quantize the Relu's output first")
+        if op == "Add":
+            return replace(v, c0=v.c0 + c, codes=False)
+        if op == "Sub":
+            return replace(v, c0=v.c0 - c, codes=False) if i == 0 else replace(v, a=-v.a, c0=c - v.c0, codes=False)
+        if op == "Mul":
+            return _scale_lin(b, v, c)
+        if i == 1:
+            raise b.fail("dividing a constant by a tensor is not supported")
+        if np.any(c == 0):
+            raise b.fail("division by zero")
+        return _scale_lin(b, v, 1.0 / c)
+    return handler
+
+
+def _input_arith(b, op):
+    """Scalar Mul/Div/Add/Sub on the model input before its quantizer (e.g. x * 2 - 1)."""
+    i = 0 if isinstance(b.val(0), FloatIn) else 1
+    v, c = b.val(i), _scalar(b.c(1 - i, "operand"))
+    if c is None:
+        raise b.fail("only a scalar Mul, Div, Add or Sub may come before the input quantizer; "
+                     "per-channel input normalization is not supported (normalize on the host)")
+    if op == "Add":
+        return replace(v, b=v.b + c)
+    if op == "Sub":
+        return replace(v, b=v.b - c) if i == 0 else replace(v, m=-v.m, b=c - v.b)
+    if op == "Mul":
+        return replace(v, m=v.m * c, b=v.b * c)
+    if i == 1 or c == 0:
+        raise b.fail("only division of the input by a nonzero constant is supported")
+    return replace(v, m=v.m / c, b=v.b / c)
+
+
+def _add_tensors(b, x: Lin, y: Lin) -> Lin:
+    if x.relu or y.relu or x.shape != y.shape:
+        raise b.fail(f"adds tensors of shapes {list(x.shape)} and {list(y.shape)}; both must have the same "
+                     "shape and be quantized")
+    if not np.allclose(x.a, y.a, rtol=1e-6, atol=0):
+        raise b.fail(f"adds tensors of different scales ({_scalar(x.a) or 'per channel'} and "
+                     f"{_scalar(y.a) or 'per channel'}); quantize both branches with one shared quantizer")
+    name = b.name(b.node.output[0])
+    b.add(Node(name, Op.ADD, [x.t, y.t], _hwc(x.shape), IntType(32, True), {"layer": name}))
+    return Lin(name, x.a.copy(), x.c0 + y.c0, x.shape, name)
+
+
+def _batchnorm(b, a):
+    v = b.lin(0)
+    if a.get("training_mode", 0):
+        raise b.fail("only inference mode (training_mode=0) is supported")
+    if v.relu:
+        raise b.fail("BatchNormalization after a Relu is not supported")
+    vecs = [_f64(b.c(i, w)).reshape(-1) for i, w in enumerate(("scale", "bias", "mean", "var"), 1)]
+    if any(p.size not in (1, v.shape[0]) for p in vecs):
+        raise b.fail(f"parameters of sizes {[p.size for p in vecs]} do not match {v.shape[0]} channels")
+    gamma, beta, mean, var = (np.broadcast_to(p, (v.shape[0],)) for p in vecs)
+    g = gamma / np.sqrt(var + float(a.get("epsilon", 1e-5)))
+    return replace(v, a=v.a * g, c0=(v.c0 - mean) * g + beta, codes=False)
+
+
+def _relu(b, a):
+    return replace(b.lin(0), relu=True)
+
+
+def _maxpool(b, a):
+    v = b.lin(0)
+    _check_2d(b, a)
+    if a.get("ceil_mode", 0) or len(v.shape) != 3:
+        raise b.fail("only floor-mode 2-D max pooling of (C, H, W) maps is supported")
+    if np.any(v.a <= 0):
+        raise b.fail("max pooling after a negative per-channel scale (e.g. a BatchNorm with negative gamma) is "
+                     "not supported; quantize before the pool")
+    kernel, stride = tuple(a["kernel_shape"]), tuple(a.get("strides", (1, 1)))
+    pad = _pads(b, a, kernel)
+    c, h, w = v.shape
+    oh, ow = (h + pad[0] + pad[2] - kernel[0]) // stride[0] + 1, (w + pad[1] + pad[3] - kernel[1]) // stride[1] + 1
+    t = b.ir_node(v.t).type
+    name = b.add(Node(b.name(b.node.output[0]), Op.MAX_POOL, [v.t], (oh, ow, c), t,
+                      {"kernel": kernel, "stride": stride, "pad": pad, "pad_value": int(t.lo)}))
+    return replace(v, t=name, shape=(c, oh, ow))
+
+
+def _avgpool(glob: bool):
+    """The window mean of a tensor: a sum over the window (a depthwise MatMul of ones),
+    a / n into the affine map; the Quant or Trunc after it rounds."""
+    def handler(b, a):
+        v = b.lin(0)
+        if v.relu or len(v.shape) != 3:
+            raise b.fail("only average pooling of quantized (C, H, W) maps is supported")
+        c, h, w = v.shape
+        if glob:
+            kernel, stride, pad = (h, w), (1, 1), (0, 0, 0, 0)
+        else:
+            _check_2d(b, a)
+            kernel, stride = tuple(a["kernel_shape"]), tuple(a.get("strides", (1, 1)))
+            pad = _pads(b, a, kernel)
+            if any(pad) or a.get("ceil_mode", 0):
+                raise b.fail("average pooling with padding or ceil_mode is not supported")
+        oh, ow = (h - kernel[0]) // stride[0] + 1, (w - kernel[1]) // stride[1] + 1
+        n = kernel[0] * kernel[1]
+        win = b.add(Node(b.name(f"{b.node.output[0]}_window"), Op.SLIDING_WINDOW, [v.t], (oh, ow, n * c),
+                         b.ir_node(v.t).type, {"kernel": kernel, "stride": stride, "pad": pad, "pad_value": 0}))
+        name = b.name(b.node.output[0])
+        b.add(Node(name, Op.MATMUL, [win], (oh, ow, c), IntType(32, True), {"groups": c, "layer": name, "wq": "ones"},
+                   {"weight": np.ones((c, n), np.int64)}))
+        return Lin(name, v.a / n, v.c0, (c, oh, ow), name)
+    return handler
+
+
+def _flatten_lin(b, v: Lin) -> Lin:
+    if len(v.shape) == 1:
+        return v
+    c, h, w = v.shape
+    name = b.add(Node(b.name(f"{v.layer}_flatten"), Op.FLATTEN, [v.t], (c * h * w,), b.ir_node(v.t).type,
+                      {"order": "chw"}))
+    return replace(v, t=name, a=np.repeat(v.a, h * w), c0=np.repeat(v.c0, h * w), shape=(c * h * w,))
+
+
+def _to_flat(b, v):
+    if isinstance(v, FloatIn):
+        return replace(v, flat=True, shape=(int(np.prod(v.shape)),))
+    return _flatten_lin(b, v)
+
+
+def _flatten(b, a):
+    v = b.t(0)
+    if a.get("axis", 1) % (len(v.shape) + 1) != 1:
+        raise b.fail(f"only axis=1 is supported, got axis={a['axis']}")
+    return _to_flat(b, v)
+
+
+def _reshape(b, a):
+    v, target = b.t(0), [int(x) for x in b.c(1, "shape")]
+    ins = tuple(v.shape)
+    batch = (_BATCH, 1, b.batch) + (() if a.get("allowzero", 0) else (0,))
+    n = int(np.prod(ins))
+    if len(target) == len(ins) + 1 and target[0] in batch + (-1,) and tuple(target[1:]) == ins:
+        return v
+    if len(target) == 2 and (target[0] in batch and target[1] in (-1, n) or target == [-1, n]):
+        return _to_flat(b, v)
+    shown = ["N" if d == _BATCH else d for d in target]
+    raise b.fail(f"only reshaping to (N, -1) is supported, got per-sample {list(ins)} -> {shown}")
+
+
+_QONNX_OPS = {
+    "Quant": _quantizer(False), "IntQuant": _quantizer(False), "BipolarQuant": _quantizer(True), "Trunc": _trunc,
+    "Conv": _conv, "Gemm": _gemm, "MatMul": _matmul, "BatchNormalization": _batchnorm, "Relu": _relu,
+    "Add": _arith("Add"), "Sub": _arith("Sub"), "Mul": _arith("Mul"), "Div": _arith("Div"),
+    "MaxPool": _maxpool, "AveragePool": _avgpool(False), "GlobalAveragePool": _avgpool(True),
+    "Flatten": _flatten, "Reshape": _reshape,
+    **{k: _ONNX_OPS[k] for k in ("Identity", "Dropout", "Shape", "Gather", "Unsqueeze", "Squeeze", "Concat", "Cast")},
+}
+
+
+def import_qonnx(path, model=None) -> Graph:
+    """Import a QONNX model file (one input, one output) as an integer IR graph."""
+    if model is None:
+        model, _ = _load(path)
+    from onnx import numpy_helper
+
+    inits = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    g = model.graph
+    inputs = [vi for vi in g.input if vi.name not in inits]
+    if len(inputs) != 1 or len(g.output) != 1:
+        raise EdgecError(f"the model has {len(inputs)} inputs and {len(g.output)} outputs; edgec supports one of each")
+    opset = _opset(model)
+    b = _QBuilder()
+    b.vals.update(inits)
+    b.input_name, b.input_shape = inputs[0].name, _input_shape(inputs[0])
+    dim0 = inputs[0].type.tensor_type.shape.dim[0]
+    b.batch = int(dim0.dim_value) if dim0.HasField("dim_value") else _BATCH
+    b.vals[inputs[0].name] = FloatIn(b.input_shape)
+    for index, node in enumerate(g.node):
+        b.node, b.label = node, node.name or f"{node.op_type}_{index}"
+        standard = node.domain in ("", "ai.onnx")
+        handler = _QONNX_OPS.get(node.op_type) if standard or node.domain in QONNX_DOMAINS else None
+        foldable = standard and all(_is_const(b.vals.get(i)) for i in node.input if i)
+        if foldable:
+            handler = None
+        if handler is None and not foldable:
+            raise node_error(b.label, node.op_type, f"unsupported op in a QONNX model; supported: {SUPPORTED}")
+        try:
+            v = _fold(b, opset) if handler is None else handler(b, _attrs(node))
+        except EdgecError:
+            raise
+        except Exception as e:  # noqa: BLE001 - malformed attributes or inputs
+            raise b.fail(f"unsupported attributes or inputs: {e}") from e
+        b.vals[node.output[0]] = v if isinstance(v, (Lin, FloatIn, QConst)) else np.asarray(v)
+    out = b.vals.get(g.output[0].name)
+    if not isinstance(out, Lin):
+        raise EdgecError(f"the model output '{g.output[0].name}' is not a quantized computation on the model input")
+    if out.relu:
+        raise EdgecError(f"the model output '{g.output[0].name}' ends in a Relu; quantize it or drop the Relu")
+    if "input_quant" not in b.meta:
+        raise EdgecError("the model input has no quantizer (Quant or BipolarQuant)")
+    b.meta.update(input_shape=list(b.input_shape), output_shape=list(out.shape),
+                  output_affine={"a": out.a.tolist(), "c0": out.c0.tolist()}, source="qonnx")
+    used = _live(b.ir, out.t)
+    return Graph([n for n in b.ir if n.name in used], out.t, b.meta)
+
+
+def _live(nodes: list[Node], out: str) -> set[str]:
+    live = {out}
+    for n in reversed(nodes):
+        if n.name in live:
+            live.update(n.inputs)
+    return live | {nodes[0].name}

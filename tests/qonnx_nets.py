@@ -1,0 +1,210 @@
+"""QONNX models for the interop tests: the BNN-PYNQ reference topologies shipped with
+brevitas_examples (seeded random weights, randomised BatchNorm statistics with negative
+gammas), Brevitas versions of the MLP and conv net of tests/nets.py, and a runner that
+executes a QONNX file with qonnx's own ``execute_onnx`` and compares it with an edgec
+simulator under the rule of DESIGN.md §4."""
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import onnx
+import torch
+from onnx import numpy_helper
+from torch import nn
+
+BNN_PYNQ = ("tfc_1w1a", "tfc_1w2a", "tfc_2w2a", "sfc_1w1a", "sfc_1w2a", "sfc_2w2a", "lfc_1w1a", "lfc_1w2a",
+            "cnv_1w1a", "cnv_1w2a", "cnv_2w2a")
+TIE = 1e-5  # DESIGN.md §4: a pre-quantization value this close (in units of the scale) to a boundary
+
+
+def input_shape(name: str) -> tuple:
+    return (3, 32, 32) if name.startswith("cnv") else (1, 28, 28)
+
+
+def randomise(m: nn.Module, seed: int) -> nn.Module:
+    """Seeded random weights; BatchNorm/TensorNorm statistics spread like their layer's
+    accumulators, gammas of both signs."""
+    gen = torch.Generator().manual_seed(seed)
+    last = None
+    with torch.no_grad():
+        for mod in m.modules():
+            if isinstance(mod, (nn.Conv2d, nn.Linear)):
+                mod.weight.copy_(torch.randn(mod.weight.shape, generator=gen))
+                fan_in = mod.weight[0].numel()
+                mod.spread = fan_in ** 0.5
+            if hasattr(mod, "running_var") and hasattr(mod, "weight") and mod.weight is not None:
+                c = mod.running_var.shape
+                spread = getattr(last, "spread", 4.0)
+                mod.weight.copy_(torch.randn(c, generator=gen) * 0.5 + 0.1 * torch.sign(torch.randn(c, generator=gen)))
+                mod.bias.copy_(torch.randn(c, generator=gen) * 0.3)
+                mod.running_mean.copy_(torch.randn(c, generator=gen) * spread * 0.5)
+                mod.running_var.copy_((torch.rand(c, generator=gen) + 0.5) * spread**2)
+            if isinstance(mod, (nn.Conv2d, nn.Linear)):
+                last = mod
+    return m.eval()
+
+
+def bnn_pynq(name: str, seed: int = 0) -> nn.Module:
+    from brevitas_examples.bnn_pynq.models import model_with_cfg
+
+    m, _ = model_with_cfg(name, pretrained=False)
+    return randomise(m, seed)
+
+
+def export(module: nn.Module, shape: tuple, path: Path) -> Path:
+    from brevitas.export import export_qonnx
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        export_qonnx(module, torch.rand(1, *shape), export_path=str(path))
+    return Path(path)
+
+
+def images(shape: tuple, n: int, seed: int) -> np.ndarray:
+    """Inputs like 8-bit images in [0, 1]: k / 255."""
+    return (np.random.default_rng(seed).integers(0, 256, size=(n, *shape)) / 255.0).astype(np.float32)
+
+
+def batched(path: Path, n: int):
+    """The model of ``path`` with its batch dimension set to n (every shape, and the
+    Reshape targets that hold the batch size 1). Per-sample computation is unchanged."""
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    model = onnx.load(str(path))
+    g = model.graph
+    inits = {t.name: t for t in g.initializer}
+    per_sample = {vi.name for vi in g.input if vi.name not in inits}
+    for node in g.node:
+        if per_sample & set(node.input):
+            per_sample |= set(node.output)
+    for vi in list(g.input) + list(g.output) + list(g.value_info):
+        dims = vi.type.tensor_type.shape.dim
+        if vi.name in per_sample and dims and dims[0].HasField("dim_value") and dims[0].dim_value == 1:
+            dims[0].dim_value = n
+    for node in g.node:
+        if node.op_type == "Reshape" and node.input[1] in inits:
+            t = inits[node.input[1]]
+            v = numpy_helper.to_array(t).copy()
+            if v[0] == 1:
+                v[0] = n
+                t.CopyFrom(numpy_helper.from_array(v.astype(np.int64), t.name))
+    return ModelWrapper(model)
+
+
+def execute(path: Path, x: np.ndarray, batch: int = 250) -> dict[str, np.ndarray]:
+    """qonnx's execute_onnx on x, every tensor of the graph (full execution context)."""
+    from qonnx.core.onnx_exec import execute_onnx
+
+    out: dict[str, list] = {}
+    model = None
+    for i in range(0, len(x), batch):
+        chunk = x[i : i + batch]
+        if model is None or len(chunk) != batch:
+            model = batched(path, len(chunk))
+        ctx = execute_onnx(model, {model.graph.input[0].name: chunk}, return_full_exec_context=True)
+        for k, v in ctx.items():
+            if isinstance(v, np.ndarray) and v.ndim and v.shape[0] == len(chunk):
+                out.setdefault(k, []).append(v)
+    return {k: np.concatenate(v) for k, v in out.items()}
+
+
+def compare(ref: dict, source_tensors: dict, trace: dict, rounding: dict) -> dict:
+    """Every quantized activation of the simulator (``trace``: IR tensor -> values, channels
+    last) against qonnx's (``ref``: its execution context): per input vector, mismatches,
+    and vectors where the reference met a rounding tie (counted separately)."""
+    n = len(next(iter(trace.values())))
+    bad, tie = np.zeros(n, bool), np.zeros(n, bool)
+    checked = 0
+    for onnx_name, s in source_tensors.items():
+        real, pre = ref[onnx_name].astype(np.float64), ref[s["input"]].astype(np.float64)
+        q_ref = np.rint(real / s["scale"] + s["zero_point"]) if not s["bipolar"] else np.sign(real)
+        v = pre / s["scale"] + s["zero_point"]
+        near = np.abs(v) < TIE if s["bipolar"] else np.abs(np.abs(v - np.floor(v)) - 0.5) < TIE
+        got = trace[s["ir"]]
+        if got.ndim == 4:
+            got = got.transpose(0, 3, 1, 2)
+        bad |= (got.reshape(n, -1) != q_ref.reshape(n, -1)).any(axis=1)
+        tie |= near.reshape(n, -1).any(axis=1)
+        checked += 1
+    return {"vectors": n, "tensors": checked, "mismatches": int((bad & ~tie).sum()), "ties": int((bad & tie).sum())}
+
+
+# ---- Brevitas versions of tests/nets.py's MLP and ConvNet -----------------------------------
+
+def brevitas_mlp(seed: int = 0) -> nn.Module:
+    """tests/nets.MLP with int8 per-channel float-scaled weights, an asymmetric (zero point)
+    input quantizer, 4-bit unsigned activations and a quantized int32 bias on the head."""
+    import brevitas.nn as qnn
+    from brevitas.quant import (Int8WeightPerChannelFloat, Int32Bias, ShiftedUint8ActPerTensorFloat,
+                                Uint8ActPerTensorFloat)
+
+    torch.manual_seed(seed)
+
+    class QMLP(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inp = qnn.QuantIdentity(act_quant=ShiftedUint8ActPerTensorFloat, return_quant_tensor=True)
+            self.fc1 = qnn.QuantLinear(64, 64, bias=True, weight_quant=Int8WeightPerChannelFloat)
+            self.bn1 = nn.BatchNorm1d(64)
+            self.r1 = qnn.QuantReLU(act_quant=Uint8ActPerTensorFloat, bit_width=4, return_quant_tensor=True)
+            self.fc2 = qnn.QuantLinear(64, 32, bias=True, weight_quant=Int8WeightPerChannelFloat)
+            self.r2 = qnn.QuantReLU(act_quant=Uint8ActPerTensorFloat, bit_width=4, return_quant_tensor=True)
+            self.fc3 = qnn.QuantLinear(32, 10, bias=True, weight_quant=Int8WeightPerChannelFloat, bias_quant=Int32Bias)
+
+        def forward(self, x):
+            x = self.inp(torch.flatten(x, 1))
+            x = self.r1(self.bn1(self.fc1(x)))
+            return self.fc3(self.r2(self.fc2(x)))
+
+    return QMLP()
+
+
+def brevitas_convnet(seed: int = 0) -> nn.Module:
+    """tests/nets.ConvNet (stride, padding, a residual add on one shared quantizer, a
+    depthwise conv, max pooling) with per-channel int4 weights and 4-bit activations."""
+    import brevitas.nn as qnn
+    from brevitas.quant import Int8ActPerTensorFloat, Int8WeightPerChannelFloat, Uint8ActPerTensorFloat
+
+    torch.manual_seed(seed)
+    w4 = dict(weight_quant=Int8WeightPerChannelFloat, weight_bit_width=4)
+    a4 = dict(act_quant=Uint8ActPerTensorFloat, bit_width=4, return_quant_tensor=True)
+
+    class QConvNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inp = qnn.QuantIdentity(act_quant=Int8ActPerTensorFloat, return_quant_tensor=True)
+            self.c1 = qnn.QuantConv2d(1, 8, 3, stride=1, padding=1, **w4)
+            self.b1 = nn.BatchNorm2d(8)
+            self.r1 = qnn.QuantReLU(**a4)  # shared by both branches of the residual add
+            self.c2 = qnn.QuantConv2d(8, 8, 3, padding=1, **w4)
+            self.b2 = nn.BatchNorm2d(8)
+            self.r3 = qnn.QuantReLU(**a4)
+            self.dw = qnn.QuantConv2d(8, 8, 3, padding=1, groups=8, **w4)
+            self.rdw = qnn.QuantReLU(**a4)
+            self.c3 = qnn.QuantConv2d(8, 16, 3, stride=2, padding=1, **w4)
+            self.b3 = nn.BatchNorm2d(16)
+            self.r4 = qnn.QuantReLU(**a4)
+            self.fc = qnn.QuantLinear(16 * 2 * 2, 10, bias=True, **w4)
+
+        def forward(self, x):
+            x = self.r1(self.b1(self.c1(self.inp(x))))
+            x = self.r3(self.r1(self.b2(self.c2(x))) + x)
+            x = nn.functional.max_pool2d(self.rdw(self.dw(x)), 2)
+            x = self.r4(self.b3(self.c3(x)))
+            return self.fc(torch.flatten(x, 1))
+
+    return QConvNet()
+
+
+def calibrate(m: nn.Module, x: np.ndarray, seed: int = 0) -> nn.Module:
+    """Random BatchNorm statistics, then Brevitas's activation calibration on x (so scales
+    are learnt from data: not powers of two)."""
+    from brevitas.graph.calibrate import calibration_mode
+
+    randomise(m, seed)
+    with torch.no_grad(), calibration_mode(m):
+        m(torch.as_tensor(x))
+    return m.eval()
+
