@@ -154,7 +154,7 @@ def brevitas_mlp(seed: int = 0) -> nn.Module:
             self.fc3 = qnn.QuantLinear(32, 10, bias=True, weight_quant=Int8WeightPerChannelFloat, bias_quant=Int32Bias)
 
         def forward(self, x):
-            x = self.inp(torch.flatten(x, 1))
+            x = self.inp(torch.flatten(x, 1) - 0.25)  # centred: the shifted quantizer gets a zero point
             x = self.r1(self.bn1(self.fc1(x)))
             return self.fc3(self.r2(self.fc2(x)))
 
@@ -163,9 +163,10 @@ def brevitas_mlp(seed: int = 0) -> nn.Module:
 
 def brevitas_convnet(seed: int = 0) -> nn.Module:
     """tests/nets.ConvNet (stride, padding, a residual add on one shared quantizer, a
-    depthwise conv, max pooling) with per-channel int4 weights and 4-bit activations."""
+    depthwise conv, max pooling) with per-channel int4 weights, 4-bit activations and an
+    asymmetric input quantizer (zero padding pads with its zero point)."""
     import brevitas.nn as qnn
-    from brevitas.quant import Int8ActPerTensorFloat, Int8WeightPerChannelFloat, Uint8ActPerTensorFloat
+    from brevitas.quant import Int8WeightPerChannelFloat, ShiftedUint8ActPerTensorFloat, Uint8ActPerTensorFloat
 
     torch.manual_seed(seed)
     w4 = dict(weight_quant=Int8WeightPerChannelFloat, weight_bit_width=4)
@@ -174,7 +175,7 @@ def brevitas_convnet(seed: int = 0) -> nn.Module:
     class QConvNet(nn.Module):
         def __init__(self):
             super().__init__()
-            self.inp = qnn.QuantIdentity(act_quant=Int8ActPerTensorFloat, return_quant_tensor=True)
+            self.inp = qnn.QuantIdentity(act_quant=ShiftedUint8ActPerTensorFloat, return_quant_tensor=True)
             self.c1 = qnn.QuantConv2d(1, 8, 3, stride=1, padding=1, **w4)
             self.b1 = nn.BatchNorm2d(8)
             self.r1 = qnn.QuantReLU(**a4)  # shared by both branches of the residual add
@@ -189,7 +190,7 @@ def brevitas_convnet(seed: int = 0) -> nn.Module:
             self.fc = qnn.QuantLinear(16 * 2 * 2, 10, bias=True, **w4)
 
         def forward(self, x):
-            x = self.r1(self.b1(self.c1(self.inp(x))))
+            x = self.r1(self.b1(self.c1(self.inp(x - 0.25))))  # padding with the input's zero point
             x = self.r3(self.r1(self.b2(self.c2(x))) + x)
             x = nn.functional.max_pool2d(self.rdw(self.dw(x)), 2)
             x = self.r4(self.b3(self.c3(x)))

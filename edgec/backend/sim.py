@@ -80,11 +80,12 @@ def context(g: Graph, name: str) -> SimContext:
 
 def input_spec(iq: dict) -> dict:
     """The host input quantizer of ``graph.meta['input_quant']`` as kernels.quantize_input
-    takes it: bits and signed give lo/hi unless the meta narrows them."""
+    takes it: bits and signed give lo/hi unless the meta narrows them; without ``steps``
+    it is edgec's own x / scale."""
     bipolar = bool(iq.get("bipolar", False))
     lo = -1 if bipolar else -(2 ** (iq["bits"] - 1)) if iq["signed"] else 0
     hi = 1 if bipolar else 2 ** (iq["bits"] - 1) - 1 if iq["signed"] else 2 ** iq["bits"] - 1
-    return {"scale": float(iq["scale"]), "offset": float(iq.get("offset", 0.0)),
+    return {"steps": iq.get("steps", [["div", float(iq["scale"])]]), "float32": bool(iq.get("float32", False)),
             "rounding": iq.get("rounding", "half_up"), "bipolar": bipolar,
             "lo": int(iq.get("lo", lo)), "hi": int(iq.get("hi", hi))}
 

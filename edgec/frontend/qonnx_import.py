@@ -53,11 +53,11 @@ class QConst:
 
 @dataclass
 class FloatIn:
-    """The network input before its quantizer: ``x * m + b``; ``flat``: reshaped to (N, -1)."""
+    """The network input before its quantizer, with the scalar float ops on it so far
+    (``steps``: (op, constant), op mul/div/add/sub); ``flat``: reshaped to (N, -1)."""
 
     shape: tuple
-    m: float = 1.0
-    b: float = 0.0
+    steps: tuple = ()
     flat: bool = False
 
 
@@ -202,9 +202,10 @@ def _input_quant(b, v: FloatIn, scale, zp, bits, signed, lo, hi, rounding, bipol
         raise b.fail("the input quantizer needs one positive scale and one zero point for the whole tensor")
     if b.ir:
         raise b.fail("the model input is quantized twice; keep one quantizer on the input")
-    # v = (x * m + b0) / s + z = x / (s / m) + (b0 / s + z)
-    b.meta["input_quant"] = {"bits": bits, "signed": signed, "scale": s / v.m, "offset": v.b / s + z,
-                             "rounding": rounding, "bipolar": bool(bipolar), "lo": int(lo), "hi": int(hi)}
+    # the host repeats the model's float32 arithmetic: its ops on x, then qonnx's x / s + zp
+    steps = list(v.steps) + ([] if bipolar and not any(np.ravel(zp)) else [("div", s), ("add", z)])
+    b.meta["input_quant"] = {"bits": bits, "signed": signed, "scale": s, "steps": [[o, float(c)] for o, c in steps],
+                             "float32": True, "rounding": rounding, "bipolar": bool(bipolar), "lo": int(lo), "hi": int(hi)}
     name = b.name(b.input_name)
     b.add(Node(name, Op.INPUT, [], _hwc(b.input_shape), typ))
     lin = Lin(name, np.full(b.input_shape[0], s), np.full(b.input_shape[0], -s * z), tuple(b.input_shape),
@@ -402,21 +403,16 @@ def _arith(op):
 
 
 def _input_arith(b, op):
-    """Scalar Mul/Div/Add/Sub on the model input before its quantizer (e.g. x * 2 - 1)."""
+    """Scalar Mul/Div/Add/Sub on the model input before its quantizer (e.g. x * 2 - 1),
+    kept as steps the host quantizer repeats."""
     i = 0 if isinstance(b.val(0), FloatIn) else 1
     v, c = b.val(i), _scalar(b.c(1 - i, "operand"))
     if c is None:
         raise b.fail("only a scalar Mul, Div, Add or Sub may come before the input quantizer; "
                      "per-channel input normalization is not supported (normalize on the host)")
-    if op == "Add":
-        return replace(v, b=v.b + c)
-    if op == "Sub":
-        return replace(v, b=v.b - c) if i == 0 else replace(v, m=-v.m, b=c - v.b)
-    if op == "Mul":
-        return replace(v, m=v.m * c, b=v.b * c)
-    if i == 1 or c == 0:
-        raise b.fail("only division of the input by a nonzero constant is supported")
-    return replace(v, m=v.m / c, b=v.b / c)
+    if i == 1 and op in ("Sub", "Div"):
+        raise b.fail(f"only x {'-' if op == 'Sub' else '/'} constant is supported before the input quantizer")
+    return replace(v, steps=v.steps + ((op.lower(), c),))
 
 
 def _add_tensors(b, x: Lin, y: Lin) -> Lin:
