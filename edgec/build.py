@@ -64,6 +64,24 @@ def check_out_dir(out: Path) -> None:
         raise EdgecError(f"output folder '{out}' already holds other files; choose an empty or new folder with -o")
 
 
+def load_folding(folding) -> dict:
+    """A folding given as a dict or a YAML/JSON file: {unit: {pe: N, simd: M}}."""
+    import yaml
+
+    if isinstance(folding, dict):
+        return folding
+    p = Path(folding)
+    if not p.is_file():
+        raise EdgecError(f"--folding {folding!r}: choose 'auto', 'min', or a YAML file of {{layer: {{pe, simd}}}}")
+    try:
+        raw = yaml.safe_load(p.read_text())
+    except (OSError, yaml.YAMLError) as e:
+        raise EdgecError(f"cannot read folding '{p}': {str(e).splitlines()[0]}") from None
+    if not isinstance(raw, dict):
+        raise EdgecError(f"folding '{p}' must map layer names to {{pe: N, simd: M}}")
+    return raw
+
+
 def load_model(model, input_shape):
     """(float graph, or for a QONNX file the integer IR graph it states; example name or None)."""
     from .frontend.torch_import import import_torch, load_pt2
@@ -98,8 +116,9 @@ def build(model=None, out="out", *, board="zynq7020", preset=None, config=None, 
     out = Path(out)
     check_out_dir(out)
     cfg = make_config(preset, config, wbits, abits)
-    if folding not in ("auto", "min"):
-        raise EdgecError(f"--folding {folding!r}: choose 'auto' (meet --target-fps) or 'min' (PE = SIMD = 1)")
+    fixed = None
+    if isinstance(folding, dict) or folding not in ("auto", "min"):
+        fixed, folding = load_folding(folding), "auto"
     if target_fps is not None and not float(target_fps) > 0:
         raise EdgecError(f"--target-fps {target_fps}: give a positive frame rate")
     preset_name = cfg.preset
@@ -167,7 +186,7 @@ def build(model=None, out="out", *, board="zynq7020", preset=None, config=None, 
         name = example or (Path(model).stem if isinstance(model, (str, os.PathLike)) else type(model).__name__)
         sim_backend.emit(g, tmp / "sim", name)
         progress("folding to " + brd.name + (f" at {float(target_fps):g} fps" if target_fps else ""))
-        fold_cfg, plan, est = fold(g, brd, None if target_fps is None else float(target_fps), folding)
+        fold_cfg, plan, est = fold(g, brd, None if target_fps is None else float(target_fps), folding, fixed)
         progress("emitting the HLS accelerator")
         sim = sim_backend.load(tmp / "sim")
         # testbench data: the first evaluation inputs, or random codes

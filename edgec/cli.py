@@ -38,8 +38,9 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--finetune-epochs", type=int, help="straight-through fine-tuning epochs on the labelled calibration data")
     b.add_argument("--dump-ir", action="store_true", help="write OUT/ir/NN_<pass>.json/.npz after every pass")
     b.add_argument("--target-fps", type=float, help="frames per second to fold for (default: the highest that fits the board)")
-    b.add_argument("--folding", choices=["auto", "min"], default="auto",
-                   help="auto: meet --target-fps within the board; min: fully folded, PE = SIMD = 1")
+    b.add_argument("--folding", default="auto",
+                   help="auto: meet --target-fps within the board; min: fully folded, PE = SIMD = 1; or a YAML "
+                        "file {layer: {pe: N, simd: M}} that fixes those layers (the others are folded to keep up)")
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     s = sub.add_parser("sim", help="run the generated bit-exact simulator of a build")

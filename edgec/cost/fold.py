@@ -51,17 +51,42 @@ def _no_fit_error(p: Plan, est: Estimate, board) -> EdgecError:
         f"largest stage is '{big[0].name}' ({big[0].kind}, {getattr(big[1], res):,.0f} {res}); try {hint}")
 
 
-def fold(g, board, target_fps: float | None = None, mode: str = "auto") -> tuple[dict, Plan, Estimate]:
-    """(folding, plan, estimate). mode 'min': everything fully folded; 'auto': search."""
-    f = min_folding(g)
+def check_fixed(g, fixed: dict) -> dict:
+    """Validate a user's folding {unit: {pe, simd}} against the graph's units."""
+    opts = units(g)
+    out = {}
+    for u, v in fixed.items():
+        if u not in opts:
+            foldable = [k for k, o in opts.items() if len(o["pe"]) > 1 or len(o["simd"]) > 1]
+            raise EdgecError(f"folding names '{u}', which is not a foldable unit of this model; its units: "
+                             + ", ".join(foldable))
+        if not isinstance(v, dict) or set(v) - {"pe", "simd"}:
+            raise EdgecError(f"folding of '{u}': give {{pe: N, simd: M}}, got {v!r}")
+        out[u] = {"pe": 1, "simd": 1}
+        for key in ("pe", "simd"):
+            val = v.get(key, 1)
+            if val not in opts[u][key]:
+                raise EdgecError(f"folding of '{u}': {key} {val!r} must divide the layer; choose one of "
+                                 + ", ".join(map(str, opts[u][key])))
+            out[u][key] = val
+    return out
+
+
+def fold(g, board, target_fps: float | None = None, mode: str = "auto",
+         fixed: dict | None = None) -> tuple[dict, Plan, Estimate]:
+    """(folding, plan, estimate). mode 'min': everything fully folded; 'auto': search.
+    ``fixed``: {unit: {pe, simd}} the user chose (e.g. a FINN folding): those units keep
+    it, the others are widened only until a fixed unit is the bottleneck, and the design
+    is reported even where it does not fit."""
+    f = {**min_folding(g), **check_fixed(g, fixed or {})}
     p = plan(g, f)
     est = estimate(p, board)
-    if not est.fits:
+    if not est.fits and not fixed:
         raise _no_fit_error(p, est, board)
     if mode == "min":
         return f, p, est
     opts = units(g)
-    frozen: set[str] = set()
+    frozen: set[str] = set(fixed or {})
     while target_fps is None or est.fps < target_fps:
         u = _owner(p, est.bottleneck)
         nxt = None if u in frozen else _widen(p, est.bottleneck, opts[u], f[u])
