@@ -108,9 +108,10 @@ def load_model(model, input_shape):
 
 def build(model=None, out="out", *, board="zynq7020", preset=None, config=None, wbits=None, abits=None,
           calib=None, labels=None, input_shape=None, finetune_epochs=None, dump_ir=False, seed=0,
-          target_fps=None, folding="auto", progress=_stderr) -> BuildResult:
+          target_fps=None, folding="auto", export_qonnx=None, progress=_stderr) -> BuildResult:
     """Compile ``model`` (None: the built-in digits example; a path to .onnx/.pt2; or an
-    nn.Module with ``input_shape``) for ``board`` into the folder ``out``."""
+    nn.Module with ``input_shape``) for ``board`` into the folder ``out``. ``export_qonnx``:
+    also write the quantized model as QONNX to that file."""
     progress = progress or (lambda m: None)
     brd = boards.get(board)
     out = Path(out)
@@ -132,6 +133,8 @@ def build(model=None, out="out", *, board="zynq7020", preset=None, config=None, 
             raise EdgecError(f"{', '.join(given)}: a QONNX model states its own quantization; drop "
                              + ("it" if len(given) == 1 else "them"))
         fg = None
+        if export_qonnx:
+            raise EdgecError("--export-qonnx: the model is QONNX already; its quantization is the file itself")
         if calib is not None and labels is not None:
             eval_x, eval_y = load_array(calib, "evaluation inputs").astype(np.float64), load_array(labels, "labels")
     elif example:
@@ -207,6 +210,16 @@ def build(model=None, out="out", *, board="zynq7020", preset=None, config=None, 
                     "input_quant": g.meta["input_quant"], "example": example,
                     "axis": axis}
         (tmp / "edgec.json").write_text(dumps(manifest))
+        if export_qonnx:
+            from .frontend.qonnx_export import export_qonnx as write_qonnx
+
+            progress(f"writing the quantized model as QONNX to {export_qonnx}")
+            dest = Path(export_qonnx)
+            if not dest.parent.is_dir():
+                raise EdgecError(f"--export-qonnx {export_qonnx}: folder '{dest.parent}' does not exist")
+            part = dest.parent / f".{dest.name}.edgec-tmp-{os.getpid()}"
+            write_qonnx(qnet, part)
+            part.replace(dest)
         if out.exists():
             shutil.rmtree(out)
         tmp.rename(out)

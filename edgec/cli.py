@@ -41,6 +41,7 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--folding", default="auto",
                    help="auto: meet --target-fps within the board; min: fully folded, PE = SIMD = 1; or a YAML "
                         "file {layer: {pe: N, simd: M}} that fixes those layers (the others are folded to keep up)")
+    b.add_argument("--export-qonnx", metavar="FILE", help="also write the quantized model as QONNX (.onnx) to FILE")
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     s = sub.add_parser("sim", help="run the generated bit-exact simulator of a build")
@@ -90,7 +91,7 @@ def cmd_build(a) -> int:
 
     res = build(a.model, a.out, board=a.board, preset=a.preset, config=a.config, wbits=a.wbits, abits=a.abits,
                 calib=a.calib, labels=a.labels, input_shape=a.input_shape, finetune_epochs=a.finetune_epochs,
-                dump_ir=a.dump_ir, seed=a.seed, target_fps=a.target_fps, folding=a.folding, progress=(lambda m: None) if a.quiet else _stderr)
+                dump_ir=a.dump_ir, seed=a.seed, target_fps=a.target_fps, folding=a.folding, export_qonnx=a.export_qonnx, progress=(lambda m: None) if a.quiet else _stderr)
     print(table(res.report))
     print(f"wrote {res.out}/")
     return 0

@@ -58,7 +58,7 @@ def lower(qnet: QNet) -> Graph:
         if n.op == "input":
             iq = qnet.input_quant
             alias[n.name] = add(Node(n.name, Op.INPUT, [], shape, code_type(iq)))
-            meta["input_quant"] = {"bits": iq.bits, "signed": iq.signed, "scale": iq.scale}
+            meta["input_quant"] = {"bits": iq.bits, "signed": iq.signed, "scale": iq.scale, "float32": True}
             meta["input_shape"] = list(n.shape)
             continue
         if n.op in ("bn", "relu"):

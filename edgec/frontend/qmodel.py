@@ -184,8 +184,8 @@ class FakeQuantModel(torch.nn.Module):
         for n in g.nodes:
             ins = [vals[i] for i in n.inputs]
             if n.op == "input":
-                xi = torch.as_tensor(x, dtype=self.dtype)
-                vals[n.name] = quantize_act(xi, q.input_quant, q.input_quant.scale)
+                xi = torch.as_tensor(x, dtype=torch.float32)  # the host quantizer works in float32
+                vals[n.name] = quantize_act(xi, q.input_quant, q.input_quant.scale).to(self.dtype)
                 scales[n.name] = q.input_quant.scale
                 continue
             seg = q.segment_of(n.name)

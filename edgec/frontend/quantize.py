@@ -107,6 +107,11 @@ def make_config(preset: str | None = None, config_path: str | None = None, wbits
     return cfg
 
 
+def f32(v: float) -> float:
+    """Scales are float32 numbers, as in the frameworks that execute exported models."""
+    return float(np.float32(v))
+
+
 def _range(values: np.ndarray, calibrator: str, percentile: float) -> float:
     v = np.abs(values.ravel())
     r = float(v.max()) if calibrator == "minmax" or v.size == 0 else float(np.percentile(v, percentile))
@@ -137,15 +142,15 @@ def quantize(g: FGraph, calib_x: np.ndarray, cfg: QuantConfig) -> QNet:
         if end == g.output and relu is None:
             out = None
         elif abits == 1:
-            out = ActQuant(1, True, float(np.abs(vals[(bn or c).name]).mean()) or 1.0)
+            out = ActQuant(1, True, f32(float(np.abs(vals[(bn or c).name]).mean()) or 1.0))
         else:
             aq = ActQuant(abits, relu is None)
-            aq.scale = _range(vals[end], calibrator, cfg.percentile) / aq.hi
+            aq.scale = f32(_range(vals[end], calibrator, cfg.percentile) / aq.hi)
             out = aq
         segments.append(Segment(c, bn, relu, wq, out))
     signed = bool(x.min() < 0)
     iq = ActQuant(cfg.input_bits, signed)
-    iq.scale = _range(x, "minmax", 100.0) / iq.hi
+    iq.scale = f32(_range(x, "minmax", 100.0) / iq.hi)
     qnet = QNet(g, iq, segments)
     _share_add_scales(qnet)
     return qnet

@@ -1,0 +1,148 @@
+"""QONNX export of edgec's own quantized network (``edgec build ... --export-qonnx FILE``).
+
+The file states edgec's quantization in the QONNX dialect that qonnx, FINN and hls4ml
+read: the input quantizer, every weight quantizer (``Quant`` per output channel, or
+``BipolarQuant`` for binary weights) on float32 weights ``codes * scale``, the float
+BatchNorm and bias, and every activation quantizer (``Quant`` with HALF_UP rounding, or
+``BipolarQuant``), around standard Conv/Gemm/MaxPool/AveragePool/Flatten/Add nodes.
+qonnx's ``execute_onnx`` runs it in float32 and equals edgec's simulator except at
+rounding ties (edgec rounds half toward +inf, QONNX's HALF_UP away from zero: they differ
+only on negative ties), which the round-trip test counts separately.
+
+The metadata property ``edgec.tensors`` maps every activation quantizer's output to the
+IR tensor holding its codes (with scale, zero point, and the quantizer's input), so a
+checker can compare every quantized activation.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+import torch
+from onnx import TensorProto, helper, numpy_helper
+
+from ..errors import EdgecError
+from .qmodel import quantize_weight
+from .qnet import ActQuant, QNet
+
+DOMAIN = "qonnx.custom_op.general"
+
+
+class _Writer:
+    def __init__(self):
+        self.nodes, self.inits, self.names = [], [], set()
+        self.shapes: dict[str, list[int]] = {}  # every computed tensor's shape (execute_onnx needs them)
+
+    def name(self, base: str) -> str:
+        n, k = base, 1
+        while n in self.names:
+            n, k = f"{base}_{k}", k + 1
+        self.names.add(n)
+        return n
+
+    def const(self, base: str, v) -> str:
+        n = self.name(base)
+        self.inits.append(numpy_helper.from_array(np.asarray(v, np.float32), n))
+        return n
+
+    def node(self, op: str, inputs: list[str], out: str, domain: str = "", shape=None, **attrs) -> str:
+        self.shapes[out] = list(shape) if shape is not None else self.shapes[inputs[0]]
+        self.nodes.append(helper.make_node(op, inputs, [out], name=self.name(f"{out}_node"), domain=domain, **attrs))
+        return out
+
+    def quant(self, x: str, out: str, aq: ActQuant, scale=None, narrow=0, rounding="HALF_UP") -> str:
+        s = self.const(f"{out}_scale", aq.scale if scale is None else scale)
+        if aq.bipolar:
+            return self.node("BipolarQuant", [x, s], out, DOMAIN)
+        zp, bw = self.const(f"{out}_zero_point", 0.0), self.const(f"{out}_bit_width", float(aq.bits))
+        return self.node("Quant", [x, s, zp, bw], out, DOMAIN, signed=int(aq.signed), narrow=narrow,
+                         rounding_mode=rounding)
+
+
+def _weight(w: _Writer, name: str, weight: np.ndarray, wq) -> str:
+    codes, scale = quantize_weight(torch.as_tensor(weight, dtype=torch.float64), wq)
+    codes, scale = np.rint(codes.numpy()), scale.numpy().astype(np.float32)
+    shaped = scale.reshape((-1,) + (1,) * (weight.ndim - 1))
+    real = w.const(f"{name}_weight", codes.astype(np.float32) * shaped)
+    w.shapes[real] = list(weight.shape)
+    if wq.bits == 1:
+        return w.quant(real, w.name(f"{name}_weight_q"), ActQuant(1, True), shaped)
+    bits = 2 if wq.bits == 0 else wq.bits  # ternary: 2-bit narrow range {-1, 0, 1}
+    return w.quant(real, w.name(f"{name}_weight_q"), ActQuant(bits, True), shaped, narrow=1, rounding="ROUND")
+
+
+def export_qonnx(qnet: QNet, path) -> Path:
+    """Write ``qnet`` as a QONNX model to ``path`` (batch size 1)."""
+    g = qnet.graph
+    w = _Writer()
+    val: dict[str, str] = {}
+    tensors: dict[str, dict] = {}
+    inp = g.input
+    x = w.name(f"{inp.name}_float")
+    w.shapes[x] = [1, *inp.shape]
+    val[inp.name] = w.quant(x, w.name(inp.name), qnet.input_quant)
+    tensors[val[inp.name]] = {"ir": inp.name, "scale": qnet.input_quant.scale, "zero_point": 0.0, "bipolar": False,
+                              "input": x}
+    for n in g.nodes[1:]:
+        src = [val[i] for i in n.inputs]
+        out = w.name(n.name)
+        seg = qnet.segment_of(n.name)
+        if n.op == "conv":
+            s = qnet.segment_by_compute(n.name)
+            pt, pl, pb, pr = n.attrs["pad"]
+            w.node("Conv", [src[0], _weight(w, n.name, n.params["weight"], s.wq), w.const(f"{n.name}_bias", n.params["bias"])],
+                   out, shape=[1, *n.shape], kernel_shape=list(n.params["weight"].shape[2:]), strides=list(n.attrs["stride"]),
+                   pads=[pt, pl, pb, pr], group=int(n.attrs.get("groups", 1)))
+        elif n.op == "linear":
+            s = qnet.segment_by_compute(n.name)
+            w.node("Gemm", [src[0], _weight(w, n.name, n.params["weight"], s.wq), w.const(f"{n.name}_bias", n.params["bias"])],
+                   out, shape=[1, *n.shape], transB=1)
+        elif n.op == "add":
+            w.node("Add", src, out)
+        elif n.op == "bn":
+            p = n.params
+            w.node("BatchNormalization", [src[0]] + [w.const(f"{n.name}_{k}", p[k]) for k in ("gamma", "beta", "mean", "var")],
+                   out, epsilon=float(n.attrs["eps"]))
+        elif n.op == "relu":
+            s = qnet.segment_of(n.name)
+            if s is not None and s.out is not None and s.out.bipolar:
+                out = src[0]  # XNOR-Net: the sign replaces the ReLU (docs/numerics.md)
+            else:
+                w.node("Relu", src, out)
+        elif n.op == "maxpool":
+            pt, pl, pb, pr = n.attrs.get("pad", (0, 0, 0, 0))
+            w.node("MaxPool", src, out, shape=[1, *n.shape], kernel_shape=list(n.attrs["kernel"]), strides=list(n.attrs["stride"]),
+                   pads=[pt, pl, pb, pr])
+        elif n.op in ("avgpool", "gap"):
+            aq = qnet.quant_of(n.inputs[0])
+            mean = w.name(f"{n.name}_mean")
+            if n.op == "gap":
+                w.node("GlobalAveragePool", src, mean, shape=[1, *n.shape])
+            else:
+                w.node("AveragePool", src, mean, shape=[1, *n.shape], kernel_shape=list(n.attrs["kernel"]), strides=list(n.attrs["stride"]))
+            # edgec rounds the window mean to the input's codes (a 2-bit signed code for bipolar input)
+            rq = ActQuant(2, True, aq.scale) if aq.bipolar else aq
+            w.quant(mean, out, rq)
+            tensors[out] = {"ir": n.name, "scale": aq.scale, "zero_point": 0.0, "bipolar": False, "input": mean}
+        elif n.op == "flatten":
+            w.node("Flatten", src, out, shape=[1, *n.shape], axis=1)
+        else:
+            raise EdgecError(f"--export-qonnx: node '{n.name}' ({n.op}) has no QONNX form")
+        val[n.name] = out
+        if seg is not None and n.name == seg.end and seg.out is not None:
+            q = w.name(f"{seg.name}_quant")
+            val[n.name] = w.quant(out, q, seg.out)
+            tensors[q] = {"ir": f"{seg.name}_quant", "scale": seg.out.scale, "zero_point": 0.0,
+                          "bipolar": seg.out.bipolar, "input": out}
+    vi = {t: helper.make_tensor_value_info(t, TensorProto.FLOAT, shp) for t, shp in w.shapes.items()}
+    graph = helper.make_graph(w.nodes, "edgec", [vi.pop(x)], [vi.pop(val[g.output])], w.inits,
+                              value_info=list(vi.values()))
+    model = helper.make_model(graph, producer_name="edgec",
+                              opset_imports=[helper.make_opsetid("", 13), helper.make_opsetid(DOMAIN, 1)])
+    model.ir_version = 8
+    helper.set_model_props(model, {"edgec.tensors": json.dumps(tensors, sort_keys=True)})
+    path = Path(path)
+    onnx.save(model, str(path))
+    return path
