@@ -93,8 +93,9 @@ def batched(path: Path, n: int):
     return ModelWrapper(model)
 
 
-def execute(path: Path, x: np.ndarray, batch: int = 250) -> dict[str, np.ndarray]:
-    """qonnx's execute_onnx on x, every tensor of the graph (full execution context)."""
+def execute(path: Path, x: np.ndarray, keep=None, batch: int = 250) -> dict[str, np.ndarray]:
+    """qonnx's execute_onnx on x: the tensors named in ``keep`` (default: all) of the full
+    execution context, for every input."""
     from qonnx.core.onnx_exec import execute_onnx
 
     out: dict[str, list] = {}
@@ -105,12 +106,12 @@ def execute(path: Path, x: np.ndarray, batch: int = 250) -> dict[str, np.ndarray
             model = batched(path, len(chunk))
         ctx = execute_onnx(model, {model.graph.input[0].name: chunk}, return_full_exec_context=True)
         for k, v in ctx.items():
-            if isinstance(v, np.ndarray) and v.ndim and v.shape[0] == len(chunk):
+            if (keep is None or k in keep) and isinstance(v, np.ndarray) and v.ndim and v.shape[0] == len(chunk):
                 out.setdefault(k, []).append(v)
     return {k: np.concatenate(v) for k, v in out.items()}
 
 
-def compare(ref: dict, source_tensors: dict, trace: dict, rounding: dict) -> dict:
+def compare(ref: dict, source_tensors: dict, trace: dict) -> dict:
     """Every quantized activation of the simulator (``trace``: IR tensor -> values, channels
     last) against qonnx's (``ref``: its execution context): per input vector, mismatches,
     and vectors where the reference met a rounding tie (counted separately)."""
@@ -120,8 +121,15 @@ def compare(ref: dict, source_tensors: dict, trace: dict, rounding: dict) -> dic
     for onnx_name, s in source_tensors.items():
         real, pre = ref[onnx_name].astype(np.float64), ref[s["input"]].astype(np.float64)
         q_ref = np.rint(real / s["scale"] + s["zero_point"]) if not s["bipolar"] else np.sign(real)
-        v = pre / s["scale"] + s["zero_point"]
-        near = np.abs(v) < TIE if s["bipolar"] else np.abs(np.abs(v - np.floor(v)) - 0.5) < TIE
+        v = pre / s.get("pre_scale", s["scale"]) + s.get("pre_zero_point", s["zero_point"])  # Trunc: its own
+        # the rounding boundaries: 0 for the sign, k + 0.5 to the nearest, integers otherwise
+        frac = v - np.floor(v)
+        if s["bipolar"]:
+            near = np.abs(v) < TIE
+        elif s.get("rounding", "half_up").startswith("half"):
+            near = np.abs(frac - 0.5) < TIE
+        else:
+            near = np.minimum(frac, 1 - frac) < TIE
         got = trace[s["ir"]]
         if got.ndim == 4:
             got = got.transpose(0, 3, 1, 2)

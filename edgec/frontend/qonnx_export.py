@@ -84,7 +84,7 @@ def export_qonnx(qnet: QNet, path) -> Path:
     w.shapes[x] = [1, *inp.shape]
     val[inp.name] = w.quant(x, w.name(inp.name), qnet.input_quant)
     tensors[val[inp.name]] = {"ir": inp.name, "scale": qnet.input_quant.scale, "zero_point": 0.0, "bipolar": False,
-                              "input": x}
+                              "input": x, "rounding": "half_away"}
     for n in g.nodes[1:]:
         src = [val[i] for i in n.inputs]
         out = w.name(n.name)
@@ -125,7 +125,8 @@ def export_qonnx(qnet: QNet, path) -> Path:
             # edgec rounds the window mean to the input's codes (a 2-bit signed code for bipolar input)
             rq = ActQuant(2, True, aq.scale) if aq.bipolar else aq
             w.quant(mean, out, rq)
-            tensors[out] = {"ir": n.name, "scale": aq.scale, "zero_point": 0.0, "bipolar": False, "input": mean}
+            tensors[out] = {"ir": n.name, "scale": aq.scale, "zero_point": 0.0, "bipolar": False, "input": mean,
+                            "rounding": "half_away"}
         elif n.op == "flatten":
             w.node("Flatten", src, out, shape=[1, *n.shape], axis=1)
         else:
@@ -135,7 +136,7 @@ def export_qonnx(qnet: QNet, path) -> Path:
             q = w.name(f"{seg.name}_quant")
             val[n.name] = w.quant(out, q, seg.out)
             tensors[q] = {"ir": f"{seg.name}_quant", "scale": seg.out.scale, "zero_point": 0.0,
-                          "bipolar": seg.out.bipolar, "input": out}
+                          "bipolar": seg.out.bipolar, "input": out, "rounding": "half_away"}
     vi = {t: helper.make_tensor_value_info(t, TensorProto.FLOAT, shp) for t, shp in w.shapes.items()}
     graph = helper.make_graph(w.nodes, "edgec", [vi.pop(x)], [vi.pop(val[g.output])], w.inits,
                               value_info=list(vi.values()))

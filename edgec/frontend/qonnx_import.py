@@ -235,7 +235,7 @@ def _quantizer(bipolar_op: bool):
             out = _quant_lin(b, b.lin(0), scale, zp, lo, hi, rounding, bipolar, typ)
         b.meta["source_tensors"][b.node.output[0]] = {
             "ir": out.t, "scale": float(out.a[0]), "zero_point": out.zp,
-            "bipolar": bool(bipolar), "input": b.node.input[0]}
+            "bipolar": bool(bipolar), "input": b.node.input[0], "rounding": rounding}
         return out
     return handler
 
@@ -264,8 +264,11 @@ def _trunc(b, a):
     if mode not in ROUNDING or not 1 <= out_bits <= 8:
         raise b.fail(f"rounding_mode {mode!r} with {out_bits} output bits is not supported")
     lo, hi = (-(2 ** (out_bits - 1)) + narrow, 2 ** (out_bits - 1) - 1) if signed else (0, 2**out_bits - 1 - narrow)
-    lin = Lin(v.t, np.rint(ia) * scale * ts, (np.rint(ic) - zp) * scale * ts, v.shape, v.layer)
+    lin = Lin(v.t, np.rint(ia) * scale, (np.rint(ic) - zp) * scale, v.shape, v.layer)
     out = _quant_lin(b, lin, scale * ts, zp / ts, lo, hi, ROUNDING[mode], False, IntType(out_bits, bool(signed)))
+    b.meta["source_tensors"][b.node.output[0]] = {
+        "ir": out.t, "scale": out_scale, "zero_point": zp / ts, "bipolar": False, "input": b.node.input[0],
+        "pre_scale": scale * ts, "pre_zero_point": zp / ts, "rounding": ROUNDING[mode]}
     return Lin(out.t, np.full(v.shape[0], out_scale), np.full(v.shape[0], -out_scale * zp / ts), v.shape, out.layer,
                codes=True, zp=zp / ts)
 

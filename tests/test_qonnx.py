@@ -1,0 +1,231 @@
+"""QONNX interop: the FINN reference networks of brevitas_examples.bnn_pynq (seeded random
+weights, randomised BatchNorm statistics with negative gammas) and Brevitas versions of
+the MLP and conv net, exported with export_qonnx and built with `edgec build` (no preset:
+the widths come from the file). On 1,000 inputs every quantized activation of the
+simulator equals qonnx's execute_onnx on the same file, except rounding ties in the
+reference (counted separately, DESIGN.md §4), and the argmax is identical on every input;
+`edgec csim` is bit-exact on the TFC and CNV builds. Also: edgec PTQ -> --export-qonnx ->
+qonnx equals the simulator; FINN's Pynq-Z1 folding of CNV-w1a1 gives FINN's 3,052 fps;
+hand-written QONNX graphs cover rounding modes, narrow ranges, zero points, Trunc and
+average pooling; unsupported ops are reported by node and op."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from edgec import build, csim
+from edgec.backend import sim as sim_backend
+from edgec.examples import digits
+from edgec.ir.graph import Graph
+
+from . import qonnx_nets as Q
+from .nets import MLP, ConvNet, trained
+
+N = 1000
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def activation_quants(path: Path) -> list[str]:
+    """Outputs of the Quant/BipolarQuant nodes that act on per-sample tensors."""
+    g = onnx.load(str(path), load_external_data=False).graph
+    inits = {t.name for t in g.initializer}
+    live = {i.name for i in g.input if i.name not in inits}
+    out = []
+    for n in g.node:
+        if live & set(n.input):
+            live |= set(n.output)
+            if n.op_type in ("Quant", "BipolarQuant", "Trunc"):
+                out.append(n.output[0])
+    return out
+
+
+def check_against_qonnx(path: Path, out: Path, x: np.ndarray, tensors: dict) -> dict:
+    out_name = onnx.load(str(path), load_external_data=False).graph.output[0].name
+    ref = Q.execute(path, x, keep={out_name} | set(tensors) | {s["input"] for s in tensors.values()})
+    keep = {s["ir"]: None for s in tensors.values()}
+    _, y = sim_backend.load(out / "sim").run(x, keep=keep)
+    r = Q.compare(ref, tensors, keep)
+    assert r["vectors"] == len(x) and r["tensors"] == len(tensors)
+    assert r["mismatches"] == 0 and r["ties"] <= len(x) // 100, r
+    assert all(len(np.unique(v)) > 1 for v in keep.values())  # every activation varies: the check can fail
+    y_ref = ref[out_name]
+    np.testing.assert_array_equal(y.reshape(len(x), -1).argmax(1), y_ref.reshape(len(x), -1).argmax(1))
+    return r
+
+
+@pytest.mark.parametrize("name", Q.BNN_PYNQ)
+def test_bnn_pynq_matches_qonnx_execution(tmp_path, name):
+    shape = Q.input_shape(name)
+    path = Q.export(Q.bnn_pynq(name, seed=Q.BNN_PYNQ.index(name)), shape, tmp_path / f"{name}.onnx")
+    assert path.with_suffix(".onnx.data").is_file() or name.startswith(("tfc", "sfc"))  # external weights followed
+    res = build(str(path), tmp_path / "out", progress=None)
+    g = Graph.load(tmp_path / "out" / "model")
+    tensors = g.meta["source_tensors"]
+    assert sorted(tensors) == sorted(activation_quants(path))  # every activation quantizer is compared
+    assert res.report["quantization"] == {"source": "qonnx"}
+    r = check_against_qonnx(path, tmp_path / "out", Q.images(shape, N, seed=1), tensors)
+    assert r["tensors"] == (9 if name.startswith("cnv") else 4)
+    wbits = {row["wbits"] for row in res.report["layers"] if row["op"] in ("MatMul", "XnorPopcount")}
+    assert wbits == ({"binary"} if name.split("_")[1].startswith("1w") else {"int2"})
+    if name in ("tfc_1w1a", "cnv_1w1a"):
+        c = csim.run(tmp_path / "out", Q.images(shape, 24 if name.startswith("cnv") else 200, seed=2))
+        assert c["mismatches"] == 0 and c["warnings"] == [], c
+        # the batched execution the comparison uses equals qonnx on the file as written
+        from qonnx.core.modelwrapper import ModelWrapper
+        from qonnx.core.onnx_exec import execute_onnx
+
+        x = Q.images(shape, 3, seed=1)
+        model, batched = ModelWrapper(str(path)), Q.execute(path, x)
+        for i in range(3):
+            single = execute_onnx(model, {model.graph.input[0].name: x[i : i + 1]})
+            (k, v), = single.items()
+            np.testing.assert_array_equal(v[0], batched[k][i])
+
+
+@pytest.mark.parametrize("net", ["mlp", "conv"])
+def test_brevitas_nets_match_qonnx_execution(tmp_path, net):
+    """Per-channel non-power-of-two weight scales, calibrated activation scales, a zero
+    point on the input (padding pads with it), a quantized bias, a residual add."""
+    m = Q.brevitas_mlp() if net == "mlp" else Q.brevitas_convnet()
+    Q.calibrate(m, digits.train_split()[0].astype(np.float32))
+    path = Q.export(m, digits.INPUT_SHAPE, tmp_path / f"{net}.onnx")
+    r = subprocess.run([sys.executable, "-m", "edgec.cli", "build", str(path), "-o", str(tmp_path / "out"), "-q"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    g = Graph.load(tmp_path / "out" / "model")
+    tensors = g.meta["source_tensors"]
+    assert sorted(tensors) == sorted(activation_quants(path))
+    scales = [s["scale"] for s in tensors.values()]
+    assert any(np.log2(s) != round(np.log2(s)) for s in scales)
+    assert tensors[activation_quants(path)[0]]["zero_point"] != 0  # the input quantizer is asymmetric
+    x = np.concatenate([digits.test_split()[0], digits.train_split()[0]])[:N].astype(np.float32)
+    check_against_qonnx(path, tmp_path / "out", x, tensors)
+
+
+@pytest.mark.parametrize("net,preset", [("example", "w2a2"), ("mlp", "int8"), ("mlp", "w1a1"), ("conv", "int4"),
+                                        ("conv", "w2a2")])
+def test_ptq_export_round_trip(tmp_path, net, preset):
+    """edgec PTQ -> --export-qonnx -> qonnx execution equals edgec's simulator; and edgec
+    reading its own export builds the same simulator."""
+    path, out = tmp_path / "q.onnx", tmp_path / "out"
+    x = np.concatenate([digits.test_split()[0], digits.train_split()[0]])[:N].astype(np.float32)
+    if net == "example":
+        build(None, out, preset=preset, finetune_epochs=0, export_qonnx=path, progress=None)
+    else:
+        module = trained(MLP() if net == "mlp" else ConvNet(), epochs=3)
+        build(module, out, input_shape=(1, 8, 8), preset=preset, calib=digits.train_split()[0][:300],
+              export_qonnx=path, progress=None)
+    meta = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
+    tensors = json.loads(meta["edgec.tensors"])
+    assert sorted(tensors) == sorted(activation_quants(path))
+    check_against_qonnx(path, out, x, tensors)
+    build(str(path), tmp_path / "again", progress=None)
+    q1, y1 = sim_backend.load(out / "sim").run(x)
+    q2, y2 = sim_backend.load(tmp_path / "again" / "sim").run(x)
+    np.testing.assert_array_equal(q1, q2)
+
+
+def test_cnv_w1a1_finn_folding_and_edgec_folding(tmp_path):
+    path = Q.export(Q.bnn_pynq("cnv_1w1a"), (3, 32, 32), tmp_path / "cnv.onnx")
+    finn = build(str(path), tmp_path / "finn", folding=str(ROOT / "benchmarks/finn/cnv_w1a1_pynq_z1.yaml"),
+                 progress=None).report["hardware"]
+    mvau = {s["stage"]: s["cycles"] for s in finn["stages"] if s["kind"] == "mvau"}
+    assert mvau == {"conv2d": 32400, "conv2d_1": 28224, "conv2d_2": 20736, "conv2d_3": 28800, "conv2d_4": 20736,
+                    "conv2d_5": 18432, "linear": 32768, "linear_1": 32768, "linear_2": 1024}
+    assert finn["cycles_per_frame"] == 32768 and round(finn["fps"]) == 3052 and finn["clock_mhz"] == 100
+    own = build(str(path), tmp_path / "own", progress=None).report["hardware"]
+    assert own["fits"] and own["fps"] > finn["fps"]
+
+
+# ---- hand-written QONNX graphs ----------------------------------------------------------
+
+def _qonnx_graph(path: Path, act_round: str, signed: int, narrow: int, in_zp: float, trunc: bool, extra=None):
+    """x -> Mul/Sub -> Quant(u8, zero point) -> Conv(int3 narrow per-channel) -> Mul(0.37)
+    -> BatchNorm -> Relu -> Quant(4 bit, act_round) -> AveragePool(2) [-> Mul(4) -> Trunc]
+    -> Flatten -> Gemm(int4) -> Add."""
+    rng = np.random.default_rng(7)
+    inits, nodes = [], []
+
+    def c(name, v):
+        inits.append(numpy_helper.from_array(np.asarray(v, np.float32), name))
+        return name
+
+    def q(x, out, scale, zp, bits, sgn, nar, mode):
+        nodes.append(helper.make_node("Quant", [x, c(f"{out}_s", scale), c(f"{out}_z", zp), c(f"{out}_b", bits)],
+                                      [out], domain="qonnx.custom_op.general", signed=sgn, narrow=nar,
+                                      rounding_mode=mode))
+        return out
+
+    nodes.append(helper.make_node("Mul", ["x", c("two", 2.0)], ["x2"]))
+    nodes.append(helper.make_node("Sub", ["x2", c("one", 0.7)], ["x3"]))
+    q("x3", "xq", 0.0071, in_zp, 8, 0, 0, "ROUND")
+    w = rng.normal(size=(6, 2, 3, 3)).astype(np.float32)
+    ws = (np.abs(w).reshape(6, -1).max(1) / 3).reshape(6, 1, 1, 1)
+    q(c("w", w), "wq", ws, 0.0, 3, 1, 1, "ROUND")
+    nodes.append(helper.make_node("Conv", ["xq", "wq", c("cb", rng.normal(size=6))], ["conv"], kernel_shape=[3, 3],
+                                  pads=[1, 1, 1, 1]))
+    nodes.append(helper.make_node("Mul", ["conv", c("m", 0.37)], ["conv_m"]))
+    nodes.append(helper.make_node("BatchNormalization", ["conv_m", c("g", rng.normal(size=6)),
+                                                         c("be", rng.normal(size=6)), c("mu", rng.normal(size=6)),
+                                                         c("var", rng.uniform(0.5, 2, size=6))], ["bn"]))
+    nodes.append(helper.make_node("Relu", ["bn"], ["relu"]))
+    q("relu", "aq", 0.173, 0.0 if not signed else 1.0, 4, signed, narrow, act_round)
+    nodes.append(helper.make_node("AveragePool", ["aq"], ["pool"], kernel_shape=[2, 2], strides=[2, 2]))
+    last = "pool"
+    if trunc:
+        nodes.append(helper.make_node("Mul", ["pool", c("four", 4.0)], ["pool_sum"]))
+        nodes.append(helper.make_node("Trunc", ["pool_sum", c("ts", 0.173), c("tz", 0.0), c("tib", 6.0),
+                                                c("tos", 0.173 * 4), c("tob", 4.0)], ["tr"],
+                                      domain="qonnx.custom_op.general", rounding_mode="FLOOR", signed=signed,
+                                      narrow=0))
+        last = "tr"
+    else:
+        q("pool", "pq", 0.05, 0.0, 5, 1, 0, act_round)
+        last = "pq"
+    nodes.append(helper.make_node("Flatten", [last], ["flat"], axis=1))
+    w2 = rng.normal(size=(5, 6 * 3 * 3)).astype(np.float32)
+    q(c("w2", w2), "w2q", (np.abs(w2).max(1, keepdims=True) / 7), 0.0, 4, 1, 1, "ROUND")
+    nodes.append(helper.make_node("Gemm", ["flat", "w2q"], ["fc"], transB=1))
+    nodes.append(helper.make_node("Add", ["fc", c("fb", rng.normal(size=5))], ["y"]))
+    nodes += extra or []
+    out = nodes[-1].output[0]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 6, 6])],
+                              [helper.make_tensor_value_info(out, TensorProto.FLOAT, None)], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13),
+                                                    helper.make_opsetid("qonnx.custom_op.general", 2)])
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.transformation.infer_shapes import InferShapes
+
+    ModelWrapper(model).transform(InferShapes()).save(str(path))
+    return path
+
+
+@pytest.mark.parametrize("mode,signed,narrow,trunc", [
+    ("ROUND", 0, 0, False), ("HALF_UP", 1, 1, False), ("HALF_DOWN", 1, 0, True), ("FLOOR", 0, 1, True),
+    ("CEIL", 1, 0, False), ("UP", 0, 0, True), ("DOWN", 1, 1, False)])
+def test_handwritten_qonnx_rounding_modes_trunc_and_pools(tmp_path, mode, signed, narrow, trunc):
+    path = _qonnx_graph(tmp_path / "g.onnx", mode, signed, narrow, 17.0, trunc)
+    build(str(path), tmp_path / "out", progress=None)
+    tensors = Graph.load(tmp_path / "out" / "model").meta["source_tensors"]
+    assert sorted(tensors) == sorted(activation_quants(path))
+    x = np.random.default_rng(3).uniform(-0.2, 1.2, size=(N, 2, 6, 6)).astype(np.float32)
+    check_against_qonnx(path, tmp_path / "out", x, tensors)
+
+
+def test_unsupported_qonnx_op_names_node_and_op(tmp_path):
+    sig = [helper.make_node("Sigmoid", ["y"], ["ys"], name="the_sigmoid")]
+    path = _qonnx_graph(tmp_path / "g.onnx", "ROUND", 0, 0, 0.0, False, extra=sig)
+    r = subprocess.run([sys.executable, "-m", "edgec.cli", "build", str(path), "-o", str(tmp_path / "out")],
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    err = r.stderr.strip().splitlines()[-1]
+    assert err.startswith("edgec: error:") and "the_sigmoid" in err and "Sigmoid" in err, err
+    assert not (tmp_path / "out").exists()
+    r = subprocess.run([sys.executable, "-m", "edgec.cli", "build", str(_qonnx_graph(tmp_path / "h.onnx", "ROUND", 0, 0,
+                        0.0, False)), "-o", str(tmp_path / "o2"), "--preset", "int8"], capture_output=True, text=True)
+    assert r.returncode == 2 and "QONNX model states its own quantization" in r.stderr, r.stderr
