@@ -5,6 +5,8 @@ executes a QONNX file with qonnx's own ``execute_onnx`` and compares it with an 
 simulator under the rule of DESIGN.md §4."""
 from __future__ import annotations
 
+import contextlib
+import io
 import warnings
 from pathlib import Path
 
@@ -56,7 +58,7 @@ def bnn_pynq(name: str, seed: int = 0) -> nn.Module:
 def export(module: nn.Module, shape: tuple, path: Path) -> Path:
     from brevitas.export import export_qonnx
 
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):  # torch.onnx's progress lines
         warnings.simplefilter("ignore")
         export_qonnx(module, torch.rand(1, *shape), export_path=str(path))
     return Path(path)
