@@ -117,6 +117,8 @@ def build(model=None, out="out", *, board="zynq7020", preset=None, config=None, 
     out = Path(out)
     check_out_dir(out)
     cfg = make_config(preset, config, wbits, abits)
+    if export_qonnx and not Path(export_qonnx).parent.is_dir():
+        raise EdgecError(f"--export-qonnx {export_qonnx}: folder '{Path(export_qonnx).parent}' does not exist")
     fixed = None
     if isinstance(folding, dict) or folding not in ("auto", "min"):
         fixed, folding = load_folding(folding), "auto"
@@ -215,8 +217,6 @@ def build(model=None, out="out", *, board="zynq7020", preset=None, config=None, 
 
             progress(f"writing the quantized model as QONNX to {export_qonnx}")
             dest = Path(export_qonnx)
-            if not dest.parent.is_dir():
-                raise EdgecError(f"--export-qonnx {export_qonnx}: folder '{dest.parent}' does not exist")
             part = dest.parent / f".{dest.name}.edgec-tmp-{os.getpid()}"
             write_qonnx(qnet, part)
             part.replace(dest)

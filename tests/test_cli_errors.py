@@ -135,3 +135,26 @@ def test_command_line_preset_overrides_the_config_file(files, tmp_path):
     assert [r["wbits"] for r in res.report["layers"] if r["op"] == "MatMul"] == ["int8"]
     res = edgec.build(str(files / "good.onnx"), tmp_path / "o2", config=str(cfg), calib=str(files / "x.npy"), progress=None)
     assert res.report["quantization"]["preset"] == "int4"
+
+
+@pytest.mark.parametrize("text,needles", [
+    ("conv2d_9: {pe: 2}\n", ["conv2d_9", "not a foldable unit", "conv2d_1"]),
+    ("conv2d_1: {pe: 3, simd: 4}\n", ["conv2d_1", "pe 3", "must divide"]),
+    ("conv2d_1: [2, 4]\n", ["conv2d_1", "{pe: N, simd: M}"]),
+    ("- 1\n", ["must map layer names"]),
+])
+def test_bad_folding_file(capsys, tmp_path, text, needles):
+    f = tmp_path / "fold.yaml"
+    f.write_text(text)
+    code, err = run_main(capsys, "build", "-o", tmp_path / "o", "--preset", "int8", "--folding", f, "-q")
+    assert_one_line_error(code, err, *needles)
+    _no_leftovers(tmp_path, "o")
+    code, err = run_main(capsys, "build", "-o", tmp_path / "o", "--folding", "fastest")
+    assert_one_line_error(code, err, "'fastest'", "auto", "min")
+
+
+def test_export_qonnx_into_a_missing_folder(capsys, tmp_path):
+    code, err = run_main(capsys, "build", "-o", tmp_path / "o", "--preset", "int8",
+                         "--export-qonnx", tmp_path / "nowhere" / "m.onnx")
+    assert_one_line_error(code, err, "--export-qonnx", "does not exist")
+    _no_leftovers(tmp_path, "o")
