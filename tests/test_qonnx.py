@@ -144,10 +144,11 @@ def test_cnv_w1a1_finn_folding_and_edgec_folding(tmp_path):
 
 # ---- hand-written QONNX graphs ----------------------------------------------------------
 
-def _qonnx_graph(path: Path, act_round: str, signed: int, narrow: int, in_zp: float, trunc: bool, extra=None):
+def _qonnx_graph(path: Path, act_round: str, signed: int, narrow: int, in_zp: float, trunc: bool, extra=None,
+                 matmul=False):
     """x -> Mul/Sub -> Quant(u8, zero point) -> Conv(int3 narrow per-channel) -> Mul(0.37)
     -> BatchNorm -> Relu -> Quant(4 bit, act_round) -> AveragePool(2) [-> Mul(4) -> Trunc]
-    -> Flatten -> Gemm(int4) -> Add."""
+    -> Flatten -> Gemm(int4) (or MatMul on the transposed weights) -> Add."""
     rng = np.random.default_rng(7)
     inits, nodes = [], []
 
@@ -189,8 +190,12 @@ def _qonnx_graph(path: Path, act_round: str, signed: int, narrow: int, in_zp: fl
         last = "pq"
     nodes.append(helper.make_node("Flatten", [last], ["flat"], axis=1))
     w2 = rng.normal(size=(5, 6 * 3 * 3)).astype(np.float32)
-    q(c("w2", w2), "w2q", (np.abs(w2).max(1, keepdims=True) / 7), 0.0, 4, 1, 1, "ROUND")
-    nodes.append(helper.make_node("Gemm", ["flat", "w2q"], ["fc"], transB=1))
+    if matmul:  # weights (in, out), one scale per output column
+        q(c("w2", w2.T), "w2q", (np.abs(w2).max(1, keepdims=True) / 7).T, 0.0, 4, 1, 1, "ROUND")
+        nodes.append(helper.make_node("MatMul", ["flat", "w2q"], ["fc"]))
+    else:
+        q(c("w2", w2), "w2q", (np.abs(w2).max(1, keepdims=True) / 7), 0.0, 4, 1, 1, "ROUND")
+        nodes.append(helper.make_node("Gemm", ["flat", "w2q"], ["fc"], transB=1))
     nodes.append(helper.make_node("Add", ["fc", c("fb", rng.normal(size=5))], ["y"]))
     nodes += extra or []
     out = nodes[-1].output[0]
@@ -205,11 +210,12 @@ def _qonnx_graph(path: Path, act_round: str, signed: int, narrow: int, in_zp: fl
     return path
 
 
-@pytest.mark.parametrize("mode,signed,narrow,trunc", [
-    ("ROUND", 0, 0, False), ("HALF_UP", 1, 1, False), ("HALF_DOWN", 1, 0, True), ("FLOOR", 0, 1, True),
-    ("CEIL", 1, 0, False), ("UP", 0, 0, True), ("DOWN", 1, 1, False)])
-def test_handwritten_qonnx_rounding_modes_trunc_and_pools(tmp_path, mode, signed, narrow, trunc):
-    path = _qonnx_graph(tmp_path / "g.onnx", mode, signed, narrow, 17.0, trunc)
+@pytest.mark.parametrize("mode,signed,narrow,trunc,matmul", [
+    ("ROUND", 0, 0, False, False), ("HALF_UP", 1, 1, False, True), ("HALF_DOWN", 1, 0, True, False),
+    ("FLOOR", 0, 1, True, True), ("CEIL", 1, 0, False, False), ("UP", 0, 0, True, False),
+    ("DOWN", 1, 1, False, True)])
+def test_handwritten_qonnx_rounding_modes_trunc_and_pools(tmp_path, mode, signed, narrow, trunc, matmul):
+    path = _qonnx_graph(tmp_path / "g.onnx", mode, signed, narrow, 17.0, trunc, matmul=matmul)
     build(str(path), tmp_path / "out", progress=None)
     tensors = Graph.load(tmp_path / "out" / "model").meta["source_tensors"]
     assert sorted(tensors) == sorted(activation_quants(path))
