@@ -93,11 +93,11 @@ def load_model(model, input_shape):
     if isinstance(model, (str, os.PathLike)):
         p = Path(model)
         if p.suffix == ".onnx":
-            from .frontend.onnx_import import _load, import_onnx
+            from .frontend.onnx_import import import_onnx, load_onnx
             from .frontend.qonnx_import import import_qonnx, is_qonnx
 
-            m, _ = _load(p)
-            return (import_qonnx(p, m) if is_qonnx(m) else import_onnx(p)), None
+            loaded = load_onnx(p)
+            return (import_qonnx(p, loaded) if is_qonnx(loaded[0]) else import_onnx(p, loaded)), None
         if p.suffix == ".pt2":
             return import_torch(load_pt2(p)), None
         raise EdgecError(f"cannot build '{model}': give a float or QONNX .onnx file or a torch.export .pt2 program")

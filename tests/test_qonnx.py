@@ -62,7 +62,7 @@ def check_against_qonnx(path: Path, out: Path, x: np.ndarray, tensors: dict) -> 
 def test_bnn_pynq_matches_qonnx_execution(tmp_path, name):
     shape = Q.input_shape(name)
     path = Q.export(Q.bnn_pynq(name, seed=Q.BNN_PYNQ.index(name)), shape, tmp_path / f"{name}.onnx")
-    assert path.with_suffix(".onnx.data").is_file() or name.startswith(("tfc", "sfc"))  # external weights followed
+    assert path.with_suffix(".onnx.data").is_file()  # Brevitas writes the weights as external data: followed
     res = build(str(path), tmp_path / "out", progress=None)
     g = Graph.load(tmp_path / "out" / "model")
     tensors = g.meta["source_tensors"]
@@ -94,9 +94,18 @@ def test_brevitas_nets_match_qonnx_execution(tmp_path, net):
     m = Q.brevitas_mlp() if net == "mlp" else Q.brevitas_convnet()
     Q.calibrate(m, digits.train_split()[0].astype(np.float32))
     path = Q.export(m, digits.INPUT_SHAPE, tmp_path / f"{net}.onnx")
-    r = subprocess.run([sys.executable, "-m", "edgec.cli", "build", str(path), "-o", str(tmp_path / "out"), "-q"],
+    xte, yte = digits.test_split()
+    np.save(tmp_path / "x.npy", xte)
+    np.save(tmp_path / "y.npy", yte)
+    r = subprocess.run([sys.executable, "-m", "edgec.cli", "build", str(path), "-o", str(tmp_path / "out"), "-q",
+                        "--calib", str(tmp_path / "x.npy"), "--labels", str(tmp_path / "y.npy")],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
+    # with labelled inputs the report gives the simulator's accuracy: qonnx's own on them
+    out_name = onnx.load(str(path), load_external_data=False).graph.output[0].name
+    y_ref = Q.execute(path, xte.astype(np.float32), keep={out_name})[out_name]
+    acc = json.loads((tmp_path / "out" / "report.json").read_text())["accuracy"]
+    assert acc == {"samples": len(yte), "sim": round(100.0 * float((y_ref.argmax(1) == yte).mean()), 2)}
     g = Graph.load(tmp_path / "out" / "model")
     tensors = g.meta["source_tensors"]
     assert sorted(tensors) == sorted(activation_quants(path))

@@ -83,8 +83,9 @@ def table(rep: dict) -> str:
                      + ("fits" if h["fits"] else f"does NOT fit (budget {h['budget']:.0%})"))
     if "accuracy" in rep:
         a = rep["accuracy"]
-        lines.append(f"accuracy on {a['samples']} samples: float {a['float']:.2f}%  fake-quant reference "
-                     f"{a['reference']:.2f}%  simulator {a['sim']:.2f}%")
+        parts = [f"{label} {a[k]:.2f}%" for k, label in (("float", "float"), ("reference", "fake-quant reference"),
+                                                         ("sim", "simulator")) if k in a]
+        lines.append(f"accuracy on {a['samples']} samples: " + "  ".join(parts))
     if "sim_vs_reference" in rep:
         s = rep["sim_vs_reference"]
         lines.append(f"simulator vs reference: {s['vectors']} vectors, {s['mismatches']} mismatches, {s['ties']} ties")

@@ -11,6 +11,7 @@ from .. import __version__
 from ..ir.graph import Graph, save_npz
 from ..ir.ops import Op
 from ..ir.ranges import value_ranges
+from ..ir.types import Bipolar, IntType
 from .render import render
 
 KINDS = {
@@ -83,11 +84,10 @@ def input_spec(iq: dict) -> dict:
     takes it: bits and signed give lo/hi unless the meta narrows them; without ``steps``
     it is edgec's own x / scale."""
     bipolar = bool(iq.get("bipolar", False))
-    lo = -1 if bipolar else -(2 ** (iq["bits"] - 1)) if iq["signed"] else 0
-    hi = 1 if bipolar else 2 ** (iq["bits"] - 1) - 1 if iq["signed"] else 2 ** iq["bits"] - 1
+    t = Bipolar() if bipolar else IntType(iq["bits"], iq["signed"])
     return {"steps": iq.get("steps", [["div", float(iq["scale"])]]), "float32": bool(iq.get("float32", False)),
             "rounding": iq.get("rounding", "half_up"), "bipolar": bipolar,
-            "lo": int(iq.get("lo", lo)), "hi": int(iq.get("hi", hi))}
+            "lo": int(iq.get("lo", t.lo)), "hi": int(iq.get("hi", t.hi))}
 
 
 def emit(g: Graph, out: Path, name: str) -> None:

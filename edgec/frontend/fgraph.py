@@ -71,6 +71,15 @@ class FGraph:
         return [n for n in self.nodes if name in n.inputs]
 
 
+def unique_name(base: str, taken: set[str]) -> str:
+    """``base``, or ``base_1``, ``base_2``... the first not in ``taken``; records it there."""
+    name, k = base, 1
+    while name in taken:
+        name, k = f"{base}_{k}", k + 1
+    taken.add(name)
+    return name
+
+
 def params_with_bias(p: FNode, c: np.ndarray) -> dict:
     """The params of linear/conv node ``p`` once the constant ``c`` is added to its output
     (the pattern ``x @ W + b`` importers see). ValueError unless ``c`` is a per-channel

@@ -15,7 +15,7 @@ import onnx
 from onnx import numpy_helper
 
 from ..errors import EdgecError, node_error
-from .fgraph import SUPPORTED_SOURCE_OPS, FGraph, FNode, infer_shapes, params_with_bias, prune
+from .fgraph import SUPPORTED_SOURCE_OPS, FGraph, FNode, infer_shapes, params_with_bias, prune, unique_name
 
 _BATCH = -(2**40)  # the (unknown) batch size inside folded shape constants
 
@@ -61,11 +61,7 @@ class _Builder:
         return v
 
     def emit(self, op, inputs, attrs=None, params=None) -> str:
-        name = base = self.label
-        k = 1
-        while name in self.taken:
-            name, k = f"{base}_{k}", k + 1
-        self.taken.add(name)
+        name = unique_name(self.label, self.taken)
         self.nodes.append(FNode(name, op, list(inputs), dict(attrs or {}),
                                 {k: np.asarray(v, dtype=np.float64) for k, v in (params or {}).items()},
                                 source_op=self.node.op_type))
@@ -290,7 +286,9 @@ def _opset(model) -> int:
     return next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
 
 
-def _load(path) -> tuple[onnx.ModelProto, dict[str, np.ndarray]]:
+def load_onnx(path) -> tuple[onnx.ModelProto, dict[str, np.ndarray]]:
+    """(model, initializers as numpy) of an ONNX file, external data followed; one
+    `edgec: error:` for a missing, truncated or foreign file."""
     try:
         model = onnx.load(str(path))  # follows external data stored next to the model
         if not model.graph.node or not model.graph.output or not _opset(model):
@@ -311,15 +309,23 @@ def _input_shape(vi) -> tuple[int, ...]:
     return tuple(int(d.dim_value) for d in dims[1:])
 
 
-def import_onnx(path) -> FGraph:
-    """Import an ONNX model file (float weights; one input, one output)."""
-    model, inits = _load(path)
+def single_input(model, inits):
+    """The model's one data input (value info); an error unless one input and one output."""
     g = model.graph
     inputs = [vi for vi in g.input if vi.name not in inits]
     if len(inputs) != 1:
         raise EdgecError(f"the model has {len(inputs)} inputs; edgec supports exactly one")
     if len(g.output) != 1:
         raise EdgecError(f"the model has {len(g.output)} outputs; edgec supports exactly one")
+    return inputs[0]
+
+
+def import_onnx(path, loaded=None) -> FGraph:
+    """Import an ONNX model file (float weights; one input, one output). ``loaded``: its
+    ``load_onnx`` result, when the caller has it already."""
+    model, inits = loaded or load_onnx(path)
+    g = model.graph
+    inputs = [single_input(model, inits)]
     opset = _opset(model)
     b = _Builder()
     b.vals.update(inits)

@@ -24,6 +24,7 @@ import torch
 from onnx import TensorProto, helper, numpy_helper
 
 from ..errors import EdgecError
+from .fgraph import unique_name
 from .qmodel import quantize_weight
 from .qnet import ActQuant, QNet
 
@@ -36,11 +37,7 @@ class _Writer:
         self.shapes: dict[str, list[int]] = {}  # every computed tensor's shape (execute_onnx needs them)
 
     def name(self, base: str) -> str:
-        n, k = base, 1
-        while n in self.names:
-            n, k = f"{base}_{k}", k + 1
-        self.names.add(n)
-        return n
+        return unique_name(base, self.names)
 
     def const(self, base: str, v) -> str:
         n = self.name(base)

@@ -24,15 +24,17 @@ import numpy as np
 from ..errors import EdgecError, node_error
 from ..ir.graph import Graph, Node
 from ..ir.ops import Op
+from ..ir.ref import round_to_int
 from ..ir.types import Bipolar, IntType
-from .onnx_import import (_BATCH, _ONNX_OPS, _Builder, _attrs, _check_2d, _fold, _input_shape, _is_const, _load,
-                          _opset, _pads)
+from .fgraph import unique_name
+from .onnx_import import (_BATCH, _ONNX_OPS, _Builder, _attrs, _check_2d, _fold, _input_shape, _is_const, _opset,
+                          _pads, load_onnx, single_input)
 
 QONNX_DOMAINS = ("qonnx.custom_op.general", "finn.custom_op.general", "onnx.brevitas")
 QONNX_OPS = ("Quant", "IntQuant", "BipolarQuant", "Trunc")
 SUPPORTED = ("Quant, BipolarQuant, Trunc, Conv, Gemm, MatMul, BatchNormalization, Mul, Div, Add, Sub, Relu, "
              "MaxPool, AveragePool, GlobalAveragePool, Reshape/Flatten to (N, -1), Identity, Dropout")
-ROUNDING = {"ROUND": "half_even", "HALF_EVEN": "half_even", "CEIL": "ceil", "FLOOR": "floor", "UP": "up",
+QONNX_ROUNDING = {"ROUND": "half_even", "HALF_EVEN": "half_even", "CEIL": "ceil", "FLOOR": "floor", "UP": "up",
             "DOWN": "down", "HALF_UP": "half_away", "HALF_DOWN": "half_down"}
 
 
@@ -89,7 +91,6 @@ class _QBuilder(_Builder):
     def __init__(self):
         super().__init__()
         self.ir: list[Node] = []
-        self.names: set[str] = set()
         self.meta: dict = {"source_tensors": {}}
 
     # -- values ------------------------------------------------------------------
@@ -118,11 +119,7 @@ class _QBuilder(_Builder):
         return tuple(v.shape)
 
     def name(self, base: str) -> str:
-        n, k = base, 1
-        while n in self.names:
-            n, k = f"{base}_{k}", k + 1
-        self.names.add(n)
-        return n
+        return unique_name(base, self.taken)
 
     def add(self, node: Node) -> str:
         self.ir.append(node)
@@ -134,13 +131,12 @@ class _QBuilder(_Builder):
     def per_channel(self, c: np.ndarray, lin, what: str) -> np.ndarray:
         """A constant broadcast against a (N, C, ...) tensor, as one value per channel."""
         c = _f64(c)
+        if c.size == 1:
+            return np.full(lin.shape[0], float(c.reshape(-1)[0]))
         nd = len(lin.shape) + 1
         if c.ndim > nd:
             raise self.fail(f"the {what} has shape {c.shape}, more dimensions than the tensor {['N', *lin.shape]}")
-        full = np.broadcast_to(c.reshape((1,) * (nd - c.ndim) + c.shape), (1, *lin.shape)) if c.size > 1 else c
-        if c.size == 1:
-            return np.full(lin.shape[0], float(c.reshape(-1)[0]))
-        flat = full.reshape(lin.shape[0], -1)
+        flat = np.broadcast_to(c.reshape((1,) * (nd - c.ndim) + c.shape), (1, *lin.shape)).reshape(lin.shape[0], -1)
         if not np.all(flat == flat[:, :1]):
             raise self.fail(f"the {what} of shape {c.shape} varies within a channel; only per-tensor or "
                             "per-channel constants are supported")
@@ -153,21 +149,22 @@ def _qparams(b, a):
     bits = int(round(float(b.c(3, "bit width").reshape(-1)[0])))
     signed, narrow = int(a.get("signed", 1)), int(a.get("narrow", 0))
     mode = str(a.get("rounding_mode", "ROUND")).upper()
-    if mode not in ROUNDING:
-        raise b.fail(f"rounding_mode {mode!r} is not supported; use one of {', '.join(ROUNDING)}")
+    if mode not in QONNX_ROUNDING:
+        raise b.fail(f"rounding_mode {mode!r} is not supported; use one of {', '.join(QONNX_ROUNDING)}")
     if not 1 <= bits <= 32 or (bits > 8 and not isinstance(b.val(0), np.ndarray)):
         raise b.fail(f"bit width {bits}: activations need 1 to 8 bits (weights and biases up to 32)")
-    if signed:
-        lo, hi = -(2 ** (bits - 1)) + narrow, 2 ** (bits - 1) - 1
-    else:
-        lo, hi = 0, 2**bits - 1 - narrow
-    return bits, bool(signed), lo, hi, ROUNDING[mode]
+    lo, hi = _range(bits, signed, narrow)
+    return bits, bool(signed), lo, hi, QONNX_ROUNDING[mode]
+
+
+def _range(bits: int, signed: int, narrow: int) -> tuple[int, int]:
+    """QONNX's code range: narrow drops the lowest signed or the highest unsigned code."""
+    t = IntType(bits, bool(signed))
+    return (t.lo + narrow, t.hi) if signed else (t.lo, t.hi - narrow)
 
 
 def _const_quant(b, x, scale, zp, lo, hi, rounding, bipolar, label) -> QConst:
     """Quantize a constant exactly as qonnx does (float32 arithmetic)."""
-    from ..ir.ref import round_to_int
-
     x, scale, zp = (np.asarray(v, np.float32) for v in (x, scale, zp))
     if bipolar:
         q = np.where(x / scale + zp >= 0 if zp.any() else x >= 0, 1.0, -1.0).astype(np.float32)
@@ -261,14 +258,14 @@ def _trunc(b, a):
         raise b.fail("its input is not an integer multiple of its scale (Trunc follows an integer sum, "
                      "e.g. an average pool over quantized codes)")
     mode = str(a.get("rounding_mode", "FLOOR")).upper()
-    if mode not in ROUNDING or not 1 <= out_bits <= 8:
+    if mode not in QONNX_ROUNDING or not 1 <= out_bits <= 8:
         raise b.fail(f"rounding_mode {mode!r} with {out_bits} output bits is not supported")
-    lo, hi = (-(2 ** (out_bits - 1)) + narrow, 2 ** (out_bits - 1) - 1) if signed else (0, 2**out_bits - 1 - narrow)
+    lo, hi = _range(out_bits, signed, narrow)
     lin = Lin(v.t, np.rint(ia) * scale, (np.rint(ic) - zp) * scale, v.shape, v.layer)
-    out = _quant_lin(b, lin, scale * ts, zp / ts, lo, hi, ROUNDING[mode], False, IntType(out_bits, bool(signed)))
+    out = _quant_lin(b, lin, scale * ts, zp / ts, lo, hi, QONNX_ROUNDING[mode], False, IntType(out_bits, bool(signed)))
     b.meta["source_tensors"][b.node.output[0]] = {
         "ir": out.t, "scale": out_scale, "zero_point": zp / ts, "bipolar": False, "input": b.node.input[0],
-        "pre_scale": scale * ts, "pre_zero_point": zp / ts, "rounding": ROUNDING[mode]}
+        "pre_scale": scale * ts, "pre_zero_point": zp / ts, "rounding": QONNX_ROUNDING[mode]}
     return Lin(out.t, np.full(v.shape[0], out_scale), np.full(v.shape[0], -out_scale * zp / ts), v.shape, out.layer,
                codes=True, zp=zp / ts)
 
@@ -538,17 +535,12 @@ _QONNX_OPS = {
 }
 
 
-def import_qonnx(path, model=None) -> Graph:
-    """Import a QONNX model file (one input, one output) as an integer IR graph."""
-    if model is None:
-        model, _ = _load(path)
-    from onnx import numpy_helper
-
-    inits = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+def import_qonnx(path, loaded=None) -> Graph:
+    """Import a QONNX model file (one input, one output) as an integer IR graph.
+    ``loaded``: its ``load_onnx`` result, when the caller has it already."""
+    model, inits = loaded or load_onnx(path)
     g = model.graph
-    inputs = [vi for vi in g.input if vi.name not in inits]
-    if len(inputs) != 1 or len(g.output) != 1:
-        raise EdgecError(f"the model has {len(inputs)} inputs and {len(g.output)} outputs; edgec supports one of each")
+    inputs = [single_input(model, inits)]
     opset = _opset(model)
     b = _QBuilder()
     b.vals.update(inits)

@@ -21,7 +21,7 @@ import torch
 import torch.fx
 
 from ..errors import EdgecError, node_error
-from .fgraph import SUPPORTED_SOURCE_OPS, FGraph, FNode, infer_shapes, params_with_bias, prune
+from .fgraph import SUPPORTED_SOURCE_OPS, FGraph, FNode, infer_shapes, params_with_bias, prune, unique_name
 
 
 @dataclass(frozen=True)
@@ -54,11 +54,7 @@ class _Builder:
         return node_error(self.n.name, str(self.n.target), what)
 
     def emit(self, op, inputs, attrs=None, params=None, name=None) -> _T:
-        name = base = name or self.n.name
-        i = 1
-        while name in self.taken:
-            name, i = f"{base}_{i}", i + 1
-        self.taken.add(name)
+        name = unique_name(name or self.n.name, self.taken)
         self.nodes.append(FNode(name, op, [t.name for t in inputs], dict(attrs or {}),
                                 {k: np.asarray(v, dtype=np.float64) for k, v in (params or {}).items()},
                                 source_op=str(self.n.target) if self.n.op == "call_function" else "input"))

@@ -113,3 +113,22 @@ def test_debug_range_check_catches_out_of_type_values():
             assert "t:" in str(e)
         else:
             raise AssertionError("check_range accepted an out-of-type value")
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), lo=st.integers(-8, 0), width=st.integers(1, 16))
+def test_input_quantizer_rounding_modes_equal_ref(seed, lo, width):
+    """The host quantizer's rounding table (kernels.ROUND) is ref.round_to_int, ties and
+    negative values included; one (div, scale) step in float64 is AffineQuant on a=1, c0=0."""
+    assert set(K.ROUND) == set(ref.ROUNDING)
+    rng = np.random.default_rng(seed)
+    scale = float(rng.uniform(0.05, 2.0))
+    v = np.concatenate([rng.uniform(-20, 20, 200), np.arange(-20, 20.5, 0.5)])  # exact ties too
+    x = v * scale
+    for mode in ref.ROUNDING:
+        np.testing.assert_array_equal(K.ROUND[mode](v), ref.round_to_int(v, mode), err_msg=mode)
+        spec = {"steps": [["div", scale]], "float32": False, "rounding": mode, "bipolar": False,
+                "lo": lo, "hi": lo + width}
+        np.testing.assert_array_equal(
+            K.quantize_input(x, spec),
+            ref.affine_quant(x, np.ones(1), np.zeros(1), scale, lo, lo + width, False, 0.0, mode), err_msg=mode)
