@@ -57,6 +57,15 @@ def load_array(path, what: str) -> np.ndarray:
     return a
 
 
+def _labelled(x, labels, what: str):
+    """(inputs as float64, labels or None), checked to match."""
+    x = load_array(x, what).astype(np.float64)
+    y = None if labels is None else load_array(labels, "labels")
+    if y is not None and (y.ndim != 1 or len(y) != len(x)):
+        raise EdgecError(f"labels have shape {y.shape}; expected ({len(x)},), one class index per input")
+    return x, y
+
+
 def check_out_dir(out: Path) -> None:
     if out.exists() and not out.is_dir():
         raise EdgecError(f"output '{out}' exists and is not a folder; choose another -o")
@@ -137,8 +146,13 @@ def build(model=None, out="out", *, board="zynq7020", preset=None, config=None, 
         fg = None
         if export_qonnx:
             raise EdgecError("--export-qonnx: the model is QONNX already; its quantization is the file itself")
-        if calib is not None and labels is not None:
-            eval_x, eval_y = load_array(calib, "evaluation inputs").astype(np.float64), load_array(labels, "labels")
+        if calib is not None or labels is not None:  # optional: the simulator's accuracy in the report
+            if calib is None or labels is None:
+                raise EdgecError("a QONNX model needs no calibration; give --calib with --labels to measure accuracy")
+            eval_x, eval_y = _labelled(calib, labels, "evaluation inputs")
+            if tuple(eval_x.shape[1:]) != tuple(qonnx.meta["input_shape"]):
+                raise EdgecError(f"--calib has shape {eval_x.shape}; the model takes "
+                                 f"(N, {', '.join(map(str, qonnx.meta['input_shape']))})")
     elif example:
         from .examples import digits
 
@@ -150,10 +164,7 @@ def build(model=None, out="out", *, board="zynq7020", preset=None, config=None, 
         if calib is None:
             raise EdgecError("quantization needs calibration data: --calib X.npy with inputs shaped (N, "
                              + ", ".join(map(str, fg.input.shape)) + ")")
-        cx = load_array(calib, "calibration data").astype(np.float64)
-        cy = None if labels is None else load_array(labels, "labels")
-        if cy is not None and (cy.ndim != 1 or len(cy) != len(cx)):
-            raise EdgecError(f"labels have shape {cy.shape}; expected ({len(cx)},), one class index per calibration input")
+        cx, cy = _labelled(calib, labels, "calibration data")
         eval_x, eval_y = (cx, cy) if cy is not None else (None, None)
     finetune_epochs = int(finetune_epochs or 0)
     if qonnx is not None:

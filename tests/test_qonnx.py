@@ -244,3 +244,15 @@ def test_unsupported_qonnx_op_names_node_and_op(tmp_path):
     r = subprocess.run([sys.executable, "-m", "edgec.cli", "build", str(_qonnx_graph(tmp_path / "h.onnx", "ROUND", 0, 0,
                         0.0, False)), "-o", str(tmp_path / "o2"), "--preset", "int8"], capture_output=True, text=True)
     assert r.returncode == 2 and "QONNX model states its own quantization" in r.stderr, r.stderr
+
+
+def test_qonnx_evaluation_data_is_checked(tmp_path):
+    path = _qonnx_graph(tmp_path / "g.onnx", "ROUND", 0, 0, 0.0, False)
+    np.save(tmp_path / "x.npy", np.zeros((4, 2, 5, 5), np.float32))  # the model takes (N, 2, 6, 6)
+    np.save(tmp_path / "y.npy", np.zeros(4, np.int64))
+    for extra, needle in ((["--calib", tmp_path / "x.npy"], "with --labels"),
+                          (["--calib", tmp_path / "x.npy", "--labels", tmp_path / "y.npy"], "(N, 2, 6, 6)")):
+        r = subprocess.run([sys.executable, "-m", "edgec.cli", "build", str(path), "-o", str(tmp_path / "out"),
+                            *map(str, extra)], capture_output=True, text=True)
+        assert r.returncode == 2 and r.stderr.startswith("edgec: error:") and needle in r.stderr, r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
