@@ -29,6 +29,7 @@ from .ir.check import check
 from .ir.graph import Graph, dumps
 from .ir.ops import Op
 from .passes import run_pipeline
+from .passes.winograd import MODES as WINOGRAD_MODES
 
 # fine-tuning epochs used for the built-in example when --finetune-epochs is not given
 EXAMPLE_FINETUNE = {"int8": 0, "int4": 0, "w2a2": 30, "w1a1": 30}
@@ -117,10 +118,11 @@ def load_model(model, input_shape):
 
 def build(model=None, out="out", *, board="zynq7020", preset=None, config=None, wbits=None, abits=None,
           calib=None, labels=None, input_shape=None, finetune_epochs=None, dump_ir=False, seed=0,
-          target_fps=None, folding="auto", export_qonnx=None, progress=_stderr) -> BuildResult:
+          target_fps=None, folding="auto", export_qonnx=None, winograd="off", progress=_stderr) -> BuildResult:
     """Compile ``model`` (None: the built-in digits example; a path to .onnx/.pt2; or an
     nn.Module with ``input_shape``) for ``board`` into the folder ``out``. ``export_qonnx``:
-    also write the quantized model as QONNX to that file."""
+    also write the quantized model as QONNX to that file. ``winograd``: off, f2, f4 or auto
+    (per layer by the cost model) for the 3x3 stride-1 convolutions."""
     progress = progress or (lambda m: None)
     brd = boards.get(board)
     out = Path(out)
@@ -131,6 +133,8 @@ def build(model=None, out="out", *, board="zynq7020", preset=None, config=None, 
     fixed = None
     if isinstance(folding, dict) or folding not in ("auto", "min"):
         fixed, folding = load_folding(folding), "auto"
+    if winograd not in WINOGRAD_MODES:
+        raise EdgecError(f"--winograd {winograd!r}: choose one of {', '.join(WINOGRAD_MODES)}")
     if target_fps is not None and not float(target_fps) > 0:
         raise EdgecError(f"--target-fps {target_fps}: give a positive frame rate")
     preset_name = cfg.preset
@@ -189,6 +193,7 @@ def build(model=None, out="out", *, board="zynq7020", preset=None, config=None, 
     try:
         progress("lowering to the integer IR and running passes")
         g = lower(qnet) if qnet is not None else qonnx
+        g.meta["lowering"] = {"winograd": winograd}
         stages = [(0, "lower", g)]
         g = run_pipeline(g, lambda i, name, gg: stages.append((i, name, gg)))
         for _, _, gg in stages:

@@ -41,6 +41,9 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--folding", default="auto",
                    help="auto: meet --target-fps within the board; min: fully folded, PE = SIMD = 1; or a YAML "
                         "file {layer: {pe: N, simd: M}} that fixes those layers (the others are folded to keep up)")
+    b.add_argument("--winograd", default="off", choices=["auto", "f2", "f4", "off"],
+                   help="3x3 stride-1 convolutions as Winograd tiles F(2x2,3x3) or F(4x4,3x3); auto: per layer, "
+                        "where the cost model finds it cheaper")
     b.add_argument("--export-qonnx", metavar="FILE", help="also write the quantized model as QONNX (.onnx) to FILE")
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
@@ -91,7 +94,7 @@ def cmd_build(a) -> int:
 
     res = build(a.model, a.out, board=a.board, preset=a.preset, config=a.config, wbits=a.wbits, abits=a.abits,
                 calib=a.calib, labels=a.labels, input_shape=a.input_shape, finetune_epochs=a.finetune_epochs,
-                dump_ir=a.dump_ir, seed=a.seed, target_fps=a.target_fps, folding=a.folding, export_qonnx=a.export_qonnx, progress=(lambda m: None) if a.quiet else _stderr)
+                dump_ir=a.dump_ir, seed=a.seed, target_fps=a.target_fps, folding=a.folding, export_qonnx=a.export_qonnx, winograd=a.winograd, progress=(lambda m: None) if a.quiet else _stderr)
     print(table(res.report))
     print(f"wrote {res.out}/")
     return 0

@@ -10,6 +10,9 @@ Stage kinds (one hw/hls kernel each):
   mvau               matrix-vector-activation unit (MatMul / XnorPopcount + thresholds)
   window             reduction over a window: max pool, avg pool, depthwise conv
   add, threshold     elementwise
+  wino_in, wino_out  Winograd input transform (per tile) and output transform (per row
+                     of tiles, back to raster order); between them an mvau with one
+                     weight set per tile position (attrs.sets)
 
 ``cycles`` of a stage is the trip count of its pipelined (II = 1) loop per frame; the
 kernels in hw/hls count the same iterations in C simulation.
@@ -21,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import EdgecError
+from .ir import winograd as W
 from .ir.graph import Graph, Node
 from .ir.ops import Op
 from .ir.types import Bipolar, IntType, int_type_for
@@ -109,7 +113,9 @@ def units(g: Graph) -> dict[str, dict]:
     """The foldable units of the graph: name -> {'pe': options, 'simd': options}."""
     out = {"input": {"pe": divisors(g.input.shape[-1]), "simd": [1]}}
     for n in g.nodes:
-        if n.op in (Op.MATMUL, Op.XNOR_POPCOUNT) and n.attrs.get("groups", 1) == 1:
+        if n.op == Op.WINOGRAD:
+            out[n.name] = {"pe": divisors(n.shape[-1]), "simd": divisors(g.node(n.inputs[0]).shape[-1])}
+        elif n.op in (Op.MATMUL, Op.XNOR_POPCOUNT) and n.attrs.get("groups", 1) == 1:
             src = g.node(n.inputs[0])
             mw = n.params["weight"].shape[1]
             simd = divisors(src.shape[-1] // (src.attrs["kernel"][0] * src.attrs["kernel"][1])) \
@@ -129,6 +135,13 @@ def _fused(g: Graph, thr: Node) -> bool:
 
 def min_folding(g: Graph) -> dict[str, dict]:
     return {u: {"pe": 1, "simd": 1} for u in units(g)}
+
+
+def window_type(t, pad_value: int):
+    """The element type of a window over a map of type ``t`` padded with ``pad_value``."""
+    if isinstance(t, Bipolar):
+        return t if pad_value in (-1, 1) else IntType(2, True)
+    return int_type_for(min(t.lo, pad_value), max(t.hi, pad_value))
 
 
 def _weight_type(n: Node):
@@ -179,7 +192,7 @@ class _Builder:
         self.add("dwc", f"{tensor}_dwc{len(self.stages)}", unit, layer, [s], [o], max(s.words, o.words))
         return o
 
-    def swg(self, win: Node, src: str, simd: int, unit: str, layer: str, pad=None, pad_value=0) -> Stream:
+    def swg(self, win: Node, src: str, simd: int, unit: str, layer: str, pad=None, pad_value=0, wtype=None) -> Stream:
         """A sliding-window stage over ``src`` (H, W, C); ``win`` (a SlidingWindow or a pool)
         holds kernel/stride/pad; the window's elements have the SlidingWindow's type."""
         a = win.attrs
@@ -188,7 +201,7 @@ class _Builder:
         pad = tuple(a.get("pad", (0, 0, 0, 0)) if pad is None else pad)
         oh, ow = (h + pad[0] + pad[2] - kh) // sh + 1, (w + pad[1] + pad[3] - kw) // sw + 1
         x = self.take(src, simd, unit, layer)
-        t = win.type if win.op == Op.SLIDING_WINDOW else x.type  # a pool pads with its lowest code
+        t = wtype or (win.type if win.op == Op.SLIDING_WINDOW else x.type)  # a pool pads with its lowest code
         o = self.stream(f"{unit}_win", t, simd, oh * ow * kh * kw * c)
         self.add("swg", f"{unit}_swg", unit, layer, [x], [o], x.words + o.words,
                  attrs=dict(ih=h, iw=w, c=c, kernel=(kh, kw), stride=(sh, sw), pad=pad, pad_value=int(pad_value),
@@ -221,6 +234,8 @@ class _Builder:
                 self._matrix(n)
             elif n.op in (Op.MAX_POOL, Op.AVG_POOL):
                 self._pool(n)
+            elif n.op == Op.WINOGRAD:
+                self._winograd(n)
             elif n.op == Op.ADD:
                 self._add(n)
             elif n.op == Op.MULTI_THRESHOLD and not _fused(g, n):
@@ -264,6 +279,36 @@ class _Builder:
                      attrs=dict(mw=mw, mh=mh, pe=f["pe"], simd=f["simd"], vectors=pixels, wtype=_weight_type(n)),
                      node=n, act=act)
         self.produce(out_node.name, o, n.name, layer)
+
+    def _winograd(self, n: Node) -> None:
+        """swg (n x n tiles at stride m) -> wino_in -> mvau (a weight set per position) -> wino_out."""
+        g, f = self.g, self.fold[n.name]
+        a, layer = n.attrs, n.attrs.get("layer", n.name)
+        m, pe, simd = a["tile"], f["pe"], f["simd"]
+        src = _resolve(g, n.inputs[0])
+        h, w, c = g.node(src).shape
+        u = n.params["weight"]
+        p, mh = u.shape[0], u.shape[1]
+        geo = W.geometry(h, w, a["pad"], m)
+        tiles = geo["th"] * geo["tw"]
+        st = g.node(src).type
+        wt = window_type(st, a["pad_value"]) if any(geo["tile_pad"]) else st
+        tile = Node(f"{n.name}_tiles", Op.SLIDING_WINDOW, [src], (), wt,
+                    {"kernel": (m + 2, m + 2), "stride": (m, m), "pad": geo["tile_pad"]})
+        x = self.swg(tile, src, simd, n.name, layer, pad_value=a["pad_value"])
+        vt, mt = int_type_for(*a["v_range"]), int_type_for(*a["m_range"])
+        v = self.stream(f"{n.name}_v", vt, simd, tiles * p * c)
+        self.add("wino_in", f"{n.name}_in", n.name, layer, [x], [v], tiles * 2 * p * (c // simd),
+                 attrs=dict(m=m, c=c, tiles=tiles))
+        acc = self.stream(f"{n.name}_m", mt, pe, tiles * p * mh)
+        self.add("mvau", n.name, n.name, layer, [v], [acc], tiles * p * (mh // pe) * (c // simd),
+                 attrs=dict(mw=c, mh=mh, pe=pe, simd=simd, vectors=tiles * p, sets=p, wtype=_weight_type(n),
+                            weight=u.reshape(p * mh, c), acc=mt), node=n)
+        o = self.stream(n.name, n.type, pe, geo["oh"] * geo["ow"] * mh)
+        self.add("wino_out", f"{n.name}_out", n.name, layer, [acc], [o],
+                 tiles * p * (mh // pe) + geo["oh"] * geo["ow"] * (mh // pe),
+                 attrs=dict(m=m, mh=mh, oh=geo["oh"], ow=geo["ow"], th=geo["th"], tw=geo["tw"]), node=n)
+        self.produce(n.name, o, n.name, layer)
 
     def _pool(self, n: Node) -> None:
         pe = self.fold[n.name]["pe"]

@@ -10,14 +10,15 @@ import numpy as np
 from .. import __version__
 from ..ir.graph import Graph, save_npz
 from ..ir.ops import Op
-from ..ir.ranges import value_ranges
+from ..ir import winograd as wino
+from ..ir.ranges import value_ranges, winograd_ranges
 from ..ir.types import Bipolar, IntType
 from .render import render
 
 KINDS = {
     Op.SLIDING_WINDOW: "window", Op.MATMUL: "matmul", Op.XNOR_POPCOUNT: "xnor",
     Op.MULTI_THRESHOLD: "threshold", Op.MAX_POOL: "maxpool", Op.AVG_POOL: "avgpool",
-    Op.ADD: "add", Op.FLATTEN: "flatten",
+    Op.ADD: "add", Op.FLATTEN: "flatten", Op.WINOGRAD: "winograd",
 }
 
 
@@ -70,6 +71,10 @@ def context(g: Graph, name: str) -> SimContext:
             s.kernel, s.stride = tuple(a["kernel"]), tuple(a["stride"])
         elif n.op == Op.MATMUL:
             s.groups, s.bound = int(a.get("groups", 1)), int(max(abs(lo.min()), abs(hi.max())))
+        elif n.op == Op.WINOGRAD:
+            r = winograd_ranges(n, *ranges[n.inputs[0]])
+            s.pad, s.pad_value = tuple(a["pad"]), int(a["pad_value"])
+            s.bound = int(max(max(abs(int(v[0].min())), abs(int(v[1].max()))) for v in r.values()))
         elif n.op == Op.MULTI_THRESHOLD:
             s.out_lo, s.bipolar = int(a["out_lo"]), bool(a["bipolar"])
         elif n.op == Op.FLATTEN:
@@ -96,7 +101,11 @@ def emit(g: Graph, out: Path, name: str) -> None:
     render("sim/model.py.j2", out / "model.py", ctx=context(g, name))
     shutil.copyfile(Path(__file__).resolve().parent.parent / "sim" / "kernels.py", out / "kernels.py")
     arrays = {f"{n.name}/{k}": v for n in g.nodes for k, v in n.params.items()
-              if n.op in (Op.MATMUL, Op.XNOR_POPCOUNT, Op.MULTI_THRESHOLD) and k in ("weight", "thresholds", "sign")}
+              if n.op in (Op.MATMUL, Op.XNOR_POPCOUNT, Op.MULTI_THRESHOLD, Op.WINOGRAD)
+              and k in ("weight", "thresholds", "sign")}
+    for n in g.nodes:
+        if n.op == Op.WINOGRAD:
+            arrays[f"{n.name}/bt"], arrays[f"{n.name}/at"] = wino.BT[n.attrs["tile"]], wino.AT[n.attrs["tile"]]
     aff = g.meta["output_affine"]
     arrays["output/a"] = np.asarray(aff["a"], np.float64)
     arrays["output/c0"] = np.asarray(aff["c0"], np.float64)

@@ -21,6 +21,18 @@ class Op(str, Enum):
     reads channel o only), kernel_kind (set by the choose_kernels pass). Out type: the
     accumulator, an IntType wide enough for sum |w| * max|x| (infer_acc_widths)."""
 
+    WINOGRAD = "Winograd"
+    """A 3x3 stride-1 convolution as Winograd tiles F(m x m, 3 x 3), m = attrs.tile (2 or
+    4), all integer (ir/winograd.py): the input (H, W, C), padded by attrs.pad with
+    pad_value (and at the bottom/right up to whole tiles), is cut into n x n tiles
+    (n = m + 2) at stride m; per tile V = B^T d B per channel, M[p, o] = sum_c U[p, o, c]
+    * V[p, c] per position p, Y = A^T M A; the m x m outputs of every tile, cropped, give
+    (OH, OW, MH). params: weight U (n*n, MH, C) integer codes (for a dense conversion
+    U = G' g G'^T, and Y = attrs.factor * the direct convolution's accumulator).
+    attrs: tile, pad, pad_value, factor, v_range / m_range (the transformed input's and
+    the per-position sums' proven ranges, set by infer_acc_widths). Out type: wide enough
+    for the output transform's proven range."""
+
     XNOR_POPCOUNT = "XnorPopcount"
     """Bipolar x bipolar matrix-vector product kept as a popcount: out[o] = number of
     positions where x equals w[o] (= (dot + K) / 2). params: weight (MH, K) of +-1.

@@ -4,8 +4,29 @@ from __future__ import annotations
 
 import numpy as np
 
-from .graph import Graph
+from . import winograd as W
+from .graph import Graph, Node
 from .ops import Op
+
+
+def _linear(coef, lo, hi):
+    """Range of sum_k coef[..., k] * v[k] for v[k] in [lo[k], hi[k]] (coef integer)."""
+    cp, cn = np.maximum(coef, 0), np.minimum(coef, 0)
+    return (cp * lo + cn * hi).sum(-1), (cp * hi + cn * lo).sum(-1)
+
+
+def winograd_ranges(n: Node, xlo, xhi) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Proven ranges of a Winograd node's stages from its input's per-channel range:
+    'v' (P, C) transformed inputs, 'm' (P, MH) per-position sums, 'y' (MH,) outputs."""
+    a, u = n.attrs, n.params["weight"].astype(np.int64)
+    # padding and the edge tiles' extra rows and columns hold pad_value
+    xlo, xhi = np.minimum(xlo, a["pad_value"]), np.maximum(xhi, a["pad_value"])
+    k = W.input_coefficients(a["tile"]).reshape(u.shape[0], 1, -1)  # (P, 1, n*n)
+    vlo, vhi = _linear(k, xlo[None, :, None], xhi[None, :, None])  # (P, C)
+    mlo, mhi = _linear(u, vlo[:, None, :], vhi[:, None, :])  # (P, MH)
+    ko = W.output_coefficients(a["tile"]).reshape(-1, u.shape[0])  # (m*m, P)
+    ylo, yhi = _linear(ko[:, None, :], mlo.T[None], mhi.T[None])  # (m*m, MH)
+    return {"v": (vlo, vhi), "m": (mlo, mhi), "y": (ylo.min(0), yhi.max(0))}
 
 
 def value_ranges(g: Graph) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -30,6 +51,8 @@ def value_ranges(g: Graph) -> dict[str, tuple[np.ndarray, np.ndarray]]:
             wp, wn = np.maximum(w, 0), np.minimum(w, 0)
             hi = (wp * xhi + wn * xlo).sum(-1)
             lo = (wp * xlo + wn * xhi).sum(-1)
+        elif n.op == Op.WINOGRAD:
+            lo, hi = winograd_ranges(n, *ins[0])["y"]
         elif n.op == Op.XNOR_POPCOUNT:
             lo, hi = np.zeros(last, np.int64), np.full(last, n.params["weight"].shape[1])
         elif n.op in (Op.AFFINE_QUANT,):

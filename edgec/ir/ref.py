@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import winograd as W
 from .graph import Graph, Node
 from .ops import Op
 
@@ -37,6 +38,34 @@ def matmul(x, weight, groups=1):
         for o in range(mh):
             out[..., o] = (xr[..., :, o] * weight[o]).sum(axis=-1)
     return out
+
+
+def winograd(x, weight, m, pad, pad_value):
+    n = m + 2
+    bt, at = W.BT[m].tolist(), W.AT[m].tolist()
+    geo = W.geometry(x.shape[1], x.shape[2], pad, m)
+    xp = sliding_window(x, (1, 1), (1, 1), geo["tile_pad"], pad_value)
+    mh = weight.shape[1]
+    out = np.zeros((x.shape[0], geo["th"] * m, geo["tw"] * m, mh), dtype=np.int64)
+    for ty in range(geo["th"]):
+        for tx in range(geo["tw"]):
+            d = xp[:, ty * m : ty * m + n, tx * m : tx * m + n, :]  # (N, n, n, C)
+            v = np.zeros(d.shape, dtype=np.int64)
+            for i in range(n):
+                for j in range(n):
+                    for a in range(n):
+                        for b in range(n):
+                            v[:, i, j] += bt[i][a] * bt[j][b] * d[:, a, b]
+            mm = np.zeros((x.shape[0], n, n, mh), dtype=np.int64)
+            for i in range(n):
+                for j in range(n):
+                    mm[:, i, j] = matmul(v[:, i, j], weight[i * n + j])
+            for y in range(m):
+                for xx in range(m):
+                    for i in range(n):
+                        for j in range(n):
+                            out[:, ty * m + y, tx * m + xx] += at[y][i] * at[xx][j] * mm[:, i, j]
+    return out[:, : geo["oh"], : geo["ow"]]
 
 
 def xnor_popcount(x, weight):
@@ -116,6 +145,8 @@ def _rule(n: Node, ins):
         return sliding_window(ins[0], a["kernel"], a["stride"], a["pad"], a["pad_value"])
     if n.op == Op.MATMUL:
         return matmul(ins[0], p["weight"], a.get("groups", 1))
+    if n.op == Op.WINOGRAD:
+        return winograd(ins[0], p["weight"], a["tile"], a["pad"], a["pad_value"])
     if n.op == Op.XNOR_POPCOUNT:
         return xnor_popcount(ins[0], p["weight"])
     if n.op == Op.AFFINE_QUANT:

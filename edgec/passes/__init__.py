@@ -4,12 +4,14 @@ from .choose_kernels import choose_kernels
 from .fold_signs import fold_signs
 from .fold_thresholds import fold_thresholds
 from .nhwc_flatten import nhwc_flatten
+from .winograd import winograd
 from .xnor_popcount import xnor_popcount
 
 PIPELINE = [
     ("infer_acc_widths", infer_acc_widths),
     ("fold_thresholds", fold_thresholds),
     ("fold_signs", fold_signs),
+    ("winograd", winograd),
     ("xnor_popcount", xnor_popcount),
     ("nhwc_flatten", nhwc_flatten),
     ("infer_acc_widths", infer_acc_widths),

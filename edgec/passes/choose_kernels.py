@@ -1,6 +1,6 @@
 """Pick the arithmetic each matrix-vector unit uses: xnor-popcount (W1A1),
 binary-addsub (weights +-1, multi-bit inputs), lut-mac (weights and inputs of at most 4
-bits), dsp-mac (wider)."""
+bits), dsp-mac (wider); for a Winograd node, of its per-position products."""
 import numpy as np
 
 from ..ir.graph import Graph
@@ -20,6 +20,8 @@ def choose_kernels(g: Graph) -> Graph:
     for n in g.nodes:
         if n.op == Op.MATMUL:
             n.attrs["kernel_kind"] = kernel_for(n.params["weight"], g.node(n.inputs[0]).type.bits)
+        elif n.op == Op.WINOGRAD:  # the per-position products: transformed inputs times U
+            n.attrs["kernel_kind"] = kernel_for(n.params["weight"], int_type_for(*n.attrs["v_range"]).bits)
         elif n.op == Op.XNOR_POPCOUNT:
             n.attrs["kernel_kind"] = "xnor-popcount"
     return g

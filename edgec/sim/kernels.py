@@ -67,6 +67,28 @@ def matmul(x, weight, groups, bound):
     return out.astype(np.int64)
 
 
+def winograd(x, weight, bt, at, pad, pad_value, bound):
+    """3x3 stride-1 convolution as integer Winograd tiles F(m x m, 3 x 3): ``weight`` U
+    (n*n, MH, C), ``bt`` B^T (n, n), ``at`` A^T (m, n); the padded map (extended at the
+    bottom/right to whole tiles with ``pad_value``) cut into n x n tiles at stride m;
+    Y = A^T [sum_c U * (B^T d B)] A per tile, cropped. ``bound``: the proven max |value|
+    of every intermediate (float64 is exact below 2^53)."""
+    m, n = at.shape
+    pt, pl, pb, pr = pad
+    nb, h, w, c = x.shape
+    oh, ow = h + pt + pb - 2, w + pl + pr - 2
+    th, tw = -(-oh // m), -(-ow // m)
+    xp = np.pad(x, ((0, 0), (pt, pb + th * m - oh), (pl, pr + tw * m - ow), (0, 0)), constant_values=pad_value)
+    dt = np.float64 if bound < EXACT_F64 else np.int64
+    tiles = np.lib.stride_tricks.sliding_window_view(xp, (n, n), axis=(1, 2))[:, ::m, ::m].astype(dt)
+    b, a = bt.astype(dt), at.astype(dt)
+    v = np.einsum("ia,...cab,jb->...ijc", b, tiles, b, optimize=True).reshape(nb, th, tw, n * n, c)
+    mm = np.einsum("...pc,poc->...po", v, weight.astype(dt), optimize=True).reshape(nb, th, tw, n, n, -1)
+    y = np.einsum("yi,...ijo,xj->...yxo", a, mm, a, optimize=True)  # (N, th, tw, m, m, MH)
+    y = y.transpose(0, 1, 3, 2, 4, 5).reshape(nb, th * m, tw * m, -1)[:, :oh, :ow]
+    return y.astype(np.int64)
+
+
 def _pack(bits):
     b = np.packbits(bits, axis=-1)
     pad = (-b.shape[-1]) % 8

@@ -290,5 +290,9 @@ def program(cases: list[Case]) -> str:
 
 def make_cases(seed: int) -> list[Case]:
     rng = np.random.default_rng(seed)
+    from . import cases_sparse, cases_winograd
+
     makers = [mvau_case] * 12 + [swg_case] * 8 + [window_case] * 9 + [eltwise_case] * 6 + [stream_case] * 6
-    return [m(i, rng) for i, m in enumerate(makers)]
+    cases = [m(i, rng) for i, m in enumerate(makers)]
+    cases += cases_winograd.make(rng, len(cases))
+    return cases + cases_sparse.make(rng, len(cases))

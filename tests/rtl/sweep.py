@@ -14,6 +14,7 @@ from edgec.backend import rtl_mem
 from edgec.backend.hls import CType, pack_words, thresholds_act
 from edgec.ir import ref
 
+from . import cases_sparse, cases_winograd
 from ..hls.kernel_cases import ctype_for, divisor, mvau_problem, rand_codes, rand_type, swg_geometry, thresholds
 
 
@@ -191,6 +192,7 @@ def make_cases(seed: int) -> list[RtlCase]:
     cases += [window_case(i, rng) for i in range(9)]
     cases += [add_case(i, rng) for i in range(3)] + [threshold_case(i, rng) for i in range(3)]
     cases += [dup_case(i, rng) for i in range(2)]
+    cases += cases_winograd.make(rng) + cases_sparse.make(rng)
     return cases
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from edgec import resources, tools
 
-from . import sweep
+from . import cases_sparse, cases_winograd, sweep
 
 SIMS = ["icarus", "verilator"]
 
@@ -59,6 +59,10 @@ LINT_PARAMS = {
     "edgec_dup.v": [""],
     "edgec_act.v": ["", "-GNT=0 -GOB=8", "-GNT=3 -GPE=2 -GCB=20 -GDW=12", "-GNT=1 -GBIPOLAR=1 -GOB=1"],
 }
+
+
+LINT_PARAMS.update(cases_winograd.LINT_PARAMS)
+LINT_PARAMS.update(cases_sparse.LINT_PARAMS)
 
 
 @pytest.mark.parametrize("name", sorted(LINT_PARAMS))

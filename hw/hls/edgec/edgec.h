@@ -5,8 +5,10 @@
 #include "common.h"
 #include "eltwise.h"
 #include "mvau.h"
+#include "smvau.h"
 #include "streams.h"
 #include "swg.h"
 #include "window.h"
+#include "winograd.h"
 
 #endif

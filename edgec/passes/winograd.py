@@ -1,0 +1,70 @@
+"""SlidingWindow(3x3, stride 1) + MatMul + MultiThreshold -> Winograd + MultiThreshold.
+
+The Winograd node computes FACTOR (4 for F2, 576 for F4) times the direct accumulator,
+exactly (ir/winograd.py); the thresholds are multiplied by FACTOR, so the activation's
+output is unchanged: acc >= T <=> FACTOR * acc >= FACTOR * T (likewise for -acc).
+
+Which layers: ``graph.meta['lowering']['winograd']`` is 'off', 'f2', 'f4' or 'auto' (the
+cost model's choice per layer, cost/lowering.py); ``...['layers'][name]['winograd']``
+overrides it for one layer. Only dense (groups = 1) 3x3 stride-1 convolutions whose one
+consumer is a MultiThreshold qualify; with 'f2'/'f4' the others stay direct.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir import winograd as W
+from ..ir.graph import Graph, Node
+from ..ir.ops import Op
+
+MODES = ("off", "f2", "f4", "auto")
+
+
+def candidate(g: Graph, n: Node) -> bool:
+    """A 3x3 stride-1 dense convolution whose output feeds one MultiThreshold."""
+    if n.op != Op.MATMUL or n.attrs.get("groups", 1) != 1:
+        return False
+    win = g.node(n.inputs[0])
+    cons = g.consumers(n.name)
+    return (win.op == Op.SLIDING_WINDOW and tuple(win.attrs["kernel"]) == (3, 3)
+            and tuple(win.attrs["stride"]) == (1, 1) and len(g.consumers(win.name)) == 1
+            and len(cons) == 1 and cons[0].op == Op.MULTI_THRESHOLD)
+
+
+def mode_for(g: Graph, layer: str) -> str:
+    low = g.meta.get("lowering", {})
+    return low.get("layers", {}).get(layer, {}).get("winograd", low.get("winograd", "off"))
+
+
+def lower_layer(g: Graph, name: str, m: int) -> Graph:
+    """``g`` with the convolution ``name`` as Winograd F(m x m, 3 x 3) (thresholds scaled)."""
+    g = g.copy()
+    i = next(k for k, x in enumerate(g.nodes) if x.name == name)
+    n = g.nodes[i]
+    win = g.node(n.inputs[0])
+    c = g.node(win.inputs[0]).shape[-1]
+    u = W.transform_weights(n.params["weight"].reshape(-1, 3, 3, c), m)
+    attrs = {k: v for k, v in n.attrs.items() if k not in ("groups", "kernel_kind", "acc_range")}
+    attrs.update(tile=m, pad=tuple(win.attrs["pad"]), pad_value=int(win.attrs["pad_value"]), factor=W.FACTOR[m])
+    g.nodes[i] = Node(n.name, Op.WINOGRAD, [win.inputs[0]], n.shape, n.type, attrs, {"weight": u})
+    thr = g.consumers(n.name)[0]
+    thr.params["thresholds"] = thr.params["thresholds"] * W.FACTOR[m]
+    g.nodes.remove(win)
+    return g
+
+
+def winograd(g: Graph) -> Graph:
+    from ..cost.lowering import best_winograd
+
+    out = g
+    for n in g.nodes:
+        if not candidate(g, n):
+            continue
+        mode = mode_for(g, n.attrs.get("layer", n.name))
+        m = {"off": None, "f2": 2, "f4": 4}[mode] if mode != "auto" else best_winograd(g, n)
+        if m is not None:
+            out = lower_layer(out, n.name, m)
+    return out if out is not g else g.copy()
+
+
+__all__ = ["winograd", "lower_layer", "candidate", "MODES"]
