@@ -134,6 +134,43 @@ def mvau_weights(weight: np.ndarray, pe: int, simd: int, wt: CType, name: str) -
                   _braces(words, lambda v: _literal(int(v), width)))
 
 
+def index_bits(mw: int) -> int:
+    return max(1, (mw - 1).bit_length())
+
+
+def sparse_stream(weight: np.ndarray, pe: int, simd: int, wbits: int) -> tuple[list[int], np.ndarray]:
+    """The compressed weight stream of a sparse MVAU: (words, steps (groups,)).
+
+    ``weight`` (G*PE, MW), G groups of PE rows (a set's neuron folds, sets one after
+    another). Group k takes steps[k] = max(1, ceil(most non-zeros of its rows / SIMD))
+    words; in step t, lane pe holds the non-zeros t*SIMD .. t*SIMD + SIMD-1 of row
+    k*PE + pe (ascending input index), padded with (value 0, index 0). Entry (pe, s) sits
+    at bits [(pe*SIMD + s)*E, +E), E = WB + IXB: value in the low WB bits (two's
+    complement), input index in the high IXB bits (index_bits(MW)); the top bit,
+    PE*SIMD*E, marks a group's last step."""
+    rows, mw = weight.shape
+    ixb, e = index_bits(mw), wbits + index_bits(mw)
+    groups = rows // pe
+    words, steps = [], np.zeros(groups, np.int64)
+    for k in range(groups):
+        nz = [np.flatnonzero(weight[k * pe + p]) for p in range(pe)]
+        steps[k] = max(1, -(-max(len(z) for z in nz) // simd))
+        for t in range(steps[k]):
+            v = 0
+            for p in range(pe):
+                for j in range(simd):
+                    q = t * simd + j
+                    if q < len(nz[p]):
+                        idx = int(nz[p][q])
+                        ent = (int(weight[k * pe + p, idx]) & ((1 << wbits) - 1)) | (idx << wbits)
+                        v |= ent << ((p * simd + j) * e)
+            if t == steps[k] - 1:
+                v |= 1 << (pe * simd * e)
+            words.append(v)
+    assert ixb >= 1
+    return words, steps
+
+
 def threshold_table(thr: np.ndarray, acc_bits: int) -> tuple[np.ndarray, int]:
     """(thresholds, comparison bits) as the hardware holds them: wide enough for the
     thresholds and for +-acc (|acc| < 2^acc_bits); a channel row without thresholds gets
@@ -156,6 +193,12 @@ def thresholds_act(thr: np.ndarray, sign: np.ndarray, pe: int, acc_bits: int, ou
     neg = (sign < 0).astype(np.int64).reshape(nf, pe).T
     init = "{" + _braces(t, str) + ", " + _braces(neg, str) + "}"
     return HAct(pe, nf, nt, cb, out_lo, bipolar, init, thr, sign)
+
+
+def stage_weight(st: Stage) -> np.ndarray:
+    """The matrix an mvau stage multiplies by: its node's weight, or (Winograd) the
+    per-position matrices stacked (SETS*MH, MW)."""
+    return st.attrs["weight"] if "weight" in st.attrs else st.node.params["weight"]
 
 
 def _acc_type(n) -> CType:
@@ -189,11 +232,18 @@ class Stages:
         a = st.attrs
         if st.kind == "mvau":
             wt = CType.of(a["wtype"])
+            acc = CType.of(a["acc"]) if "acc" in a else _acc_type(st.node)
             h.p = dict(mw=a["mw"], mh=a["mh"], pe=a["pe"], simd=a["simd"], kind=KIND_ENUM[st.node.attrs["kernel_kind"]],
-                       xt=CType.of(st.ins[0].type), wt=wt, acc=_acc_type(st.node), ot=CType.of(st.outs[0].type),
-                       vectors=a["vectors"])
-            h.weights = mvau_weights(st.node.params["weight"], a["pe"], a["simd"], wt, f"w_{st.id}")
+                       xt=CType.of(st.ins[0].type), wt=wt, acc=acc, ot=CType.of(st.outs[0].type),
+                       vectors=a["vectors"], sets=a.get("sets", 1))
+            h.weights = mvau_weights(stage_weight(st), a["pe"], a["simd"], wt, f"w_{st.id}")
             h.act = self.act(st, a["pe"], a["mh"] // a["pe"])
+        elif st.kind == "wino_in":
+            h.p = dict(m=a["m"], c=a["c"], simd=st.ins[0].per_word, it=CType.of(st.ins[0].type),
+                       vt=CType.of(st.outs[0].type), tiles=a["tiles"])
+        elif st.kind == "wino_out":
+            h.p = dict(m=a["m"], mh=a["mh"], pe=st.ins[0].per_word, oh=a["oh"], ow=a["ow"],
+                       mt=CType.of(st.ins[0].type), yt=CType.of(st.outs[0].type))
         elif st.kind == "swg":
             h.p = dict(ih=a["ih"], iw=a["iw"], c=a["c"], kh=a["kernel"][0], kw=a["kernel"][1], sh=a["stride"][0],
                        sw=a["stride"][1], pad=list(a["pad"]), simd=st.ins[0].per_word, it=CType.of(st.ins[0].type),

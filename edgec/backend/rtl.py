@@ -14,7 +14,7 @@ from pathlib import Path
 from .. import __version__, resources
 from ..dataflow import Plan, fifo_depth
 from . import rtl_mem
-from .hls import CType, HAct, Stages
+from .hls import CType, HAct, Stages, stage_weight
 from .render import render
 
 KIND_CODE = {"XNOR_POPCOUNT": 0, "BINARY_ADDSUB": 1, "LUT_MAC": 2, "DSP_MAC": 3}
@@ -93,11 +93,20 @@ def context(plan: Plan, mem: dict[str, list[str]]) -> RtlContext:
                       ("KIND", KIND_CODE[p["kind"]]), ("XB", xt.bits), ("XS", int(xt.signed)), ("XBIP", int(xt.bipolar)),
                       ("WB", wt.bits), ("AB", p["acc"].bits), ("OB", ot.bits), ("VECTORS", p["vectors"]),
                       *_act_params(a)]
-            img = {"WFILE": rtl_mem.mvau_weights(node.params["weight"], p["pe"], p["simd"], wt.bits, wt.bipolar)}
+            params.append(("SETS", p["sets"]))
+            img = {"WFILE": rtl_mem.mvau_weights(stage_weight(st), p["pe"], p["simd"], wt.bits, wt.bipolar)}
             if a.nt:
                 img["TFILE"], img["NFILE"] = _thresholds(a, p["pe"])
             params += files(st.id, **img)
             module = "edgec_mvau"
+        elif st.kind == "wino_in":
+            params = [("M", p["m"]), ("C", p["c"]), ("SIMD", p["simd"]), *_itype(p["it"], "I"), ("VB", p["vt"].bits),
+                      ("TILES", p["tiles"])]
+            module = "edgec_wino_in"
+        elif st.kind == "wino_out":
+            params = [("M", p["m"]), ("MH", p["mh"]), ("PE", p["pe"]), ("MB", p["mt"].bits), ("YB", p["yt"].bits),
+                      ("OH", p["oh"]), ("OW", p["ow"])]
+            module = "edgec_wino_out"
         elif st.kind == "swg":
             it, ot = p["it"], p["ot"]
             params = [("IH", p["ih"]), ("IW", p["iw"]), ("C", p["c"]), ("KH", p["kh"]), ("KW", p["kw"]),

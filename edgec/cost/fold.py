@@ -29,6 +29,8 @@ def _widen(p: Plan, st, opts: dict, f: dict) -> dict | None:
     keys = ("simd", "pe")
     if st.kind == "swg":
         keys = ("simd",) if p.stage(st.unit).kind == "mvau" else ("pe",)
+    elif st.kind in ("wino_in", "wino_out"):
+        keys = ("simd",) if st.kind == "wino_in" else ("pe",)
     for key in keys:
         bigger = [v for v in opts[key] if v > f[key]]
         if bigger:

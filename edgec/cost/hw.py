@@ -114,7 +114,8 @@ def _mvau(st: Stage) -> Res:
     kind = n.attrs["kernel_kind"]
     xt, wb = st.ins[0].type, a["wtype"].bits
     xb, xbip = xt.bits, int(isinstance(xt, Bipolar))
-    acc_bits = n.type.bits
+    acc_bits = a["acc"].bits if "acc" in a else n.type.bits
+    sf = sf * a.get("sets", 1)  # the weight sets of a Winograd unit deepen its table
     nt, cb = _thresholds(st, acc_bits)
     dw = _datapath_bits(acc_bits, xb, wb, cb)
     # one product's bits (as edgec_mvau's PW), and its multiply in LUT-units (DSP: none)
@@ -160,12 +161,33 @@ def _window(st: Stage) -> Res:
     return acc + Res(LUT=lut, FF=17) + _activation(pe, cf, nt, cb)
 
 
+def _winograd(st: Stage) -> Res:
+    """edgec_wino_in / edgec_wino_out: a tile (or a row of tiles) held as one memory bank
+    per tile position (every position is read at once), and per output element the
+    constant-coefficient sum of its nonzero terms. Structural, not yet fitted to yosys."""
+    from ..ir import winograd as W
+
+    a = st.attrs
+    m, x, y = a["m"], st.ins[0], st.outs[0]
+    p = (m + 2) ** 2
+    if st.kind == "wino_in":
+        k = W.input_coefficients(m)
+        held = memory(a["c"] // x.per_word, x.width, banks=p)
+    else:
+        k = W.output_coefficients(m).reshape(m * m, -1)
+        held = memory(a["tw"] * a["mh"] // x.per_word, x.width, banks=p)
+    terms = float((k.reshape(k.shape[0], -1) != 0).sum(axis=1).max())
+    return held + Res(LUT=60 + y.per_word * terms * y.type.bits * 1.5, FF=y.width + 40)
+
+
 def stage_resources(st: Stage) -> Res:
     a = st.attrs
     if st.kind == "mvau":
         return _mvau(st)
     if st.kind == "swg":
         return _swg(st)
+    if st.kind in ("wino_in", "wino_out"):
+        return _winograd(st)
     if st.kind == "window":
         return _window(st)
     if st.kind == "add":

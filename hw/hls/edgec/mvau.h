@@ -5,6 +5,8 @@
 // Output channel o = nf * PE + pe is held by processing element pe in neuron fold nf.
 // Weights: W[pe][nf * (MW/SIMD) + sf] packs the SIMD weights of inputs sf*SIMD ...
 // The input vector is read once (during the first neuron fold) and replayed from a buffer.
+// SETS > 1 (Winograd: one matrix per tile position): vector v uses weight set v % SETS,
+// W[pe][(set * NF + nf) * SF + sf].
 #ifndef EDGEC_MVAU_H
 #define EDGEC_MVAU_H
 
@@ -113,16 +115,16 @@ struct Thresholds {
 
 // vectors: number of input vectors (pixels x frames).
 template <unsigned MW, unsigned MH, unsigned SIMD, unsigned PE, int KIND, class XT, class WT, class AccT,
-          class OT, class Act, int ID>
+          class OT, class Act, int ID, unsigned SETS = 1>
 void mvau(hls::stream<ap_uint<SIMD * XT::bits> > &in, hls::stream<ap_uint<PE * OT::bits> > &out,
-          const typename rom_word<SIMD * WT::bits>::type weights[PE][(MH / PE) * (MW / SIMD)], const Act &act,
+          const typename rom_word<SIMD * WT::bits>::type weights[PE][SETS * (MH / PE) * (MW / SIMD)], const Act &act,
           unsigned long long vectors) {
     const unsigned SF = MW / SIMD, NF = MH / PE;
     ap_uint<SIMD * XT::bits> buf[MW / SIMD];
     AccT acc[PE];
 #pragma HLS ARRAY_PARTITION variable = acc complete
 #pragma HLS ARRAY_PARTITION variable = weights complete dim = 1
-    unsigned sf = 0, nf = 0;
+    unsigned sf = 0, nf = 0, set = 0;
     for (unsigned long long i = 0; i < vectors * NF * SF; i++) {
 #pragma HLS PIPELINE II = 1
         EDGEC_TICK(ID);
@@ -136,7 +138,7 @@ void mvau(hls::stream<ap_uint<SIMD * XT::bits> > &in, hls::stream<ap_uint<PE * O
         for (unsigned pe = 0; pe < PE; pe++) {
 #pragma HLS UNROLL
             AccT a = (sf == 0) ? AccT(0) : acc[pe];
-            ap_uint<SIMD * WT::bits> w = weights[pe][nf * SF + sf];
+            ap_uint<SIMD * WT::bits> w = weights[pe][(set * NF + nf) * SF + sf];
             a += Dot<KIND, SIMD, XT, WT, AccT>::apply(x, w);
             acc[pe] = a;
         }
@@ -150,7 +152,10 @@ void mvau(hls::stream<ap_uint<SIMD * XT::bits> > &in, hls::stream<ap_uint<PE * O
         }
         if (++sf == SF) {
             sf = 0;
-            if (++nf == NF) nf = 0;
+            if (++nf == NF) {
+                nf = 0;
+                if (++set == SETS) set = 0;
+            }
         }
     }
 }
