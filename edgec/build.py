@@ -20,6 +20,7 @@ from .backend import hls as hls_backend
 from .backend import rtl as rtl_backend
 from .backend import sim as sim_backend
 from .cost.fold import fold
+from .cost.lowering import alternatives
 from .csim import test_codes
 from .errors import EdgecError
 from .frontend.finetune import finetune
@@ -29,6 +30,7 @@ from .ir.check import check
 from .ir.graph import Graph, dumps
 from .ir.ops import Op
 from .passes import run_pipeline
+from .passes.sparse import MODES as SPARSE_MODES
 from .passes.winograd import MODES as WINOGRAD_MODES
 
 # fine-tuning epochs used for the built-in example when --finetune-epochs is not given
@@ -116,9 +118,24 @@ def load_model(model, input_shape):
     return import_torch(model, tuple(input_shape)), None
 
 
+def lowering_meta(cfg, winograd: str, sparse: str) -> dict:
+    """graph.meta['lowering']: the --winograd and --sparse modes and the config's per-layer
+    overrides (layers: {name: {winograd: f2, sparse: on}})."""
+    layers = {}
+    for name, o in cfg.layers.items():
+        for key, modes in (("winograd", WINOGRAD_MODES), ("sparse", SPARSE_MODES)):
+            if key in o:
+                v = str(o[key]).lower() if not isinstance(o[key], bool) else ("on" if o[key] else "off")
+                if v not in modes:
+                    raise EdgecError(f"config layers.{name}.{key} {o[key]!r}: choose one of {', '.join(modes)}")
+                layers.setdefault(name, {})[key] = v
+    return {"winograd": winograd, "sparse": sparse, "layers": layers}
+
+
 def build(model=None, out="out", *, board="zynq7020", preset=None, config=None, wbits=None, abits=None,
           calib=None, labels=None, input_shape=None, finetune_epochs=None, dump_ir=False, seed=0,
-          target_fps=None, folding="auto", export_qonnx=None, winograd="off", progress=_stderr) -> BuildResult:
+          target_fps=None, folding="auto", export_qonnx=None, winograd="off", prune=None, prune_mode=None, sparse="off",
+          progress=_stderr) -> BuildResult:
     """Compile ``model`` (None: the built-in digits example; a path to .onnx/.pt2; or an
     nn.Module with ``input_shape``) for ``board`` into the folder ``out``. ``export_qonnx``:
     also write the quantized model as QONNX to that file. ``winograd``: off, f2, f4 or auto
@@ -127,7 +144,7 @@ def build(model=None, out="out", *, board="zynq7020", preset=None, config=None, 
     brd = boards.get(board)
     out = Path(out)
     check_out_dir(out)
-    cfg = make_config(preset, config, wbits, abits)
+    cfg = make_config(preset, config, wbits, abits, prune, prune_mode)
     if export_qonnx and not Path(export_qonnx).parent.is_dir():
         raise EdgecError(f"--export-qonnx {export_qonnx}: folder '{Path(export_qonnx).parent}' does not exist")
     fixed = None
@@ -135,6 +152,8 @@ def build(model=None, out="out", *, board="zynq7020", preset=None, config=None, 
         fixed, folding = load_folding(folding), "auto"
     if winograd not in WINOGRAD_MODES:
         raise EdgecError(f"--winograd {winograd!r}: choose one of {', '.join(WINOGRAD_MODES)}")
+    if sparse not in SPARSE_MODES:
+        raise EdgecError(f"--sparse {sparse!r}: choose one of {', '.join(SPARSE_MODES)}")
     if target_fps is not None and not float(target_fps) > 0:
         raise EdgecError(f"--target-fps {target_fps}: give a positive frame rate")
     preset_name = cfg.preset
@@ -143,7 +162,7 @@ def build(model=None, out="out", *, board="zynq7020", preset=None, config=None, 
     eval_x = eval_y = None
     if qonnx is not None:
         given = [f for f, v in (("--preset", preset), ("--config", config), ("--wbits", wbits), ("--abits", abits),
-                                ("--finetune-epochs", finetune_epochs)) if v]
+                                ("--finetune-epochs", finetune_epochs), ("--prune", prune)) if v]
         if given:
             raise EdgecError(f"{', '.join(given)}: a QONNX model states its own quantization; drop "
                              + ("it" if len(given) == 1 else "them"))
@@ -193,7 +212,7 @@ def build(model=None, out="out", *, board="zynq7020", preset=None, config=None, 
     try:
         progress("lowering to the integer IR and running passes")
         g = lower(qnet) if qnet is not None else qonnx
-        g.meta["lowering"] = {"winograd": winograd}
+        g.meta["lowering"] = lowering_meta(cfg, winograd, sparse)
         stages = [(0, "lower", g)]
         g = run_pipeline(g, lambda i, name, gg: stages.append((i, name, gg)))
         for _, _, gg in stages:
@@ -219,8 +238,10 @@ def build(model=None, out="out", *, board="zynq7020", preset=None, config=None, 
         driver_backend.emit(g, brd, name, axis, tmp)
         quant = {"source": "qonnx"} if qnet is None else dict(preset=preset_name, wbits=cfg.wbits, abits=cfg.abits,
                                                                finetune_epochs=finetune_epochs)
-        rep = report_mod.make(g, qnet, brd, quant,
-                              tmp / "sim", eval_x, eval_y, progress, float_graph=fg, hw=(fold_cfg, est))
+        progress("estimating every execution (direct, Winograd, sparse) for the report")
+        choices = alternatives(stages[0][2], brd, None if target_fps is None else float(target_fps), progress)
+        rep = report_mod.make(g, qnet, brd, quant, tmp / "sim", eval_x, eval_y, progress, float_graph=fg,
+                              hw=(fold_cfg, est), choices=choices)
         (tmp / "report.json").write_text(dumps(rep))
         files = sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*") if p.is_file())
         manifest = {"edgec": __version__, "board": brd.name, "part": brd.part, "files": files + ["edgec.json"],

@@ -44,6 +44,14 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--winograd", default="off", choices=["auto", "f2", "f4", "off"],
                    help="3x3 stride-1 convolutions as Winograd tiles F(2x2,3x3) or F(4x4,3x3); auto: per layer, "
                         "where the cost model finds it cheaper")
+    b.add_argument("--prune", type=float, metavar="S",
+                   help="magnitude pruning: set the share S (e.g. 0.9) of every conv/linear layer's weights to zero "
+                        "(per layer: prune in the config)")
+    b.add_argument("--prune-mode", choices=["unstructured", "channel"],
+                   help="unstructured (default): smallest weights of the layer; channel: of every output channel")
+    b.add_argument("--sparse", default="off", choices=["auto", "on", "off"],
+                   help="matrix units walk a compressed stream of the non-zero weights (skipping zeros); auto: "
+                        "per layer, where the cost model finds it cheaper than dense")
     b.add_argument("--export-qonnx", metavar="FILE", help="also write the quantized model as QONNX (.onnx) to FILE")
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
@@ -94,7 +102,8 @@ def cmd_build(a) -> int:
 
     res = build(a.model, a.out, board=a.board, preset=a.preset, config=a.config, wbits=a.wbits, abits=a.abits,
                 calib=a.calib, labels=a.labels, input_shape=a.input_shape, finetune_epochs=a.finetune_epochs,
-                dump_ir=a.dump_ir, seed=a.seed, target_fps=a.target_fps, folding=a.folding, export_qonnx=a.export_qonnx, winograd=a.winograd, progress=(lambda m: None) if a.quiet else _stderr)
+                dump_ir=a.dump_ir, seed=a.seed, target_fps=a.target_fps, folding=a.folding, export_qonnx=a.export_qonnx, winograd=a.winograd, prune=a.prune, prune_mode=a.prune_mode,
+                sparse=a.sparse, progress=(lambda m: None) if a.quiet else _stderr)
     print(table(res.report))
     print(f"wrote {res.out}/")
     return 0

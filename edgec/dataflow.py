@@ -10,6 +10,8 @@ Stage kinds (one hw/hls kernel each):
   mvau               matrix-vector-activation unit (MatMul / XnorPopcount + thresholds)
   window             reduction over a window: max pool, avg pool, depthwise conv
   add, threshold     elementwise
+  smvau              sparse mvau: walks a compressed stream of the non-zero weights
+                     (attrs.sparse); cycles per vector max(load words, weight steps)
   wino_in, wino_out  Winograd input transform (per tile) and output transform (per row
                      of tiles, back to raster order); between them an mvau with one
                      weight set per tile position (attrs.sets)
@@ -73,6 +75,24 @@ class Plan:
 
 
 MAX_FIFO = 512
+MAX_SPARSE_SIMD = 64
+
+
+def sparse_steps(weight: np.ndarray, pe: int, simd: int) -> np.ndarray:
+    """Weight words of each group of PE rows of a sparse unit's stream: its densest row's
+    non-zeros, SIMD per word, at least one word (backend/hls.py: sparse_stream)."""
+    nnz = (np.asarray(weight) != 0).sum(axis=1).reshape(-1, pe).max(axis=1)
+    return np.maximum(1, -(-nnz // simd))
+
+
+def load_width(base: int, mw: int, cp: list[int]) -> int:
+    """Input elements per word of a sparse unit: the narrowest divisor of ``base`` (the
+    channels its window generator streams, or MW) that loads a vector (MW elements) in no
+    more cycles than the fastest weight set's steps, so loading never sets the pace."""
+    for d in divisors(base):
+        if mw // d <= min(cp):
+            return d
+    return base
 
 
 def fifo_depth(words: int) -> int:
@@ -113,7 +133,11 @@ def units(g: Graph) -> dict[str, dict]:
     """The foldable units of the graph: name -> {'pe': options, 'simd': options}."""
     out = {"input": {"pe": divisors(g.input.shape[-1]), "simd": [1]}}
     for n in g.nodes:
-        if n.op == Op.WINOGRAD:
+        if n.attrs.get("sparse"):  # SIMD: non-zeros per lane and cycle, up to the densest row
+            w = n.params["weight"]
+            most = int((w != 0).sum(axis=-1).max())
+            out[n.name] = {"pe": divisors(n.shape[-1]), "simd": list(range(1, min(max(most, 1), MAX_SPARSE_SIMD) + 1))}
+        elif n.op == Op.WINOGRAD:
             out[n.name] = {"pe": divisors(n.shape[-1]), "simd": divisors(g.node(n.inputs[0]).shape[-1])}
         elif n.op in (Op.MATMUL, Op.XNOR_POPCOUNT) and n.attrs.get("groups", 1) == 1:
             src = g.node(n.inputs[0])
@@ -268,6 +292,21 @@ class _Builder:
             o = self.stream(out_node.name, out_node.type, f["pe"], pixels * c)
             self.add("window", n.name, n.name, layer, [x], [o], pixels * k * c // f["pe"],
                      attrs=dict(op="depthwise", k=k, c=c, pe=f["pe"], wtype=_weight_type(n)), node=n, act=act)
+        elif n.attrs.get("sparse"):
+            w = n.params["weight"]
+            mh, mw = w.shape
+            steps = sparse_steps(w, f["pe"], f["simd"])
+            cp = int(steps.sum())
+            if win.op == Op.SLIDING_WINDOW:
+                in_e = load_width(win.shape[-1] // (win.attrs["kernel"][0] * win.attrs["kernel"][1]), mw, [cp])
+                x = self.swg(win, _resolve(g, win.inputs[0]), in_e, n.name, layer, pad_value=win.attrs["pad_value"])
+            else:
+                in_e = load_width(mw, mw, [cp])
+                x = self.take(_resolve(g, n.inputs[0]), in_e, n.name, layer)
+            o = self.stream(out_node.name, out_node.type, f["pe"], pixels * mh)
+            self.add("smvau", n.name, n.name, layer, [x], [o], pixels * max(mw // in_e, cp),
+                     attrs=dict(mw=mw, mh=mh, pe=f["pe"], simd=f["simd"], in_e=in_e, vectors=pixels, sets=1,
+                                steps=steps.tolist(), wtype=_weight_type(n)), node=n, act=act)
         else:
             mh, mw = n.params["weight"].shape
             if win.op == Op.SLIDING_WINDOW:
@@ -295,15 +334,27 @@ class _Builder:
         wt = window_type(st, a["pad_value"]) if any(geo["tile_pad"]) else st
         tile = Node(f"{n.name}_tiles", Op.SLIDING_WINDOW, [src], (), wt,
                     {"kernel": (m + 2, m + 2), "stride": (m, m), "pad": geo["tile_pad"]})
-        x = self.swg(tile, src, simd, n.name, layer, pad_value=a["pad_value"])
+        wmat = u.reshape(p * mh, c)
+        if a.get("sparse"):
+            steps = sparse_steps(wmat, pe, simd)
+            cp = steps.reshape(p, -1).sum(axis=1)
+            in_e = load_width(c, c, cp.tolist())
+        else:
+            in_e = simd
+        x = self.swg(tile, src, in_e, n.name, layer, pad_value=a["pad_value"])
         vt, mt = int_type_for(*a["v_range"]), int_type_for(*a["m_range"])
-        v = self.stream(f"{n.name}_v", vt, simd, tiles * p * c)
-        self.add("wino_in", f"{n.name}_in", n.name, layer, [x], [v], tiles * 2 * p * (c // simd),
+        v = self.stream(f"{n.name}_v", vt, in_e, tiles * p * c)
+        self.add("wino_in", f"{n.name}_in", n.name, layer, [x], [v], tiles * 2 * p * (c // in_e),
                  attrs=dict(m=m, c=c, tiles=tiles))
         acc = self.stream(f"{n.name}_m", mt, pe, tiles * p * mh)
-        self.add("mvau", n.name, n.name, layer, [v], [acc], tiles * p * (mh // pe) * (c // simd),
-                 attrs=dict(mw=c, mh=mh, pe=pe, simd=simd, vectors=tiles * p, sets=p, wtype=_weight_type(n),
-                            weight=u.reshape(p * mh, c), acc=mt), node=n)
+        common = dict(mw=c, mh=mh, pe=pe, simd=simd, vectors=tiles * p, sets=p, wtype=_weight_type(n), weight=wmat,
+                      acc=mt)
+        if a.get("sparse"):
+            self.add("smvau", n.name, n.name, layer, [v], [acc], tiles * int(np.maximum(c // in_e, cp).sum()),
+                     attrs=dict(common, in_e=in_e, steps=steps.tolist()), node=n)
+        else:
+            self.add("mvau", n.name, n.name, layer, [v], [acc], tiles * p * (mh // pe) * (c // simd), attrs=common,
+                     node=n)
         o = self.stream(n.name, n.type, pe, geo["oh"] * geo["ow"] * mh)
         self.add("wino_out", f"{n.name}_out", n.name, layer, [acc], [o],
                  tiles * p * (mh // pe) + geo["oh"] * geo["ow"] * (mh // pe),

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from ..cost.counts import layer_rows, totals
 from ..cost.hw import BUDGET
+from ..cost.lowering import CHOICES, layer_mults, mult_totals
 from ..frontend.qmodel import float_forward
 from ..verify import compare
 from . import sim as sim_backend
@@ -25,12 +26,16 @@ def hardware(fold: dict, est, board) -> dict:
             "fps": round(est.fps, 1), "fits": est.fits, "folding": fold}
 
 
-def make(g, qnet, board, quant: dict, sim_dir, eval_x, eval_y, progress, float_graph=None, hw=None) -> dict:
+def make(g, qnet, board, quant: dict, sim_dir, eval_x, eval_y, progress, float_graph=None, hw=None,
+         choices=None) -> dict:
     """``float_graph``: the model before quantization and fine-tuning (its accuracy is 'float');
-    ``hw``: (folding, cost estimate) of the dataflow accelerator."""
+    ``hw``: (folding, cost estimate) of the dataflow accelerator; ``choices``: each
+    execution's multiplications, resources and frame rate (cost/lowering.py: alternatives)."""
     rows = layer_rows(g)
+    mrows = layer_mults(g)
     rep = {"board": {"name": board.name, "part": board.part, "clock_mhz": board.clock_mhz},
            "quantization": quant, "layers": rows, "totals": totals(rows),
+           "multiplications": {"layers": mrows, "totals": mult_totals(mrows), "choices": choices or {}},
            "input_shape": g.meta["input_shape"], "output_shape": g.meta["output_shape"]}
     if hw is not None:
         rep["hardware"] = hardware(hw[0], hw[1], board)
@@ -57,7 +62,7 @@ COLUMNS = [("layer", "layer"), ("op", "op"), ("kernel", "kernel"), ("in_shape", 
 
 HW_COLUMNS = [("stage", "stage"), ("kind", "kind"), ("pe", "PE"), ("simd", "SIMD"), ("cycles", "cycles"),
               ("LUT", "LUT"), ("FF", "FF"), ("BRAM36", "BRAM36"), ("DSP", "DSP")]
-COUNTS = ("params", "macs", "bitops", "cycles", "LUT", "FF", "DSP")
+COUNTS = ("params", "macs", "bitops", "cycles", "LUT", "FF", "DSP", "mults")
 
 
 def _grid(columns, rows, total, right_from) -> list[str]:
@@ -65,7 +70,7 @@ def _grid(columns, rows, total, right_from) -> list[str]:
         v = r.get(k, "")
         return "x".join(map(str, v)) if isinstance(v, list) else f"{v:,}" if isinstance(v, int) and k in COUNTS else str(v)
 
-    body = [[cell(r, k) for k, _ in columns] for r in rows] + [[cell(total, k) for k, _ in columns]]
+    body = [[cell(r, k) for k, _ in columns] for r in rows] + ([[cell(total, k) for k, _ in columns]] if total else [])
     head = [h for _, h in columns]
     widths = [max(len(x) for x in col) for col in zip(head, *body)]
     fmt = lambda row: "  ".join(c.rjust(w) if i >= right_from else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths)))
@@ -81,6 +86,8 @@ def table(rep: dict) -> str:
         lines.append(f"{rep['board']['name']} at {h['clock_mhz']:g} MHz: {h['fps']:,.0f} frames/s, bottleneck "
                      f"{h['bottleneck']} ({h['cycles_per_frame']:,} cycles per frame); {use} of the board: "
                      + ("fits" if h["fits"] else f"does NOT fit (budget {h['budget']:.0%})"))
+    if "multiplications" in rep:
+        lines += [""] + mult_table(rep["multiplications"])
     if "accuracy" in rep:
         a = rep["accuracy"]
         parts = [f"{label} {a[k]:.2f}%" for k, label in (("float", "float"), ("reference", "fake-quant reference"),
@@ -90,3 +97,32 @@ def table(rep: dict) -> str:
         s = rep["sim_vs_reference"]
         lines.append(f"simulator vs reference: {s['vectors']} vectors, {s['mismatches']} mismatches, {s['ties']} ties")
     return "\n".join(lines)
+
+
+MULT_LABELS = {"direct": "direct", "winograd_f2": "F2", "winograd_f4": "F4", "sparse": "sparse",
+               "sparse_winograd_f2": "sparse F2", "sparse_winograd_f4": "sparse F4"}
+
+
+def mult_table(m: dict) -> list[str]:
+    """Multiplications per inference of each execution, per layer and in total (x: the
+    saving against direct), and each execution's estimated resources and frame rate."""
+    keys = [k for k in CHOICES if k in m["totals"]]
+    cols = [("layer", "layer"), ("chosen", "uses")] + [(k, MULT_LABELS[k]) for k in keys]
+
+    def fmt(mults: dict, k: str) -> str:
+        if k not in mults:
+            return "-"
+        v = mults[k]
+        return f"{v:,}" if k == "direct" else f"{v:,} ({mults['direct'] / v:.2f}x)" if v else "0"
+
+    rows = [{"layer": r["layer"], "chosen": MULT_LABELS[r["chosen"]], **{k: fmt(r["mults"], k) for k in keys}}
+            for r in m["layers"]]
+    t = m["totals"]
+    total = {"layer": "total", "chosen": f"{t['chosen']:,}", **{k: fmt(t, k) for k in keys}}
+    lines = ["multiplications per inference (x: fewer than direct)"] + _grid(cols, rows, total, 2)
+    if m.get("choices"):
+        ch = [{"choice": MULT_LABELS[k], **v, "fps": f"{v['fps']:,.0f}" if "fps" in v else "-",
+               "fits": "yes" if v.get("fits") else "no"} for k, v in m["choices"].items()]
+        lines += [""] + _grid([("choice", "every layer as"), ("mults", "mults"), ("LUT", "LUT"), ("FF", "FF"),
+                                ("BRAM36", "BRAM36"), ("DSP", "DSP"), ("fps", "fps"), ("fits", "fits")], ch, None, 1)
+    return lines

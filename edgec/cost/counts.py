@@ -7,7 +7,7 @@ from ..ir.graph import Graph
 from ..ir.ops import Op
 from ..ir.types import int_type_for
 
-ROW_OPS = (Op.MATMUL, Op.XNOR_POPCOUNT, Op.ADD, Op.MAX_POOL, Op.AVG_POOL)
+ROW_OPS = (Op.MATMUL, Op.XNOR_POPCOUNT, Op.WINOGRAD, Op.ADD, Op.MAX_POOL, Op.AVG_POOL)
 
 
 def weight_label(w: np.ndarray) -> tuple[str, int]:
@@ -17,6 +17,14 @@ def weight_label(w: np.ndarray) -> tuple[str, int]:
         return "ternary", 2
     b = int_type_for(w.min(), w.max()).bits
     return f"int{b}", b
+
+
+def kernel_label(n) -> str:
+    """The kernel kind, prefixed by the lowering: winograd-f2/..., sparse/..."""
+    k = n.attrs.get("kernel_kind", "-")
+    if n.op == Op.WINOGRAD:
+        k = f"winograd-f{n.attrs['tile']}/{k}"
+    return f"sparse/{k}" if n.attrs.get("sparse") else k
 
 
 def feature_source(g: Graph, n) -> str:
@@ -31,10 +39,10 @@ def layer_rows(g: Graph) -> list[dict]:
             continue
         src = g.node(feature_source(g, n))
         row = {
-            "layer": n.attrs.get("layer", n.name), "op": n.op.value, "kernel": n.attrs.get("kernel_kind", "-"),
+            "layer": n.attrs.get("layer", n.name), "op": n.op.value, "kernel": kernel_label(n),
             "in_shape": list(src.shape), "out_shape": list(n.shape), "params": 0, "macs": 0, "bitops": 0,
             "wbits": "-", "abits": src.type.bits if n.op != Op.ADD else max(g.node(i).type.bits for i in n.inputs),
-            "acc_bits": n.type.bits if n.op in (Op.MATMUL, Op.XNOR_POPCOUNT, Op.ADD) else "-",
+            "acc_bits": n.type.bits if n.op in (Op.MATMUL, Op.XNOR_POPCOUNT, Op.ADD, Op.WINOGRAD) else "-",
         }
         if n.op in (Op.MATMUL, Op.XNOR_POPCOUNT):
             w = n.params["weight"]
@@ -42,6 +50,12 @@ def layer_rows(g: Graph) -> list[dict]:
             pixels = int(np.prod(n.shape[:-1]))
             row.update(params=int(w.size), macs=int(w.size) * pixels, wbits=n.attrs.get("wq", label))
             row["bitops"] = row["macs"] * wb * g.node(n.inputs[0]).type.bits
+        elif n.op == Op.WINOGRAD:  # the per-position products on the transformed inputs
+            u = n.params["weight"]
+            label, wb = weight_label(u)
+            tiles = -(-n.shape[0] // n.attrs["tile"]) * -(-n.shape[1] // n.attrs["tile"])
+            row.update(params=int(u.size), macs=int(u.size) * tiles, wbits=label)
+            row["bitops"] = row["macs"] * wb * int_type_for(*n.attrs["v_range"]).bits
         cons = g.consumers(n.name)
         if len(cons) == 1 and cons[0].op == Op.MULTI_THRESHOLD:
             row["thresholds"] = int(cons[0].params["thresholds"].shape[1])

@@ -28,7 +28,7 @@ def _widen(p: Plan, st, opts: dict, f: dict) -> dict | None:
     faster with its consumer's input width (an MVAU's SIMD, a pool's PE)."""
     keys = ("simd", "pe")
     if st.kind == "swg":
-        keys = ("simd",) if p.stage(st.unit).kind == "mvau" else ("pe",)
+        keys = ("simd",) if p.stage(st.unit).kind in ("mvau", "smvau") else ("pe",)
     elif st.kind in ("wino_in", "wino_out"):
         keys = ("simd",) if st.kind == "wino_in" else ("pe",)
     for key in keys:

@@ -133,6 +133,36 @@ def _mvau(st: Stage) -> Res:
     return core + _activation(pe, nf, nt, cb)
 
 
+def _smvau(st: Stage) -> Res:
+    """edgec_smvau: PE x SIMD multipliers, each reading its input through an MW:1
+    multiplexer of the double-buffered input vector (registers), the compressed weight
+    table (values, indices and a group-end bit), the accumulators and the activation.
+    Structural, with the dense MVAU's coefficients; not yet fitted to yosys."""
+    from ..backend.hls import index_bits
+
+    a, n = st.attrs, st.node
+    pe, simd, mw = a["pe"], a["simd"], a["mw"]
+    kind = n.attrs["kernel_kind"]
+    xt, wb = st.ins[0].type, a["wtype"].bits
+    xb = xt.bits
+    acc_bits = a["acc"].bits if "acc" in a else n.type.bits
+    nt, cb = _thresholds(st, acc_bits)
+    dw = _datapath_bits(acc_bits, xb, wb, cb)
+    lanes = pe * simd
+    dsp = lanes if kind == "dsp-mac" else 0
+    prod = 0 if dsp else xb * wb
+    entry = wb + index_bits(mw)
+    depth = int(sum(a["steps"]))
+    width = lanes * entry + 1
+    mux = lanes * xb * mw / 4  # an MW:1 multiplexer per lane and input bit (LUT6 = 4:1)
+    tree = pe * (simd - 1) * (xb + wb + math.log2(max(simd, 1)) / 2 + 0.5)
+    deep_rom = width * depth / 64 if depth > 64 else 0
+    lut = 120 + 1.6 * lanes * prod + mux + 1.23 * tree + 1.37 * pe * dw + 0.084 * deep_rom
+    ff = 60 + 2 * mw * xb + 0.82 * pe * dw + (0.39 * width if depth > 1 else 0) + 6.4 * dsp
+    core = Res(LUT=lut, FF=ff, BRAM36=rom_bram(depth, width), DSP=dsp)
+    return core + _activation(pe, a["mh"] // pe, nt, cb)
+
+
 def _swg(st: Stage) -> Res:
     a = st.attrs
     x, y = st.ins[0], st.outs[0]
@@ -184,6 +214,8 @@ def stage_resources(st: Stage) -> Res:
     a = st.attrs
     if st.kind == "mvau":
         return _mvau(st)
+    if st.kind == "smvau":
+        return _smvau(st)
     if st.kind == "swg":
         return _swg(st)
     if st.kind in ("wino_in", "wino_out"):

@@ -87,3 +87,109 @@ def best_winograd(g: Graph, n: Node) -> int | None:
         if a < area:
             best, area = m, a
     return best
+
+
+def sparse_pays(g: Graph, n: Node) -> bool:
+    """A compressed weight stream is cheaper than the dense unit: every multiplication it
+    keeps also pays an MW:1 input multiplexer per bit (cost/hw.py's smvau rule), and each
+    row group is padded to its densest row."""
+    from ..dataflow import sparse_steps
+
+    ranges = value_ranges(g)
+    w = n.params["weight"]
+    if n.op == Op.WINOGRAD:
+        r = winograd_ranges(n, *ranges[n.inputs[0]])
+        xb, acc = _bits(*r["v"]), _bits(*r["m"])
+        w = w.reshape(-1, w.shape[-1])
+    else:
+        xb, acc = _bits(*ranges[n.inputs[0]]), _bits(*ranges[n.name])
+    mw = w.shape[1]
+    per = mult_area(xb, _bits(w.min(), w.max())) + acc
+    kept = int(sparse_steps(w, 1, 1).sum())
+    return kept * (per + xb * mw / 4) < w.size * per
+
+
+def _conv_geometry(g: Graph, n: Node):
+    """(C, H, W, pad) of a direct 3x3 stride-1 conv MatMul or a Winograd node, else None."""
+    if n.op == Op.WINOGRAD:
+        h, w, c = g.node(n.inputs[0]).shape
+        return c, h, w, n.attrs["pad"]
+    from ..passes.winograd import candidate
+
+    if n.op == Op.MATMUL and candidate(g, n):
+        win = g.node(n.inputs[0])
+        h, w, c = g.node(win.inputs[0]).shape
+        return c, h, w, win.attrs["pad"]
+    return None
+
+
+def layer_mults(g: Graph) -> list[dict]:
+    """Per matrix layer, the multiplications per inference of each execution: direct
+    (every weight), sparse (non-zero weights), Winograd F2/F4 and sparse Winograd (the
+    non-zeros of U), where the layer allows them; and what this build uses."""
+    rows = []
+    for n in g.nodes:
+        if n.op not in (Op.MATMUL, Op.XNOR_POPCOUNT, Op.WINOGRAD):
+            continue
+        direct = n.params["direct"] if n.op == Op.WINOGRAD else n.params["weight"]
+        pixels = int(np.prod(n.shape[:-1]))
+        mults = {"direct": int(direct.size) * pixels, "sparse": int((direct != 0).sum()) * pixels}
+        geo = _conv_geometry(g, n)
+        if geo is not None:
+            c, h, w, pad = geo
+            for m in W.TILES:
+                t = W.geometry(h, w, pad, m)
+                tiles = t["th"] * t["tw"]
+                u = W.transform_weights(direct.reshape(-1, 3, 3, c), m)
+                if n.op == Op.WINOGRAD and n.attrs["tile"] == m:
+                    u = n.params["weight"]  # as built (pruned in the Winograd domain, if so)
+                mults[f"winograd_f{m}"] = W.mults(m, c, direct.shape[0], tiles)
+                mults[f"sparse_winograd_f{m}"] = int((u != 0).sum()) * tiles
+        if n.op == Op.WINOGRAD:
+            chosen = ("sparse_" if n.attrs.get("sparse") else "") + f"winograd_f{n.attrs['tile']}"
+        else:
+            chosen = "sparse" if n.attrs.get("sparse") else "direct"
+        rows.append({"layer": n.attrs.get("layer", n.name), "chosen": chosen, "mults": mults,
+                     "saving": {k: round(mults["direct"] / v, 3) if v else None for k, v in mults.items()}})
+    return rows
+
+
+def mult_totals(rows: list[dict]) -> dict:
+    """Network totals per execution (a layer without that option counts as direct), and
+    the build's own."""
+    keys = sorted({k for r in rows for k in r["mults"]})
+    fallback = lambda k: "sparse" if k.startswith("sparse") else "direct"  # noqa: E731
+    tot = {k: sum(r["mults"].get(k, r["mults"][fallback(k)]) for r in rows) for k in keys}
+    tot["chosen"] = sum(r["mults"][r["chosen"]] for r in rows)
+    return tot
+
+
+CHOICES = {"direct": ("off", "off"), "winograd_f2": ("f2", "off"), "winograd_f4": ("f4", "off"),
+           "sparse": ("off", "on"), "sparse_winograd_f2": ("f2", "on"), "sparse_winograd_f4": ("f4", "on")}
+
+
+def alternatives(g0: Graph, board, target_fps=None, progress=None) -> dict:
+    """Each execution applied to every layer that allows it, folded for the board like the
+    build (cost/fold.py): its multiplications, estimated resources and frame rate.
+    ``g0``: the graph before the passes (its lowering meta is replaced)."""
+    from ..errors import EdgecError
+    from ..passes import run_pipeline
+    from .fold import fold
+
+    out = {}
+    for name, (wino, sp) in CHOICES.items():
+        g = g0.copy()
+        g.meta["lowering"] = {"winograd": wino, "sparse": sp, "layers": {}}
+        g = run_pipeline(g)
+        rows = layer_mults(g)
+        row = {"mults": sum(r["mults"][r["chosen"]] for r in rows)}
+        try:
+            _, _, est = fold(g, board, target_fps)
+            row.update(est.total.as_dict(), fps=round(est.fps, 1), fits=est.fits)
+        except EdgecError as e:
+            row.update(fits=False, error=str(e))
+        out[name] = row
+        if progress:
+            progress(f"  {name}: {row['mults']:,} multiplications"
+                     + (f", {row['fps']:,.0f} fps" if "fps" in row else " (does not fold)"))
+    return out

@@ -168,6 +168,8 @@ class FakeQuantModel(torch.nn.Module):
             c0 = torch.zeros(n.shape[0], dtype=self.dtype)
         else:
             codes, ws = quantize_weight(self.param(n, "weight"), seg.wq)
+            if seg.mask is not None:  # pruned weights stay zero, also while fine-tuning
+                codes = codes * torch.as_tensor(seg.mask, dtype=codes.dtype)
             a = ws * s_in
             c0 = self.param(n, "bias")
         if seg.bn is not None:

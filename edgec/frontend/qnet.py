@@ -64,6 +64,7 @@ class Segment:
     relu: FNode | None
     wq: WeightQuant | None  # conv/linear only
     out: ActQuant | None  # None: the graph output, left as the accumulator
+    mask: np.ndarray | None = None  # pruning: 1 where a weight is kept (conv/linear only)
 
     @property
     def name(self) -> str:

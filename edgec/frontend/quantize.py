@@ -20,6 +20,7 @@ from .qnet import PASS_THROUGH, ActQuant, QNet, Segment, WeightQuant, find_segme
 
 PRESETS = {"int8": (8, 8), "int4": (4, 4), "w2a2": (2, 2), "w1a1": (1, 1)}
 CALIBRATORS = ("minmax", "percentile")
+PRUNE_MODES = ("unstructured", "channel")
 
 
 def parse_wbits(v, where: str) -> int:
@@ -33,6 +34,34 @@ def parse_wbits(v, where: str) -> int:
     if not 1 <= b <= 8:
         raise EdgecError(f"{where} {v!r}: weight bits must be 1 (binary), 2 to 8, or 'ternary'")
     return b
+
+
+def parse_prune(v, where: str) -> float:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        f = -1.0
+    if not 0.0 <= f < 1.0:
+        raise EdgecError(f"{where} {v!r}: the pruned share of weights must be at least 0 and below 1, e.g. 0.9")
+    return f
+
+
+def prune_mask(w: np.ndarray, share: float, mode: str) -> np.ndarray:
+    """Magnitude pruning: 1 for the weights kept, 0 for the ``share`` of smallest |w| in
+    the layer (unstructured) or in every output channel (channel). Ties are broken by
+    position, so the mask is deterministic."""
+    flat = np.abs(w.reshape(w.shape[0], -1))
+    mask = np.ones(flat.shape, np.int64)
+    if share <= 0:
+        return mask.reshape(w.shape)
+    if mode == "channel":
+        k = int(round(share * flat.shape[1]))
+        order = np.argsort(flat, axis=1, kind="stable")[:, :k]
+        np.put_along_axis(mask, order, 0, axis=1)
+    else:
+        k = int(round(share * flat.size))
+        mask.ravel()[np.argsort(flat.ravel(), kind="stable")[:k]] = 0
+    return mask.reshape(w.shape)
 
 
 def parse_abits(v, where: str) -> int:
@@ -54,6 +83,11 @@ class QuantConfig:
     percentile: float = 99.99
     layers: dict[str, dict] = field(default_factory=dict)
     preset: str = "w2a2"
+    prune: float = 0.0  # share of each conv/linear layer's weights set to zero (magnitude)
+    prune_mode: str = "unstructured"  # or 'channel': every output channel loses that share
+
+    def prune_of(self, name: str) -> float:
+        return parse_prune(self.layers.get(name, {}).get("prune", self.prune), f"config layers.{name}.prune")
 
     def layer(self, name: str) -> tuple[int, int, str]:
         o = self.layers.get(name, {})
@@ -62,7 +96,8 @@ class QuantConfig:
         return w, a, o.get("calibrator", self.calibrator)
 
 
-def make_config(preset: str | None = None, config_path: str | None = None, wbits=None, abits=None) -> QuantConfig:
+def make_config(preset: str | None = None, config_path: str | None = None, wbits=None, abits=None, prune=None,
+                prune_mode=None) -> QuantConfig:
     """The YAML config's preset unless ``preset`` is given (default w2a2), then the
     config's settings, then --wbits/--abits, each overriding the last."""
     import yaml
@@ -75,7 +110,8 @@ def make_config(preset: str | None = None, config_path: str | None = None, wbits
             raise EdgecError(f"cannot read config '{config_path}': {str(e).splitlines()[0]}") from None
         if not isinstance(raw, dict):
             raise EdgecError(f"config '{config_path}' must be a mapping (preset, wbits, abits, layers, ...)")
-        unknown = set(raw) - {"preset", "wbits", "abits", "input_bits", "calibrator", "percentile", "layers"}
+        unknown = set(raw) - {"preset", "wbits", "abits", "input_bits", "calibrator", "percentile", "layers", "prune",
+                              "prune_mode"}
         if unknown:
             raise EdgecError(f"config '{config_path}': unknown keys {sorted(unknown)}")
     preset = preset or raw.get("preset") or "w2a2"
@@ -94,7 +130,17 @@ def make_config(preset: str | None = None, config_path: str | None = None, wbits
     cfg.percentile = float(raw.get("percentile", cfg.percentile))
     cfg.layers = raw.get("layers", {}) or {}
     if not isinstance(cfg.layers, dict) or not all(isinstance(v, dict) for v in cfg.layers.values()):
-        raise EdgecError("config layers: must map layer names to {wbits, abits, calibrator}")
+        raise EdgecError("config layers: must map layer names to {wbits, abits, calibrator, prune, winograd, sparse}")
+    if "prune" in raw:
+        cfg.prune = parse_prune(raw["prune"], "config prune")
+    if prune is not None:
+        cfg.prune = parse_prune(prune, "--prune")
+    cfg.prune_mode = prune_mode or raw.get("prune_mode", cfg.prune_mode)
+    if cfg.prune_mode not in PRUNE_MODES:
+        raise EdgecError(f"prune mode {cfg.prune_mode!r}: choose one of {', '.join(PRUNE_MODES)}")
+    for name, o in cfg.layers.items():
+        if "prune" in o:
+            parse_prune(o["prune"], f"config layers.{name}.prune")
     if wbits is not None:
         cfg.wbits = parse_wbits(wbits, "--wbits")
     if abits is not None:
@@ -147,7 +193,9 @@ def quantize(g: FGraph, calib_x: np.ndarray, cfg: QuantConfig) -> QNet:
             aq = ActQuant(abits, relu is None)
             aq.scale = f32(_range(vals[end], calibrator, cfg.percentile) / aq.hi)
             out = aq
-        segments.append(Segment(c, bn, relu, wq, out))
+        share = cfg.prune_of(c.name) if c.op != "add" else 0.0
+        mask = prune_mask(c.params["weight"], share, cfg.prune_mode) if share > 0 else None
+        segments.append(Segment(c, bn, relu, wq, out, mask))
     signed = bool(x.min() < 0)
     iq = ActQuant(cfg.input_bits, signed)
     iq.scale = f32(_range(x, "minmax", 100.0) / iq.hi)

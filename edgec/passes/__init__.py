@@ -4,6 +4,7 @@ from .choose_kernels import choose_kernels
 from .fold_signs import fold_signs
 from .fold_thresholds import fold_thresholds
 from .nhwc_flatten import nhwc_flatten
+from .sparse import sparse
 from .winograd import winograd
 from .xnor_popcount import xnor_popcount
 
@@ -16,6 +17,7 @@ PIPELINE = [
     ("nhwc_flatten", nhwc_flatten),
     ("infer_acc_widths", infer_acc_widths),
     ("choose_kernels", choose_kernels),
+    ("sparse", sparse),
 ]
 
 

@@ -46,7 +46,9 @@ def lower_layer(g: Graph, name: str, m: int) -> Graph:
     u = W.transform_weights(n.params["weight"].reshape(-1, 3, 3, c), m)
     attrs = {k: v for k, v in n.attrs.items() if k not in ("groups", "kernel_kind", "acc_range")}
     attrs.update(tile=m, pad=tuple(win.attrs["pad"]), pad_value=int(win.attrs["pad_value"]), factor=W.FACTOR[m])
-    g.nodes[i] = Node(n.name, Op.WINOGRAD, [win.inputs[0]], n.shape, n.type, attrs, {"weight": u})
+    # params.direct keeps the direct weights (for the report's multiplication counts)
+    g.nodes[i] = Node(n.name, Op.WINOGRAD, [win.inputs[0]], n.shape, n.type, attrs,
+                      {"weight": u, "direct": n.params["weight"]})
     thr = g.consumers(n.name)[0]
     thr.params["thresholds"] = thr.params["thresholds"] * W.FACTOR[m]
     g.nodes.remove(win)

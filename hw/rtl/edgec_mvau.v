@@ -7,11 +7,13 @@
 //   KIND 0  xnor-popcount: bipolar inputs and weights (bit 1 = +1), acc = number of equal bits
 //   KIND 1  binary add/sub: weights +-1 (bit 1 = +1), integer (or bipolar, XBIP) inputs
 //   KIND 2  LUT MAC, KIND 3 DSP MAC: signed WB-bit weights times XB-bit inputs
-// Weights: WFILE ($readmemh), NF*SF words of PE*SIMD*WB bits, word nf*SF + sf, PE block pe
-// at [pe*SIMD*WB +: SIMD*WB], element s of a block at [s*WB +: WB].
+// Weights: WFILE ($readmemh), SETS*NF*SF words of PE*SIMD*WB bits, word (set*NF + nf)*SF + sf,
+// PE block pe at [pe*SIMD*WB +: SIMD*WB], element s of a block at [s*WB +: WB]. Input vector v
+// of a frame (VECTORS a multiple of SETS) takes weight set v mod SETS: SETS > 1 is the
+// Winograd mvau, one set per tile position.
 // The activation is edgec_act's: thresholds in TFILE (NF words of PE*NT*CB bits, PE block
 // pe, threshold i at [i*CB +: CB], two's complement) and negation flags in NFILE (NF words
-// of PE bits); NT = 0 passes the accumulator's low OB bits.
+// of PE bits, the same for every weight set); NT = 0 passes the accumulator's low OB bits.
 // tlast: set on the last output word of each frame of VECTORS input vectors.
 module edgec_mvau #(
     parameter MW = 4,
@@ -30,6 +32,7 @@ module edgec_mvau #(
     parameter OUT_LO = 0,
     parameter BIPOLAR = 0,
     parameter VECTORS = 1,
+    parameter SETS = 1,
     parameter WFILE = "w.mem",
     parameter TFILE = "t.mem",
     parameter NFILE = "n.mem"
@@ -52,11 +55,12 @@ module edgec_mvau #(
     localparam SFW = SF > 1 ? $clog2(SF) : 1;
     localparam NFW = NF > 1 ? $clog2(NF) : 1;
     localparam VW = VECTORS > 1 ? $clog2(VECTORS) : 1;
-    localparam WAW = NF * SF > 1 ? $clog2(NF * SF) : 1;
-    localparam integer SF_L = SF - 1, NF_L = NF - 1, VEC_L = VECTORS - 1;
+    localparam WAW = SETS * NF * SF > 1 ? $clog2(SETS * NF * SF) : 1;
+    localparam integer SF_L = SF - 1, NF_L = NF - 1, VEC_L = VECTORS - 1, WA_L = SETS * NF * SF - 1;
     localparam [SFW-1:0] SF_LAST = SF_L[SFW-1:0];
     localparam [NFW-1:0] NF_LAST = NF_L[NFW-1:0];
     localparam [VW-1:0] VEC_LAST = VEC_L[VW-1:0];
+    localparam [WAW-1:0] WA_LAST = WA_L[WAW-1:0];
     // datapath width: holds the accumulator, every product and the compared value
     localparam DW0 = (AB > XB + WB + 2) ? AB + 1 : XB + WB + 3;
     localparam DW = (CB > DW0) ? CB : DW0;
@@ -67,7 +71,7 @@ module edgec_mvau #(
     localparam DS0 = PW + $clog2(SIMD + 1);
     localparam DS = DS0 < DW ? DS0 : DW;
 
-    reg [WW-1:0] wmem[0:NF*SF-1];
+    reg [WW-1:0] wmem[0:SETS*NF*SF-1];
     reg [TW-1:0] tmem[0:NF-1];
     reg [PE-1:0] nmem[0:NF-1];
     initial begin
@@ -88,7 +92,7 @@ module edgec_mvau #(
     assign s_tready = need_in && (!last_sf || out_free);
     wire advance = (need_in ? s_tvalid : 1'b1) && (!last_sf || out_free);
     wire [SIMD*XB-1:0] x = need_in ? s_tdata : xbuf[sf];
-    reg [WAW-1:0] waddr;  // nf*SF + sf, counted along
+    reg [WAW-1:0] waddr;  // (set*NF + nf)*SF + sf, counted along
     wire [WW-1:0] wrow = wmem[waddr];
     wire [TW-1:0] trow = tmem[nf];
     wire [PE-1:0] nrow = nmem[nf];
@@ -159,7 +163,7 @@ module edgec_mvau #(
             if (m_tvalid && m_tready) m_tvalid <= 1'b0;
             if (advance) begin
                 if (need_in) xbuf[sf] <= s_tdata;
-                waddr <= (last_sf && nf == NF_LAST) ? {WAW{1'b0}} : waddr + 1'b1;
+                waddr <= (waddr == WA_LAST) ? {WAW{1'b0}} : waddr + 1'b1;
                 if (last_sf) begin
                     m_tdata <= act;
                     m_tvalid <= 1'b1;
