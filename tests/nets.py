@@ -105,3 +105,21 @@ def trained(module: nn.Module, epochs: int = 15, seed: int = 0) -> nn.Module:
             nn.functional.cross_entropy(module(x[idx]), y[idx]).backward()
             opt.step()
     return module.eval()
+
+
+class VGG(nn.Module):
+    """VGG-style: 3x3 convolutions (padded, and one unpadded whose 2x2 output is a partial
+    F4 tile) with BatchNorm and ReLU, max pooling, a linear head."""
+
+    def __init__(self):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
+            nn.Conv2d(8, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(16, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(),
+            nn.Conv2d(16, 16, 3), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
+        )
+        self.fc = nn.Linear(16, 10)
+
+    def forward(self, x):
+        return self.fc(torch.flatten(self.features(x), 1))

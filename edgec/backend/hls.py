@@ -238,6 +238,18 @@ class Stages:
                        vectors=a["vectors"], sets=a.get("sets", 1))
             h.weights = mvau_weights(stage_weight(st), a["pe"], a["simd"], wt, f"w_{st.id}")
             h.act = self.act(st, a["pe"], a["mh"] // a["pe"])
+        elif st.kind == "smvau":
+            wt = CType.of(a["wtype"])
+            acc = CType.of(a["acc"]) if "acc" in a else _acc_type(st.node)
+            words, _ = sparse_stream(stage_weight(st), a["pe"], a["simd"], wt.bits)
+            ixb = index_bits(a["mw"])
+            width = a["pe"] * a["simd"] * (wt.bits + ixb) + 1
+            h.p = dict(mw=a["mw"], mh=a["mh"], pe=a["pe"], simd=a["simd"], in_e=a["in_e"], xt=CType.of(st.ins[0].type),
+                       wb=wt.bits, ixb=ixb, acc=acc, ot=CType.of(st.outs[0].type), sets=a["sets"], steps=len(words),
+                       vectors=a["vectors"], words=words, width=width)
+            h.weights = HArray(f"w_{st.id}", f"edgec::rom_word<{width}>::type", [len(words)],
+                               _braces(words, lambda v: _literal(int(v), width)))
+            h.act = self.act(st, a["pe"], a["mh"] // a["pe"])
         elif st.kind == "wino_in":
             h.p = dict(m=a["m"], c=a["c"], simd=st.ins[0].per_word, it=CType.of(st.ins[0].type),
                        vt=CType.of(st.outs[0].type), tiles=a["tiles"])

@@ -99,6 +99,17 @@ def context(plan: Plan, mem: dict[str, list[str]]) -> RtlContext:
                 img["TFILE"], img["NFILE"] = _thresholds(a, p["pe"])
             params += files(st.id, **img)
             module = "edgec_mvau"
+        elif st.kind == "smvau":
+            xt, ot, a = p["xt"], p["ot"], h.act
+            params = [("MW", p["mw"]), ("MH", p["mh"]), ("PE", p["pe"]), ("SIMD", p["simd"]), ("IN_E", p["in_e"]),
+                      ("XB", xt.bits), ("XS", int(xt.signed)), ("XBIP", int(xt.bipolar)), ("WB", p["wb"]),
+                      ("IXB", p["ixb"]), ("AB", p["acc"].bits), ("OB", ot.bits), *_act_params(a), ("SETS", p["sets"]),
+                      ("STEPS", p["steps"]), ("VECTORS", p["vectors"])]
+            img = {"WFILE": rtl_mem.hex_lines(p["words"], p["width"])}
+            if a.nt:
+                img["TFILE"], img["NFILE"] = _thresholds(a, p["pe"])
+            params += files(st.id, **img)
+            module = "edgec_smvau"
         elif st.kind == "wino_in":
             params = [("M", p["m"]), ("C", p["c"]), ("SIMD", p["simd"]), *_itype(p["it"], "I"), ("VB", p["vt"].bits),
                       ("TILES", p["tiles"])]
