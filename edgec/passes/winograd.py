@@ -16,6 +16,7 @@ import numpy as np
 from ..ir import winograd as W
 from ..ir.graph import Graph, Node
 from ..ir.ops import Op
+from .acc_widths import infer_acc_widths
 
 MODES = ("off", "f2", "f4", "auto")
 
@@ -66,7 +67,8 @@ def winograd(g: Graph) -> Graph:
         m = {"off": None, "f2": 2, "f4": 4}[mode] if mode != "auto" else best_winograd(g, n)
         if m is not None:
             out = lower_layer(out, n.name, m)
-    return out if out is not g else g.copy()
+    # the Winograd nodes' own widths (FACTOR times wider, and the transforms' ranges)
+    return infer_acc_widths(out) if out is not g else g.copy()
 
 
 __all__ = ["winograd", "lower_layer", "candidate", "MODES"]

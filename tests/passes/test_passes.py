@@ -21,13 +21,19 @@ from tests.nets import random_fgraph
 @settings(max_examples=30, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), wbits=st.sampled_from([0, 1, 2, 3, 4, 6, 8]), abits=st.integers(1, 8),
        residual=st.booleans(), depthwise=st.booleans(), pool=st.sampled_from(["max", "avg", "gap"]),
-       mlp=st.booleans(), calibrator=st.sampled_from(["minmax", "percentile"]))
-def test_passes_preserve_semantics(seed, wbits, abits, residual, depthwise, pool, mlp, calibrator):
+       mlp=st.booleans(), calibrator=st.sampled_from(["minmax", "percentile"]),
+       winograd=st.sampled_from(["off", "f2", "f4", "auto"]), sparse=st.sampled_from(["off", "on", "auto"]),
+       prune=st.sampled_from([0.0, 0.5, 0.9]))
+def test_passes_preserve_semantics(seed, wbits, abits, residual, depthwise, pool, mlp, calibrator, winograd, sparse,
+                                   prune):
+    """Also with Winograd F2/F4 (padded, partial edge tiles, strides that keep a layer
+    direct), pruning and sparse streams."""
     rng = np.random.default_rng(seed)
     g = random_fgraph(rng, residual, depthwise, pool, mlp)
     x = rng.normal(size=(24,) + g.input.shape)
-    q = quantize(g, x, QuantConfig(wbits=wbits, abits=abits, calibrator=calibrator))
+    q = quantize(g, x, QuantConfig(wbits=wbits, abits=abits, calibrator=calibrator, prune=prune))
     ir = lower(q)
+    ir.meta["lowering"] = {"winograd": winograd, "sparse": sparse, "layers": {}}
     codes = quantize_input(x, input_spec(ir.meta["input_quant"]))
     codes = codes.transpose(0, 2, 3, 1) if codes.ndim == 4 else codes
     vals = ref.run(ir, codes)

@@ -132,3 +132,24 @@ def test_input_quantizer_rounding_modes_equal_ref(seed, lo, width):
         np.testing.assert_array_equal(
             K.quantize_input(x, spec),
             ref.affine_quant(x, np.ones(1), np.zeros(1), scale, lo, lo + width, False, 0.0, mode), err_msg=mode)
+
+
+@settings(max_examples=40, deadline=None)
+@given(feature_map(), st.sampled_from([2, 4]), st.integers(1, 5), st.data())
+def test_winograd_equals_ref_and_the_direct_convolution(xm, m, mh, data):
+    """Any map size (partial edge tiles), any padding, both tile sizes: the fast kernel
+    equals ref.winograd, which is FACTOR times the direct 3x3 convolution."""
+    from edgec.ir import winograd as W
+
+    x, (lo, hi) = xm
+    pad = tuple(data.draw(st.integers(0, 2)) for _ in range(4))
+    if x.shape[1] + pad[0] + pad[2] < 3 or x.shape[2] + pad[1] + pad[3] < 3:
+        pad = (1, 1, 1, 1)
+    pad_value = data.draw(st.integers(lo, hi))
+    w, _ = data.draw(codes((mh, 3, 3, x.shape[3])))
+    u = W.transform_weights(w, m)
+    want = ref.winograd(x, u, m, pad, pad_value)
+    direct = ref.matmul(ref.sliding_window(x, (3, 3), (1, 1), pad, pad_value), w.reshape(mh, -1))
+    np.testing.assert_array_equal(want, W.FACTOR[m] * direct)
+    for bound in (0, 2**53):  # the float64 path (exact: these values are far below 2^53) and the int64 one
+        np.testing.assert_array_equal(K.winograd(x, u, W.BT[m], W.AT[m], pad, pad_value, bound), want)
