@@ -100,7 +100,7 @@ def test_report_counts_multiplications(vgg):
 def test_vgg_csim_bit_exact(vgg, mode):
     r, rep = check_csim(vgg[mode], digits.test_split()[0][:200])
     kinds = {s["kind"] for s in rep["stages"]}
-    assert ({"wino_in", "wino_out"} <= kinds) == mode in ("f2", "f4", "sparse_f2")
+    assert ({"wino_in", "wino_out"} <= kinds) == (mode in ("f2", "f4", "sparse_f2"))
     assert ("smvau" in kinds) == mode.startswith("sparse")
 
 
