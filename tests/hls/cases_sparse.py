@@ -9,15 +9,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# (name, widths, density, input, sets, zero rows, non-negative weights)
+# (name, widths, density, input, sets, zero rows, non-negative weights, PE > 1, SIMD > 1)
 VARIANTS = [
-    ("dense lut", "lut", 1.0, "int", 1, False, False),
-    ("50% dsp", "dsp", 0.5, "int", 1, False, False),
-    ("90% lut bipolar", "lut", 0.1, "bipolar", 1, False, False),
-    ("zero row", "lut", 0.5, "int", 1, True, False),
-    ("sets=4 dsp", "dsp", 0.5, "int", 4, False, False),
-    ("unsigned acc", "lut", 0.5, "uint", 1, False, True),
-    ("sets=4 90% bipolar", "lut", 0.1, "bipolar", 4, True, False),
+    ("dense lut", "lut", 1.0, "int", 1, False, False, False, False),
+    ("50% dsp", "dsp", 0.5, "int", 1, False, False, True, True),
+    ("90% lut bipolar", "lut", 0.1, "bipolar", 1, False, False, False, True),
+    ("zero row", "lut", 0.5, "int", 1, True, False, True, False),
+    ("sets=4 dsp", "dsp", 0.5, "int", 4, False, False, True, False),
+    ("unsigned acc", "lut", 0.5, "uint", 1, False, True, False, False),
+    ("sets=4 90% bipolar", "lut", 0.1, "bipolar", 4, True, False, False, True),
 ]
 
 
@@ -64,9 +64,14 @@ def sparse_problem(rng, variant, vectors, max_mw=40, max_mh=12) -> SparseProblem
 
     from .kernel_cases import ctype_for, divisor, rand_codes, rand_type
 
-    name, widths, density, inp, sets, zero, nonneg = variant
+    name, widths, density, inp, sets, zero, nonneg, pe2, simd2 = variant
     mw, mh = int(rng.integers(1, max_mw + 1)), int(rng.integers(1, max_mh + 1))
-    pe, simd, in_e = divisor(rng, mh), int(rng.integers(1, 5)), divisor(rng, mw)
+    if pe2:
+        mh = 2 * int(rng.integers(1, max_mh // 2 + 1))
+        pe = int(rng.choice([d for d in range(2, mh + 1) if mh % d == 0]))
+    else:
+        pe = divisor(rng, mh)
+    simd, in_e = int(rng.integers(2 if simd2 else 1, 5)), divisor(rng, mw)
     if widths == "lut":
         xt, wt = rand_type(rng, 2, 4), CType(int(rng.integers(2, 5)), True)
     else:
