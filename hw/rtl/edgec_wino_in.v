@@ -8,8 +8,9 @@
 // as VB-bit two's complement (the backend sizes VB to hold every V).
 // A tile is read (one word per cycle), then written (one word per cycle when the output
 // register is free): 2*P*CF cycles per tile, as the HLS kernel. The tile sits in P
-// memories of CF words; each output word is computed from them combinationally, with the
-// constant coefficients as shifts and adds (BT d BT^T, rows then columns), in W-bit
+// memories of CF words; each output word is computed from them combinationally (the
+// function v_word at the output register's input, evaluated once per word in simulation),
+// the constant coefficients as shifts and adds (BT d BT^T, rows then columns), in W-bit
 // arithmetic that wraps: exact modulo 2^W, hence exact once cut to VB bits.
 // tlast marks the last output word of each frame of TILES tiles.
 module edgec_wino_in #(
@@ -98,13 +99,13 @@ module edgec_wino_in #(
             for (i = 0; i < N; i = i + 1)
                 for (j = 0; j < N; j = j + 1) begin
                     acc = {W{1'b0}};
-                    for (k = 0; k < N; k = k + 1) acc = acc + mulc(d[(k*N+j)*W+:W], bt(i, k));
+                    for (k = 0; k < N; k = k + 1) if (bt(i, k) != 0) acc = acc + mulc(d[(k*N+j)*W+:W], bt(i, k));
                     t[(i*N+j)*W+:W] = acc;
                 end
             for (i = 0; i < N; i = i + 1)
                 for (j = 0; j < N; j = j + 1) begin
                     acc = {W{1'b0}};
-                    for (k = 0; k < N; k = k + 1) acc = acc + mulc(t[(i*N+k)*W+:W], bt(j, k));
+                    for (k = 0; k < N; k = k + 1) if (bt(j, k) != 0) acc = acc + mulc(t[(i*N+k)*W+:W], bt(j, k));
                     transform[(i*N+j)*W+:W] = acc;
                 end
         end
@@ -121,9 +122,27 @@ module edgec_wino_in #(
     wire wr = writing && out_free;
     wire last = (q == Q_LAST) && (cf == CF_LAST);
 
+    // every lane's V of the tile at fold cf (the lanes' elements of word (k, cf) at
+    // [k*XW + s*IB +: IB]), the word at position p
+    function [SIMD*VB-1:0] v_word(input [P*XW-1:0] words, input [QW-1:0] p);
+        reg [P*W-1:0] d, v;
+        reg [IB-1:0] xr;
+        integer s, k;
+        begin
+            for (s = 0; s < SIMD; s = s + 1) begin
+                for (k = 0; k < P; k = k + 1) begin
+                    xr = words[k*XW+s*IB+:IB];
+                    d[k*W+:W] = (IBIP != 0) ? (xr[0] ? {{(W - 1) {1'b0}}, 1'b1} : {W{1'b1}})
+                              : (IS != 0) ? {{(W - IB) {xr[IB-1]}}, xr} : {{(W - IB) {1'b0}}, xr};
+                end
+                v = transform(d);
+                v_word[s*VB+:VB] = v[p*W+:VB];
+            end
+        end
+    endfunction
+
     wire [P*XW-1:0] tile_words;  // word (k, cf) of the tile, k = a*N + b
-    wire [SIMD*VB-1:0] v_word;
-    genvar k, s;
+    genvar k;
     generate
         for (k = 0; k < P; k = k + 1) begin : pos
             localparam integer K_I = k;
@@ -131,16 +150,6 @@ module edgec_wino_in #(
             reg [XW-1:0] mem[0:CF-1];
             always @(posedge clk) if (rd && q == K_Q) mem[cf] <= s_tdata;
             assign tile_words[k*XW+:XW] = mem[cf];
-        end
-        for (s = 0; s < SIMD; s = s + 1) begin : lane
-            wire [P*W-1:0] d;
-            for (k = 0; k < P; k = k + 1) begin : el
-                wire [IB-1:0] xr = tile_words[k*XW+s*IB+:IB];
-                assign d[k*W+:W] = (IBIP != 0) ? (xr[0] ? {{(W - 1) {1'b0}}, 1'b1} : {W{1'b1}})
-                                 : (IS != 0) ? {{(W - IB) {xr[IB-1]}}, xr} : {{(W - IB) {1'b0}}, xr};
-            end
-            wire [P*W-1:0] v = transform(d);
-            assign v_word[s*VB+:VB] = v[q*W+:VB];
         end
     endgenerate
 
@@ -155,7 +164,7 @@ module edgec_wino_in #(
         end else begin
             if (m_tvalid && m_tready) m_tvalid <= 1'b0;
             if (wr) begin
-                m_tdata <= v_word;
+                m_tdata <= v_word(tile_words, q);
                 m_tvalid <= 1'b1;
                 m_tlast <= last && (tile == TILE_LAST);
             end

@@ -11,8 +11,9 @@
 // R*OW*NF output words written (one per cycle when the output register is free; R =
 // min(M, OH - ty*M)): TH*TW*P*NF + OH*OW*NF cycles per frame, as the HLS kernel.
 // The row of tiles sits in P memories of TW*NF words (word tx*NF + nf); each output word
-// is computed from them combinationally, AT Mv AT^T with constant coefficients as shifts
-// and adds, in W-bit arithmetic that wraps (exact once cut to YB bits).
+// is computed from them combinationally (the function y_word at the output register's
+// input), AT Mv AT^T with the constant coefficients as shifts and adds, in W-bit
+// arithmetic that wraps (exact once cut to YB bits).
 // tlast marks the last output word of each frame.
 module edgec_wino_out #(
     parameter M = 2,
@@ -40,7 +41,7 @@ module edgec_wino_out #(
     localparam TH = (OH + M - 1) / M;
     localparam TW = (OW + M - 1) / M;
     localparam XW = PE * MB;
-    localparam W = (YB > MB) ? YB : MB;  // arithmetic width: holds an input element
+    localparam W = (YB > MB) ? YB : MB + 1;  // arithmetic width: holds an input element
     localparam DEPTH = TW * NF;
     localparam AW = DEPTH > 1 ? $clog2(DEPTH) : 1;
     localparam QW = $clog2(P);
@@ -105,13 +106,13 @@ module edgec_wino_out #(
             for (r = 0; r < M; r = r + 1)
                 for (j = 0; j < N; j = j + 1) begin
                     acc = {W{1'b0}};
-                    for (k = 0; k < N; k = k + 1) acc = acc + mulc(mv[(k*N+j)*W+:W], at(r, k));
+                    for (k = 0; k < N; k = k + 1) if (at(r, k) != 0) acc = acc + mulc(mv[(k*N+j)*W+:W], at(r, k));
                     t[(r*N+j)*W+:W] = acc;
                 end
             for (r = 0; r < M; r = r + 1)
                 for (j = 0; j < M; j = j + 1) begin
                     acc = {W{1'b0}};
-                    for (k = 0; k < N; k = k + 1) acc = acc + mulc(t[(r*N+k)*W+:W], at(j, k));
+                    for (k = 0; k < N; k = k + 1) if (at(j, k) != 0) acc = acc + mulc(t[(r*N+k)*W+:W], at(j, k));
                     transform[(r*M+j)*W+:W] = acc;
                 end
         end
@@ -139,10 +140,27 @@ module edgec_wino_out #(
     wire last_r = (ty == TY_LAST) ? (r == R_LAST_EDGE) : (r == M_LAST);
     wire last_ox = last_nf && (ox == OX_LAST);
 
-    wire [P*XW-1:0] tile_words;  // word (p, nf) of tile tx
-    wire [PE*YB-1:0] y_word;
-    wire [MW+MW-1:0] sel = {r, xm};  // r*M + xm
-    genvar k, e;
+    // every lane's Y of tile tx at fold nf (the lanes' elements of word (k, nf) at
+    // [k*XW + e*MB +: MB]), the word at row yr, column yc of the tile
+    function [PE*YB-1:0] y_word(input [P*XW-1:0] words, input [MW-1:0] yr, input [MW-1:0] yc);
+        reg [P*W-1:0] mv;
+        reg [M*M*W-1:0] y;
+        reg [MB-1:0] xr;
+        integer e, k;
+        begin
+            for (e = 0; e < PE; e = e + 1) begin
+                for (k = 0; k < P; k = k + 1) begin
+                    xr = words[k*XW+e*MB+:MB];
+                    mv[k*W+:W] = {{(W - MB) {xr[MB-1]}}, xr};
+                end
+                y = transform(mv);
+                y_word[e*YB+:YB] = y[{yr, yc}*W+:YB];  // yr*M + yc
+            end
+        end
+    endfunction
+
+    wire [P*XW-1:0] tile_words;  // word (k, nf) of tile tx
+    genvar k;
     generate
         for (k = 0; k < P; k = k + 1) begin : pos
             localparam integer K_I = k;
@@ -150,19 +168,6 @@ module edgec_wino_out #(
             reg [XW-1:0] mem[0:DEPTH-1];
             always @(posedge clk) if (rd && q == K_Q) mem[addr] <= s_tdata;
             assign tile_words[k*XW+:XW] = mem[addr];
-        end
-        for (e = 0; e < PE; e = e + 1) begin : lane
-            wire [P*W-1:0] mv;
-            for (k = 0; k < P; k = k + 1) begin : el
-                wire [MB-1:0] xr = tile_words[k*XW+e*MB+:MB];
-                if (W > MB) begin : ext
-                    assign mv[k*W+:W] = {{(W - MB) {xr[MB-1]}}, xr};
-                end else begin : same
-                    assign mv[k*W+:W] = xr;
-                end
-            end
-            wire [M*M*W-1:0] y = transform(mv);
-            assign y_word[e*YB+:YB] = y[sel*W+:YB];
         end
     endgenerate
 
@@ -189,7 +194,7 @@ module edgec_wino_out #(
                 if (row_read) writing <= 1'b1;
             end
             if (wr) begin
-                m_tdata <= y_word;
+                m_tdata <= y_word(tile_words, r, xm);
                 m_tvalid <= 1'b1;
                 m_tlast <= last_ox && last_r && (ty == TY_LAST);
                 nf <= last_nf ? {NFW{1'b0}} : nf + 1'b1;
