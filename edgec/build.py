@@ -25,6 +25,8 @@ from .csim import test_codes
 from .errors import EdgecError
 from .frontend.finetune import finetune
 from .frontend.lower import lower
+from .frontend.lowrank import LowRank, factorize
+from .frontend.qmodel import float_forward
 from .frontend.quantize import PRESETS, check_layer_names, make_config, quantize
 from .ir.check import check
 from .ir.graph import Graph, dumps
@@ -135,7 +137,7 @@ def lowering_meta(cfg, winograd: str, sparse: str) -> dict:
 def build(model=None, out="out", *, board="zynq7020", preset=None, config=None, wbits=None, abits=None,
           calib=None, labels=None, input_shape=None, finetune_epochs=None, dump_ir=False, seed=0,
           target_fps=None, folding="auto", export_qonnx=None, winograd="off", prune=None, prune_mode=None, sparse="off",
-          progress=_stderr) -> BuildResult:
+          lowrank=None, lowrank_conv="tucker", progress=_stderr) -> BuildResult:
     """Compile ``model`` (None: the built-in digits example; a path to .onnx/.pt2; or an
     nn.Module with ``input_shape``) for ``board`` into the folder ``out``. ``export_qonnx``:
     also write the quantized model as QONNX to that file. ``winograd``: off, f2, f4 or auto
@@ -145,6 +147,7 @@ def build(model=None, out="out", *, board="zynq7020", preset=None, config=None, 
     out = Path(out)
     check_out_dir(out)
     cfg = make_config(preset, config, wbits, abits, prune, prune_mode)
+    lr_spec = LowRank.parse(lowrank, lowrank_conv) if lowrank is not None else None
     if export_qonnx and not Path(export_qonnx).parent.is_dir():
         raise EdgecError(f"--export-qonnx {export_qonnx}: folder '{Path(export_qonnx).parent}' does not exist")
     fixed = None
@@ -162,7 +165,8 @@ def build(model=None, out="out", *, board="zynq7020", preset=None, config=None, 
     eval_x = eval_y = None
     if qonnx is not None:
         given = [f for f, v in (("--preset", preset), ("--config", config), ("--wbits", wbits), ("--abits", abits),
-                                ("--finetune-epochs", finetune_epochs), ("--prune", prune)) if v]
+                                ("--finetune-epochs", finetune_epochs), ("--prune", prune),
+                                ("--lowrank", lowrank)) if v]
         if given:
             raise EdgecError(f"{', '.join(given)}: a QONNX model states its own quantization; drop "
                              + ("it" if len(given) == 1 else "them"))
@@ -190,6 +194,7 @@ def build(model=None, out="out", *, board="zynq7020", preset=None, config=None, 
         cx, cy = _labelled(calib, labels, "calibration data")
         eval_x, eval_y = (cx, cy) if cy is not None else (None, None)
     finetune_epochs = int(finetune_epochs or 0)
+    lowrank_rep = None
     if qonnx is not None:
         qnet = None
         n_q = sum(1 for n in qonnx.nodes if n.op == Op.AFFINE_QUANT)
@@ -199,6 +204,16 @@ def build(model=None, out="out", *, board="zynq7020", preset=None, config=None, 
     elif finetune_epochs and cy is None:
         raise EdgecError("--finetune-epochs needs labels for the calibration data: --labels Y.npy")
     else:
+        if lr_spec is not None:
+            orig = fg
+            fg, lr_rows = factorize(fg, lr_spec)
+            lowrank_rep = {"layers": lr_rows, "spec": str(lowrank), "conv": lr_spec.conv}
+            if eval_x is not None and eval_y is not None:
+                lowrank_rep["accuracy"] = {"samples": int(len(eval_y)),
+                                           "float_before": report_mod.accuracy(float_forward(orig, eval_x), eval_y),
+                                           "float_after": report_mod.accuracy(float_forward(fg, eval_x), eval_y)}
+            progress(f"low-rank: {len(lr_rows)} layers factorised ({lr_spec.conv} for convolutions), MACs "
+                     f"{sum(r['macs_before'] for r in lr_rows):,} -> {sum(r['macs_after'] for r in lr_rows):,}")
         check_layer_names(fg, cfg)  # all input is validated before the first progress line
         progress(f"quantizing ({preset_name}: weights {cfg.wbits or 'ternary'} bit, activations {cfg.abits} bit, "
                  f"{cfg.calibrator} calibration on {len(cx)} inputs)")
@@ -242,6 +257,8 @@ def build(model=None, out="out", *, board="zynq7020", preset=None, config=None, 
         choices = alternatives(stages[0][2], brd, None if target_fps is None else float(target_fps), progress)
         rep = report_mod.make(g, qnet, brd, quant, tmp / "sim", eval_x, eval_y, progress, float_graph=fg,
                               hw=(fold_cfg, est), choices=choices)
+        if qnet is not None and lowrank_rep is not None:
+            rep["lowrank"] = lowrank_rep
         (tmp / "report.json").write_text(dumps(rep))
         files = sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*") if p.is_file())
         manifest = {"edgec": __version__, "board": brd.name, "part": brd.part, "files": files + ["edgec.json"],

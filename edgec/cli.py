@@ -52,6 +52,11 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--sparse", default="off", choices=["auto", "on", "off"],
                    help="matrix units walk a compressed stream of the non-zero weights (skipping zeros); auto: "
                         "per layer, where the cost model finds it cheaper than dense")
+    b.add_argument("--lowrank", metavar="E|Sx",
+                   help="factorise layers before quantization: E (e.g. 0.95) keeps that share of the singular values' "
+                        "energy, Sx (e.g. 2x) aims at S times fewer MACs per layer")
+    b.add_argument("--lowrank-conv", default="tucker", choices=["tucker", "separable"],
+                   help="convolutions as Tucker-2 (1x1, kxk core, 1x1) or as a kx1 + 1xk pair")
     b.add_argument("--export-qonnx", metavar="FILE", help="also write the quantized model as QONNX (.onnx) to FILE")
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
@@ -103,7 +108,7 @@ def cmd_build(a) -> int:
     res = build(a.model, a.out, board=a.board, preset=a.preset, config=a.config, wbits=a.wbits, abits=a.abits,
                 calib=a.calib, labels=a.labels, input_shape=a.input_shape, finetune_epochs=a.finetune_epochs,
                 dump_ir=a.dump_ir, seed=a.seed, target_fps=a.target_fps, folding=a.folding, export_qonnx=a.export_qonnx, winograd=a.winograd, prune=a.prune, prune_mode=a.prune_mode,
-                sparse=a.sparse, progress=(lambda m: None) if a.quiet else _stderr)
+                sparse=a.sparse, lowrank=a.lowrank, lowrank_conv=a.lowrank_conv, progress=(lambda m: None) if a.quiet else _stderr)
     print(table(res.report))
     print(f"wrote {res.out}/")
     return 0

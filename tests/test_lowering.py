@@ -168,3 +168,49 @@ def test_pruned_and_finetuned_example_needs_8x_fewer_multiplications_within_a_po
     a = rep["accuracy"]
     assert a["sim"] == a["reference"] and a["float"] - a["sim"] <= 1.0, a
     assert rep["sim_vs_reference"]["mismatches"] == 0
+
+
+@pytest.mark.parametrize("method", ["tucker", "separable"])
+def test_lowrank_at_full_rank_reproduces_the_float_network(method):
+    """Every factorisation at full rank is the original layer (to float64 rounding), so
+    truncation is the only approximation; a speed-up target is met per layer."""
+    from edgec.frontend.fgraph import FGraph
+    from edgec.frontend.lowrank import LowRank, _linear, _separable, _tucker
+    from edgec.frontend.qmodel import float_forward
+    from edgec.frontend.torch_import import import_torch
+
+    fg = import_torch(digits.model(), digits.INPUT_SHAPE)
+    x = digits.test_split()[0][:50]
+    want = float_forward(fg, x)
+    full = LowRank(energy=1.0, conv=method)
+    nodes = []
+    for n in fg.nodes:
+        if n.op == "linear":
+            nodes += _linear(n, fg, full)[0]
+        elif n.op == "conv":
+            nodes += (_tucker if method == "tucker" else _separable)(n, fg, full)[0]
+        else:
+            nodes.append(n)
+    np.testing.assert_allclose(float_forward(FGraph(nodes, fg.output), x), want, rtol=1e-9, atol=1e-9)
+    from edgec.frontend.lowrank import factorize
+
+    _, rows = factorize(fg, LowRank.parse("2x", method))
+    assert rows and all(2 * r["macs_after"] <= r["macs_before"] for r in rows)
+
+
+def test_lowrank_example_report_and_triangle(tmp_path):
+    """--lowrank on the built-in example: the rank / parameter / MAC table and the float
+    accuracy before and after in the report, and the factorised network bit-exact through
+    the simulator, the C simulation and the RTL co-simulation."""
+    out = build(None, tmp_path / "lr", preset="int4", lowrank="0.9", finetune_epochs=10, progress=None).out
+    rep = json.loads((out / "report.json").read_text())
+    lr = rep["lowrank"]
+    assert [r["layer"] for r in lr["layers"]] == ["conv2d_1", "conv2d_2", "linear"]
+    assert all(r["macs_after"] < r["macs_before"] and r["params_after"] < r["params_before"] for r in lr["layers"])
+    assert lr["accuracy"]["float_before"] > lr["accuracy"]["float_after"] > 95
+    assert rep["accuracy"]["sim"] == rep["accuracy"]["reference"] and rep["sim_vs_reference"]["mismatches"] == 0
+    layers = [r["layer"] for r in rep["layers"]]
+    assert {"conv2d_1_reduce", "conv2d_1_core", "conv2d_1", "linear_lr"} <= set(layers)
+    check_csim(out, None, 100)
+    r = cosim(out, "verilator", digits.test_split()[0][:4], 4, idle=0.3, backpressure=0.3)
+    assert r["ok"] and r["mismatches"] == 0, r

@@ -9,6 +9,10 @@ from ..verify import compare
 from . import sim as sim_backend
 
 
+def accuracy(logits, y) -> float:
+    return _acc(logits, y)
+
+
 def _acc(logits, y):
     return round(100.0 * float((logits.reshape(len(y), -1).argmax(1) == y).mean()), 2)
 
@@ -62,7 +66,8 @@ COLUMNS = [("layer", "layer"), ("op", "op"), ("kernel", "kernel"), ("in_shape", 
 
 HW_COLUMNS = [("stage", "stage"), ("kind", "kind"), ("pe", "PE"), ("simd", "SIMD"), ("cycles", "cycles"),
               ("LUT", "LUT"), ("FF", "FF"), ("BRAM36", "BRAM36"), ("DSP", "DSP")]
-COUNTS = ("params", "macs", "bitops", "cycles", "LUT", "FF", "DSP", "mults")
+COUNTS = ("params", "macs", "bitops", "cycles", "LUT", "FF", "DSP", "mults", "params_before", "params_after",
+          "macs_before", "macs_after")
 
 
 def _grid(columns, rows, total, right_from) -> list[str]:
@@ -88,6 +93,8 @@ def table(rep: dict) -> str:
                      + ("fits" if h["fits"] else f"does NOT fit (budget {h['budget']:.0%})"))
     if "multiplications" in rep:
         lines += [""] + mult_table(rep["multiplications"])
+    if rep.get("lowrank"):
+        lines += [""] + lowrank_table(rep["lowrank"])
     if "accuracy" in rep:
         a = rep["accuracy"]
         parts = [f"{label} {a[k]:.2f}%" for k, label in (("float", "float"), ("reference", "fake-quant reference"),
@@ -125,4 +132,19 @@ def mult_table(m: dict) -> list[str]:
                "fits": "yes" if v.get("fits") else "no"} for k, v in m["choices"].items()]
         lines += [""] + _grid([("choice", "every layer as"), ("mults", "mults"), ("LUT", "LUT"), ("FF", "FF"),
                                 ("BRAM36", "BRAM36"), ("DSP", "DSP"), ("fps", "fps"), ("fits", "fits")], ch, None, 1)
+    return lines
+
+def lowrank_table(lr: dict) -> list[str]:
+    """The factorised layers: rank, parameters and MACs before and after; float accuracy."""
+    rows = [{**r, "rank": "x".join(map(str, r["rank"])) if isinstance(r["rank"], list) else str(r["rank"])}
+            for r in lr["layers"]]
+    total = {"layer": "total", **{k: sum(r[k] for r in lr["layers"]) for k in
+                                  ("params_before", "params_after", "macs_before", "macs_after")}}
+    cols = [("layer", "layer"), ("method", "method"), ("rank", "rank"), ("params_before", "params"),
+            ("params_after", "-> params"), ("macs_before", "MACs"), ("macs_after", "-> MACs")]
+    lines = [f"low-rank ({lr['spec']}, convolutions: {lr['conv']})"] + _grid(cols, rows, total, 3)
+    if "accuracy" in lr:
+        a = lr["accuracy"]
+        lines.append(f"float accuracy on {a['samples']} samples: {a['float_before']:.2f}% before, "
+                     f"{a['float_after']:.2f}% after factorising")
     return lines
