@@ -117,14 +117,16 @@ def test_brevitas_nets_match_qonnx_execution(tmp_path, net):
 
 
 @pytest.mark.parametrize("net,preset", [("example", "w2a2"), ("mlp", "int8"), ("mlp", "w1a1"), ("conv", "int4"),
-                                        ("conv", "w2a2")])
+                                        ("conv", "w2a2"), ("pruned", "int4")])
 def test_ptq_export_round_trip(tmp_path, net, preset):
     """edgec PTQ -> --export-qonnx -> qonnx execution equals edgec's simulator; and edgec
-    reading its own export builds the same simulator."""
+    reading its own export builds the same simulator (also pruned: the zero weights are
+    exported)."""
     path, out = tmp_path / "q.onnx", tmp_path / "out"
     x = np.concatenate([digits.test_split()[0], digits.train_split()[0]])[:N].astype(np.float32)
-    if net == "example":
-        build(None, out, preset=preset, finetune_epochs=0, export_qonnx=path, progress=None)
+    if net in ("example", "pruned"):
+        build(None, out, preset=preset, finetune_epochs=0, export_qonnx=path, progress=None,
+              prune=0.7 if net == "pruned" else None)
     else:
         module = trained(MLP() if net == "mlp" else ConvNet(), epochs=3)
         build(module, out, input_shape=(1, 8, 8), preset=preset, calib=digits.train_split()[0][:300],

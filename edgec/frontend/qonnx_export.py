@@ -58,9 +58,14 @@ class _Writer:
                          rounding_mode=rounding)
 
 
-def _weight(w: _Writer, name: str, weight: np.ndarray, wq) -> str:
+def _weight(w: _Writer, name: str, weight: np.ndarray, wq, mask=None) -> str:
     codes, scale = quantize_weight(torch.as_tensor(weight, dtype=torch.float64), wq)
     codes, scale = np.rint(codes.numpy()), scale.numpy().astype(np.float32)
+    if mask is not None:  # pruned weights are zero codes
+        if wq.bits == 1:
+            raise EdgecError(f"--export-qonnx: layer '{name}' is binary and pruned; a BipolarQuant cannot hold its "
+                             "zero weights: prune ternary or wider weights (--wbits ternary or 2-8)")
+        codes = codes * mask
     shaped = scale.reshape((-1,) + (1,) * (weight.ndim - 1))
     real = w.const(f"{name}_weight", codes.astype(np.float32) * shaped)
     w.shapes[real] = list(weight.shape)
@@ -89,12 +94,12 @@ def export_qonnx(qnet: QNet, path) -> Path:
         if n.op == "conv":
             s = qnet.segment_by_compute(n.name)
             pt, pl, pb, pr = n.attrs["pad"]
-            w.node("Conv", [src[0], _weight(w, n.name, n.params["weight"], s.wq), w.const(f"{n.name}_bias", n.params["bias"])],
+            w.node("Conv", [src[0], _weight(w, n.name, n.params["weight"], s.wq, s.mask), w.const(f"{n.name}_bias", n.params["bias"])],
                    out, shape=[1, *n.shape], kernel_shape=list(n.params["weight"].shape[2:]), strides=list(n.attrs["stride"]),
                    pads=[pt, pl, pb, pr], group=int(n.attrs.get("groups", 1)))
         elif n.op == "linear":
             s = qnet.segment_by_compute(n.name)
-            w.node("Gemm", [src[0], _weight(w, n.name, n.params["weight"], s.wq), w.const(f"{n.name}_bias", n.params["bias"])],
+            w.node("Gemm", [src[0], _weight(w, n.name, n.params["weight"], s.wq, s.mask), w.const(f"{n.name}_bias", n.params["bias"])],
                    out, shape=[1, *n.shape], transB=1)
         elif n.op == "add":
             w.node("Add", src, out)
