@@ -137,7 +137,7 @@ def lowering_meta(cfg, winograd: str, sparse: str) -> dict:
 def build(model=None, out="out", *, board="zynq7020", preset=None, config=None, wbits=None, abits=None,
           calib=None, labels=None, input_shape=None, finetune_epochs=None, dump_ir=False, seed=0,
           target_fps=None, folding="auto", export_qonnx=None, winograd="off", prune=None, prune_mode=None, sparse="off",
-          lowrank=None, lowrank_conv="tucker", progress=_stderr) -> BuildResult:
+          lowrank=None, lowrank_conv="tucker", prune_domain=None, progress=_stderr) -> BuildResult:
     """Compile ``model`` (None: the built-in digits example; a path to .onnx/.pt2; or an
     nn.Module with ``input_shape``) for ``board`` into the folder ``out``. ``export_qonnx``:
     also write the quantized model as QONNX to that file. ``winograd``: off, f2, f4 or auto
@@ -146,7 +146,14 @@ def build(model=None, out="out", *, board="zynq7020", preset=None, config=None, 
     brd = boards.get(board)
     out = Path(out)
     check_out_dir(out)
-    cfg = make_config(preset, config, wbits, abits, prune, prune_mode)
+    cfg = make_config(preset, config, wbits, abits, prune, prune_mode, prune_domain)
+    if cfg.prune_domain == "winograd":
+        if winograd not in ("f2", "f4"):
+            raise EdgecError("--prune-domain winograd prunes the transformed kernels of one tile size: "
+                             "give --winograd f2 or f4")
+        cfg.winograd_tile = int(winograd[1])
+        if export_qonnx:
+            raise EdgecError("--export-qonnx: QONNX has no Winograd-domain weights; drop --prune-domain winograd")
     lr_spec = LowRank.parse(lowrank, lowrank_conv) if lowrank is not None else None
     if export_qonnx and not Path(export_qonnx).parent.is_dir():
         raise EdgecError(f"--export-qonnx {export_qonnx}: folder '{Path(export_qonnx).parent}' does not exist")

@@ -49,6 +49,9 @@ def parser() -> argparse.ArgumentParser:
                         "(per layer: prune in the config)")
     b.add_argument("--prune-mode", choices=["unstructured", "channel"],
                    help="unstructured (default): smallest weights of the layer; channel: of every output channel")
+    b.add_argument("--prune-domain", choices=["spatial", "winograd"],
+                   help="winograd: quantize and prune the 3x3 stride-1 convolutions' transformed kernels U "
+                        "directly (needs --winograd f2 or f4)")
     b.add_argument("--sparse", default="off", choices=["auto", "on", "off"],
                    help="matrix units walk a compressed stream of the non-zero weights (skipping zeros); auto: "
                         "per layer, where the cost model finds it cheaper than dense")
@@ -108,7 +111,8 @@ def cmd_build(a) -> int:
     res = build(a.model, a.out, board=a.board, preset=a.preset, config=a.config, wbits=a.wbits, abits=a.abits,
                 calib=a.calib, labels=a.labels, input_shape=a.input_shape, finetune_epochs=a.finetune_epochs,
                 dump_ir=a.dump_ir, seed=a.seed, target_fps=a.target_fps, folding=a.folding, export_qonnx=a.export_qonnx, winograd=a.winograd, prune=a.prune, prune_mode=a.prune_mode,
-                sparse=a.sparse, lowrank=a.lowrank, lowrank_conv=a.lowrank_conv, progress=(lambda m: None) if a.quiet else _stderr)
+                sparse=a.sparse, lowrank=a.lowrank, lowrank_conv=a.lowrank_conv,
+                prune_domain=a.prune_domain, progress=(lambda m: None) if a.quiet else _stderr)
     print(table(res.report))
     print(f"wrote {res.out}/")
     return 0

@@ -131,19 +131,25 @@ def layer_mults(g: Graph) -> list[dict]:
     for n in g.nodes:
         if n.op not in (Op.MATMUL, Op.XNOR_POPCOUNT, Op.WINOGRAD):
             continue
-        direct = n.params["direct"] if n.op == Op.WINOGRAD else n.params["weight"]
+        direct = n.params.get("direct") if n.op == Op.WINOGRAD else n.params["weight"]
         pixels = int(np.prod(n.shape[:-1]))
-        mults = {"direct": int(direct.size) * pixels, "sparse": int((direct != 0).sum()) * pixels}
+        if direct is None:  # quantized and pruned in the Winograd domain: no direct weights
+            mults = {"direct": 9 * g.node(n.inputs[0]).shape[-1] * n.shape[-1] * pixels}
+        else:
+            mults = {"direct": int(direct.size) * pixels, "sparse": int((direct != 0).sum()) * pixels}
         geo = _conv_geometry(g, n)
         if geo is not None:
             c, h, w, pad = geo
             for m in W.TILES:
+                if direct is None and m != n.attrs["tile"]:
+                    continue
                 t = W.geometry(h, w, pad, m)
                 tiles = t["th"] * t["tw"]
-                u = W.transform_weights(direct.reshape(-1, 3, 3, c), m)
                 if n.op == Op.WINOGRAD and n.attrs["tile"] == m:
                     u = n.params["weight"]  # as built (pruned in the Winograd domain, if so)
-                mults[f"winograd_f{m}"] = W.mults(m, c, direct.shape[0], tiles)
+                else:
+                    u = W.transform_weights(direct.reshape(-1, 3, 3, c), m)
+                mults[f"winograd_f{m}"] = W.mults(m, c, n.shape[-1], tiles)
                 mults[f"sparse_winograd_f{m}"] = int((u != 0).sum()) * tiles
         if n.op == Op.WINOGRAD:
             chosen = ("sparse_" if n.attrs.get("sparse") else "") + f"winograd_f{n.attrs['tile']}"
@@ -158,8 +164,10 @@ def mult_totals(rows: list[dict]) -> dict:
     """Network totals per execution (a layer without that option counts as direct), and
     the build's own."""
     keys = sorted({k for r in rows for k in r["mults"]})
-    fallback = lambda k: "sparse" if k.startswith("sparse") else "direct"  # noqa: E731
-    tot = {k: sum(r["mults"].get(k, r["mults"][fallback(k)]) for r in rows) for k in keys}
+    def get(m: dict, k: str) -> int:  # a layer without that execution counts sparse, else direct
+        return m.get(k, m.get("sparse", m["direct"]) if k.startswith("sparse") else m["direct"])
+
+    tot = {k: sum(get(r["mults"], k) for r in rows) for k in keys}
     tot["chosen"] = sum(r["mults"][r["chosen"]] for r in rows)
     return tot
 

@@ -63,7 +63,16 @@ def lower(qnet: QNet) -> Graph:
             continue
         if n.op in ("bn", "relu"):
             continue  # absorbed into their segment's quantizer below
-        if n.op == "conv":
+        seg_w = qnet.segment_by_compute(n.name).winograd if n.op == "conv" else None
+        if seg_w:  # quantized in the Winograd domain: the IR op itself, on the codes of U
+            from ..ir.winograd import FACTOR
+
+            u = arrays[n.name][0].transpose(1, 0, 2)  # (O, P, I) -> (P, O, I)
+            alias[n.name] = add(Node(n.name, Op.WINOGRAD, src, shape, IntType(32, True), {
+                "tile": seg_w, "pad": tuple(n.attrs["pad"]), "pad_value": 0, "factor": FACTOR[seg_w],
+                "layer": n.name, "wq": qnet.segment_by_compute(n.name).wq.label, "domain": "winograd"},
+                {"weight": np.ascontiguousarray(u)}))
+        elif n.op == "conv":
             codes = arrays[n.name][0]
             kh, kw = codes.shape[2:]
             groups = n.attrs.get("groups", 1)

@@ -28,6 +28,35 @@ def _conv(n: FNode, x, w, b=None):
     return F.conv2d(x, w, b, stride=tuple(n.attrs["stride"]), padding=pad, groups=n.attrs.get("groups", 1))
 
 
+def winograd_weight(w, m: int):
+    """Direct 3x3 weights (O, I, 3, 3) -> U (O, P, I) of F(m x m, 3 x 3), U = G' g G'^T
+    (ir/winograd.py), differentiable."""
+    from ..ir import winograd as W
+
+    g = torch.as_tensor(W.G[m], dtype=w.dtype)
+    o, i = w.shape[:2]
+    return torch.einsum("ia,ocab,jb->oijc", g, w, g).reshape(o, -1, i)
+
+
+def _winograd_conv(n: FNode, x, u, m: int):
+    """The integer Winograd convolution of ir/ref.py (Y = FACTOR x a direct one for a
+    dense U) on codes x (N, C, H, W) and U (O, P, C), in torch."""
+    from ..ir import winograd as W
+
+    h, w = x.shape[2:]
+    geo = W.geometry(h, w, n.attrs["pad"], m)
+    pt, pl, pb, pr = geo["tile_pad"]
+    xp = F.pad(x, (pl, pr, pt, pb))
+    k = m + 2
+    tiles = xp.unfold(2, k, m).unfold(3, k, m)  # (N, C, TH, TW, k, k)
+    bt, at = (torch.as_tensor(W.BT[m], dtype=x.dtype), torch.as_tensor(W.AT[m], dtype=x.dtype))
+    v = torch.einsum("ia,nctuab,jb->ntuijc", bt, tiles, bt)
+    mm = torch.einsum("ntuijc,oijc->ntuijo", v, u.reshape(u.shape[0], k, k, -1))
+    y = torch.einsum("yi,ntuijo,xj->notyux", at, mm, at)
+    nb, o, th, _, tw, _ = y.shape
+    return y.reshape(nb, o, th * m, tw * m)[:, :, : geo["oh"], : geo["ow"]]
+
+
 def _pool(n: FNode, x, lo_value):
     kh, kw = n.attrs["kernel"]
     st = tuple(n.attrs["stride"])
@@ -167,10 +196,17 @@ class FakeQuantModel(torch.nn.Module):
             codes, a = None, torch.full((n.shape[0],), s_in, dtype=self.dtype)
             c0 = torch.zeros(n.shape[0], dtype=self.dtype)
         else:
-            codes, ws = quantize_weight(self.param(n, "weight"), seg.wq)
+            w = self.param(n, "weight")
+            if seg.winograd:  # quantized (per output channel) and pruned as U = G' g G'^T
+                w = winograd_weight(w, seg.winograd)
+            codes, ws = quantize_weight(w, seg.wq)
             if seg.mask is not None:  # pruned weights stay zero, also while fine-tuning
                 codes = codes * torch.as_tensor(seg.mask, dtype=codes.dtype)
             a = ws * s_in
+            if seg.winograd:  # the layer computes FACTOR times the convolution with U / FACTOR
+                from ..ir.winograd import FACTOR
+
+                a = a / FACTOR[seg.winograd]
             c0 = self.param(n, "bias")
         if seg.bn is not None:
             b = seg.bn
@@ -194,7 +230,10 @@ class FakeQuantModel(torch.nn.Module):
             if n.op in ("conv", "linear", "add"):
                 s_in = scales[n.inputs[0]]
                 codes, a, c0 = self.segment_affine(q.segment_by_compute(n.name), s_in)
-                if n.op == "conv":
+                seg_c = q.segment_by_compute(n.name)
+                if n.op == "conv" and seg_c.winograd:
+                    acc = _winograd_conv(n, ins[0], codes, seg_c.winograd)
+                elif n.op == "conv":
                     acc = _conv(n, ins[0], codes)
                 elif n.op == "linear":
                     acc = F.linear(ins[0], codes)

@@ -65,6 +65,7 @@ class Segment:
     wq: WeightQuant | None  # conv/linear only
     out: ActQuant | None  # None: the graph output, left as the accumulator
     mask: np.ndarray | None = None  # pruning: 1 where a weight is kept (conv/linear only)
+    winograd: int | None = None  # a 3x3 conv quantized and pruned in the F(m x m, 3 x 3) domain: m
 
     @property
     def name(self) -> str:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from ..errors import EdgecError
 from .fgraph import FGraph
@@ -21,6 +22,7 @@ from .qnet import PASS_THROUGH, ActQuant, QNet, Segment, WeightQuant, find_segme
 PRESETS = {"int8": (8, 8), "int4": (4, 4), "w2a2": (2, 2), "w1a1": (1, 1)}
 CALIBRATORS = ("minmax", "percentile")
 PRUNE_MODES = ("unstructured", "channel")
+PRUNE_DOMAINS = ("spatial", "winograd")
 
 
 def parse_wbits(v, where: str) -> int:
@@ -85,6 +87,8 @@ class QuantConfig:
     preset: str = "w2a2"
     prune: float = 0.0  # share of each conv/linear layer's weights set to zero (magnitude)
     prune_mode: str = "unstructured"  # or 'channel': every output channel loses that share
+    prune_domain: str = "spatial"  # or 'winograd': 3x3 stride-1 convs pruned and quantized as U
+    winograd_tile: int | None = None  # the tile of the Winograd domain (--winograd f2 / f4)
 
     def prune_of(self, name: str) -> float:
         return parse_prune(self.layers.get(name, {}).get("prune", self.prune), f"config layers.{name}.prune")
@@ -97,7 +101,7 @@ class QuantConfig:
 
 
 def make_config(preset: str | None = None, config_path: str | None = None, wbits=None, abits=None, prune=None,
-                prune_mode=None) -> QuantConfig:
+                prune_mode=None, prune_domain=None) -> QuantConfig:
     """The YAML config's preset unless ``preset`` is given (default w2a2), then the
     config's settings, then --wbits/--abits, each overriding the last."""
     import yaml
@@ -111,7 +115,7 @@ def make_config(preset: str | None = None, config_path: str | None = None, wbits
         if not isinstance(raw, dict):
             raise EdgecError(f"config '{config_path}' must be a mapping (preset, wbits, abits, layers, ...)")
         unknown = set(raw) - {"preset", "wbits", "abits", "input_bits", "calibrator", "percentile", "layers", "prune",
-                              "prune_mode"}
+                              "prune_mode", "prune_domain"}
         if unknown:
             raise EdgecError(f"config '{config_path}': unknown keys {sorted(unknown)}")
     preset = preset or raw.get("preset") or "w2a2"
@@ -136,6 +140,9 @@ def make_config(preset: str | None = None, config_path: str | None = None, wbits
     if prune is not None:
         cfg.prune = parse_prune(prune, "--prune")
     cfg.prune_mode = prune_mode or raw.get("prune_mode", cfg.prune_mode)
+    cfg.prune_domain = prune_domain or raw.get("prune_domain", cfg.prune_domain)
+    if cfg.prune_domain not in PRUNE_DOMAINS:
+        raise EdgecError(f"prune domain {cfg.prune_domain!r}: choose one of {', '.join(PRUNE_DOMAINS)}")
     if cfg.prune_mode not in PRUNE_MODES:
         raise EdgecError(f"prune mode {cfg.prune_mode!r}: choose one of {', '.join(PRUNE_MODES)}")
     for name, o in cfg.layers.items():
@@ -162,6 +169,12 @@ def _range(values: np.ndarray, calibrator: str, percentile: float) -> float:
     v = np.abs(values.ravel())
     r = float(v.max()) if calibrator == "minmax" or v.size == 0 else float(np.percentile(v, percentile))
     return r if r > 0 else 1.0
+
+
+def winograd_domain(n, wbits: int) -> bool:
+    """A dense 3x3 stride-1 convolution with multi-bit weights: it can be quantized as U."""
+    return (n.op == "conv" and n.attrs.get("groups", 1) == 1 and tuple(n.params["weight"].shape[2:]) == (3, 3)
+            and tuple(n.attrs["stride"]) == (1, 1) and wbits >= 2)
 
 
 def check_layer_names(g: FGraph, cfg: QuantConfig) -> None:
@@ -194,8 +207,15 @@ def quantize(g: FGraph, calib_x: np.ndarray, cfg: QuantConfig) -> QNet:
             aq.scale = f32(_range(vals[end], calibrator, cfg.percentile) / aq.hi)
             out = aq
         share = cfg.prune_of(c.name) if c.op != "add" else 0.0
-        mask = prune_mask(c.params["weight"], share, cfg.prune_mode) if share > 0 else None
-        segments.append(Segment(c, bn, relu, wq, out, mask))
+        tile = cfg.winograd_tile if cfg.prune_domain == "winograd" and winograd_domain(c, wbits) else None
+        if tile:  # pruned and quantized as the transformed kernel U (O, P, I)
+            from .qmodel import winograd_weight
+
+            u = winograd_weight(torch.as_tensor(c.params["weight"]), tile).numpy()
+            mask = prune_mask(u, share, cfg.prune_mode) if share > 0 else None
+        else:
+            mask = prune_mask(c.params["weight"], share, cfg.prune_mode) if share > 0 else None
+        segments.append(Segment(c, bn, relu, wq, out, mask, tile))
     signed = bool(x.min() < 0)
     iq = ActQuant(cfg.input_bits, signed)
     iq.scale = f32(_range(x, "minmax", 100.0) / iq.hi)
