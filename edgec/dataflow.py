@@ -29,7 +29,7 @@ from .errors import EdgecError
 from .ir import winograd as W
 from .ir.graph import Graph, Node
 from .ir.ops import Op
-from .ir.types import Bipolar, IntType, int_type_for
+from .ir.types import Bipolar, IntType, int_type_for, window_type
 
 
 @dataclass
@@ -76,6 +76,11 @@ class Plan:
 
 MAX_FIFO = 512
 MAX_SPARSE_SIMD = 64
+
+
+def index_bits(mw: int) -> int:
+    """Bits of an input index in a sparse unit's weight stream."""
+    return max(1, (mw - 1).bit_length())
 
 
 def sparse_steps(weight: np.ndarray, pe: int, simd: int) -> np.ndarray:
@@ -159,13 +164,6 @@ def _fused(g: Graph, thr: Node) -> bool:
 
 def min_folding(g: Graph) -> dict[str, dict]:
     return {u: {"pe": 1, "simd": 1} for u in units(g)}
-
-
-def window_type(t, pad_value: int):
-    """The element type of a window over a map of type ``t`` padded with ``pad_value``."""
-    if isinstance(t, Bipolar):
-        return t if pad_value in (-1, 1) else IntType(2, True)
-    return int_type_for(min(t.lo, pad_value), max(t.hi, pad_value))
 
 
 def _weight_type(n: Node):

@@ -4,7 +4,6 @@ on every sample, report.json holds the accuracies, builds are byte-identical."""
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__, resources
-from ..dataflow import Plan, Stage, Stream, fifo_depth
+from ..dataflow import Plan, Stage, Stream, fifo_depth, index_bits, sparse_steps
 from ..ir.types import Bipolar, IntType, int_type_for
 from .render import render
 
@@ -134,27 +134,20 @@ def mvau_weights(weight: np.ndarray, pe: int, simd: int, wt: CType, name: str) -
                   _braces(words, lambda v: _literal(int(v), width)))
 
 
-def index_bits(mw: int) -> int:
-    return max(1, (mw - 1).bit_length())
-
-
 def sparse_stream(weight: np.ndarray, pe: int, simd: int, wbits: int) -> tuple[list[int], np.ndarray]:
     """The compressed weight stream of a sparse MVAU: (words, steps (groups,)).
 
     ``weight`` (G*PE, MW), G groups of PE rows (a set's neuron folds, sets one after
-    another). Group k takes steps[k] = max(1, ceil(most non-zeros of its rows / SIMD))
-    words; in step t, lane pe holds the non-zeros t*SIMD .. t*SIMD + SIMD-1 of row
+    another). Group k takes steps[k] words (dataflow.sparse_steps); in step t, lane pe holds the non-zeros t*SIMD .. t*SIMD + SIMD-1 of row
     k*PE + pe (ascending input index), padded with (value 0, index 0). Entry (pe, s) sits
     at bits [(pe*SIMD + s)*E, +E), E = WB + IXB: value in the low WB bits (two's
     complement), input index in the high IXB bits (index_bits(MW)); the top bit,
     PE*SIMD*E, marks a group's last step."""
-    rows, mw = weight.shape
-    ixb, e = index_bits(mw), wbits + index_bits(mw)
-    groups = rows // pe
-    words, steps = [], np.zeros(groups, np.int64)
-    for k in range(groups):
+    e = wbits + index_bits(weight.shape[1])
+    steps = sparse_steps(weight, pe, simd)
+    words = []
+    for k in range(len(steps)):
         nz = [np.flatnonzero(weight[k * pe + p]) for p in range(pe)]
-        steps[k] = max(1, -(-max(len(z) for z in nz) // simd))
         for t in range(steps[k]):
             v = 0
             for p in range(pe):
@@ -167,7 +160,6 @@ def sparse_stream(weight: np.ndarray, pe: int, simd: int, wbits: int) -> tuple[l
             if t == steps[k] - 1:
                 v |= 1 << (pe * simd * e)
             words.append(v)
-    assert ixb >= 1
     return words, steps
 
 

@@ -86,7 +86,6 @@ def context(plan: Plan, mem: dict[str, list[str]]) -> RtlContext:
         outs = [c.s(x).var for x in st.outs]
         ports = [("s", ins[0] + "_c"), ("m", outs[0] + "_p")]
         if st.kind == "mvau":
-            node = st.node
             xt, wt, ot = p["xt"], p["wt"], p["ot"]
             a = h.act
             params = [("MW", p["mw"]), ("MH", p["mh"]), ("SIMD", p["simd"]), ("PE", p["pe"]),

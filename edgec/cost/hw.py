@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ..dataflow import Plan, Stage, fifo_depth
+from ..dataflow import Plan, Stage, fifo_depth, index_bits
 from ..ir.types import Bipolar
 
 LUTRAM_COST, BRAM18_COST = 2, 129  # yosys memory_libmap (xc7): per LUTRAM LUT, per RAMB18
@@ -138,8 +138,6 @@ def _smvau(st: Stage) -> Res:
     multiplexer of the double-buffered input vector (registers), the compressed weight
     table (values, indices and a group-end bit), the accumulators and the activation.
     Structural, with the dense MVAU's coefficients; not yet fitted to yosys."""
-    from ..backend.hls import index_bits
-
     a, n = st.attrs, st.node
     pe, simd, mw = a["pe"], a["simd"], a["mw"]
     kind = n.attrs["kernel_kind"]

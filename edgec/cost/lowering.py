@@ -62,19 +62,13 @@ def winograd_option(g: Graph, n: Node, m: int, ranges=None) -> dict:
     r = winograd_ranges(n, *ranges[n.inputs[0]])
     u = n.params["weight"]
     p, mh, c = u.shape
-    geo = W.geometry(*ranges_shape(g, n), n.attrs["pad"], m)
+    geo = W.geometry(*g.node(n.inputs[0]).shape[:2], n.attrs["pad"], m)
     tiles = geo["th"] * geo["tw"]
     vb, ub, mb, yb = _bits(*r["v"]), _bits(u.min(), u.max()), _bits(*r["m"]), _bits(*r["y"])
     mults = W.mults(m, c, mh, tiles)
     area = (mults * (mult_area(vb, ub) + mb) + tiles * c * _nnz_terms(W.input_coefficients(m)) * vb
             + tiles * mh * _nnz_terms(W.output_coefficients(m).reshape(m * m, -1)) * yb)
     return {"mults": mults, "area": area}
-
-
-def ranges_shape(g: Graph, n: Node) -> tuple[int, int]:
-    """(H, W) of a Winograd node's input map."""
-    h, w, _ = g.node(n.inputs[0]).shape
-    return h, w
 
 
 def best_winograd(g: Graph, n: Node) -> int | None:

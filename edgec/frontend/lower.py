@@ -7,7 +7,7 @@ import torch
 
 from ..ir.graph import Graph, Node
 from ..ir.ops import Op
-from ..ir.types import Bipolar, IntType
+from ..ir.types import Bipolar, IntType, window_type
 from .qmodel import FakeQuantModel
 from .qnet import ActQuant, QNet
 
@@ -78,7 +78,7 @@ def lower(qnet: QNet) -> Graph:
             groups = n.attrs.get("groups", 1)
             t_in = types[src[0]]
             pad = tuple(n.attrs["pad"])
-            win_t = IntType(2, True) if isinstance(t_in, Bipolar) and any(pad) else t_in
+            win_t = window_type(t_in, 0) if any(pad) else t_in
             in_c = g.node(n.inputs[0]).shape[0]
             oh, ow = shape[0], shape[1]
             w = add(Node(f"{n.name}_window", Op.SLIDING_WINDOW, src, (oh, ow, kh * kw * in_c), win_t,

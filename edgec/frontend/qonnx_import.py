@@ -25,7 +25,7 @@ from ..errors import EdgecError, node_error
 from ..ir.graph import Graph, Node
 from ..ir.ops import Op
 from ..ir.ref import round_to_int
-from ..ir.types import Bipolar, IntType
+from ..ir.types import Bipolar, IntType, window_type
 from .fgraph import unique_name
 from .onnx_import import (_BATCH, _ONNX_OPS, _Builder, _attrs, _check_2d, _fold, _input_shape, _is_const, _opset,
                           _pads, load_onnx, single_input)
@@ -334,7 +334,7 @@ def _conv(b, a):
         raise b.fail(f"kernel {(kh, kw)} does not fit the {h}x{w} input")
     zp = int(round(x.zp))
     t_in = b.ir_node(x.t).type
-    win_t = IntType(2, True) if isinstance(t_in, Bipolar) and any(pad) else t_in
+    win_t = window_type(t_in, 0) if any(pad) else t_in
     if not win_t.lo <= zp <= win_t.hi:
         raise b.fail(f"zero padding needs the code {zp} (the zero point), outside the input's range")
     win = b.add(Node(b.name(f"{b.node.output[0]}_window"), Op.SLIDING_WINDOW, [x.t], (oh, ow, kh * kw * c), win_t,

@@ -51,6 +51,14 @@ def int_type_for(lo: int, hi: int) -> IntType:
     return IntType(bits, True)
 
 
+def window_type(t, pad_value: int):
+    """The element type of windows over a map of type ``t`` padded with ``pad_value``: a
+    bipolar map padded with 0 becomes int2, an integer map widens to hold the pad value."""
+    if isinstance(t, Bipolar):
+        return t if pad_value in (-1, 1) else IntType(2, True)
+    return int_type_for(min(t.lo, pad_value), max(t.hi, pad_value))
+
+
 def parse_type(s: str):
     if s == "bipolar":
         return Bipolar()

@@ -11,8 +11,6 @@ consumer is a MultiThreshold qualify; with 'f2'/'f4' the others stay direct.
 """
 from __future__ import annotations
 
-import numpy as np
-
 from ..ir import winograd as W
 from ..ir.graph import Graph, Node
 from ..ir.ops import Op

@@ -43,7 +43,7 @@ class SparseProblem:
 
     @property
     def ixb(self) -> int:
-        from edgec.backend.hls import index_bits
+        from edgec.dataflow import index_bits
 
         return index_bits(self.mw)
 
