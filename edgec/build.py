@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from math import prod
 
-from . import __version__, boards
+from . import __version__, boards, outdir, validate
 from .backend import report as report_mod
 from .backend import driver as driver_backend
 from .backend import hls as hls_backend
@@ -50,50 +51,59 @@ def _stderr(msg: str) -> None:
     print(f"edgec: {msg}", file=sys.stderr, flush=True)
 
 
-def load_array(path, what: str) -> np.ndarray:
-    if isinstance(path, np.ndarray):
-        return path
-    try:
-        a = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as e:
-        raise EdgecError(f"cannot read {what} '{path}': {str(e).splitlines()[0] if str(e) else type(e).__name__}; give a .npy file") from None
-    if not isinstance(a, np.ndarray):
-        raise EdgecError(f"cannot read {what} '{path}': expected one array in a .npy file")
-    return a
-
-
-def _labelled(x, labels, what: str):
-    """(inputs as float64, labels or None), checked to match."""
-    x = load_array(x, what).astype(np.float64)
-    y = None if labels is None else load_array(labels, "labels")
-    if y is not None and (y.ndim != 1 or len(y) != len(x)):
-        raise EdgecError(f"labels have shape {y.shape}; expected ({len(x)},), one class index per input")
+def _labelled(x, labels, what: str, shape=None, classes=None):
+    """(inputs as float64, labels or None), checked: real, finite, (N, *shape), labels
+    integer class indices below ``classes``."""
+    x = validate.numeric(validate.load_array(x, what), what, shape).astype(np.float64)
+    y = None if labels is None else validate.labels(validate.load_array(labels, "labels"), len(x), "--labels",
+                                                    classes)
     return x, y
 
 
-def check_out_dir(out: Path) -> None:
-    if out.exists() and not out.is_dir():
-        raise EdgecError(f"output '{out}' exists and is not a folder; choose another -o")
-    if out.is_dir() and any(out.iterdir()) and not (out / "edgec.json").is_file():
-        raise EdgecError(f"output folder '{out}' already holds other files; choose an empty or new folder with -o")
+def _classes(fg) -> int:
+    """Outputs per sample of a float graph (the number of classes labels may index)."""
+    from .frontend.fgraph import infer_shapes
+
+    infer_shapes(fg)
+    return prod(fg.node(fg.output).shape)
+
+
+def _export_dest(dest, out: Path) -> Path:
+    """The --export-qonnx file, checked before any work: a new or existing file (not a
+    folder) in an existing folder, outside the build folder."""
+    if str(dest).strip() == "" or "\0" in str(dest):
+        raise EdgecError("--export-qonnx: give a file name ending in .onnx")
+    d = Path(os.path.abspath(dest))
+    if d.is_dir():
+        raise EdgecError(f"--export-qonnx {dest}: that is a folder; give a file name ending in .onnx")
+    if not d.parent.is_dir():
+        raise EdgecError(f"--export-qonnx {dest}: folder '{d.parent}' does not exist")
+    if d.suffix != ".onnx":
+        raise EdgecError(f"--export-qonnx {dest}: give a file name ending in .onnx")
+    if d == out or out in d.parents:
+        raise EdgecError(f"--export-qonnx {dest}: the file would be inside the output folder, which the build "
+                         "replaces; write it elsewhere")
+    return d
 
 
 def load_folding(folding) -> dict:
     """A folding given as a dict or a YAML/JSON file: {unit: {pe: N, simd: M}}."""
-    import yaml
-
     if isinstance(folding, dict):
-        return folding
-    p = Path(folding)
-    if not p.is_file():
-        raise EdgecError(f"--folding {folding!r}: choose 'auto', 'min', or a YAML file of {{layer: {{pe, simd}}}}")
-    try:
-        raw = yaml.safe_load(p.read_text())
-    except (OSError, yaml.YAMLError) as e:
-        raise EdgecError(f"cannot read folding '{p}': {str(e).splitlines()[0]}") from None
+        raw, where = folding, "folding"
+    else:
+        p = Path(folding)
+        if not p.is_file():
+            raise EdgecError(f"--folding {folding!r}: choose 'auto', 'min', or a YAML file of {{layer: {{pe, simd}}}}")
+        raw, where = validate.load_yaml(p, "folding"), f"folding '{p}'"
     if not isinstance(raw, dict):
-        raise EdgecError(f"folding '{p}' must map layer names to {{pe: N, simd: M}}")
-    return raw
+        raise EdgecError(f"{where} must map layer names to {{pe: N, simd: M}}")
+    for u, v in raw.items():
+        if not isinstance(v, dict):
+            raise EdgecError(f"{where}: '{u}': give {{pe: N, simd: M}}, got {v!r}"[:300])
+        validate.known_keys(v, f"{where}: '{u}'", ("pe", "simd"))
+        for key in v:
+            validate.integer(v[key], f"{where}: {u}.{key}", 1, None, "a whole number")
+    return {str(u): {k: int(x) for k, x in v.items()} for u, v in raw.items()}
 
 
 def load_model(model, input_shape):
@@ -144,8 +154,7 @@ def build(model=None, out="out", *, board="zynq7020", preset=None, config=None, 
     (per layer by the cost model) for the 3x3 stride-1 convolutions."""
     progress = progress or (lambda m: None)
     brd = boards.get(board)
-    out = Path(out)
-    check_out_dir(out)
+    out = outdir.prepare(out)
     cfg = make_config(preset, config, wbits, abits, prune, prune_mode, prune_domain)
     if cfg.prune_domain == "winograd":
         if winograd not in ("f2", "f4"):
@@ -155,8 +164,8 @@ def build(model=None, out="out", *, board="zynq7020", preset=None, config=None, 
         if export_qonnx:
             raise EdgecError("--export-qonnx: QONNX has no Winograd-domain weights; drop --prune-domain winograd")
     lr_spec = LowRank.parse(lowrank, lowrank_conv) if lowrank is not None else None
-    if export_qonnx and not Path(export_qonnx).parent.is_dir():
-        raise EdgecError(f"--export-qonnx {export_qonnx}: folder '{Path(export_qonnx).parent}' does not exist")
+    if export_qonnx is not None:
+        export_qonnx = _export_dest(export_qonnx, out)
     fixed = None
     if isinstance(folding, dict) or folding not in ("auto", "min"):
         fixed, folding = load_folding(folding), "auto"
@@ -164,8 +173,18 @@ def build(model=None, out="out", *, board="zynq7020", preset=None, config=None, 
         raise EdgecError(f"--winograd {winograd!r}: choose one of {', '.join(WINOGRAD_MODES)}")
     if sparse not in SPARSE_MODES:
         raise EdgecError(f"--sparse {sparse!r}: choose one of {', '.join(SPARSE_MODES)}")
-    if target_fps is not None and not float(target_fps) > 0:
-        raise EdgecError(f"--target-fps {target_fps}: give a positive frame rate")
+    if target_fps is not None:
+        target_fps = validate.number(target_fps, "--target-fps", 0, None, "a positive frame rate", lo_open=True)
+    seed = validate.integer(seed, "--seed", 0, 2**32 - 1, "a whole number")
+    if finetune_epochs is not None:
+        finetune_epochs = validate.integer(finetune_epochs, "--finetune-epochs", 0, 100_000, "a whole number")
+    if input_shape is not None:
+        input_shape = tuple(validate.integer(v, "--input-shape", 1, 1 << 16, "sizes") for v in input_shape)
+    if (calib is None) != (labels is None) and calib is None:
+        raise EdgecError("--labels needs --calib: the labels are the classes of the calibration inputs")
+    # arrays are read and checked (numbers, finite, not empty) before the model
+    calib = None if calib is None else validate.numeric(validate.load_array(calib, "--calib"), "--calib")
+    labels = None if labels is None else validate.load_array(labels, "--labels")
     preset_name = cfg.preset
     fg, example = load_model(model, input_shape)
     qonnx = fg if isinstance(fg, Graph) else None
@@ -183,10 +202,8 @@ def build(model=None, out="out", *, board="zynq7020", preset=None, config=None, 
         if calib is not None or labels is not None:  # optional: the simulator's accuracy in the report
             if calib is None or labels is None:
                 raise EdgecError("a QONNX model needs no calibration; give --calib with --labels to measure accuracy")
-            eval_x, eval_y = _labelled(calib, labels, "evaluation inputs")
-            if tuple(eval_x.shape[1:]) != tuple(qonnx.meta["input_shape"]):
-                raise EdgecError(f"--calib has shape {eval_x.shape}; the model takes "
-                                 f"(N, {', '.join(map(str, qonnx.meta['input_shape']))})")
+            eval_x, eval_y = _labelled(calib, labels, "--calib", qonnx.meta["input_shape"],
+                                       prod(qonnx.meta["output_shape"]))
     elif example:
         from .examples import digits
 
@@ -198,7 +215,7 @@ def build(model=None, out="out", *, board="zynq7020", preset=None, config=None, 
         if calib is None:
             raise EdgecError("quantization needs calibration data: --calib X.npy with inputs shaped (N, "
                              + ", ".join(map(str, fg.input.shape)) + ")")
-        cx, cy = _labelled(calib, labels, "calibration data")
+        cx, cy = _labelled(calib, labels, "--calib", fg.input.shape, _classes(fg))
         eval_x, eval_y = (cx, cy) if cy is not None else (None, None)
     finetune_epochs = int(finetune_epochs or 0)
     lowrank_rep = None
@@ -206,8 +223,6 @@ def build(model=None, out="out", *, board="zynq7020", preset=None, config=None, 
         qnet = None
         n_q = sum(1 for n in qonnx.nodes if n.op == Op.AFFINE_QUANT)
         progress(f"read QONNX: {n_q} activation quantizers and their widths from the model")
-    elif finetune_epochs < 0:
-        raise EdgecError(f"--finetune-epochs {finetune_epochs}: must be 0 or more")
     elif finetune_epochs and cy is None:
         raise EdgecError("--finetune-epochs needs labels for the calibration data: --labels Y.npy")
     else:
@@ -228,9 +243,8 @@ def build(model=None, out="out", *, board="zynq7020", preset=None, config=None, 
         if finetune_epochs:
             qnet = finetune(qnet, cx, cy, finetune_epochs, seed=seed, progress=progress)
 
-    tmp = out.parent / f".{out.name}.edgec-tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    tmp = outdir.temporary(out)
+    part = None
     try:
         progress("lowering to the integer IR and running passes")
         g = lower(qnet) if qnet is not None else qonnx
@@ -267,25 +281,23 @@ def build(model=None, out="out", *, board="zynq7020", preset=None, config=None, 
         if qnet is not None and lowrank_rep is not None:
             rep["lowrank"] = lowrank_rep
         (tmp / "report.json").write_text(dumps(rep))
-        files = sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*") if p.is_file())
-        manifest = {"edgec": __version__, "board": brd.name, "part": brd.part, "files": files + ["edgec.json"],
-                    "input_shape": g.meta["input_shape"], "output_shape": g.meta["output_shape"],
-                    "input_quant": g.meta["input_quant"], "example": example,
-                    "axis": axis}
-        (tmp / "edgec.json").write_text(dumps(manifest))
+        outdir.write_manifest(tmp, {"edgec": __version__, "board": brd.name, "part": brd.part,
+                                    "input_shape": g.meta["input_shape"], "output_shape": g.meta["output_shape"],
+                                    "input_quant": g.meta["input_quant"], "example": example, "axis": axis})
         if export_qonnx:
             from .frontend.qonnx_export import export_qonnx as write_qonnx
 
             progress(f"writing the quantized model as QONNX to {export_qonnx}")
-            dest = Path(export_qonnx)
-            part = dest.parent / f".{dest.name}.edgec-tmp-{os.getpid()}"
+            part = export_qonnx.parent / f".edgec-{export_qonnx.name[:40]}-new-{os.getpid()}"
             write_qonnx(qnet, part)
-            part.replace(dest)
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
+            with outdir.signals_held():
+                part.replace(export_qonnx)
+                part = None
+        outdir.commit(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        if part is not None:
+            part.unlink(missing_ok=True)
         raise
     return BuildResult(out, rep)
 

@@ -97,11 +97,29 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def _build_dir(d: str) -> Path:
-    p = Path(d)
-    if not (p / "edgec.json").is_file():
-        raise EdgecError(f"'{d}' is not an edgec build folder (no edgec.json); run `edgec build -o {d}` first")
+def _build_dir(d: str, *parts: str) -> Path:
+    from .outdir import open_build
+
+    return open_build(d, *parts)[0]
+
+
+def _out_file(path: str, flag: str, suffix: str) -> Path:
+    """A file to write: its folder exists, it is not a folder itself."""
+    p = Path(path)
+    if str(path).strip() == "" or "\0" in str(path):
+        raise EdgecError(f"{flag}: give a file name ending in {suffix}")
+    if p.is_dir():
+        raise EdgecError(f"{flag} {path}: that is a folder; give a file name ending in {suffix}")
+    if not p.parent.is_dir():
+        raise EdgecError(f"{flag} {path}: folder '{p.parent}' does not exist")
     return p
+
+
+def _inputs(path, d: Path):
+    from . import validate
+
+    shape = tuple(json.loads((d / "edgec.json").read_text())["input_shape"])
+    return validate.numeric(validate.load_array(path, "--inputs"), "--inputs", shape)
 
 
 def cmd_build(a) -> int:
@@ -120,22 +138,21 @@ def cmd_build(a) -> int:
 
 def cmd_sim(a) -> int:
     from .backend import sim as sim_backend
-    from .build import load_array
+    from . import validate
     from .ir.graph import save_npz
 
-    d = _build_dir(a.build_dir)
-    x = load_array(a.inputs, "inputs")
+    d = _build_dir(a.build_dir, "sim")
+    out = _out_file(a.out, "--out", ".npz")
+    x = _inputs(a.inputs, d)
+    lab = validate.labels(validate.load_array(a.labels, "--labels"), len(x), "--labels") if a.labels else None
     mod = sim_backend.load(d / "sim")
     try:
         q, y = mod.run(x, debug=a.debug)
     except ValueError as e:
         raise EdgecError(f"--inputs '{a.inputs}': {e}") from None
-    save_npz(Path(a.out), {"q": q, "y": y})
+    save_npz(out, {"q": q, "y": y})
     msg = f"simulated {len(x)} inputs -> {a.out} (q {q.dtype} {q.shape}, y {y.dtype})"
-    if a.labels:
-        lab = load_array(a.labels, "labels")
-        if lab.shape != (len(x),):
-            raise EdgecError(f"--labels has shape {lab.shape}; expected ({len(x)},)")
+    if lab is not None:
         msg += f"; accuracy {100 * float((y.reshape(len(x), -1).argmax(1) == lab).mean()):.2f}%"
     print(msg)
     return 0
@@ -144,17 +161,18 @@ def cmd_sim(a) -> int:
 def cmd_report(a) -> int:
     from .backend.report import table
 
-    rep = json.loads((_build_dir(a.build_dir) / "report.json").read_text())
+    rep = json.loads((_build_dir(a.build_dir, "report.json") / "report.json").read_text())
     print(json.dumps(rep, indent=1) if a.json else table(rep))
     return 0
 
 
 def cmd_csim(a) -> int:
     from . import csim
-    from .build import load_array
 
-    d = _build_dir(a.build_dir)
-    x = load_array(a.inputs, "inputs") if a.inputs else None
+    d = _build_dir(a.build_dir, "sim", "hls", "report.json")
+    if a.vectors is not None and a.vectors < 1:
+        raise EdgecError(f"--vectors {a.vectors}: give 1 or more")
+    x = _inputs(a.inputs, d) if a.inputs else None
     r = csim.run(d, x, a.vectors)
     if a.json:
         print(json.dumps({k: r[k] for k in ("vectors", "mismatches", "compile_s", "run_s")}))
@@ -170,11 +188,15 @@ def cmd_csim(a) -> int:
 
 
 def cmd_cosim(a) -> int:
-    from .build import load_array
     from .cosim.run import run
 
-    d = _build_dir(a.build_dir)
-    x = load_array(a.inputs, "inputs") if a.inputs else None
+    d = _build_dir(a.build_dir, "sim", "report.json", *(() if a.rtl else ("rtl",)))
+    if a.vectors is not None and a.vectors < 1:
+        raise EdgecError(f"--vectors {a.vectors}: give 1 or more")
+    for name, v in (("--idle", a.idle), ("--backpressure", a.backpressure)):
+        if not 0 <= v < 1:
+            raise EdgecError(f"{name} {v}: give a probability in [0, 1)")
+    x = _inputs(a.inputs, d) if a.inputs else None
     r = run(d, a.simulator, x, a.vectors if a.vectors is not None else 100, a.idle, a.backpressure, a.rtl)
     if a.json:
         print(json.dumps({k: r[k] for k in ("vectors", "mismatches", "cycles_per_frame", "fps")}))
@@ -194,7 +216,7 @@ def cmd_synth(a) -> int:
     from . import synth
     from .build import _stderr
 
-    d = _build_dir(a.build_dir)
+    d = _build_dir(a.build_dir, "rtl", "report.json")
     if a.jobs is not None and a.jobs < 1:
         raise EdgecError(f"--jobs {a.jobs}: give at least 1")
     r = synth.run(d, a.jobs, progress=(lambda m: None) if a.quiet else _stderr)
@@ -211,16 +233,51 @@ def cmd_boards(a) -> int:
     return 0
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the program is so that a build cleans up as for Ctrl-C."""
+
+
+def _on_sigterm(signum, frame):
+    raise _Terminated()
+
+
+COMMANDS = {"build": cmd_build, "sim": cmd_sim, "report": cmd_report, "csim": cmd_csim, "cosim": cmd_cosim,
+            "synth": cmd_synth, "boards": cmd_boards}
+
+
 def main(argv=None) -> int:
+    """Run one command. Set up before anything heavy is imported: SIGTERM and Ctrl-C end
+    in one line and a clean folder, warnings of the libraries are kept off stderr, and
+    bad input is one `edgec: error:` line with exit code 2."""
+    import signal
+    import threading
+    import warnings
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        a = parser().parse_args(argv)
-        return {"build": cmd_build, "sim": cmd_sim, "report": cmd_report, "csim": cmd_csim, "cosim": cmd_cosim, "synth": cmd_synth, "boards": cmd_boards}[a.cmd](a)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            a = parser().parse_args(argv)
+            return COMMANDS[a.cmd](a)
     except EdgecError as e:
-        print(f"edgec: error: {e}", file=sys.stderr)
+        print(f"edgec: error: {_one_line(str(e))}", file=sys.stderr)
         return 2
+    except _Terminated:
+        print("edgec: error: terminated (SIGTERM)", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print("edgec: error: interrupted", file=sys.stderr)
         return 130
+    except MemoryError:
+        print("edgec: error: out of memory; give a smaller model or data set", file=sys.stderr)
+        return 2
+
+
+def _one_line(msg: str) -> str:
+    """An error message as one printable line of bounded length (names inside it are the model's text)."""
+    s = "".join(ch if ch.isprintable() else "?" for ch in " ".join(msg.split()))
+    return s if len(s) <= 1000 else s[:997] + "..."
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .backend import sim as sim_backend
+from . import outdir
 from .errors import EdgecError
 
 CXXFLAGS = ["-std=c++14", "-O2", "-Wall", "-Wextra", "-Wno-unknown-pragmas"]
@@ -91,15 +92,19 @@ def test_codes(manifest: dict, sim, x=None, vectors: int | None = None, seed: in
 def run(build_dir: Path, x: np.ndarray | None = None, vectors: int | None = None, seed: int = 0) -> dict:
     """Run the C simulation on ``x`` (float inputs or integer codes; default: the example's
     test split, or random input codes) and compare with the simulator."""
-    build_dir = Path(build_dir)
-    manifest = json.loads((build_dir / "edgec.json").read_text())
+    build_dir, manifest = outdir.open_build(build_dir, "sim", "hls", "report.json")
+    report = json.loads((build_dir / "report.json").read_text())
+    with outdir.work_dir(build_dir, "csim") as work:
+        return _run(build_dir, manifest, report, work, x, vectors, seed)
+
+
+def _run(build_dir, manifest, report, work, x, vectors, seed) -> dict:
     sim = sim_backend.load(build_dir / "sim")
     codes = test_codes(manifest, sim, x, vectors, seed)
     expected = sim.forward(codes).reshape(len(codes), -1)
 
     lin, lout = manifest["axis"]["in"], manifest["axis"]["out"]
     K = sim.K
-    work = build_dir / "csim"
     exe, compile_s, warnings = compile_tb(build_dir / "hls", work)
     n = len(codes)
     (work / "in.bin").write_bytes(
@@ -115,6 +120,10 @@ def run(build_dir: Path, x: np.ndarray | None = None, vectors: int | None = None
                          lout["per_word"], lout["beat_bytes"], lout["elems"])
     bad = (got != expected).any(axis=1)
     cyc = json.loads((work / "cycles.json").read_text())
-    per_frame = {s["name"]: s["iterations"] / n for s in cyc["stages"]}
+    names = [s["stage"] for s in report["hardware"]["stages"]]
+    if len(names) != len(cyc["stages"]):
+        raise EdgecError(f"{build_dir / 'report.json'} lists {len(names)} stages but hls/ has {len(cyc['stages'])}; "
+                         "rebuild the folder with `edgec build`")
+    per_frame = {names[s["stage"]]: s["iterations"] / n for s in cyc["stages"]}
     return {"vectors": int(n), "mismatches": int(bad.sum()), "compile_s": round(compile_s, 2),
             "run_s": round(run_s, 2), "cycles": per_frame, "warnings": warnings, "first_mismatch": int(np.argmax(bad)) if bad.any() else None}

@@ -23,6 +23,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from .cost.hw import BUDGET, PLATFORM
+from . import outdir
+from .backend.names import ident
 from .errors import EdgecError
 
 SCRIPT_VERSION = "1"
@@ -136,7 +138,12 @@ def _sum(rows) -> dict:
 def run(build_dir: Path, jobs: int | None = None, progress=lambda m: None) -> dict:
     """Synthesize every stage and FIFO of ``build_dir``'s RTL; the per-stage figures with the
     cost model's estimates, the total, and whether the design fits the board."""
-    build_dir = Path(build_dir)
+    build_dir, _ = outdir.open_build(build_dir, "rtl", "report.json")
+    with outdir.work_dir(build_dir, "synth") as work:
+        return _run(build_dir, work, jobs, progress)
+
+
+def _run(build_dir: Path, work: Path, jobs, progress) -> dict:
     rtl = build_dir / "rtl"
     inst_file = rtl / "instances.json"
     if not inst_file.is_file():
@@ -144,10 +151,9 @@ def run(build_dir: Path, jobs: int | None = None, progress=lambda m: None) -> di
     inst = json.loads(inst_file.read_text())
     hw = json.loads((build_dir / "report.json").read_text())["hardware"]
     exe = yosys()
-    work = build_dir / "synth"
     est = {s["stage"]: s for s in hw["stages"]}
 
-    stage_jobs = [Job(f"stage{s['id']}_{s['name']}", s["module"], s["params"], rtl, work, est[s["name"]]["LUT"])
+    stage_jobs = [Job(f"stage{s['id']}_{ident(s['name'])}", s["module"], s["params"], rtl, work, est[s["name"]]["LUT"])
                   for s in inst["stages"]]
     fifo_kinds: dict[tuple, list[str]] = {}
     for f in inst["fifos"]:

@@ -6,6 +6,7 @@ from pathlib import Path
 import jinja2
 
 from .. import resources
+from . import names
 
 
 def environment() -> jinja2.Environment:
@@ -17,6 +18,10 @@ def environment() -> jinja2.Environment:
         autoescape=False,
     )
     env.filters["repr"] = repr
+    env.filters["py"] = names.py
+    env.filters["c_str"] = names.c_str
+    env.filters["comment"] = names.comment
+    env.filters["ident"] = names.ident
     return env
 
 

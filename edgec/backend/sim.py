@@ -100,12 +100,13 @@ def emit(g: Graph, out: Path, name: str) -> None:
     out.mkdir(parents=True, exist_ok=True)
     render("sim/model.py.j2", out / "model.py", ctx=context(g, name))
     shutil.copyfile(Path(__file__).resolve().parent.parent / "sim" / "kernels.py", out / "kernels.py")
-    arrays = {f"{n.name}/{k}": v for n in g.nodes for k, v in n.params.items()
+    # keyed by the step's variable (t3/weight), not the node's name: names are the model's text
+    arrays = {f"t{i}/{k}": v for i, n in enumerate(g.nodes) for k, v in n.params.items()
               if n.op in (Op.MATMUL, Op.XNOR_POPCOUNT, Op.MULTI_THRESHOLD, Op.WINOGRAD)
               and k in ("weight", "thresholds", "sign")}
-    for n in g.nodes:
+    for i, n in enumerate(g.nodes):
         if n.op == Op.WINOGRAD:
-            arrays[f"{n.name}/bt"], arrays[f"{n.name}/at"] = wino.BT[n.attrs["tile"]], wino.AT[n.attrs["tile"]]
+            arrays[f"t{i}/bt"], arrays[f"t{i}/at"] = wino.BT[n.attrs["tile"]], wino.AT[n.attrs["tile"]]
     aff = g.meta["output_affine"]
     arrays["output/a"] = np.asarray(aff["a"], np.float64)
     arrays["output/c0"] = np.asarray(aff["c0"], np.float64)

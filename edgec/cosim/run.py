@@ -13,6 +13,7 @@ from .. import tools
 from ..backend import sim as sim_backend
 from ..csim import test_codes
 from ..errors import EdgecError
+from .. import outdir
 
 
 def run(build_dir: Path, simulator: str = "icarus", x=None, vectors: int | None = None, idle: float = 0.0,
@@ -21,8 +22,15 @@ def run(build_dir: Path, simulator: str = "icarus", x=None, vectors: int | None 
     then dropped (it must not disturb the frames that follow)."""
     from cocotb_tools.runner import get_runner
 
-    build_dir = Path(build_dir).resolve()
-    manifest = json.loads((build_dir / "edgec.json").read_text())
+    build_dir, manifest = outdir.open_build(Path(build_dir).resolve(), "sim", "report.json",
+                                            *(() if rtl_dir else ("rtl",)))
+    report = json.loads((build_dir / "report.json").read_text())
+    with outdir.work_dir(build_dir, "cosim") as cw:
+        return _run(build_dir, manifest, report, cw, simulator, x, vectors, idle, backpressure, rtl_dir, seed,
+                    reset_after)
+
+
+def _run(build_dir, manifest, report, cw, simulator, x, vectors, idle, backpressure, rtl_dir, seed, reset_after):
     for name, v in (("--idle", idle), ("--backpressure", backpressure)):
         if not 0 <= v < 1:
             raise EdgecError(f"{name} {v}: give a probability in [0, 1)")
@@ -43,7 +51,7 @@ def run(build_dir: Path, simulator: str = "icarus", x=None, vectors: int | None 
         else sorted(rtl.rglob("*.v"))
     if not sources:
         raise EdgecError(f"--rtl '{rtl}': no Verilog files (*.v) there")
-    work = build_dir / "cosim" / f"{simulator}{'-' + rtl.name if rtl_dir else ''}"
+    work = cw / f"{simulator}{'-' + rtl.name if rtl_dir else ''}"
     work.mkdir(parents=True, exist_ok=True)
     runner = get_runner(simulator)
     params = {"MEM_DIR": f'"{rtl / "mem"}"'} if not rtl_dir else {}
@@ -54,7 +62,7 @@ def run(build_dir: Path, simulator: str = "icarus", x=None, vectors: int | None 
             "idle": idle, "backpressure": backpressure, "seed": seed, "result": str(work / "result.json"),
             "reset_after": int(reset_after),
             "max_cycles": 200 * (n + 2) * max(in_per, out_per) + 100 * n * int(
-                json.loads((build_dir / "report.json").read_text())["hardware"]["cycles_per_frame"]) + 10000}
+                report["hardware"]["cycles_per_frame"]) + 10000}
     (work / "spec.json").write_text(json.dumps(spec))
     results = work / "results.xml"
     try:
@@ -80,7 +88,7 @@ def run(build_dir: Path, simulator: str = "icarus", x=None, vectors: int | None 
     ends = np.array(res["cycles"][out_per - 1 :: out_per], np.int64)
     steady = np.diff(ends[len(ends) // 2 :]) if len(ends) > 3 else np.diff(ends)
     cpf = float(np.mean(steady)) if len(steady) else float("nan")
-    clock = float(json.loads((build_dir / "report.json").read_text())["board"]["clock_mhz"])
+    clock = float(report["board"]["clock_mhz"])
     return {"vectors": int(n), "mismatches": int(bad.sum()), "tlast_ok": lasts_ok, "failures": fails,
             "ok": not bad.any() and lasts_ok and not fails, "cycles_per_frame": round(cpf, 1),
             "fps": None if math.isnan(cpf) else round(clock * 1e6 / cpf, 1)}

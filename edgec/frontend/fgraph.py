@@ -71,8 +71,25 @@ class FGraph:
         return [n for n in self.nodes if name in n.inputs]
 
 
+NAME_MAX = 120
+
+
+def clean_name(name) -> str:
+    """A model's node or tensor name as edgec keeps it: control characters (newline, NUL,
+    ...) as '?', at most NAME_MAX characters (a long name keeps its start and a hash).
+    Quotes, backslashes and the like stay: every backend encodes names (backend/names.py)."""
+    import hashlib
+    import unicodedata
+
+    s = "".join("?" if unicodedata.category(ch) in ("Cc", "Cs") else ch for ch in str(name))
+    if len(s) > NAME_MAX:
+        s = s[: NAME_MAX - 9] + "~" + hashlib.sha256(str(name).encode("utf-8", "backslashreplace")).hexdigest()[:8]
+    return s or "unnamed"
+
+
 def unique_name(base: str, taken: set[str]) -> str:
-    """``base``, or ``base_1``, ``base_2``... the first not in ``taken``; records it there."""
+    """``base`` (cleaned), or ``base_1``, ``base_2``... the first not in ``taken``; records it there."""
+    base = clean_name(base)
     name, k = base, 1
     while name in taken:
         name, k = f"{base}_{k}", k + 1

@@ -329,9 +329,9 @@ def import_onnx(path, loaded=None) -> FGraph:
     opset = _opset(model)
     b = _Builder()
     b.vals.update(inits)
-    b.nodes.append(FNode(inputs[0].name, "input", [], {"shape": _input_shape(inputs[0])}, source_op="input"))
-    b.taken.add(inputs[0].name)
-    b.vals[inputs[0].name] = inputs[0].name
+    in_name = unique_name(inputs[0].name, b.taken)
+    b.nodes.append(FNode(in_name, "input", [], {"shape": _input_shape(inputs[0])}, source_op="input"))
+    b.vals[inputs[0].name] = in_name
     for index, node in enumerate(g.node):
         b.node, b.label = node, node.name or f"{node.op_type}_{index}"
         standard = node.domain in ("", "ai.onnx")

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from ..errors import EdgecError
+from ..validate import choice, integer, known_keys, load_yaml, number
 from .fgraph import FGraph
 from .qmodel import float_forward
 from .qnet import PASS_THROUGH, ActQuant, QNet, Segment, WeightQuant, find_segments
@@ -23,6 +24,9 @@ PRESETS = {"int8": (8, 8), "int4": (4, 4), "w2a2": (2, 2), "w1a1": (1, 1)}
 CALIBRATORS = ("minmax", "percentile")
 PRUNE_MODES = ("unstructured", "channel")
 PRUNE_DOMAINS = ("spatial", "winograd")
+CONFIG_KEYS = ("preset", "wbits", "abits", "input_bits", "calibrator", "percentile", "layers", "prune", "prune_mode",
+               "prune_domain")
+LAYER_KEYS = ("wbits", "abits", "calibrator", "prune", "winograd", "sparse")
 
 
 def parse_wbits(v, where: str) -> int:
@@ -30,22 +34,14 @@ def parse_wbits(v, where: str) -> int:
     if isinstance(v, str) and v.strip().lower() == "ternary":
         return 0
     try:
-        b = int(v)
-    except (TypeError, ValueError):
-        b = -1
-    if not 1 <= b <= 8:
-        raise EdgecError(f"{where} {v!r}: weight bits must be 1 (binary), 2 to 8, or 'ternary'")
-    return b
+        return integer(v, where, 1, 8)
+    except EdgecError:
+        raise EdgecError(f"{where} {v!r}: weight bits must be 1 (binary), 2 to 8, or 'ternary'") from None
 
 
 def parse_prune(v, where: str) -> float:
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        f = -1.0
-    if not 0.0 <= f < 1.0:
-        raise EdgecError(f"{where} {v!r}: the pruned share of weights must be at least 0 and below 1, e.g. 0.9")
-    return f
+    return number(v, where, 0.0, 1.0, "the pruned share of weights: at least 0 and below 1, e.g. 0.9",
+                  hi_open=True)
 
 
 def prune_mask(w: np.ndarray, share: float, mode: str) -> np.ndarray:
@@ -68,12 +64,9 @@ def prune_mask(w: np.ndarray, share: float, mode: str) -> np.ndarray:
 
 def parse_abits(v, where: str) -> int:
     try:
-        b = int(v)
-    except (TypeError, ValueError):
-        b = -1
-    if not 1 <= b <= 8:
-        raise EdgecError(f"{where} {v!r}: activation bits must be 1 (bipolar sign) to 8")
-    return b
+        return integer(v, where, 1, 8)
+    except EdgecError:
+        raise EdgecError(f"{where} {v!r}: activation bits must be 1 (bipolar sign) to 8") from None
 
 
 @dataclass
@@ -104,23 +97,17 @@ def make_config(preset: str | None = None, config_path: str | None = None, wbits
                 prune_mode=None, prune_domain=None) -> QuantConfig:
     """The YAML config's preset unless ``preset`` is given (default w2a2), then the
     config's settings, then --wbits/--abits, each overriding the last."""
-    import yaml
-
     raw: dict = {}
     if config_path:
-        try:
-            raw = yaml.safe_load(Path(config_path).read_text()) or {}
-        except (OSError, yaml.YAMLError) as e:
-            raise EdgecError(f"cannot read config '{config_path}': {str(e).splitlines()[0]}") from None
+        raw = load_yaml(config_path, "config")
+        if raw is None:
+            raw = {}
         if not isinstance(raw, dict):
             raise EdgecError(f"config '{config_path}' must be a mapping (preset, wbits, abits, layers, ...)")
-        unknown = set(raw) - {"preset", "wbits", "abits", "input_bits", "calibrator", "percentile", "layers", "prune",
-                              "prune_mode", "prune_domain"}
-        if unknown:
-            raise EdgecError(f"config '{config_path}': unknown keys {sorted(unknown)}")
+        known_keys(raw, f"config '{config_path}'", CONFIG_KEYS)
     preset = preset or raw.get("preset") or "w2a2"
-    if preset not in PRESETS:
-        raise EdgecError(f"unknown preset '{preset}'; choose one of {', '.join(PRESETS)}")
+    if not isinstance(preset, str) or preset not in PRESETS:
+        raise EdgecError(f"config preset {preset!r}: unknown preset; choose one of {', '.join(PRESETS)}")
     cfg = QuantConfig(*PRESETS[preset], preset=preset)
     if "wbits" in raw:
         cfg.wbits = parse_wbits(raw["wbits"], "config wbits")
@@ -130,21 +117,22 @@ def make_config(preset: str | None = None, config_path: str | None = None, wbits
         cfg.input_bits = parse_abits(raw["input_bits"], "config input_bits")
         if cfg.input_bits == 1:
             raise EdgecError("config input_bits 1: the network input needs 2 to 8 bits")
-    cfg.calibrator = raw.get("calibrator", cfg.calibrator)
-    cfg.percentile = float(raw.get("percentile", cfg.percentile))
+    cfg.calibrator = choice(raw.get("calibrator", cfg.calibrator), "config calibrator", CALIBRATORS)
+    cfg.percentile = number(raw.get("percentile", cfg.percentile), "config percentile", 50.0, 100.0,
+                            "a percentile between 50 and 100")
     cfg.layers = raw.get("layers", {}) or {}
     if not isinstance(cfg.layers, dict) or not all(isinstance(v, dict) for v in cfg.layers.values()):
         raise EdgecError("config layers: must map layer names to {wbits, abits, calibrator, prune, winograd, sparse}")
+    cfg.layers = {str(k): v for k, v in cfg.layers.items()}
+    for name, o in cfg.layers.items():
+        known_keys(o, f"config layers.{name}", LAYER_KEYS)
     if "prune" in raw:
         cfg.prune = parse_prune(raw["prune"], "config prune")
     if prune is not None:
         cfg.prune = parse_prune(prune, "--prune")
-    cfg.prune_mode = prune_mode or raw.get("prune_mode", cfg.prune_mode)
-    cfg.prune_domain = prune_domain or raw.get("prune_domain", cfg.prune_domain)
-    if cfg.prune_domain not in PRUNE_DOMAINS:
-        raise EdgecError(f"prune domain {cfg.prune_domain!r}: choose one of {', '.join(PRUNE_DOMAINS)}")
-    if cfg.prune_mode not in PRUNE_MODES:
-        raise EdgecError(f"prune mode {cfg.prune_mode!r}: choose one of {', '.join(PRUNE_MODES)}")
+    cfg.prune_mode = choice(prune_mode or raw.get("prune_mode", cfg.prune_mode), "prune_mode", PRUNE_MODES)
+    cfg.prune_domain = choice(prune_domain or raw.get("prune_domain", cfg.prune_domain), "prune_domain",
+                              PRUNE_DOMAINS)
     for name, o in cfg.layers.items():
         if "prune" in o:
             parse_prune(o["prune"], f"config layers.{name}.prune")
@@ -152,11 +140,12 @@ def make_config(preset: str | None = None, config_path: str | None = None, wbits
         cfg.wbits = parse_wbits(wbits, "--wbits")
     if abits is not None:
         cfg.abits = parse_abits(abits, "--abits")
-    for c in [cfg.calibrator] + [o.get("calibrator", cfg.calibrator) for o in cfg.layers.values()]:
-        if c not in CALIBRATORS:
-            raise EdgecError(f"unknown calibrator '{c}'; choose one of {', '.join(CALIBRATORS)}")
-    if not 50.0 <= cfg.percentile <= 100.0:
-        raise EdgecError(f"percentile {cfg.percentile}: must be between 50 and 100")
+    for name, o in cfg.layers.items():
+        if "calibrator" in o:
+            choice(o["calibrator"], f"config layers.{name}.calibrator", CALIBRATORS)
+        for key in ("wbits", "abits"):
+            if key in o:
+                (parse_wbits if key == "wbits" else parse_abits)(o[key], f"config layers.{name}.{key}")
     return cfg
 
 

@@ -70,7 +70,8 @@ class Graph:
         """Write ``<stem>.json`` and ``<stem>.npz``."""
         path_stem = Path(path_stem)
         path_stem.with_suffix(".json").write_text(dumps(self.to_json()))
-        save_npz(path_stem.with_suffix(".npz"), {f"{n.name}/{k}": v for n in self.nodes for k, v in n.params.items()})
+        save_npz(path_stem.with_suffix(".npz"),  # keyed by position: names are the model's, any text
+                 {f"{i}/{k}": v for i, n in enumerate(self.nodes) for k, v in n.params.items()})
 
     @staticmethod
     def load(path_stem: Path) -> "Graph":
@@ -80,9 +81,9 @@ class Graph:
         nodes = [
             Node(
                 nd["name"], Op(nd["op"]), nd["inputs"], tuple(nd["shape"]), parse_type(nd["type"]),
-                _tuples(nd["attrs"]), {k: arrays[f"{nd['name']}/{k}"] for k in nd["params"]},
+                _tuples(nd["attrs"]), {k: arrays[f"{i}/{k}"] for k in nd["params"]},
             )
-            for nd in d["nodes"]
+            for i, nd in enumerate(d["nodes"])
         ]
         return Graph(nodes, d["output"], d["meta"])
 
