@@ -106,7 +106,7 @@ def load_folding(folding) -> dict:
     return {str(u): {k: int(x) for k, x in v.items()} for u, v in raw.items()}
 
 
-def load_model(model, input_shape):
+def load_model(model, input_shape, max_model_mb=None):
     """(float graph, or for a QONNX file the integer IR graph it states; example name or None)."""
     from .frontend.torch_import import import_torch, load_pt2
 
@@ -120,7 +120,7 @@ def load_model(model, input_shape):
             from .frontend.onnx_import import import_onnx, load_onnx
             from .frontend.qonnx_import import import_qonnx, is_qonnx
 
-            loaded = load_onnx(p)
+            loaded = load_onnx(p, None if max_model_mb is None else int(max_model_mb) << 20)
             return (import_qonnx(p, loaded) if is_qonnx(loaded[0]) else import_onnx(p, loaded)), None
         if p.suffix == ".pt2":
             return import_torch(load_pt2(p)), None
@@ -147,7 +147,7 @@ def lowering_meta(cfg, winograd: str, sparse: str) -> dict:
 def build(model=None, out="out", *, board="zynq7020", preset=None, config=None, wbits=None, abits=None,
           calib=None, labels=None, input_shape=None, finetune_epochs=None, dump_ir=False, seed=0,
           target_fps=None, folding="auto", export_qonnx=None, winograd="off", prune=None, prune_mode=None, sparse="off",
-          lowrank=None, lowrank_conv="tucker", prune_domain=None, progress=_stderr) -> BuildResult:
+          lowrank=None, lowrank_conv="tucker", prune_domain=None, max_model_mb=None, progress=_stderr) -> BuildResult:
     """Compile ``model`` (None: the built-in digits example; a path to .onnx/.pt2; or an
     nn.Module with ``input_shape``) for ``board`` into the folder ``out``. ``export_qonnx``:
     also write the quantized model as QONNX to that file. ``winograd``: off, f2, f4 or auto
@@ -176,6 +176,8 @@ def build(model=None, out="out", *, board="zynq7020", preset=None, config=None, 
     if target_fps is not None:
         target_fps = validate.number(target_fps, "--target-fps", 0, None, "a positive frame rate", lo_open=True)
     seed = validate.integer(seed, "--seed", 0, 2**32 - 1, "a whole number")
+    if max_model_mb is not None:
+        max_model_mb = validate.integer(max_model_mb, "--max-model-mb", 1, 1 << 20, "a size in MiB")
     if finetune_epochs is not None:
         finetune_epochs = validate.integer(finetune_epochs, "--finetune-epochs", 0, 100_000, "a whole number")
     if input_shape is not None:
@@ -186,7 +188,7 @@ def build(model=None, out="out", *, board="zynq7020", preset=None, config=None, 
     calib = None if calib is None else validate.numeric(validate.load_array(calib, "--calib"), "--calib")
     labels = None if labels is None else validate.load_array(labels, "--labels")
     preset_name = cfg.preset
-    fg, example = load_model(model, input_shape)
+    fg, example = load_model(model, input_shape, max_model_mb)
     qonnx = fg if isinstance(fg, Graph) else None
     eval_x = eval_y = None
     if qonnx is not None:

@@ -62,6 +62,8 @@ def parser() -> argparse.ArgumentParser:
                    help="convolutions as Tucker-2 (1x1, kxk core, 1x1) or as a kx1 + 1xk pair")
     b.add_argument("--export-qonnx", metavar="FILE", help="also write the quantized model as QONNX (.onnx) to FILE")
     b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--max-model-mb", type=int, help="largest model file (with its external data) to read, in MiB "
+                   "(default 2048)")
     b.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     s = sub.add_parser("sim", help="run the generated bit-exact simulator of a build")
     s.add_argument("build_dir")
@@ -130,7 +132,7 @@ def cmd_build(a) -> int:
                 calib=a.calib, labels=a.labels, input_shape=a.input_shape, finetune_epochs=a.finetune_epochs,
                 dump_ir=a.dump_ir, seed=a.seed, target_fps=a.target_fps, folding=a.folding, export_qonnx=a.export_qonnx, winograd=a.winograd, prune=a.prune, prune_mode=a.prune_mode,
                 sparse=a.sparse, lowrank=a.lowrank, lowrank_conv=a.lowrank_conv,
-                prune_domain=a.prune_domain, progress=(lambda m: None) if a.quiet else _stderr)
+                prune_domain=a.prune_domain, max_model_mb=a.max_model_mb, progress=(lambda m: None) if a.quiet else _stderr)
     print(table(res.report))
     print(f"wrote {res.out}/")
     return 0

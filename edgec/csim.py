@@ -56,7 +56,8 @@ def compile_tb(hls_dir: Path, work: Path, extra_flags=()) -> tuple[Path, float, 
     t0 = time.perf_counter()
     r = subprocess.run([*cmd, "-o", str(exe)], capture_output=True, text=True)
     if r.returncode != 0:
-        raise EdgecError(f"g++ failed on {hls_dir}: " + " | ".join(r.stderr.strip().splitlines()[:6]))
+        errs = [ln for ln in r.stderr.splitlines() if "error" in ln] or r.stderr.strip().splitlines()
+        raise EdgecError(f"g++ failed on {hls_dir}: " + " | ".join(errs[:4]))
     ap = str(ap_types_dir())
     warnings = [ln for ln in r.stderr.splitlines() if "warning:" in ln and not ln.startswith(ap)]
     (work / f"warnings-{key}.txt").write_text("\n".join(warnings))

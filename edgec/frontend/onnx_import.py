@@ -9,6 +9,7 @@ the batch size kept symbolic as the ``_BATCH`` marker.
 from __future__ import annotations
 
 from math import prod
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -221,11 +222,32 @@ def _dropout(b, a):
 
 def _fold(b, opset: int):
     """Evaluate a node whose inputs are all constants with ONNX's reference implementation
-    (Constant, ConstantOfShape, Slice, Transpose... as exporters write them)."""
+    (Constant, ConstantOfShape, Slice, Transpose... as exporters write them). Ops that make
+    large tensors from small ones are sized first: nothing over MAX_ELEMENTS is allocated."""
     from onnx.reference import ReferenceEvaluator
 
     feeds = {i: b.vals[i] for i in b.node.input if i}
+    n = _folded_size(b.node.op_type, [feeds.get(i) for i in b.node.input])
+    if n is not None and n > MAX_ELEMENTS:
+        raise b.fail(f"makes a constant of {n:,} elements; edgec folds at most {MAX_ELEMENTS:,}")
     return ReferenceEvaluator(b.node, opsets={"": opset}).run(None, feeds)[0]
+
+
+def _folded_size(op: str, ins: list) -> int | None:
+    """Elements of the output of a shape-making op, from its constant inputs (None: not one)."""
+    try:
+        if op == "ConstantOfShape":
+            return prod(int(d) for d in np.asarray(ins[0]).reshape(-1))
+        if op == "Expand":
+            return prod(np.broadcast_shapes(np.shape(ins[0]), tuple(int(d) for d in np.asarray(ins[1]).reshape(-1))))
+        if op == "Tile":
+            return int(np.size(ins[0])) * prod(int(d) for d in np.asarray(ins[1]).reshape(-1))
+        if op == "Range":
+            start, limit, delta = (float(np.asarray(v).reshape(-1)[0]) for v in ins[:3])
+            return max(0, int(np.ceil((limit - start) / delta))) if delta else MAX_ELEMENTS + 1
+    except (ValueError, TypeError, IndexError, OverflowError):
+        return MAX_ELEMENTS + 1
+    return None
 
 
 def _is_const(v) -> bool:
@@ -274,11 +296,24 @@ _ONNX_OPS = {
 
 # ---- public API ---------------------------------------------------------------------------
 
+_POSITIVE_ATTRS = ("strides", "kernel_shape", "dilations")
+
+
 def _attrs(node) -> dict:
+    """A node's attributes; geometry checked here, so the error names this node: strides,
+    kernel sizes and dilations are positive, pads are not negative, group is positive."""
     out = {}
     for at in node.attribute:
         v = onnx.helper.get_attribute_value(at)
-        out[at.name] = v.decode() if isinstance(v, bytes) else v
+        out[at.name] = v.decode("utf-8", "replace") if isinstance(v, bytes) else v
+    label = node.name or node.op_type
+    for key in _POSITIVE_ATTRS + ("pads", "group"):
+        if key in out:
+            vals = list(out[key]) if isinstance(out[key], (list, tuple)) else [out[key]]
+            lo = 0 if key == "pads" else 1
+            if not all(isinstance(x, int) and x >= lo for x in vals):
+                raise node_error(label, node.op_type, f"{key} {vals}: every value must be "
+                                 + ("0 or more" if lo == 0 else "1 or more"))
     return out
 
 
@@ -286,17 +321,116 @@ def _opset(model) -> int:
     return next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
 
 
-def load_onnx(path) -> tuple[onnx.ModelProto, dict[str, np.ndarray]]:
-    """(model, initializers as numpy) of an ONNX file, external data followed; one
-    `edgec: error:` for a missing, truncated or foreign file."""
+MAX_MODEL_BYTES = 2 << 30  # the .onnx file and its external data (`--max-model-mb` raises it)
+MAX_ELEMENTS = 1 << 28  # one tensor, declared or folded
+MAX_INPUT_ELEMENTS = 1 << 22  # one input sample
+OPSETS = (7, onnx.defs.onnx_opset_version())
+
+
+def _reason(e: BaseException) -> str:
+    return (str(e).strip().splitlines() or [type(e).__name__])[0]
+
+
+def _declared(t, where: str) -> int:
+    """Bytes a TensorProto declares (dims x element size), checked against the limits."""
+    dims = [int(d) for d in t.dims]
+    if any(d < 0 for d in dims):
+        raise EdgecError(f"{where}: negative dimension in {dims}")
+    n = prod(dims)
+    if n > MAX_ELEMENTS:
+        raise EdgecError(f"{where} declares shape {dims} ({n:,} elements); edgec reads at most {MAX_ELEMENTS:,}")
     try:
-        model = onnx.load(str(path))  # follows external data stored next to the model
+        size = onnx.helper.tensor_dtype_to_np_dtype(t.data_type).itemsize
+    except (KeyError, TypeError, ValueError):
+        raise EdgecError(f"{where}: unknown element type {t.data_type}") from None
+    return n * size
+
+
+def _external(t, base: Path, where: str, limit: int) -> None:
+    """External data of ``t``: a file inside the model's folder, large enough for what it
+    declares. Checked before anything is read."""
+    info = {e.key: e.value for e in t.external_data}
+    loc = info.get("location", "")
+    target = (base / loc).resolve()
+    if not loc or Path(loc).is_absolute() or base.resolve() not in target.parents:
+        raise EdgecError(f"{where}: external data '{loc}' lies outside the model's folder; edgec reads weights only "
+                         "from files beside the model")
+    if not target.is_file():
+        raise EdgecError(f"{where}: external data file '{loc}' is missing (copy it next to the model)")
+    need, offset = _declared(t, where), int(info.get("offset", 0) or 0)
+    length = int(info.get("length", need) or need)
+    if need > limit:
+        raise EdgecError(f"{where}: {need:,} bytes of external data, over the {limit >> 20:,} MiB limit "
+                         "(--max-model-mb raises it)")
+    if offset < 0 or length < need or offset + need > target.stat().st_size:
+        raise EdgecError(f"{where}: external data file '{loc}' is shorter than the {need:,} bytes it must hold "
+                         "(truncated?)")
+
+
+def _tensors(model):
+    """(where, TensorProto) of every initializer and Constant value of the main graph."""
+    for t in model.graph.initializer:
+        yield f"initializer '{t.name}'", t
+    for node in model.graph.node:
+        for at in node.attribute:
+            if at.type == onnx.AttributeProto.TENSOR:
+                yield f"node '{node.name or node.op_type}' ({node.op_type})", at.t
+
+
+def load_onnx(path, max_bytes: int | None = None) -> tuple[onnx.ModelProto, dict[str, np.ndarray]]:
+    """(model, initializers as numpy) of an ONNX file, external data followed (only inside
+    the model's folder); one `edgec: error:` for a missing, truncated, foreign, oversized
+    or invalid file. Sizes are checked from the declarations before data is read; then
+    onnx.checker, the opset range and finite weights."""
+    try:
+        return _load_onnx(path, max_bytes)
+    except EdgecError as e:
+        raise EdgecError(f"cannot read ONNX file '{path}': {e}") from None
+
+
+def _load_onnx(path, max_bytes):
+    from onnx.external_data_helper import load_external_data_for_model
+
+    limit = MAX_MODEL_BYTES if max_bytes is None else int(max_bytes)
+    p = Path(path)
+    try:
+        if not p.is_file():
+            raise ValueError("no such file")
+        if p.stat().st_size > limit:
+            raise ValueError(f"{p.stat().st_size:,} bytes, over the {limit >> 20:,} MiB limit "
+                             "(--max-model-mb raises it)")
+        model = onnx.load(str(p), load_external_data=False)
         if not model.graph.node or not model.graph.output or not _opset(model):
             raise ValueError("no graph with an opset import (truncated, or not an ONNX model?)")
-        inits = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
     except Exception as e:  # noqa: BLE001 - missing, unreadable, truncated or foreign files
-        reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise EdgecError(f"cannot read ONNX file '{path}': {reason}") from e
+        raise EdgecError(_reason(e)) from None
+    opset = _opset(model)
+    if not OPSETS[0] <= opset <= OPSETS[1]:
+        raise EdgecError(f"it uses ONNX opset {opset}; edgec reads opsets {OPSETS[0]} to {OPSETS[1]} "
+                         "(re-export the model with a supported opset)")
+    total = 0
+    for where, t in _tensors(model):
+        total += _declared(t, where)
+        if t.data_location == onnx.TensorProto.EXTERNAL:
+            _external(t, p.parent, where, limit)
+    if total > limit:
+        raise EdgecError(f"it declares {total:,} bytes of weights, over the {limit >> 20:,} MiB limit "
+                         "(--max-model-mb raises it)")
+    try:
+        load_external_data_for_model(model, str(p.parent))
+        onnx.checker.check_model(model)
+    except Exception as e:  # noqa: BLE001 - onnx.checker.ValidationError and damaged external data
+        raise EdgecError(f"not a valid ONNX model: {_reason(e)}") from None
+    inits = {}
+    for t in model.graph.initializer:
+        try:
+            a = numpy_helper.to_array(t)
+        except Exception as e:  # noqa: BLE001
+            raise EdgecError(f"initializer '{t.name}' cannot be read: {_reason(e)}") from None
+        if a.dtype.kind in "fc" and not np.isfinite(a).all():
+            raise EdgecError(f"initializer '{t.name}' holds NaN or infinite values; every weight must be "
+                             "finite")
+        inits[t.name] = a
     return model, inits
 
 
@@ -306,7 +440,11 @@ def _input_shape(vi) -> tuple[int, ...]:
         shown = [d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in dims]
         raise EdgecError(f"the model input '{vi.name}' has shape {shown}; edgec needs a batch "
                          "dimension followed by fixed sizes, e.g. [N, 1, 28, 28]")
-    return tuple(int(d.dim_value) for d in dims[1:])
+    shape = tuple(int(d.dim_value) for d in dims[1:])
+    if prod(shape) > MAX_INPUT_ELEMENTS:
+        raise EdgecError(f"the model input '{vi.name}' has shape {list(shape)} per sample ({prod(shape):,} values); "
+                         f"edgec takes at most {MAX_INPUT_ELEMENTS:,}")
+    return shape
 
 
 def single_input(model, inits):

@@ -146,7 +146,14 @@ class _QBuilder(_Builder):
 # ---- quantizers -------------------------------------------------------------------------
 
 def _qparams(b, a):
-    bits = int(round(float(b.c(3, "bit width").reshape(-1)[0])))
+    bw = np.asarray(b.c(3, "bit width"), np.float64).reshape(-1)
+    if bw.size != 1 or not np.isfinite(bw[0]) or bw[0] != np.round(bw[0]):
+        shown = float(bw[0]) if bw.size == 1 else bw.tolist()
+        raise b.fail(f"bit width {shown}: give one whole, finite number of bits (edgec never rounds a width)")
+    bits = int(bw[0])
+    for key in ("signed", "narrow"):
+        if a.get(key, 0) not in (0, 1):
+            raise b.fail(f"attribute {key}={a.get(key)!r}: must be 0 or 1")
     signed, narrow = int(a.get("signed", 1)), int(a.get("narrow", 0))
     mode = str(a.get("rounding_mode", "ROUND")).upper()
     if mode not in QONNX_ROUNDING:
@@ -219,6 +226,12 @@ def _quantizer(bipolar_op: bool):
             bits, signed, lo, hi, rounding = _qparams(b, a)
             zp = b.c(2, "zero point")
         scale = b.c(1, "scale")
+        sc = np.asarray(scale, np.float64)
+        if sc.size == 0 or not np.isfinite(sc).all() or (sc <= 0).any():
+            bad = sc[~np.isfinite(sc) | (sc <= 0)].reshape(-1)
+            raise b.fail(f"scale {float(bad[0]) if bad.size else '[]'}: every scale must be a finite number above 0")
+        if not np.isfinite(np.asarray(zp, np.float64)).all():
+            raise b.fail("zero point: NaN or infinite; give finite integers")
         bipolar = bits == 1 and signed
         if bipolar:
             lo, hi = -1, 1

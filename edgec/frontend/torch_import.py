@@ -377,15 +377,69 @@ def _quiet_torch():
         log.setLevel(old)
 
 
-def load_pt2(path):
-    """Load a program saved with ``torch.export.save``."""
+class _Pickled(Exception):
+    """A .pt2 member that only a pickle can restore."""
+
+
+@contextmanager
+def _no_pickles():
+    """torch.export.load without code execution from the archive: every torch.load it
+    makes is weights-only (tensors and plain containers; torch's own switch,
+    TORCH_FORCE_WEIGHTS_ONLY_LOAD), and the plain-pickle and TorchBind paths it has for
+    custom objects refuse."""
+    import os
+    import pickle
+    import types
+
+    import torch.export.pt2_archive._package as pkg
+
+    def refuse(*a, **k):
+        raise _Pickled("a pickled Python object")
+
+    fake = types.SimpleNamespace(**{k: getattr(pickle, k) for k in dir(pickle) if not k.startswith("_")})
+    fake.loads = fake.load = fake.Unpickler = refuse
+    env = os.environ.get("TORCH_FORCE_WEIGHTS_ONLY_LOAD")
+    saved = (pkg.pickle, torch._C._pickle_load_obj)
+    os.environ["TORCH_FORCE_WEIGHTS_ONLY_LOAD"] = "1"
+    pkg.pickle, torch._C._pickle_load_obj = fake, refuse
     try:
-        with _quiet_torch():
+        yield
+    finally:
+        pkg.pickle, torch._C._pickle_load_obj = saved
+        if env is None:
+            os.environ.pop("TORCH_FORCE_WEIGHTS_ONLY_LOAD", None)
+        else:
+            os.environ["TORCH_FORCE_WEIGHTS_ONLY_LOAD"] = env
+
+
+MAX_PT2_BYTES = 2 << 30  # uncompressed members of one .pt2 archive
+
+
+def load_pt2(path):
+    """Load a program saved with ``torch.export.save``, refusing pickled members (weights_only
+    semantics: a pickle in the archive is an error, never executed)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as z:
+            size = sum(i.file_size for i in z.infolist())
+    except (OSError, zipfile.BadZipFile, ValueError) as e:
+        raise EdgecError(f"cannot read PyTorch program '{path}': {str(e) or type(e).__name__} (a .pt2 file is the "
+                         "zip archive torch.export.save writes)") from None
+    if size > MAX_PT2_BYTES:
+        raise EdgecError(f"PyTorch program '{path}' unpacks to {size:,} bytes; edgec reads at most {MAX_PT2_BYTES:,}")
+    try:
+        with _quiet_torch(), _no_pickles():
             return torch.export.load(str(path))
-    except Exception as e:  # noqa: BLE001 - missing file, truncated or foreign zip, version skew
+    except Exception as e:  # noqa: BLE001 - truncated or foreign zip, pickles, version skew
         reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise EdgecError(f"cannot read PyTorch program '{path}': {reason}; save it with "
-                         "torch.export.save(torch.export.export(model, (example,)), path)") from e
+        if isinstance(e, _Pickled) or "weights_only" in str(e).lower() or "weights only" in str(e).lower() \
+                or "pickle" in type(e).__name__.lower():
+            raise EdgecError(f"PyTorch program '{path}' holds a pickled Python object, which edgec never loads (it "
+                             "could run code); export tensors only: torch.export.save(torch.export.export(model, "
+                             "(example,)), path)") from None
+        raise EdgecError(f"cannot read PyTorch program '{path}': {reason[:300]}; save it with "
+                         "torch.export.save(torch.export.export(model, (example,)), path)") from None
 
 
 def pt2_input_shape(ep) -> tuple:
