@@ -2,7 +2,12 @@
 Icarus or Verilator and compare every output beat with the generated simulator."""
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import re
+import shutil
+import tempfile
 import math
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -16,12 +21,13 @@ from ..errors import EdgecError
 from .. import outdir
 
 
+_MAKE_SAFE = re.compile(r"[A-Za-z0-9_./+,=@%-]+")
+
+
 def run(build_dir: Path, simulator: str = "icarus", x=None, vectors: int | None = None, idle: float = 0.0,
         backpressure: float = 0.0, rtl_dir: Path | None = None, seed: int = 0, reset_after: int = 0) -> dict:
     """``reset_after``: reset the design after that many beats of a first frame, which is
     then dropped (it must not disturb the frames that follow)."""
-    from cocotb_tools.runner import get_runner
-
     build_dir, manifest = outdir.open_build(Path(build_dir).resolve(), "sim", "report.json",
                                             *(() if rtl_dir else ("rtl",)))
     report = json.loads((build_dir / "report.json").read_text())
@@ -53,11 +59,37 @@ def _run(build_dir, manifest, report, cw, simulator, x, vectors, idle, backpress
         raise EdgecError(f"--rtl '{rtl}': no Verilog files (*.v) there")
     work = cw / f"{simulator}{'-' + rtl.name if rtl_dir else ''}"
     work.mkdir(parents=True, exist_ok=True)
+    with contextlib.ExitStack() as stack:
+        if simulator == "verilator" and not (_MAKE_SAFE.fullmatch(str(work)) and _MAKE_SAFE.fullmatch(str(rtl))):
+            # Verilator's make cannot build below a path with spaces or other specials:
+            # build and run in a temporary folder with a copy of the RTL, then drop it
+            tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="edgec-cosim-")))
+            shutil.copytree(rtl, tmp / "rtl")
+            sources = [tmp / "rtl" / s.relative_to(rtl) for s in sources]
+            rtl, work = tmp / "rtl", tmp / "work"
+            work.mkdir()
+        return _simulate(build_dir, report, work, runner_name=simulator, sources=sources, rtl=rtl, rtl_dir=rtl_dir,
+                         words=words, in_per=in_per, out_per=out_per, n=n, idle=idle, backpressure=backpressure,
+                         seed=seed, reset_after=reset_after, expected=expected, lout=lout, K=K)
+
+
+def _simulate(build_dir, report, work, runner_name, sources, rtl, rtl_dir, words, in_per, out_per, n, idle,
+              backpressure, seed, reset_after, expected, lout, K) -> dict:
+    from cocotb_tools.runner import get_runner
+
+    simulator = runner_name
     runner = get_runner(simulator)
-    params = {"MEM_DIR": f'"{rtl / "mem"}"'} if not rtl_dir else {}
-    runner.build(sources=sources, hdl_toplevel="edgec_top", build_dir=work / "build", timescale=("1ns", "1ps"),
-                 parameters=params, build_args=["-Wno-fatal"] if simulator == "verilator" else [],
-                 log_file=work / "build.log")
+    # relative to the simulator's working folder (``work``): the build folder's own name,
+    # which may hold any characters, never reaches a Verilog string
+    params = {"MEM_DIR": f'"{os.path.relpath(rtl / "mem", work)}"'} if not rtl_dir else {}
+    try:
+        runner.build(sources=sources, hdl_toplevel="edgec_top", build_dir=work / "build", timescale=("1ns", "1ps"),
+                     parameters=params, build_args=["-Wno-fatal"] if simulator == "verilator" else [],
+                     log_file=work / "build.log")
+    except (RuntimeError, SystemExit, OSError) as e:
+        log = (work / "build.log").read_text(errors="replace").splitlines() if (work / "build.log").is_file() else []
+        errs = [ln for ln in log if "rror" in ln][:3] or log[-3:] or [str(e)]
+        raise EdgecError(f"the {simulator} build of the RTL failed: {' | '.join(errs)[:400]}") from None
     spec = {"beats": [f"{w:x}" for w in words], "in_beats_per_frame": in_per, "out_beats": n * out_per,
             "idle": idle, "backpressure": backpressure, "seed": seed, "result": str(work / "result.json"),
             "reset_after": int(reset_after),
