@@ -7,13 +7,10 @@ __all__ = ["build", "BuildResult", "EdgecError", "__version__"]
 
 
 def __getattr__(name):
-    """``build`` and ``BuildResult`` import torch: only when asked for, so that the command
-    line sets up its error handling first."""
+    """``build`` and ``BuildResult`` (edgec/compiler.py) import torch: only when asked for,
+    so that the command line sets up its error handling first."""
     if name in ("build", "BuildResult"):
-        import importlib
+        from . import compiler
 
-        mod = importlib.import_module(".build", __name__)
-        # the import made ``edgec.build`` the module; the public name is the function
-        globals().update(build=mod.build, BuildResult=mod.BuildResult)
-        return globals()[name]
+        return getattr(compiler, name)
     raise AttributeError(f"module 'edgec' has no attribute {name!r}")

@@ -126,7 +126,7 @@ def _inputs(path, d: Path):
 
 def cmd_build(a) -> int:
     from .backend.report import table
-    from .build import _stderr, build
+    from .compiler import _stderr, build
 
     res = build(a.model, a.out, board=a.board, preset=a.preset, config=a.config, wbits=a.wbits, abits=a.abits,
                 calib=a.calib, labels=a.labels, input_shape=a.input_shape, finetune_epochs=a.finetune_epochs,
@@ -216,7 +216,7 @@ def cmd_cosim(a) -> int:
 
 def cmd_synth(a) -> int:
     from . import synth
-    from .build import _stderr
+    from .compiler import _stderr
 
     d = _build_dir(a.build_dir, "rtl", "report.json")
     if a.jobs is not None and a.jobs < 1:

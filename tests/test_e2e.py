@@ -9,7 +9,7 @@ import torch
 
 import edgec
 from edgec.backend import sim as sim_backend
-from edgec.build import build
+from edgec.compiler import build
 from edgec.examples import digits
 from edgec.verify import compare
 from tests.nets import MLP, ConvNet, trained

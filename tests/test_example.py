@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from edgec.build import EXAMPLE_FINETUNE
+from edgec.compiler import EXAMPLE_FINETUNE
 from edgec.examples import digits
 from edgec.frontend.finetune import finetune
 from edgec.frontend.quantize import make_config, quantize

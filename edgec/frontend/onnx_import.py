@@ -103,8 +103,13 @@ def _conv(b, a):
     if w.ndim != 4:
         raise b.fail(f"only 2-D convolutions are supported, weight has shape {w.shape}")
     _check_2d(b, a)
+    if "kernel_shape" in a and tuple(a["kernel_shape"]) != tuple(w.shape[2:]):
+        raise b.fail(f"kernel_shape {list(a['kernel_shape'])} does not match the weight's {list(w.shape[2:])}")
     bias = b.c(2, "bias") if b.has(2) else np.zeros(w.shape[0])
     x, extra = b.val(0) if isinstance(b.val(0), _Padded) else (b.t(0), (0, 0, 0, 0))
+    c = b.shape(x)[0]
+    if c != w.shape[1] * int(a.get("group", 1)):
+        raise b.fail(f"the input has {c} channels but the weight takes {w.shape[1]} x group {int(a.get('group', 1))}")
     pad = tuple(p + q for p, q in zip(_pads(b, a, w.shape[2:]), extra))
     return b.emit("conv", [x], {"stride": tuple(a.get("strides", (1, 1))), "pad": pad,
                                 "groups": int(a.get("group", 1))}, {"weight": w, "bias": bias})
@@ -125,6 +130,9 @@ def _linear(b, x, w, bias):
         raise b.fail(f"the weight must be a 2-D matrix, got shape {w.shape}")
     if bias.size not in (1, w.shape[0]):
         raise b.fail(f"bias of shape {bias.shape} does not match {w.shape[0]} outputs")
+    shape = b.shape(x)
+    if len(shape) != 1 or shape[0] != w.shape[1]:
+        raise b.fail(f"the input has shape {list(shape)} per sample but the weight takes {w.shape[1]} features")
     return b.emit("linear", [x], {}, {"weight": w, "bias": np.broadcast_to(bias.reshape(-1), (w.shape[0],))})
 
 
@@ -400,8 +408,12 @@ def _load_onnx(path, max_bytes):
             raise ValueError(f"{p.stat().st_size:,} bytes, over the {limit >> 20:,} MiB limit "
                              "(--max-model-mb raises it)")
         model = onnx.load(str(p), load_external_data=False)
-        if not model.graph.node or not model.graph.output or not _opset(model):
+        if not model.graph.node and not model.graph.output and not _opset(model):
             raise ValueError("no graph with an opset import (truncated, or not an ONNX model?)")
+        if not model.graph.node:
+            raise ValueError("the graph has no nodes; there is nothing to compile")
+        if not model.graph.output or not _opset(model):
+            raise ValueError("the graph has no output or no opset import (truncated, or not an ONNX model?)")
     except Exception as e:  # noqa: BLE001 - missing, unreadable, truncated or foreign files
         raise EdgecError(_reason(e)) from None
     opset = _opset(model)
@@ -434,7 +446,14 @@ def _load_onnx(path, max_bytes):
     return model, inits
 
 
+_FLOAT_TYPES = (onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE, onnx.TensorProto.FLOAT16, onnx.TensorProto.BFLOAT16)
+
+
 def _input_shape(vi) -> tuple[int, ...]:
+    if not vi.type.HasField("tensor_type") or vi.type.tensor_type.elem_type not in _FLOAT_TYPES:
+        kind = onnx.TensorProto.DataType.Name(vi.type.tensor_type.elem_type) if vi.type.HasField("tensor_type") \
+            else vi.type.WhichOneof("value")
+        raise EdgecError(f"the model input '{vi.name}' is of type {kind}; edgec takes a float tensor")
     dims = vi.type.tensor_type.shape.dim
     if len(dims) < 2 or any(not d.HasField("dim_value") or d.dim_value < 1 for d in dims[1:]):
         shown = [d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in dims]

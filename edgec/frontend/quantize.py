@@ -121,8 +121,12 @@ def make_config(preset: str | None = None, config_path: str | None = None, wbits
     cfg.percentile = number(raw.get("percentile", cfg.percentile), "config percentile", 50.0, 100.0,
                             "a percentile between 50 and 100")
     cfg.layers = raw.get("layers", {}) or {}
-    if not isinstance(cfg.layers, dict) or not all(isinstance(v, dict) for v in cfg.layers.values()):
+    if not isinstance(cfg.layers, dict):
         raise EdgecError("config layers: must map layer names to {wbits, abits, calibrator, prune, winograd, sparse}")
+    for name, v in cfg.layers.items():
+        if not isinstance(v, dict):
+            raise EdgecError(f"config layers.{name}: {str(v)[:60]!r} is not a mapping; give "
+                             "{wbits, abits, calibrator, prune, winograd, sparse}")
     cfg.layers = {str(k): v for k, v in cfg.layers.items()}
     for name, o in cfg.layers.items():
         known_keys(o, f"config layers.{name}", LAYER_KEYS)

@@ -1,4 +1,4 @@
-"""`edgec build`: model -> quantized integer IR -> OUT/ (sim/, ir/, report.json, edgec.json).
+"""`edgec build` (edgec.build): model -> quantized integer IR -> OUT/ (sim/, ir/, report.json, edgec.json).
 
 The output is written to a temporary sibling folder and renamed into place at the end,
 so a failed build never leaves a half-written folder.
@@ -20,7 +20,7 @@ from .backend import driver as driver_backend
 from .backend import hls as hls_backend
 from .backend import rtl as rtl_backend
 from .backend import sim as sim_backend
-from .cost.fold import fold
+from .cost.fold import check_fixed, fold
 from .cost.lowering import alternatives
 from .csim import test_codes
 from .errors import EdgecError
@@ -58,6 +58,12 @@ def _labelled(x, labels, what: str, shape=None, classes=None):
     y = None if labels is None else validate.labels(validate.load_array(labels, "labels"), len(x), "--labels",
                                                     classes)
     return x, y
+
+
+def _probe_folding(g: Graph, fixed: dict) -> None:
+    """Check a folding file against the units of ``g`` run through the passes, before the
+    first progress line (the build checks it again on the final graph)."""
+    check_fixed(run_pipeline(g), fixed)
 
 
 def _classes(fg) -> int:
@@ -221,8 +227,12 @@ def build(model=None, out="out", *, board="zynq7020", preset=None, config=None, 
         eval_x, eval_y = (cx, cy) if cy is not None else (None, None)
     finetune_epochs = int(finetune_epochs or 0)
     lowrank_rep = None
+    lmeta = lowering_meta(cfg, winograd, sparse)
     if qonnx is not None:
         qnet = None
+        qonnx.meta["lowering"] = lmeta
+        if fixed:
+            _probe_folding(qonnx, fixed)
         n_q = sum(1 for n in qonnx.nodes if n.op == Op.AFFINE_QUANT)
         progress(f"read QONNX: {n_q} activation quantizers and their widths from the model")
     elif finetune_epochs and cy is None:
@@ -236,9 +246,14 @@ def build(model=None, out="out", *, board="zynq7020", preset=None, config=None, 
                 lowrank_rep["accuracy"] = {"samples": int(len(eval_y)),
                                            "float_before": report_mod.accuracy(float_forward(orig, eval_x), eval_y),
                                            "float_after": report_mod.accuracy(float_forward(fg, eval_x), eval_y)}
+        check_layer_names(fg, cfg)  # all input is validated before the first progress line
+        if fixed:
+            probe = lower(quantize(fg, cx[:16], cfg))
+            probe.meta["lowering"] = lmeta
+            _probe_folding(probe, fixed)
+        if lr_spec is not None:
             progress(f"low-rank: {len(lr_rows)} layers factorised ({lr_spec.conv} for convolutions), MACs "
                      f"{sum(r['macs_before'] for r in lr_rows):,} -> {sum(r['macs_after'] for r in lr_rows):,}")
-        check_layer_names(fg, cfg)  # all input is validated before the first progress line
         progress(f"quantizing ({preset_name}: weights {cfg.wbits or 'ternary'} bit, activations {cfg.abits} bit, "
                  f"{cfg.calibrator} calibration on {len(cx)} inputs)")
         qnet = quantize(fg, cx, cfg)
@@ -250,7 +265,7 @@ def build(model=None, out="out", *, board="zynq7020", preset=None, config=None, 
     try:
         progress("lowering to the integer IR and running passes")
         g = lower(qnet) if qnet is not None else qonnx
-        g.meta["lowering"] = lowering_meta(cfg, winograd, sparse)
+        g.meta["lowering"] = lmeta
         stages = [(0, "lower", g)]
         g = run_pipeline(g, lambda i, name, gg: stages.append((i, name, gg)))
         for _, _, gg in stages:
