@@ -24,6 +24,7 @@ from .cost.fold import check_fixed, fold
 from .cost.lowering import alternatives
 from .csim import test_codes
 from .errors import EdgecError
+from .frontend.fgraph import check_finite
 from .frontend.finetune import finetune
 from .frontend.lower import lower
 from .frontend.lowrank import LowRank, factorize
@@ -195,6 +196,8 @@ def build(model=None, out="out", *, board="zynq7020", preset=None, config=None, 
     labels = None if labels is None else validate.load_array(labels, "--labels")
     preset_name = cfg.preset
     fg, example = load_model(model, input_shape, max_model_mb)
+    if not isinstance(fg, Graph):
+        check_finite(fg)
     qonnx = fg if isinstance(fg, Graph) else None
     eval_x = eval_y = None
     if qonnx is not None:

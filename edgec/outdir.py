@@ -68,6 +68,15 @@ def _read_manifest(path: Path) -> dict | None:
     return m
 
 
+def _old_build(path: Path) -> bool:
+    """A manifest of edgec before hashes: a JSON object whose ``files`` is a list."""
+    try:
+        m = json.loads(path.read_text(encoding="utf-8")) if path.is_file() and not path.is_symlink() else None
+    except (OSError, ValueError):
+        return False
+    return isinstance(m, dict) and "edgec" in m and isinstance(m.get("files"), list)
+
+
 def foreign_files(folder: Path, manifest: dict, skip: tuple) -> list[str]:
     """Entries under ``folder`` that ``manifest`` does not list unchanged (work folders
     are checked against their own manifests)."""
@@ -93,6 +102,10 @@ def check_replaceable(out: Path) -> None:
     if not out.exists() or not any(out.iterdir()):
         return
     m = _read_manifest(out / MANIFEST)
+    if m is None and _old_build(out / MANIFEST):
+        raise EdgecError(f"output folder '{out}' is a build of an older edgec that did not record its files' "
+                         "hashes, so edgec cannot tell your files from its own; delete it yourself or choose "
+                         "another -o")
     if m is None:
         some = ", ".join(sorted(p.name for p in out.iterdir())[:3])
         raise EdgecError(f"output folder '{out}' already holds other files ({some}) and is not an edgec build; "

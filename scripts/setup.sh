@@ -16,6 +16,8 @@ missing=""
 command -v g++ >/dev/null || missing="$missing g++"
 command -v iverilog >/dev/null || missing="$missing iverilog"
 command -v yosys >/dev/null || missing="$missing yosys"
+# tclsh parses the generated tcl in tests/test_hostile_names.py
+command -v tclsh >/dev/null || missing="$missing tcl"
 if [ -n "$missing" ]; then
     SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
     $SUDO apt-get update -qq

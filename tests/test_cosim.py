@@ -9,11 +9,11 @@ import sys
 
 import pytest
 
-from edgec import build
+from edgec import EdgecError, build
 from edgec.cosim.run import run
 from edgec.examples import digits
 
-from .nets import MLP, ConvNet, trained
+from .nets import MLP, ConvNet, reseal, trained
 
 SIMS = ["icarus", "verilator"]
 
@@ -63,6 +63,9 @@ def test_cosim_catches_a_corrupted_weight(builds, tmp_path):
     lines = mem.read_text().split()
     lines[0] = format(int(lines[0], 16) ^ 1, f"0{len(lines[0])}x")
     mem.write_text("\n".join(lines) + "\n")
+    with pytest.raises(EdgecError, match="is damaged"):  # the manifest's hash tells first
+        run(out, "icarus", digits.test_split()[0][:8], 8)
+    reseal(out, mem.relative_to(out).as_posix())  # wrong through and through: the comparison tells
     r = run(out, "icarus", digits.test_split()[0][:8], 8)
     assert r["mismatches"] > 0 and not r["ok"]
 

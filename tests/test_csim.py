@@ -10,10 +10,10 @@ import sys
 import numpy as np
 import pytest
 
-from edgec import build, csim
+from edgec import EdgecError, build, csim
 from edgec.examples import digits
 
-from .nets import MLP, ConvNet, trained
+from .nets import MLP, ConvNet, reseal, trained
 
 
 def load_module(path):
@@ -116,6 +116,9 @@ def test_csim_counts_a_corrupted_weight_as_mismatches(tmp_path):
     m = re.compile(r"0x([0-9a-f]+)ULL").search(s, i)
     s = s[:m.start()] + f"0x{int(m.group(1), 16) ^ 1:x}ULL" + s[m.end():]  # one weight bit flipped
     w.write_text(s)
+    with pytest.raises(EdgecError, match="weights.h' is damaged"):  # the manifest's hash tells first
+        csim.run(out, None, 100)
+    reseal(out, "hls/weights.h")  # a build that is wrong through and through: the comparison tells
     r = csim.run(out, None, 100)
     assert r["mismatches"] > 0
     rr = subprocess.run([sys.executable, "-m", "edgec.cli", "csim", str(out), "--vectors", "100"],

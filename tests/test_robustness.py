@@ -507,14 +507,19 @@ def config_files(base, tmp_path_factory):
     return _write_all(d, CFG, ".yaml", lambda c, m: _yaml_content(c, m, base.layer))
 
 
-@pytest.mark.parametrize("case", params(CFG))
-def test_config_yaml(capsys, base, config_files, tmp, case):
-    bad, marker = config_files[case.id]
+def _yaml_case(capsys, base, files, tmp, case, flags):
+    """Build with the case's YAML file after ``flags`` (--config or --folding)."""
+    bad, marker = files[case.id]
     out = tmp / "o"
     top = set(os.listdir(tmp))
-    r = execute(capsys, case, ["build", base.model, "--calib", base.x, "--config", bad, "-o", out])
+    r = execute(capsys, case, ["build", base.model, "--calib", base.x, *flags, bad, "-o", out])
     check(r, case, tmp=tmp, top_before=top, subs={"{file}": bad.name, "{layer_raw}": base.layer},
           marker=marker, out=out)
+
+
+@pytest.mark.parametrize("case", params(CFG))
+def test_config_yaml(capsys, base, config_files, tmp, case):
+    _yaml_case(capsys, base, config_files, tmp, case, ["--config"])
 
 
 # ---- folding files (--folding) ---------------------------------------------------------
@@ -549,13 +554,7 @@ def folding_files(base, tmp_path_factory):
 
 @pytest.mark.parametrize("case", params(FOLD))
 def test_folding_file(capsys, base, folding_files, tmp, case):
-    bad, marker = folding_files[case.id]
-    out = tmp / "o"
-    top = set(os.listdir(tmp))
-    r = execute(capsys, case, ["build", base.model, "--calib", base.x, "--preset", "int4", "--folding", bad,
-                               "-o", out])
-    check(r, case, tmp=tmp, top_before=top, subs={"{file}": bad.name, "{layer_raw}": base.layer},
-          marker=marker, out=out)
+    _yaml_case(capsys, base, folding_files, tmp, case, ["--preset", "int4", "--folding"])
 
 
 # ---- command-line values ---------------------------------------------------------------

@@ -19,6 +19,7 @@ from ..backend import sim as sim_backend
 from ..csim import test_codes
 from ..errors import EdgecError
 from .. import outdir
+from ..backend.names import ident
 
 
 _MAKE_SAFE = re.compile(r"[A-Za-z0-9_./+,=@%-]+")
@@ -57,7 +58,7 @@ def _run(build_dir, manifest, report, cw, simulator, x, vectors, idle, backpress
         else sorted(rtl.rglob("*.v"))
     if not sources:
         raise EdgecError(f"--rtl '{rtl}': no Verilog files (*.v) there")
-    work = cw / f"{simulator}{'-' + rtl.name if rtl_dir else ''}"
+    work = cw / f"{simulator}{'-' + ident(rtl.name) if rtl_dir else ''}"
     work.mkdir(parents=True, exist_ok=True)
     with contextlib.ExitStack() as stack:
         if simulator == "verilator" and not (_MAKE_SAFE.fullmatch(str(work)) and _MAKE_SAFE.fullmatch(str(rtl))):

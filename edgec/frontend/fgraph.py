@@ -87,6 +87,16 @@ def clean_name(name) -> str:
     return s or "unnamed"
 
 
+def check_finite(g: "FGraph") -> "FGraph":
+    """An error naming the first node whose weights hold NaN or infinite values."""
+    for n in g.nodes:
+        for k, v in n.params.items():
+            if not np.isfinite(v).all():
+                raise EdgecError(f"node '{n.name}' ({n.source_op or n.op}): its {k} holds NaN or infinite values; "
+                                 "every weight must be a finite number")
+    return g
+
+
 def unique_name(base: str, taken: set[str]) -> str:
     """``base`` (cleaned), or ``base_1``, ``base_2``... the first not in ``taken``; records it there."""
     base = clean_name(base)

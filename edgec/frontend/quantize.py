@@ -9,7 +9,6 @@ on codes. Calibrators: ``minmax`` and ``percentile``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import torch
