@@ -1312,3 +1312,31 @@ def test_interrupted_build(request, tmp_path, kind, sig, trigger):
         assert r.code == 0, f"the next build failed: {_tail(r.err)}"
         assert_complete_build(out, exact=True)
         assert not leftovers(tmp_path), f"leftovers {lo[:3]} survive the next successful build"
+
+
+# ---- start-up ---------------------------------------------------------------------------
+
+def test_the_command_line_sets_up_before_heavy_imports():
+    """`edgec.cli` imports neither numpy nor torch: main() installs its handlers first."""
+    code = "import sys, edgec.cli; print(sorted(m for m in ('numpy', 'torch', 'onnx') if m in sys.modules))"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert r.returncode == 0 and r.stdout.strip() == "[]", (r.stdout, r.stderr)
+
+
+@pytest.mark.parametrize("sig,code,word", [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")])
+def test_a_signal_during_start_up_is_one_line(tmp_path, sig, code, word):
+    """Ctrl-C or SIGTERM while torch is being imported (the first seconds of a build)."""
+    import time
+
+    p = subprocess.Popen([sys.executable, "-m", "edgec.cli", "build", "--preset", "int4", "-o", str(tmp_path / "o")],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    maps = Path(f"/proc/{p.pid}/maps")
+    deadline = time.monotonic() + 60
+    while "libtorch" not in maps.read_text() and time.monotonic() < deadline:  # torch is being imported
+        time.sleep(0.01)
+    p.send_signal(sig)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == code, (p.returncode, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("edgec: error: ") and word in lines[0], err
+    assert not (tmp_path / "o").exists() and not [q for q in tmp_path.iterdir() if q.name.startswith(".edgec-")]
