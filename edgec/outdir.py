@@ -102,12 +102,12 @@ def check_replaceable(out: Path) -> None:
     if not out.exists() or not any(out.iterdir()):
         return
     m = _read_manifest(out / MANIFEST)
+    some = ", ".join(sorted(p.name for p in out.iterdir())[:3])
     if m is None and _old_build(out / MANIFEST):
-        raise EdgecError(f"output folder '{out}' is a build of an older edgec that did not record its files' "
-                         "hashes, so edgec cannot tell your files from its own; delete it yourself or choose "
+        raise EdgecError(f"output folder '{out}' ({some}) has the {MANIFEST} of an older edgec, which recorded no "
+                         "file hashes, so edgec cannot tell your files from its own; delete it yourself or choose "
                          "another -o")
     if m is None:
-        some = ", ".join(sorted(p.name for p in out.iterdir())[:3])
         raise EdgecError(f"output folder '{out}' already holds other files ({some}) and is not an edgec build; "
                          "choose an empty or new folder with -o")
     bad = foreign_files(out, m, (MANIFEST,) + WORK_DIRS)
