@@ -68,6 +68,8 @@ def test_codes(manifest: dict, sim, x=None, vectors: int | None = None, seed: in
     """Integer input codes (channels last) for checking a build: ``x`` (floats or codes), or
     the example's test split, or random codes; the first ``vectors`` of them (with
     ``repeat``, the inputs repeat when fewer)."""
+    if vectors is not None and vectors < 1:
+        raise EdgecError(f"--vectors {vectors}: give 1 or more")
     if x is None:
         if manifest.get("example") == "digits":
             from .examples import digits
@@ -82,8 +84,6 @@ def test_codes(manifest: dict, sim, x=None, vectors: int | None = None, seed: in
     if tuple(x.shape[1:]) != tuple(sim.INPUT_SHAPE) or not len(x):
         raise EdgecError(f"inputs must have shape (N, {', '.join(map(str, sim.INPUT_SHAPE))}), got {x.shape}")
     if vectors is not None:
-        if vectors < 1:
-            raise EdgecError(f"--vectors {vectors}: give 1 or more")
         if repeat:
             x = np.concatenate([x] * -(-vectors // len(x)))
         x = x[:vectors]

@@ -375,6 +375,19 @@ def _external(t, base: Path, where: str, limit: int) -> None:
                          "(truncated?)")
 
 
+def _with_custom_domains(model):
+    """``model``, or a copy that imports every custom op domain its nodes use: exporters
+    (Brevitas, qonnx) often leave them out, and onnx.checker would refuse the whole file."""
+    have = {o.domain for o in model.opset_import}
+    missing = sorted({n.domain for n in model.graph.node if n.domain not in ("", "ai.onnx")} - have)
+    if not missing:
+        return model
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    m.opset_import.extend(onnx.helper.make_opsetid(d, 1) for d in missing)
+    return m
+
+
 def _tensors(model):
     """(where, TensorProto) of every initializer and Constant value of the main graph."""
     for t in model.graph.initializer:
@@ -430,7 +443,7 @@ def _load_onnx(path, max_bytes):
                          "(--max-model-mb raises it)")
     try:
         load_external_data_for_model(model, str(p.parent))
-        onnx.checker.check_model(model)
+        onnx.checker.check_model(_with_custom_domains(model))
     except Exception as e:  # noqa: BLE001 - onnx.checker.ValidationError and damaged external data
         raise EdgecError(f"not a valid ONNX model: {_reason(e)}") from None
     inits = {}

@@ -347,3 +347,24 @@ def test_dilation_rejected(tmp_path):
 def test_torch_rejects(model, shape, match):
     with pytest.raises(EdgecError, match=match):
         import_torch(model, shape)
+
+
+def test_custom_domains_without_an_opset_import_pass_the_checker(tmp_path):
+    """Brevitas and qonnx exports often use the qonnx domains without importing them;
+    onnx.checker alone refuses such a file, load_onnx reads it."""
+    from onnx import TensorProto, helper
+
+    from edgec.frontend.onnx_import import load_onnx
+
+    inits = [helper.make_tensor(n, TensorProto.FLOAT, [], [v]) for n, v in (("s", 0.5), ("z", 0.0), ("b", 4.0))]
+    node = helper.make_node("Quant", ["x", "s", "z", "b"], ["y"], domain="qonnx.custom_op.general", name="q",
+                            signed=1, narrow=0, rounding_mode="ROUND")
+    g = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])], inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 8
+    onnx.save(m, tmp_path / "m.onnx")
+    with pytest.raises(onnx.checker.ValidationError):
+        onnx.checker.check_model(m)
+    model, _ = load_onnx(tmp_path / "m.onnx")
+    assert [n.op_type for n in model.graph.node] == ["Quant"]
