@@ -40,12 +40,18 @@ def compiler() -> str:
     return cxx
 
 
+def include_flags(hls_dir: Path) -> list[str]:
+    """g++ include flags for OUT/hls: the ap_types headers (their warnings are theirs), the
+    stand-in ap_axi_sdata.h in compat/, and the folder itself."""
+    return ["-isystem", str(ap_types_dir()), "-I", str(Path(hls_dir) / "compat"), "-I", str(hls_dir)]
+
+
 def compile_tb(hls_dir: Path, work: Path, extra_flags=()) -> tuple[Path, float, list[str]]:
     """(executable, seconds spent compiling (0 when reused), compiler warnings about edgec's
     own code — the ap_types headers' warnings are theirs, included with -isystem)."""
     hls_dir = Path(hls_dir)
     srcs = sorted(p for p in hls_dir.rglob("*") if p.suffix in (".h", ".cpp") and p.is_file())
-    cmd = [compiler(), *CXXFLAGS, *extra_flags, "-isystem", str(ap_types_dir()), "-I", str(hls_dir),
+    cmd = [compiler(), *CXXFLAGS, *extra_flags, *include_flags(hls_dir),
            str(hls_dir / "tb.cpp"), str(hls_dir / "top.cpp")]
     key = hashlib.sha256(("\0".join(cmd[1:]) + "".join(p.read_text() for p in srcs)).encode()).hexdigest()[:16]
     work.mkdir(parents=True, exist_ok=True)
@@ -90,23 +96,31 @@ def test_codes(manifest: dict, sim, x=None, vectors: int | None = None, seed: in
     return sim.to_codes(x) if np.issubdtype(x.dtype, np.integer) else sim.quantize(x)
 
 
-def run(build_dir: Path, x: np.ndarray | None = None, vectors: int | None = None, seed: int = 0) -> dict:
+VIEWS = {"csim": (), "synth": ("-DEDGEC_SYNTH_VIEW",)}
+
+
+def run(build_dir: Path, x: np.ndarray | None = None, vectors: int | None = None, seed: int = 0,
+        view: str = "csim") -> dict:
     """Run the C simulation on ``x`` (float inputs or integer codes; default: the example's
-    test split, or random input codes) and compare with the simulator."""
+    test split, or random input codes) and compare with the simulator. ``view``: "csim"
+    (C simulation's types, with per-stage loop counters) or "synth" (what synthesis sees:
+    exact-width constant arrays, no counters; the same beat type and testbench)."""
+    if view not in VIEWS:
+        raise EdgecError(f"--view {view}: give one of {', '.join(VIEWS)}")
     build_dir, manifest = outdir.open_build(build_dir, "sim", "hls", "report.json")
     report = json.loads((build_dir / "report.json").read_text())
     with outdir.work_dir(build_dir, "csim") as work:
-        return _run(build_dir, manifest, report, work, x, vectors, seed)
+        return _run(build_dir, manifest, report, work, x, vectors, seed, view)
 
 
-def _run(build_dir, manifest, report, work, x, vectors, seed) -> dict:
+def _run(build_dir, manifest, report, work, x, vectors, seed, view="csim") -> dict:
     sim = sim_backend.load(build_dir / "sim")
     codes = test_codes(manifest, sim, x, vectors, seed)
     expected = sim.forward(codes).reshape(len(codes), -1)
 
     lin, lout = manifest["axis"]["in"], manifest["axis"]["out"]
     K = sim.K
-    exe, compile_s, warnings = compile_tb(build_dir / "hls", work)
+    exe, compile_s, warnings = compile_tb(build_dir / "hls", work, VIEWS[view])
     n = len(codes)
     (work / "in.bin").write_bytes(
         K.pack_beats(codes.reshape(n, -1), lin["bits"], lin["bipolar"], lin["per_word"], lin["beat_bytes"]).tobytes())
@@ -122,9 +136,11 @@ def _run(build_dir, manifest, report, work, x, vectors, seed) -> dict:
     bad = (got != expected).any(axis=1)
     cyc = json.loads((work / "cycles.json").read_text())
     names = [s["stage"] for s in report["hardware"]["stages"]]
+    if view != "csim":  # no counters in what synthesis sees
+        cyc["stages"] = [{"stage": i, "iterations": 0} for i in range(len(names))]
     if len(names) != len(cyc["stages"]):
         raise EdgecError(f"{build_dir / 'report.json'} lists {len(names)} stages but hls/ has {len(cyc['stages'])}; "
                          "rebuild the folder with `edgec build`")
-    per_frame = {names[s["stage"]]: s["iterations"] / n for s in cyc["stages"]}
-    return {"vectors": int(n), "mismatches": int(bad.sum()), "compile_s": round(compile_s, 2),
+    per_frame = {names[s["stage"]]: s["iterations"] / n for s in cyc["stages"]} if view == "csim" else None
+    return {"view": view, "vectors": int(n), "mismatches": int(bad.sum()), "compile_s": round(compile_s, 2),
             "run_s": round(run_s, 2), "cycles": per_frame, "warnings": warnings, "first_mismatch": int(np.argmax(bad)) if bad.any() else None}

@@ -44,7 +44,7 @@ from onnx import TensorProto, helper, numpy_helper
 from edgec import tools
 from edgec.backend import sim as sim_backend
 from edgec.cli import main
-from edgec.csim import ap_types_dir
+from edgec.csim import include_flags
 from edgec.ir import ref
 from edgec.ir.graph import Graph
 
@@ -476,8 +476,8 @@ def test_hls_cpp_compiles(builds, kind, src):
     out = built(builds, kind)
     gxx = shutil.which("g++")
     assert gxx, "g++ is required (apt-get install g++)"
-    r = subprocess.run([gxx, "-std=c++14", "-fsyntax-only", "-Wno-unknown-pragmas", "-I", str(out / "hls"),
-                        "-I", str(ap_types_dir()), str(out / "hls" / src)], capture_output=True, text=True,
+    r = subprocess.run([gxx, "-std=c++14", "-fsyntax-only", "-Wno-unknown-pragmas", *include_flags(out / "hls"),
+                        str(out / "hls" / src)], capture_output=True, text=True,
                        timeout=300)
     errs = [ln for ln in r.stderr.splitlines() if "error" in ln]
     assert r.returncode == 0, f"g++ -fsyntax-only {src}:\n" + "\n".join(errs[:12] or r.stderr.splitlines()[:12])

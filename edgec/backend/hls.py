@@ -2,7 +2,8 @@
 
 OUT/hls/ holds: top.h, top.cpp (one stage per dataflow stage, AXI4-Stream in and out,
 s_axilite control), weights.h (packed constant arrays), tb.cpp (the C++ testbench),
-build_hls.tcl (Vitis HLS), edgec/ (a copy of hw/hls/edgec) and data/ (test vectors).
+build_hls.tcl (Vitis HLS), edgec/ (a copy of hw/hls/edgec), compat/ (a stand-in for the
+vendor's ap_axi_sdata.h, for g++ only) and data/ (test vectors).
 """
 from __future__ import annotations
 
@@ -77,6 +78,7 @@ class HStage:
     p: dict = field(default_factory=dict)  # kernel template parameters (integers, CTypes)
     act: HAct | None = None
     weights: HArray | None = None
+    partition: list[tuple[str, int]] = field(default_factory=list)  # (constant array, dim) split completely
 
 
 @dataclass
@@ -97,6 +99,7 @@ class HlsContext:
     stages: list[HStage]
     arrays: list[HArray]
     tb_frames: int
+    max_width: int  # AP_INT_MAX_W: the widest ap_int/ap_uint any kernel declares, in bits
 
 
 def _literal(v: int, width: int) -> str:
@@ -285,7 +288,43 @@ class Stages:
             h.p = dict(words=st.outs[0].words, beat=a["beat_bits"])
         elif st.kind == "axis_out":
             h.p = dict(words=st.ins[0].words, beat=a["beat_bits"])
+        h.partition = _partitions(h)
         return h
+
+
+def _partitions(h: HStage) -> list[tuple[str, int]]:
+    """The constant arrays of a stage that the top splits completely: the thresholds of its
+    activation by PE lane (dim 1) and threshold (dim 3), the negation flags by lane, a
+    depthwise stage's weights by lane. (The mvau partitions its own weights by PE.)"""
+    acts = []
+    if h.kind in ("mvau", "smvau", "threshold") and h.act is not None and h.act.nt is not None:
+        acts.append(f"act_{h.id}")
+    out = []
+    if h.kind == "window" and h.p["op"] == "depthwise":
+        out.append((f"op_{h.id}.w", 1))
+        if h.act.nt is not None:
+            acts.append(f"op_{h.id}.act")
+    for a in acts:
+        out += [(f"{a}.t", 1), (f"{a}.t", 3), (f"{a}.neg", 1)]
+    return out
+
+
+def max_word_bits(stages: list[HStage]) -> int:
+    """AP_INT_MAX_W for the top: a multiple of 1024 at least as wide as every stream word,
+    packed weight word and data-width converter buffer of the stages."""
+    w = 64
+    for h in stages:
+        w = max([w, *(x.width for x in h.ins + h.outs)])
+        p = h.p
+        if h.kind == "mvau":
+            w = max(w, p["simd"] * p["wt"].bits, p["simd"] * p["xt"].bits, p["pe"] * p["ot"].bits)
+        elif h.kind == "smvau":
+            w = max(w, p["width"])
+        elif h.kind == "dwc":
+            w = max(w, (p["in_e"] + p["out_e"]) * p["bits"])
+        elif h.kind in ("axis_in", "axis_out"):
+            w = max(w, p["beat"])
+    return max(1024, -(-w // 1024) * 1024)
 
 
 def context(plan: Plan, board, tb_frames: int) -> HlsContext:
@@ -296,7 +335,8 @@ def context(plan: Plan, board, tb_frames: int) -> HlsContext:
     return HlsContext(TOP, __version__, board.part, 1000.0 / board.clock_mhz, CType.of(plan.in_stream.type),
                       CType.of(plan.out_stream.type), plan.in_stream.per_word, plan.out_stream.per_word,
                       first.attrs["beat_bits"], last.attrs["beat_bits"], plan.in_stream.words, plan.out_stream.words,
-                      internal, stages, [s.weights for s in stages if s.weights is not None], tb_frames)
+                      internal, stages, [s.weights for s in stages if s.weights is not None], tb_frames,
+                      max_word_bits(stages))
 
 
 def emit(plan: Plan, board, out: Path, vectors_in: np.ndarray, vectors_out: np.ndarray) -> None:
@@ -309,6 +349,9 @@ def emit(plan: Plan, board, out: Path, vectors_in: np.ndarray, vectors_out: np.n
     for t in ("top.h", "top.cpp", "weights.h", "tb.cpp", "build_hls.tcl"):
         render(f"hls/{t}.j2", out / t, ctx=ctx)
     shutil.copytree(resources.path("hw") / "hls" / "edgec", out / "edgec")
+    # g++ only (edgec csim): UG1399's hls::axis for want of the vendor's header; not on the
+    # Vitis project's include path
+    shutil.copytree(resources.path("hw") / "hls" / "compat", out / "compat")
     (out / "data").mkdir()
     (out / "data" / "in.bin").write_bytes(pack_frames(plan, vectors_in, "in", K))
     (out / "data" / "expected.bin").write_bytes(pack_frames(plan, vectors_out, "out", K))

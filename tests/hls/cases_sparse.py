@@ -124,8 +124,8 @@ def sparse_case(i, rng, variant):
         act = f"{act_t}()"
     pre, post = _io(i, p.xt, p.in_e, p.x, ot, p.pe)
     code = (f"{decl}\n    {adecl}\n    {pre}\n    edgec::smvau<{p.mw}, {p.mh}, {p.pe}, {p.simd}, {p.in_e}, {et(p.xt)}, "
-            f"{p.wt.bits}, {p.ixb}, {p.acct.bits}, {et(ot)}, {act_t}, {p.sets}, {len(p.words)}, {i}>"
-            f"(in, out, w{i}, {act}, {len(p.x)});\n    {post}")
+            f"{p.wt.bits}, {p.ixb}, {p.acct.bits}, {et(ot)}, {act_t}, {p.sets}, {len(p.words)}, {len(p.x)}, {i}>"
+            f"(in, out, w{i}, {act}, 1);\n    {post}")
     return Case(f"smvau {p.name} mw={p.mw} mh={p.mh} pe={p.pe} simd={p.simd} in_e={p.in_e} sets={p.sets} x={p.xt} "
                 f"w={p.wt} acc={p.acct} steps={p.cp}", code, expected, p.cycles())
 

@@ -146,7 +146,7 @@ def mvau_case(i, rng) -> Case:
              "dsp-mac": "DSP_MAC"}[kind]
     pre, post = _io(i, xt, simd, x, ot, pe)
     code = (f"{decl}\n    {adecl}\n    {pre}\n    edgec::mvau<{mw}, {mh}, {simd}, {pe}, edgec::{kenum}, {et(xt)}, {et(wt)}, "
-            f"{vt(acct)}, {et(ot)}, {act_t}, {i}>(in, out, w{i}, {act}, {vec});\n    {post}")
+            f"{vt(acct)}, {et(ot)}, {act_t}, {vec}, {i}>(in, out, w{i}, {act}, 1);\n    {post}")
     return Case(f"mvau {kind} mw={mw} mh={mh} pe={pe} simd={simd} x={xt} w={wt}", code, expected,
                 vec * (mh // pe) * (mw // simd))
 
@@ -210,8 +210,8 @@ def window_case(i, rng) -> Case:
         decl = f"{adecl}\n    static const {opt} op{i} = {{{winit}, act{i}}};"
         opv = f"op{i}"
     pre, post = _io(i, it, pe, x, ot, pe)
-    code = (f"{decl}\n    {pre}\n    edgec::window_reduce<{k}, {c}, {pe}, {et(it)}, {et(ot)}, {vt(acc)}, {opt}, {i}>"
-            f"(in, out, {opv}, {pixels});\n    {post}")
+    code = (f"{decl}\n    {pre}\n    edgec::window_reduce<{k}, {c}, {pe}, {et(it)}, {et(ot)}, {vt(acc)}, {opt}, {pixels}, {i}>"
+            f"(in, out, {opv}, 1);\n    {post}")
     return Case(f"window {op} k={k} c={c} pe={pe} {it}", code, expected, pixels * k * c // pe)
 
 
@@ -227,16 +227,16 @@ def eltwise_case(i, rng) -> Case:
         pre_b = (f"{arr(f'y{i}', b)}\n    hls::stream<ap_uint<{pe * bt.bits}> > inb;\n"
                  f"    push<{pe}, {et(bt)} >(inb, y{i}, {b.size});")
         post = f'pop_print<{pe}, {et(ot)} >(out, "case{i}", {i});'
-        code = (f"{pre_a}\n    {pre_b}\n    edgec::add<{pe}, {et(at)}, {et(bt)}, {et(ot)}, {i}>(ina, inb, out, "
-                f"{vec * c // pe});\n    {post}")
+        code = (f"{pre_a}\n    {pre_b}\n    edgec::add<{pe}, {et(at)}, {et(bt)}, {et(ot)}, {vec * c // pe}, {i}>(ina, inb, out, "
+                f"1);\n    {post}")
         return Case(f"add c={c} pe={pe} {at}+{bt}", code, s, vec * c // pe)
     x = rand_codes(rng, at, (vec, c))
     lo, hi = int(x.min()), int(x.max())
     thr, sign, out_lo, bipolar, ot = thresholds(rng, lo, hi, c)
     act_t, adecl = act_decl(i, thr, sign, pe, at.bits, out_lo, bipolar, ot)
     pre, post = _io(i, at, pe, x, ot, pe)
-    code = (f"{adecl}\n    {pre}\n    edgec::threshold<{c}, {pe}, {et(at)}, {et(ot)}, {act_t}, {i}>(in, out, act{i}, "
-            f"{vec});\n    {post}")
+    code = (f"{adecl}\n    {pre}\n    edgec::threshold<{c}, {pe}, {et(at)}, {et(ot)}, {act_t}, {vec}, {i}>(in, out, act{i}, "
+            f"1);\n    {post}")
     return Case(f"threshold c={c} pe={pe} {at}", code, ref.multi_threshold(x, thr, sign, out_lo, bipolar), vec * c // pe)
 
 
@@ -246,14 +246,14 @@ def stream_case(i, rng) -> Case:
         n = int(rng.integers(1, 20))
         x = rand_codes(rng, t, (n,))
         pre, _ = _io(i, t, 1, x, t, 1, sout="o0")
-        code = (f"{pre}\n    hls::stream<ap_uint<{t.bits}> > o1;\n    edgec::duplicate<{t.bits}, {i}>(in, o0, o1, {n});\n"
+        code = (f"{pre}\n    hls::stream<ap_uint<{t.bits}> > o1;\n    edgec::duplicate<{t.bits}, {n}, {i}>(in, o0, o1, 1);\n"
                 f'    pop_print<1, {et(t)} >(o0, "case{i}", {i}); pop_print<1, {et(t)} >(o1, "case{i}b", {i});')
         return Case(f"duplicate {n} x {t}", code, x, n)
     a, b = int(rng.integers(1, 7)), int(rng.integers(1, 7))
     n = a * b * int(rng.integers(1, 4))
     x = rand_codes(rng, t, (n,))
     pre, post = _io(i, t, a, x, t, b)
-    code = f"{pre}\n    edgec::dwc<{a}, {b}, {t.bits}, {i}>(in, out, {n});\n    {post}"
+    code = f"{pre}\n    edgec::dwc<{a}, {b}, {t.bits}, {n}, {i}>(in, out, 1);\n    {post}"
     return Case(f"dwc {a}->{b} x {n} {t}", code, x, max(n // a, n // b))
 
 

@@ -20,7 +20,8 @@ def results(request, tmp_path_factory):
     d = tmp_path_factory.mktemp(f"kernels{request.param}")
     (d / "main.cpp").write_text(program(cases))
     exe = d / "main"
-    cmd = [compiler(), *CXXFLAGS, "-isystem", str(ap_types_dir()), "-I", str(resources.path("hw") / "hls"),
+    cmd = [compiler(), *CXXFLAGS, "-isystem", str(ap_types_dir()), "-I", str(resources.path("hw") / "hls" / "compat"),
+           "-I", str(resources.path("hw") / "hls"),
            str(d / "main.cpp"), "-o", str(exe)]
     r = subprocess.run(cmd, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-3000:]

@@ -6,14 +6,21 @@
 //   Bip         a bipolar value (-1 or +1) held in one bit, bit 1 meaning +1.
 // Every kernel counts the iterations of its pipelined (II=1) loop in C simulation with
 // EDGEC_TICK(ID); the counters are compiled out for synthesis.
+//
+// Two views of the same source: synthesis (__SYNTHESIS__, or EDGEC_SYNTH_VIEW to compile
+// what synthesis sees with g++: exact-width constant arrays, no counters) and C
+// simulation (the default). Both use one AXI4-Stream beat type, hls::axis<ap_uint<W>,
+// 0, 0, 0> from ap_axi_sdata.h (the vendor's in Vitis; edgec's stand-in, hls/compat/,
+// under g++), so the top's ports cannot differ between them.
 #ifndef EDGEC_COMMON_H
 #define EDGEC_COMMON_H
 
+#include <ap_axi_sdata.h>
 #include <ap_int.h>
 #include <hls_stream.h>
 
-#ifdef __SYNTHESIS__
-#include <ap_axi_sdata.h>
+#if defined(__SYNTHESIS__) || defined(EDGEC_SYNTH_VIEW)
+#define EDGEC_SYNTH 1
 #define EDGEC_TICK(id)
 #else
 #define EDGEC_TICK(id) (::edgec::counters()[(id)]++)
@@ -21,7 +28,7 @@
 
 namespace edgec {
 
-#ifndef __SYNTHESIS__
+#ifndef EDGEC_SYNTH
 static const int MAX_STAGES = 1024;
 // Loop iterations per stage id, summed over every call (C simulation only).
 inline unsigned long long *counters() {
@@ -36,7 +43,7 @@ inline unsigned long long *counters() {
 // Words wider than 64 bits stay ap_uint in both.
 template <int W, bool WIDE = (W > 64)>
 struct rom_word {
-#ifdef __SYNTHESIS__
+#ifdef EDGEC_SYNTH
     typedef ap_uint<W> type;
 #else
     typedef unsigned long long type;
@@ -48,7 +55,7 @@ struct rom_word<W, true> {
 };
 template <int W>
 struct rom_int {
-#ifdef __SYNTHESIS__
+#ifdef EDGEC_SYNTH
     typedef ap_int<W> type;
 #else
     typedef long long type;
@@ -112,25 +119,11 @@ T floor_div(T a, long long d) {
     return q;
 }
 
-#ifdef __SYNTHESIS__
+// The AXI4-Stream beat of the top's ports: W data bits, TKEEP, TSTRB, TLAST.
 template <int W>
 struct axis_word {
     typedef hls::axis<ap_uint<W>, 0, 0, 0> type;
 };
-#else
-// The AXI4-Stream beat as Vitis HLS's hls::axis<ap_uint<W>, 0, 0, 0> presents it.
-template <int W>
-struct axis_beat {
-    ap_uint<W> data;
-    ap_uint<(W + 7) / 8> keep;
-    ap_uint<(W + 7) / 8> strb;
-    ap_uint<1> last;
-};
-template <int W>
-struct axis_word {
-    typedef axis_beat<W> type;
-};
-#endif
 
 }  // namespace edgec
 

@@ -8,12 +8,14 @@
 namespace edgec {
 
 // out = a + b, both holding codes of one scale (edgec aligns the scales of the two
-// branches when it quantizes, so the hardware add is a plain integer add).
-template <unsigned PE, class AT, class BT, class OT, int ID>
+// branches when it quantizes, so the hardware add is a plain integer add). WORDS per frame.
+template <unsigned PE, class AT, class BT, class OT, unsigned WORDS, int ID>
 void add(hls::stream<ap_uint<PE * AT::bits> > &a, hls::stream<ap_uint<PE * BT::bits> > &b,
-         hls::stream<ap_uint<PE * OT::bits> > &out, unsigned long long words) {
-    for (unsigned long long i = 0; i < words; i++) {
+         hls::stream<ap_uint<PE * OT::bits> > &out, unsigned frames) {
+    const unsigned long long TRIP = WORDS;
+    for (unsigned long long i = 0; i < frames * TRIP; i++) {
 #pragma HLS PIPELINE II = 1
+#pragma HLS LOOP_TRIPCOUNT min = TRIP max = TRIP
         EDGEC_TICK(ID);
         ap_uint<PE * AT::bits> x = a.read();
         ap_uint<PE * BT::bits> y = b.read();
@@ -28,14 +30,17 @@ void add(hls::stream<ap_uint<PE * AT::bits> > &a, hls::stream<ap_uint<PE * BT::b
     }
 }
 
-// Activation of a (vectors, C) stream: channel c = cf * PE + pe.
-template <unsigned C, unsigned PE, class IT, class OT, class Act, int ID>
+// Activation of a (vectors, C) stream: channel c = cf * PE + pe, VECTORS per frame. The
+// generated top partitions the thresholds (act_N.t) completely in dims 1 and 3.
+template <unsigned C, unsigned PE, class IT, class OT, class Act, unsigned VECTORS, int ID>
 void threshold(hls::stream<ap_uint<PE * IT::bits> > &in, hls::stream<ap_uint<PE * OT::bits> > &out, const Act &act,
-               unsigned long long vectors) {
+               unsigned frames) {
     const unsigned CF = C / PE;
+    const unsigned long long TRIP = (unsigned long long)VECTORS * CF;
     unsigned cf = 0;
-    for (unsigned long long i = 0; i < vectors * CF; i++) {
+    for (unsigned long long i = 0; i < frames * TRIP; i++) {
 #pragma HLS PIPELINE II = 1
+#pragma HLS LOOP_TRIPCOUNT min = TRIP max = TRIP
         EDGEC_TICK(ID);
         ap_uint<PE * IT::bits> x = in.read();
         ap_uint<PE * OT::bits> o;

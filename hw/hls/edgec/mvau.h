@@ -22,6 +22,31 @@ enum Kind {
     DSP_MAC = 3         // multipliers in DSP48 slices
 };
 
+// One product on the multiplier the kernel kind asks for: one specialisation per
+// binding, so exactly one BIND_OP pragma applies to each product.
+template <bool DSP>
+struct Mul;
+template <>
+struct Mul<true> {
+    template <class R, class A, class B>
+    static R apply(const A &a, const B &b) {
+#pragma HLS INLINE
+        R p = a * b;
+#pragma HLS BIND_OP variable = p op = mul impl = dsp
+        return p;
+    }
+};
+template <>
+struct Mul<false> {
+    template <class R, class A, class B>
+    static R apply(const A &a, const B &b) {
+#pragma HLS INLINE
+        R p = a * b;
+#pragma HLS BIND_OP variable = p op = mul impl = fabric
+        return p;
+    }
+};
+
 template <int KIND, unsigned SIMD, class XT, class WT, class AccT>
 struct Dot {
     static AccT apply(const ap_uint<SIMD * XT::bits> &x, const ap_uint<SIMD * WT::bits> &w) {
@@ -31,13 +56,7 @@ struct Dot {
 #pragma HLS UNROLL
             typename XT::value_t xv = XT::get(x, i);
             typename WT::value_t wv = WT::get(w, i);
-            AccT p = xv * wv;
-            if (KIND == DSP_MAC) {
-#pragma HLS BIND_OP variable = p op = mul impl = dsp
-            } else {
-#pragma HLS BIND_OP variable = p op = mul impl = fabric
-            }
-            s += p;
+            s += Mul<KIND == DSP_MAC>::template apply<AccT>(xv, wv);
         }
         return s;
     }
@@ -88,6 +107,8 @@ struct PassAct {
 // Multi-threshold activation of a folded channel dimension (channel = nf * PE + pe):
 // out = OUT_LO + #{i : s * acc >= T[pe][nf][i]}, s = -1 where neg is set, else +1;
 // a bipolar output is +1 when that count is 1, else -1. CB: the comparison width.
+// The PE lanes and the NT comparisons work in parallel: the generated top partitions t
+// completely in dims 1 and 3 and neg in dim 1 (ARRAY_PARTITION variable = act_N.t).
 template <unsigned PE, unsigned NF, unsigned NT, int CB, int OUT_LO, bool BIPOLAR, class OT>
 struct Thresholds {
     typename rom_int<CB>::type t[PE][NF][NT];
@@ -113,20 +134,25 @@ struct Thresholds {
     }
 };
 
-// vectors: number of input vectors (pixels x frames).
+// VECTORS: input vectors per frame (pixels, or tile positions x tiles for Winograd).
 template <unsigned MW, unsigned MH, unsigned SIMD, unsigned PE, int KIND, class XT, class WT, class AccT,
-          class OT, class Act, int ID, unsigned SETS = 1>
+          class OT, class Act, unsigned VECTORS, int ID, unsigned SETS = 1>
 void mvau(hls::stream<ap_uint<SIMD * XT::bits> > &in, hls::stream<ap_uint<PE * OT::bits> > &out,
           const typename rom_word<SIMD * WT::bits>::type weights[PE][SETS * (MH / PE) * (MW / SIMD)], const Act &act,
-          unsigned long long vectors) {
+          unsigned frames) {
     const unsigned SF = MW / SIMD, NF = MH / PE;
+    const unsigned long long TRIP = (unsigned long long)VECTORS * NF * SF;  // iterations per frame
+    // the input vector, written during neuron fold 0 and replayed in the others: a word is
+    // read back SF iterations after it was written (the only dependence through buf)
     ap_uint<SIMD * XT::bits> buf[MW / SIMD];
+#pragma HLS DEPENDENCE variable = buf inter RAW distance = SF true
     AccT acc[PE];
 #pragma HLS ARRAY_PARTITION variable = acc complete
 #pragma HLS ARRAY_PARTITION variable = weights complete dim = 1
     unsigned sf = 0, nf = 0, set = 0;
-    for (unsigned long long i = 0; i < vectors * NF * SF; i++) {
+    for (unsigned long long i = 0; i < frames * TRIP; i++) {
 #pragma HLS PIPELINE II = 1
+#pragma HLS LOOP_TRIPCOUNT min = TRIP max = TRIP
         EDGEC_TICK(ID);
         ap_uint<SIMD * XT::bits> x;
         if (nf == 0) {

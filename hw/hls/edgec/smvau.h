@@ -22,12 +22,13 @@ namespace edgec {
 // vector k (k < vectors); it takes max(MW/IN_E, words of the set of vector k-1) iterations.
 // The counter ticks in periods k >= 1 only (period 0 is latency). AB: accumulator bits
 // (two's complement or unsigned); the unit sums at AB + 1 signed bits.
-// vectors: number of input vectors (pixels x frames).
+// VECTORS: input vectors per frame (pixels, or tile positions x tiles for Winograd).
 template <unsigned MW, unsigned MH, unsigned PE, unsigned SIMD, unsigned IN_E, class XT, int WB, int IXB, int AB,
-          class OT, class Act, unsigned SETS, unsigned STEPS, int ID>
+          class OT, class Act, unsigned SETS, unsigned STEPS, unsigned VECTORS, int ID>
 void smvau(hls::stream<ap_uint<IN_E * XT::bits> > &in, hls::stream<ap_uint<PE * OT::bits> > &out,
            const typename rom_word<PE * SIMD * (WB + IXB) + 1>::type weights[STEPS], const Act &act,
-           unsigned long long vectors) {
+           unsigned frames) {
+    const unsigned long long vectors = (unsigned long long)frames * VECTORS;
     const unsigned NF = MH / PE, LD = MW / IN_E, E = WB + IXB, WW = PE * SIMD * E + 1;
     typedef ap_int<AB + 1> AccT;
 
@@ -72,8 +73,13 @@ void smvau(hls::stream<ap_uint<IN_E * XT::bits> > &in, hls::stream<ap_uint<PE * 
     unsigned t = 0, steps = 0, plen = LD, wp = 0, nf = 0;
     unsigned lb = 0;  // the buffer being loaded; the other one is computed on
     set = SETS - 1;   // the set of the vector computed in period k
+    // iterations per frame: each period takes at least LD and at most LD + STEPS
+    const unsigned long long TRIP_LO = (unsigned long long)VECTORS * LD, TRIP_HI = TRIP_LO + (unsigned long long)VECTORS * STEPS;
+    (void)TRIP_LO;  // read by the pragma only
+    (void)TRIP_HI;
     for (unsigned long long i = 0; i < total; i++) {
 #pragma HLS PIPELINE II = 1
+#pragma HLS LOOP_TRIPCOUNT min = TRIP_LO max = TRIP_HI
         if (k != 0) {
             EDGEC_TICK(ID);
         }

@@ -20,12 +20,16 @@ void swg(hls::stream<ap_uint<SIMD * IT::bits> > &in, hls::stream<ap_uint<SIMD * 
          unsigned frames) {
     const unsigned CF = C / SIMD;
     const unsigned OH = (IH + PT + PB - KH) / SH + 1, OW = (IW + PL + PR - KW) / SW + 1;
-    const unsigned long long per_frame = (unsigned long long)IH * IW * CF + (unsigned long long)OH * OW * KH * KW * CF;
+    const unsigned long long TRIP = (unsigned long long)IH * IW * CF + (unsigned long long)OH * OW * KH * KW * CF;
+    // the last KH rows: a write goes to the row after the newest, which no window of the
+    // output row being written needs, so reads never wait on writes
     ap_uint<SIMD * IT::bits> buf[KH][IW][CF];
+#pragma HLS DEPENDENCE variable = buf inter RAW false
     unsigned loaded = 0, rx = 0, rc = 0;          // rows fully read; column and fold being read
     unsigned oy = 0, ox = 0, ky = 0, kx = 0, cf = 0;  // window word being written
-    for (unsigned long long i = 0; i < per_frame * frames; i++) {
+    for (unsigned long long i = 0; i < frames * TRIP; i++) {
 #pragma HLS PIPELINE II = 1
+#pragma HLS LOOP_TRIPCOUNT min = TRIP max = TRIP
         EDGEC_TICK(ID);
         const unsigned need_rows = oy * SH + KH - PT;  // rows needed for output row oy
         const unsigned need = (oy < OH && need_rows < IH) ? need_rows : IH;

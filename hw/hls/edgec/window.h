@@ -46,7 +46,8 @@ struct AvgOp {
 };
 
 // Depthwise convolution: channel c = cf * PE + pe multiplies its own K weights
-// W[pe][cf][k], then the activation.
+// W[pe][cf][k], then the activation. The generated top partitions w completely in dim 1
+// (the PE lanes), and the activation's thresholds as for the mvau.
 template <unsigned PE, unsigned CF, unsigned K, class WT, class AccT, class Act>
 struct DepthwiseOp {
     typename rom_int<WT::bits>::type w[PE][CF][K];
@@ -65,15 +66,21 @@ struct DepthwiseOp {
     }
 };
 
-template <unsigned K, unsigned C, unsigned PE, class IT, class OT, class AccT, class Op, int ID>
+// PIXELS: output pixels per frame. acc[cf] is read and written once per iteration, and the
+// next access to the same cf comes CF iterations later: that distance is declared, so the
+// pipeline keeps II = 1 (with CF = 1, acc is registers).
+template <unsigned K, unsigned C, unsigned PE, class IT, class OT, class AccT, class Op, unsigned PIXELS, int ID>
 void window_reduce(hls::stream<ap_uint<PE * IT::bits> > &in, hls::stream<ap_uint<PE * OT::bits> > &out, const Op &op,
-                   unsigned long long pixels) {
+                   unsigned frames) {
     const unsigned CF = C / PE;
+    const unsigned long long TRIP = (unsigned long long)PIXELS * K * CF;
     AccT acc[CF][PE];
 #pragma HLS ARRAY_PARTITION variable = acc complete dim = 2
+#pragma HLS DEPENDENCE variable = acc inter RAW distance = CF true
     unsigned k = 0, cf = 0;
-    for (unsigned long long i = 0; i < pixels * K * CF; i++) {
+    for (unsigned long long i = 0; i < frames * TRIP; i++) {
 #pragma HLS PIPELINE II = 1
+#pragma HLS LOOP_TRIPCOUNT min = TRIP max = TRIP
         EDGEC_TICK(ID);
         ap_uint<PE * IT::bits> x = in.read();
         ap_uint<PE * OT::bits> o = 0;

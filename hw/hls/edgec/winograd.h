@@ -49,17 +49,19 @@ struct WinoMat<4> {
     }
 };
 
-template <unsigned M, unsigned C, unsigned SIMD, class IT, class VT, int ID>
+template <unsigned M, unsigned C, unsigned SIMD, class IT, class VT, unsigned TILES, int ID>
 void wino_in(hls::stream<ap_uint<SIMD * IT::bits> > &in, hls::stream<ap_uint<SIMD * VT::bits> > &out,
-             unsigned long long tiles) {
+             unsigned frames) {
     const unsigned N = M + 2, P = N * N, CF = C / SIMD;
+    const unsigned long long TRIP = (unsigned long long)TILES * 2 * P * CF;  // TILES per frame
     typename IT::value_t d[P][CF][SIMD];
 #pragma HLS ARRAY_PARTITION variable = d complete dim = 1
 #pragma HLS ARRAY_PARTITION variable = d complete dim = 3
     unsigned pos = 0, cf = 0;  // tile position (a*N + b, or p when writing) and channel fold
     bool writing = false;
-    for (unsigned long long it = 0; it < tiles * 2 * P * CF; it++) {
+    for (unsigned long long it = 0; it < frames * TRIP; it++) {
 #pragma HLS PIPELINE II = 1
+#pragma HLS LOOP_TRIPCOUNT min = TRIP max = TRIP
         EDGEC_TICK(ID);
         if (!writing) {
             ap_uint<SIMD * IT::bits> w = in.read();
@@ -99,15 +101,16 @@ template <unsigned M, unsigned MH, unsigned PE, unsigned OH, unsigned OW, class 
 void wino_out(hls::stream<ap_uint<PE * MT::bits> > &in, hls::stream<ap_uint<PE * YT::bits> > &out, unsigned frames) {
     const unsigned N = M + 2, P = N * N, NF = MH / PE;
     const unsigned TH = (OH + M - 1) / M, TW = (OW + M - 1) / M;
-    const unsigned long long per_frame = (unsigned long long)TH * TW * P * NF + (unsigned long long)OH * OW * NF;
+    const unsigned long long TRIP = (unsigned long long)TH * TW * P * NF + (unsigned long long)OH * OW * NF;
     typename MT::value_t buf[TW][P][NF][PE];
 #pragma HLS ARRAY_PARTITION variable = buf complete dim = 2
 #pragma HLS ARRAY_PARTITION variable = buf complete dim = 4
     bool reading = true;
     unsigned ty = 0, tx = 0, p = 0, nf = 0;  // reading: tile tx of row ty, position p, fold nf
     unsigned yy = 0, x = 0;                  // writing: row yy of the tile row, column x
-    for (unsigned long long it = 0; it < per_frame * frames; it++) {
+    for (unsigned long long it = 0; it < frames * TRIP; it++) {
 #pragma HLS PIPELINE II = 1
+#pragma HLS LOOP_TRIPCOUNT min = TRIP max = TRIP
         EDGEC_TICK(ID);
         if (reading) {
             ap_uint<PE * MT::bits> w = in.read();
