@@ -61,6 +61,9 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--lowrank-conv", default="tucker", choices=["tucker", "separable"],
                    help="convolutions as Tucker-2 (1x1, kxk core, 1x1) or as a kx1 + 1xk pair")
     b.add_argument("--export-qonnx", metavar="FILE", help="also write the quantized model as QONNX (.onnx) to FILE")
+    b.add_argument("--vivado-ip", default="hls", choices=["hls", "rtl"],
+                   help="accelerator of OUT/vivado/build_bd.tcl: hls (the Vitis HLS export, default) or rtl "
+                        "(OUT/rtl packaged as IP by OUT/vivado/package_ip.tcl); `-tclargs hls|rtl` overrides it")
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--max-model-mb", type=int, help="largest model file (with its external data) to read, in MiB "
                    "(default 2048)")
@@ -132,7 +135,7 @@ def cmd_build(a) -> int:
                 calib=a.calib, labels=a.labels, input_shape=a.input_shape, finetune_epochs=a.finetune_epochs,
                 dump_ir=a.dump_ir, seed=a.seed, target_fps=a.target_fps, folding=a.folding, export_qonnx=a.export_qonnx, winograd=a.winograd, prune=a.prune, prune_mode=a.prune_mode,
                 sparse=a.sparse, lowrank=a.lowrank, lowrank_conv=a.lowrank_conv,
-                prune_domain=a.prune_domain, max_model_mb=a.max_model_mb, progress=(lambda m: None) if a.quiet else _stderr)
+                prune_domain=a.prune_domain, max_model_mb=a.max_model_mb, vivado_ip=a.vivado_ip, progress=(lambda m: None) if a.quiet else _stderr)
     print(table(res.report))
     print(f"wrote {res.out}/")
     return 0

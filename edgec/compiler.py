@@ -20,6 +20,7 @@ from .backend import driver as driver_backend
 from .backend import hls as hls_backend
 from .backend import rtl as rtl_backend
 from .backend import sim as sim_backend
+from .backend import vivado as vivado_backend
 from .cost.fold import check_fixed, fold
 from .cost.lowering import alternatives
 from .csim import test_codes
@@ -154,11 +155,14 @@ def lowering_meta(cfg, winograd: str, sparse: str) -> dict:
 def build(model=None, out="out", *, board="zynq7020", preset=None, config=None, wbits=None, abits=None,
           calib=None, labels=None, input_shape=None, finetune_epochs=None, dump_ir=False, seed=0,
           target_fps=None, folding="auto", export_qonnx=None, winograd="off", prune=None, prune_mode=None, sparse="off",
-          lowrank=None, lowrank_conv="tucker", prune_domain=None, max_model_mb=None, progress=_stderr) -> BuildResult:
+          lowrank=None, lowrank_conv="tucker", prune_domain=None, max_model_mb=None, progress=_stderr,
+          vivado_ip: str = "hls") -> BuildResult:
     """Compile ``model`` (None: the built-in digits example; a path to .onnx/.pt2; or an
     nn.Module with ``input_shape``) for ``board`` into the folder ``out``. ``export_qonnx``:
     also write the quantized model as QONNX to that file. ``winograd``: off, f2, f4 or auto
-    (per layer by the cost model) for the 3x3 stride-1 convolutions."""
+    (per layer by the cost model) for the 3x3 stride-1 convolutions. ``vivado_ip``: the
+    accelerator OUT/vivado/build_bd.tcl instantiates by default, hls (the Vitis HLS export)
+    or rtl (OUT/rtl packaged by OUT/vivado/package_ip.tcl)."""
     progress = progress or (lambda m: None)
     brd = boards.get(board)
     out = outdir.prepare(out)
@@ -180,6 +184,8 @@ def build(model=None, out="out", *, board="zynq7020", preset=None, config=None, 
         raise EdgecError(f"--winograd {winograd!r}: choose one of {', '.join(WINOGRAD_MODES)}")
     if sparse not in SPARSE_MODES:
         raise EdgecError(f"--sparse {sparse!r}: choose one of {', '.join(SPARSE_MODES)}")
+    if vivado_ip not in vivado_backend.IP_CHOICES:
+        raise EdgecError(f"--vivado-ip {vivado_ip!r}: choose one of {', '.join(vivado_backend.IP_CHOICES)}")
     if target_fps is not None:
         target_fps = validate.number(target_fps, "--target-fps", 0, None, "a positive frame rate", lo_open=True)
     seed = validate.integer(seed, "--seed", 0, 2**32 - 1, "a whole number")
@@ -292,6 +298,7 @@ def build(model=None, out="out", *, board="zynq7020", preset=None, config=None, 
         progress("emitting the RTL network")
         rtl_backend.emit(plan, tmp / "rtl")
         driver_backend.emit(g, brd, name, axis, tmp)
+        vivado_backend.emit(brd, axis, tmp, vivado_ip)
         quant = {"source": "qonnx"} if qnet is None else dict(preset=preset_name, wbits=cfg.wbits, abits=cfg.abits,
                                                                finetune_epochs=finetune_epochs)
         progress("estimating every execution (direct, Winograd, sparse) for the report")

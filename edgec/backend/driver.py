@@ -1,4 +1,4 @@
-"""The PYNQ driver (OUT/driver/) and the Vivado block design (OUT/vivado/)."""
+"""The PYNQ driver (OUT/driver/). The Vivado block design (OUT/vivado/): edgec.backend.vivado."""
 from __future__ import annotations
 
 import shutil
@@ -26,17 +26,6 @@ class DriverContext:
     axis_out: dict
 
 
-@dataclass
-class VivadoContext:
-    top: str
-    version: str
-    part: str
-    board_part_pattern: str
-    clock_mhz: int
-    in_beat_bits: int
-    out_beat_bits: int
-
-
 def emit(g, board, name: str, axis: dict, out_dir: Path) -> None:
     """axis: {'in': layout, 'out': layout} (edgec.backend.hls.stream_layout)."""
     from ..sim import kernels
@@ -49,9 +38,3 @@ def emit(g, board, name: str, axis: dict, out_dir: Path) -> None:
     shutil.copyfile(Path(kernels.__file__), drv / "kernels.py")
     aff = g.meta["output_affine"]
     save_npz(drv / "output_affine.npz", {"a": np.asarray(aff["a"], np.float64), "c0": np.asarray(aff["c0"], np.float64)})
-    viv = out_dir / "vivado"
-    viv.mkdir(parents=True)
-    known = board.name != "zynq7020"  # an alias names a board with Vivado board files
-    vctx = VivadoContext(TOP, __version__, board.part, f"*{board.name}*" if known else "", int(board.clock_mhz),
-                         axis["in"]["beat_bytes"] * 8, axis["out"]["beat_bytes"] * 8)
-    render("vivado/build_bd.tcl.j2", viv / "build_bd.tcl", ctx=vctx)
