@@ -12,6 +12,7 @@ from ..ir.graph import save_npz
 from .hls import TOP
 from .sim import input_spec
 from .render import render
+from .vivado import MAX_TRANSFER_BYTES
 
 
 @dataclass
@@ -24,6 +25,7 @@ class DriverContext:
     input_quant: dict
     axis_in: dict
     axis_out: dict
+    max_transfer: int = MAX_TRANSFER_BYTES
 
 
 def emit(g, board, name: str, axis: dict, out_dir: Path) -> None:

@@ -45,6 +45,8 @@ class RtlContext:
     version: str
     in_beat_bits: int
     out_beat_bits: int
+    in_beats: int  # beats per frame
+    out_beats: int
     in_var: str
     in_width: int
     out_var: str
@@ -68,7 +70,8 @@ def context(plan: Plan, mem: dict[str, list[str]]) -> RtlContext:
     ins_var = c.s(first.outs[0]).var
     out_var = c.s(last.ins[0]).var
     wires = [RWire(c.s(s).var, c.s(s).width, fifo_depth(s.words)) for s in plan.streams]
-    ctx = RtlContext(TOP, __version__, first.attrs["beat_bits"], last.attrs["beat_bits"], ins_var,
+    ctx = RtlContext(TOP, __version__, first.attrs["beat_bits"], last.attrs["beat_bits"], plan.in_stream.words,
+                     plan.out_stream.words, ins_var,
                      first.outs[0].width, out_var, last.ins[0].width, wires)
 
     def files(i, **images):

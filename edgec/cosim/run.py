@@ -27,9 +27,11 @@ _MAKE_SAFE = re.compile(r"[A-Za-z0-9_./+,=@%-]+")
 
 def run(build_dir: Path, simulator: str = "icarus", x=None, vectors: int | None = None, idle: float = 0.0,
         backpressure: float = 0.0, rtl_dir: Path | None = None, seed: int = 0, reset_after: int = 0) -> dict:
-    """``reset_after``: reset the design after that many beats of a first frame, which is
+    """The generated driver (OUT/driver) sends the frames through a model of the AXI DMA
+    to the RTL top (OUT/rtl, or ``rtl_dir``) and back (edgec/cosim/tb_network.py).
+    ``reset_after``: reset the design after that many beats of a first frame, which is
     then dropped (it must not disturb the frames that follow)."""
-    build_dir, manifest = outdir.open_build(Path(build_dir).resolve(), "sim", "report.json",
+    build_dir, manifest = outdir.open_build(Path(build_dir).resolve(), "sim", "report.json", "driver",
                                             *(() if rtl_dir else ("rtl",)))
     report = json.loads((build_dir / "report.json").read_text())
     with outdir.work_dir(build_dir, "cosim") as cw:
@@ -48,10 +50,10 @@ def _run(build_dir, manifest, report, cw, simulator, x, vectors, idle, backpress
     expected = sim.forward(codes).reshape(n, -1)
     lin, lout = manifest["axis"]["in"], manifest["axis"]["out"]
     K = sim.K
-    beats = K.pack_beats(codes.reshape(n, -1), lin["bits"], lin["bipolar"], lin["per_word"], lin["beat_bytes"])
-    in_per = beats.shape[1]
-    words = [int.from_bytes(b.tobytes(), "little") for b in beats.reshape(n * in_per, -1)]
+    in_per = lin["elems"] // lin["per_word"]
     out_per = lout["elems"] // lout["per_word"]
+    # the driver takes the model's own input layout (channels first)
+    x_drv = codes.transpose(0, 3, 1, 2) if codes.ndim == 4 else codes
 
     rtl = Path(rtl_dir).resolve() if rtl_dir else build_dir / "rtl"
     sources = [rtl / ln for ln in (rtl / "files.f").read_text().split()] if (rtl / "files.f").is_file() \
@@ -70,11 +72,11 @@ def _run(build_dir, manifest, report, cw, simulator, x, vectors, idle, backpress
             rtl, work = tmp / "rtl", tmp / "work"
             work.mkdir()
         return _simulate(build_dir, report, work, runner_name=simulator, sources=sources, rtl=rtl, rtl_dir=rtl_dir,
-                         words=words, in_per=in_per, out_per=out_per, n=n, idle=idle, backpressure=backpressure,
+                         x_drv=x_drv, in_per=in_per, out_per=out_per, n=n, idle=idle, backpressure=backpressure,
                          seed=seed, reset_after=reset_after, expected=expected, lout=lout, K=K)
 
 
-def _simulate(build_dir, report, work, runner_name, sources, rtl, rtl_dir, words, in_per, out_per, n, idle,
+def _simulate(build_dir, report, work, runner_name, sources, rtl, rtl_dir, x_drv, in_per, out_per, n, idle,
               backpressure, seed, reset_after, expected, lout, K) -> dict:
     from cocotb_tools.runner import get_runner
 
@@ -91,11 +93,12 @@ def _simulate(build_dir, report, work, runner_name, sources, rtl, rtl_dir, words
         log = (work / "build.log").read_text(errors="replace").splitlines() if (work / "build.log").is_file() else []
         errs = [ln for ln in log if "rror" in ln][:3] or log[-3:] or [str(e)]
         raise EdgecError(f"the {simulator} build of the RTL failed: {' | '.join(errs)[:400]}") from None
-    spec = {"beats": [f"{w:x}" for w in words], "in_beats_per_frame": in_per, "out_beats": n * out_per,
+    np.save(work / "inputs.npy", np.ascontiguousarray(x_drv, dtype=np.int64), allow_pickle=False)
+    per_frame = int(report["hardware"]["cycles_per_frame"])
+    spec = {"driver": str(build_dir / "driver" / "driver.py"), "top": "edgec_top", "inputs": str(work / "inputs.npy"),
             "idle": idle, "backpressure": backpressure, "seed": seed, "result": str(work / "result.json"),
             "reset_after": int(reset_after),
-            "max_cycles": 200 * (n + 2) * max(in_per, out_per) + 100 * n * int(
-                report["hardware"]["cycles_per_frame"]) + 10000}
+            "max_cycles": 200 * (n + 2) * max(in_per, out_per) + 100 * (n + 2) * per_frame + 10000}
     (work / "spec.json").write_text(json.dumps(spec))
     results = work / "results.xml"
     try:
@@ -108,20 +111,24 @@ def _simulate(build_dir, report, work, runner_name, sources, rtl, rtl_dir, words
     if not (work / "result.json").is_file():
         raise EdgecError(f"the co-simulation did not finish: {' | '.join(fails)[:300]} (log: {work / 'run.log'})")
     res = json.loads((work / "result.json").read_text())
-    got_words = [int(w, 16) for w in res["words"]]
-    got = np.zeros((n, lout["elems"]), np.int64)
-    m = len(got_words) // out_per
-    if m:
-        raw = b"".join(w.to_bytes(lout["beat_bytes"], "little") for w in got_words[: m * out_per])
-        got[:m] = K.unpack_beats(raw, m, lout["bits"], lout["signed"], lout["bipolar"], lout["per_word"],
-                                 lout["beat_bytes"], lout["elems"])
+    raw = bytes.fromhex(res["raw"])
+    got = K.unpack_beats(raw, n, lout["bits"], lout["signed"], lout["bipolar"], lout["per_word"],
+                         lout["beat_bytes"], lout["elems"])
     bad = (got != expected).any(axis=1)
-    bad[m:] = True
-    lasts_ok = res["lasts"] == [int((i + 1) % out_per == 0) for i in range(n * out_per)]
-    ends = np.array(res["cycles"][out_per - 1 :: out_per], np.int64)
-    steady = np.diff(ends[len(ends) // 2 :]) if len(ends) > 3 else np.diff(ends)
+    runs = res["transfers"]
+    # one S2MM transfer per run of the driver's plan, each ended by the run's one TLAST
+    # exactly at its length; every MM2S transfer sent whole; nothing left over
+    plan_ok = len(runs) == len(res["plan"]) and all(
+        t["start"] == first * out_per * lout["beat_bytes"] and t["nbytes"] == t["length"] == count * out_per * lout["beat_bytes"]
+        for t, (first, count) in zip(runs, res["plan"]))
+    lasts_ok = plan_ok and all(t["lasts"] == [0] * (len(t["lasts"]) - 1) + [1] for t in runs)
+    framing_ok = (lasts_ok and not res["overrun"] and res["idle_after"] and all(t["partial_beats"] == 0 for t in runs)
+                  and all(t["length"] == t["nbytes"] for t in res["sent"]))
+    cycles = [c for t in runs for c in t["cycles"]]
+    ends = np.array(cycles[out_per - 1:: out_per], np.int64)
+    steady = np.diff(ends[len(ends) // 2:]) if len(ends) > 3 else np.diff(ends)
     cpf = float(np.mean(steady)) if len(steady) else float("nan")
     clock = float(report["board"]["clock_mhz"])
-    return {"vectors": int(n), "mismatches": int(bad.sum()), "tlast_ok": lasts_ok, "failures": fails,
-            "ok": not bad.any() and lasts_ok and not fails, "cycles_per_frame": round(cpf, 1),
-            "fps": None if math.isnan(cpf) else round(clock * 1e6 / cpf, 1)}
+    return {"vectors": int(n), "mismatches": int(bad.sum()), "tlast_ok": lasts_ok, "framing_ok": framing_ok,
+            "runs": len(runs), "failures": fails, "ok": not bad.any() and framing_ok and not fails,
+            "cycles_per_frame": round(cpf, 1), "fps": None if math.isnan(cpf) else round(clock * 1e6 / cpf, 1)}

@@ -1,17 +1,25 @@
-"""cocotb testbench of a whole network (OUT/rtl's edgec_top, or any Verilog with the
-same ports, such as the Vitis HLS export): streams the input frames in with random idle
-cycles, drains the output with random backpressure, and writes what arrived, with the
-cycle of each beat, for `edgec cosim` to compare with the simulator. The run is described
-by the JSON file in $EDGEC_COSIM_SPEC; with "reset_after": N it first sends N beats of a
-frame and resets the design in the middle of it."""
+"""cocotb testbench of a whole accelerator (OUT/rtl's edgec_top, or any Verilog with the
+same ports, such as the Vitis HLS export): the generated PYNQ driver (OUT/driver/driver.py)
+runs unchanged in a bridge thread against a model of the board — an AXI4-Lite master on
+s_axi_control and the AXI DMA in simple mode on the streams (edgec.cosim.axi), with
+random idle cycles on MM2S and random backpressure on S2MM. The driver packs the frames,
+plans its transfers, checks ap_idle, starts each run and checks the bytes received; this
+testbench writes what arrived, per transfer, for `edgec cosim` to compare with the
+simulator. The run is described by the JSON file in $EDGEC_COSIM_SPEC; with
+"reset_after": N it first starts a run of one frame, sends N beats of it and resets the
+design in the middle of it."""
+import importlib.util
 import json
 import os
+from types import SimpleNamespace
 
 import cocotb
-from cocotb.clock import Clock
+import numpy as np
+from cocotb.clock import Clock as SimClock
+from cocotb.task import bridge
 from cocotb.triggers import RisingEdge
 
-from edgec.cosim.axis import Sink, Source
+from edgec.cosim.axi import DMA, AxiLiteMaster, Clock, RegisterIP
 
 
 async def reset(dut):
@@ -19,28 +27,53 @@ async def reset(dut):
     for _ in range(4):
         await RisingEdge(dut.ap_clk)
     dut.ap_rst_n.value = 1
+    await RisingEdge(dut.ap_clk)
+
+
+def load_driver(path):
+    spec = importlib.util.spec_from_file_location("edgec_cosim_driver", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
 @cocotb.test()
 async def network(dut):
     with open(os.environ["EDGEC_COSIM_SPEC"]) as f:
         spec = json.load(f)
-    cocotb.start_soon(Clock(dut.ap_clk, 10, unit="ns").start())
-    src = Source(dut, "s_axis", dut.ap_clk, spec["idle"], seed=spec["seed"], upper=True)
-    snk = Sink(dut, "m_axis", dut.ap_clk, spec["backpressure"], seed=spec["seed"] + 1, upper=True)
-    beats = [int(w, 16) for w in spec["beats"]]
-    per = spec["in_beats_per_frame"]
-    lasts = [int((i + 1) % per == 0) for i in range(len(beats))]
+    drv = load_driver(spec["driver"])
+    cocotb.start_soon(SimClock(dut.ap_clk, 10, unit="ns").start())
+    clock = Clock(dut.ap_clk)
+    master = AxiLiteMaster(dut, "s_axi_control", dut.ap_clk)
+    dma = DMA(dut, clock, drv.IN["beat_bytes"], drv.OUT["beat_bytes"], spec["idle"], spec["backpressure"],
+              spec["seed"], spec["max_cycles"])
+    overlay = SimpleNamespace(axi_dma_0=dma, **{f"{spec['top']}_0": RegisterIP(master)})
+    acc = drv.Accelerator(overlay=overlay, allocate=lambda shape, dtype: np.zeros(shape, dtype))
+    x = np.load(spec["inputs"], allow_pickle=False)
     await reset(dut)
     if spec.get("reset_after"):
         # a frame cut short by a reset: its beats and whatever it produced are dropped
-        await src.send(beats[: spec["reset_after"]], [0] * spec["reset_after"])
-        for _ in range(spec["reset_after"] % 7 + 3):
+        n = spec["reset_after"]
+        await master.write(drv.FRAMES_REG, 1)
+        await master.write(drv.CTRL, drv.AP_START)
+        part = drv.pack(x[:1]).ravel()[: n * drv.IN["beat_bytes"]]
+        await bridge(dma.sendchannel.transfer)(part)
+        for _ in range(n * 3 + 10):
             await RisingEdge(dut.ap_clk)
         await reset(dut)
-    send = cocotb.start_soon(src.send(beats, lasts))
-    await snk.receive(spec["out_beats"], spec["max_cycles"])
-    await send
-    await snk.assert_empty(50)
+        dma = DMA(dut, clock, drv.IN["beat_bytes"], drv.OUT["beat_bytes"], spec["idle"], spec["backpressure"],
+                  spec["seed"] + 2, spec["max_cycles"])  # the DMA is reset with the design
+        overlay.axi_dma_0 = dma
+        acc = drv.Accelerator(overlay=overlay, allocate=lambda shape, dtype: np.zeros(shape, dtype))
+    began = clock.cycle
+    data = drv.pack(x)
+    raw = await bridge(acc.transfer)(data)
+    for _ in range(50):  # nothing more comes out
+        await RisingEdge(dut.ap_clk)
+    idle = bool((await master.read(drv.CTRL)) & drv.AP_IDLE)
     with open(spec["result"], "w") as f:
-        json.dump({"words": [f"{w:x}" for w in snk.words], "lasts": snk.lasts, "cycles": snk.cycles}, f)
+        json.dump({"raw": bytes(raw).hex(), "plan": drv.transfer_plan(len(data)), "idle_after": idle,
+                   "overrun": dma.recvchannel.overrun(),
+                   "transfers": [{k: t[k] for k in ("start", "nbytes", "length", "lasts", "partial_beats")}
+                                 | {"cycles": [c - began for c in t["cycles"]]} for t in dma.recvchannel.transfers],
+                   "sent": [{k: t[k] for k in ("start", "nbytes", "length")} for t in dma.sendchannel.transfers]}, f)
