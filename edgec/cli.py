@@ -82,15 +82,19 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--vectors", type=int, help="number of input vectors (default: all the example's test inputs)")
     c.add_argument("--inputs", help=".npy inputs (float or integer codes); default: the example's test split, "
                    "or random codes for other models")
+    c.add_argument("--view", choices=["csim", "synth"], default="csim",
+                   help="csim: C simulation's types with loop counters (default); synth: what synthesis sees "
+                        "(exact-width constant arrays, no counters), same beat type and testbench")
     c.add_argument("--json", action="store_true", help="print {vectors, mismatches, compile_s, run_s}")
-    v = sub.add_parser("cosim", help="co-simulate the build's RTL under cocotb and compare with the simulator")
+    v = sub.add_parser("cosim", help="co-simulate the build's RTL under cocotb, fed by the generated driver through "
+                       "an AXI DMA model, and compare with the simulator")
     v.add_argument("build_dir")
     v.add_argument("--simulator", choices=["icarus", "verilator"], default="icarus")
     v.add_argument("--vectors", type=int, help="number of frames (default: 100; inputs repeat when fewer)")
     v.add_argument("--inputs", help=".npy inputs (float or integer codes); default: the example's test split, "
                    "or random codes for other models")
-    v.add_argument("--idle", type=float, default=0.0, help="probability of an idle cycle on the input stream")
-    v.add_argument("--backpressure", type=float, default=0.0, help="probability of tready low on the output")
+    v.add_argument("--idle", type=float, default=0.0, help="probability of an idle cycle on the DMA's MM2S stream")
+    v.add_argument("--backpressure", type=float, default=0.0, help="probability of tready low on the DMA's S2MM stream")
     v.add_argument("--rtl", help="other Verilog with the same top-level ports (the Vitis HLS export)")
     v.add_argument("--json", action="store_true", help="print {vectors, mismatches, cycles_per_frame, fps}")
     y = sub.add_parser("synth", help="synthesize the build's RTL with yosys (synth_xilinx) beside the cost model")
@@ -176,9 +180,12 @@ def cmd_csim(a) -> int:
 
     d = _build_dir(a.build_dir, "sim", "hls", "report.json")
     x = _inputs(a.inputs, d) if a.inputs else None  # --vectors: csim.test_codes checks it
-    r = csim.run(d, x, a.vectors)
+    r = csim.run(d, x, a.vectors, view=a.view)
     if a.json:
         print(json.dumps({k: r[k] for k in ("vectors", "mismatches", "compile_s", "run_s")}))
+    elif r["cycles"] is None:
+        print(f"C simulation of the synthesis view: {r['vectors']} vectors, {r['mismatches']} mismatches against "
+              f"the simulator (compile {r['compile_s']:.1f} s, run {r['run_s']:.1f} s)")
     else:
         rep = json.loads((d / "report.json").read_text()).get("hardware", {})
         slow = max(r["cycles"].items(), key=lambda kv: kv[1])
@@ -203,8 +210,9 @@ def cmd_cosim(a) -> int:
         print(f"co-simulation on {a.simulator}: {r['vectors']} frames, {r['mismatches']} mismatches against the "
               f"simulator; {r['cycles_per_frame']:,.1f} cycles per frame (report: {rep['cycles_per_frame']:,}), "
               f"{r['fps']:,.0f} frames/s at {rep['clock_mhz']:g} MHz")
-        if not r["tlast_ok"]:
-            print("TLAST did not mark the end of every output frame")
+        if not r["framing_ok"]:
+            print("the DMA transfers did not end as planned (TLAST once per run, at its last beat; every byte "
+                  "sent and received; the accelerator idle after)")
         for f in r["failures"]:
             print(f"failure: {f}")
     return 0 if r["ok"] else 1

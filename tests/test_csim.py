@@ -124,3 +124,29 @@ def test_csim_counts_a_corrupted_weight_as_mismatches(tmp_path):
     rr = subprocess.run([sys.executable, "-m", "edgec.cli", "csim", str(out), "--vectors", "100"],
                         capture_output=True, text=True)
     assert rr.returncode == 1 and "mismatches" in rr.stdout
+
+
+@pytest.mark.parametrize("case", ["example-w2a2", "conv-int4", "conv-w2a2-f2-sparse"])
+def test_synthesis_view_and_csim_view_agree_on_64_frames(tmp_path, nets, case):
+    """What synthesis sees (EDGEC_SYNTH_VIEW: exact-width ap_int constant arrays, no loop
+    counters) compiles with the same beat type and testbench as the C simulation view, and
+    both are bit-exact on a batch of 64 frames (one TLAST, at the batch's end). The cases
+    cover the mvau, thresholds, the depthwise window, the fork and add, Winograd and the
+    sparse unit."""
+    out = tmp_path / "out"
+    cx = digits.train_split()[0][:300]
+    if case == "example-w2a2":
+        build(None, out, preset="w2a2", finetune_epochs=0, progress=None)
+    else:
+        _, preset, *rest = case.split("-")
+        extra = dict(winograd="f2", prune=0.5, sparse="on", finetune_epochs=0) if rest else {}
+        build(nets["conv"], out, input_shape=(1, 8, 8), preset=preset, calib=cx, progress=None, **extra)
+    x = digits.test_split()[0][:64]
+    plain = csim.run(out, x, 64)
+    synth = csim.run(out, x, 64, view="synth")
+    assert plain["mismatches"] == 0 and synth["mismatches"] == 0, (plain, synth)
+    assert synth["vectors"] == plain["vectors"] == 64 and synth["cycles"] is None and plain["cycles"]
+    assert synth["warnings"] == [] and plain["warnings"] == []
+    kinds = {s["kind"] for s in json.loads((out / "report.json").read_text())["hardware"]["stages"]}
+    if rest := case.split("-")[3:]:
+        assert {"wino_in", "wino_out"} <= kinds and "smvau" in kinds, kinds

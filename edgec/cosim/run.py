@@ -26,20 +26,24 @@ _MAKE_SAFE = re.compile(r"[A-Za-z0-9_./+,=@%-]+")
 
 
 def run(build_dir: Path, simulator: str = "icarus", x=None, vectors: int | None = None, idle: float = 0.0,
-        backpressure: float = 0.0, rtl_dir: Path | None = None, seed: int = 0, reset_after: int = 0) -> dict:
+        backpressure: float = 0.0, rtl_dir: Path | None = None, seed: int = 0, reset_after: int = 0,
+        max_transfer: int | None = None) -> dict:
     """The generated driver (OUT/driver) sends the frames through a model of the AXI DMA
     to the RTL top (OUT/rtl, or ``rtl_dir``) and back (edgec/cosim/tb_network.py).
     ``reset_after``: reset the design after that many beats of a first frame, which is
-    then dropped (it must not disturb the frames that follow)."""
+    then dropped (it must not disturb the frames that follow). ``max_transfer``: the
+    driver's DMA transfer limit in bytes (default: the block design's, 2**26 - 1), lower
+    to make a batch take several runs."""
     build_dir, manifest = outdir.open_build(Path(build_dir).resolve(), "sim", "report.json", "driver",
                                             *(() if rtl_dir else ("rtl",)))
     report = json.loads((build_dir / "report.json").read_text())
     with outdir.work_dir(build_dir, "cosim") as cw:
         return _run(build_dir, manifest, report, cw, simulator, x, vectors, idle, backpressure, rtl_dir, seed,
-                    reset_after)
+                    reset_after, max_transfer)
 
 
-def _run(build_dir, manifest, report, cw, simulator, x, vectors, idle, backpressure, rtl_dir, seed, reset_after):
+def _run(build_dir, manifest, report, cw, simulator, x, vectors, idle, backpressure, rtl_dir, seed, reset_after,
+         max_transfer):
     for name, v in (("--idle", idle), ("--backpressure", backpressure)):
         if not 0 <= v < 1:
             raise EdgecError(f"{name} {v}: give a probability in [0, 1)")
@@ -73,11 +77,12 @@ def _run(build_dir, manifest, report, cw, simulator, x, vectors, idle, backpress
             work.mkdir()
         return _simulate(build_dir, report, work, runner_name=simulator, sources=sources, rtl=rtl, rtl_dir=rtl_dir,
                          x_drv=x_drv, in_per=in_per, out_per=out_per, n=n, idle=idle, backpressure=backpressure,
-                         seed=seed, reset_after=reset_after, expected=expected, lout=lout, K=K)
+                         seed=seed, reset_after=reset_after, expected=expected, lout=lout, K=K,
+                         max_transfer=max_transfer)
 
 
 def _simulate(build_dir, report, work, runner_name, sources, rtl, rtl_dir, x_drv, in_per, out_per, n, idle,
-              backpressure, seed, reset_after, expected, lout, K) -> dict:
+              backpressure, seed, reset_after, expected, lout, K, max_transfer) -> dict:
     from cocotb_tools.runner import get_runner
 
     simulator = runner_name
@@ -97,7 +102,7 @@ def _simulate(build_dir, report, work, runner_name, sources, rtl, rtl_dir, x_drv
     per_frame = int(report["hardware"]["cycles_per_frame"])
     spec = {"driver": str(build_dir / "driver" / "driver.py"), "top": "edgec_top", "inputs": str(work / "inputs.npy"),
             "idle": idle, "backpressure": backpressure, "seed": seed, "result": str(work / "result.json"),
-            "reset_after": int(reset_after),
+            "reset_after": int(reset_after), "max_transfer": max_transfer,
             "max_cycles": 200 * (n + 2) * max(in_per, out_per) + 100 * (n + 2) * per_frame + 10000}
     (work / "spec.json").write_text(json.dumps(spec))
     results = work / "results.xml"
