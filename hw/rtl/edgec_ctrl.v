@@ -37,7 +37,7 @@ module edgec_ctrl #(
     output wire [1:0] rresp,
     output reg rvalid,
     input wire rready,
-    output wire interrupt,
+    output wire irq,
     // the outer streams' handshakes, and the network's
     input wire s_tvalid,
     output wire s_tready,
@@ -52,8 +52,9 @@ module edgec_ctrl #(
 );
     localparam IB = IN_BEATS > 1 ? $clog2(IN_BEATS) : 1;
     localparam OB = OUT_BEATS > 1 ? $clog2(OUT_BEATS) : 1;
-    localparam [IB-1:0] IN_LAST = IN_BEATS - 1;
-    localparam [OB-1:0] OUT_LAST = OUT_BEATS - 1;
+    localparam integer IN_L = IN_BEATS - 1, OUT_L = OUT_BEATS - 1;
+    localparam [IB-1:0] IN_LAST = IN_L[IB-1:0];
+    localparam [OB-1:0] OUT_LAST = OUT_L[OB-1:0];
 
     reg ap_start, ap_done, ap_ready, auto_restart, gie;
     reg [1:0] ier, isr;
@@ -86,7 +87,8 @@ module edgec_ctrl #(
     wire out_take = m_tvalid && m_tready;
     wire start = ap_start && !running;
     wire finish = running && (out_left == 0 || (out_left == 1 && out_beat == OUT_LAST && out_take));
-    assign interrupt = gie && |(isr & ier);
+    assign irq = gie && |(isr & ier);
+    wire unused_addr = &{1'b0, awaddr[1:0], araddr[1:0]};  // word addresses
 
     always @(posedge clk) begin
         if (!rst_n) begin

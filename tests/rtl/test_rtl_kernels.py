@@ -57,6 +57,7 @@ LINT_PARAMS = {
     "edgec_add.v": ["", "-GAS=1 -GPE=3"],
     "edgec_threshold.v": ["", "-GNT=3 -GPE=2 -GC=4 -GIS=1"],
     "edgec_dup.v": [""],
+    "edgec_ctrl.v": ["", "-GIN_BEATS=64 -GOUT_BEATS=3", "-GIN_BEATS=7 -GOUT_BEATS=16"],
     "edgec_act.v": ["", "-GNT=0 -GOB=8", "-GNT=3 -GPE=2 -GCB=20 -GDW=12", "-GNT=1 -GBIPOLAR=1 -GOB=1"],
 }
 
