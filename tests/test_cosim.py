@@ -99,3 +99,34 @@ def test_a_thousand_frames_in_several_runs_in_order_and_a_reset_mid_frame(builds
     beats = lay["in"]["elems"] // lay["in"]["per_word"]
     r = run(out, "icarus", x[:20], 20, idle=0.3, backpressure=0.3, reset_after=beats // 2 + 1)
     assert r["mismatches"] == 0 and r["framing_ok"], r
+
+
+def test_control_map_of_the_rtl_top(builds, tmp_path):
+    """edgec_ctrl as the driver and an interrupt handler see it, in the MLP's top on Icarus:
+    idle after reset, no input before a start, a run of 0 frames, ap_done/ap_ready cleared
+    on read, interrupts, a run taking exactly its frames of input with one TLAST, and
+    auto_restart (tests/rtl/tb_ctrl.py)."""
+    from pathlib import Path
+
+    from cocotb_tools.runner import get_runner
+
+    from edgec import tools
+
+    out = builds["mlp"]
+    lay = json.loads((out / "edgec.json").read_text())["axis"]
+    tools.use_simulator("icarus")
+    rtl = out / "rtl"
+    runner = get_runner("icarus")
+    runner.build(sources=[rtl / f for f in (rtl / "files.f").read_text().split()], hdl_toplevel="edgec_top",
+                 build_dir=tmp_path / "b", timescale=("1ns", "1ps"), parameters={"MEM_DIR": f'"{rtl / "mem"}"'})
+    spec = {"in_beats": lay["in"]["elems"] // lay["in"]["per_word"], "out_beats": lay["out"]["elems"] // lay["out"]["per_word"]}
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    results = runner.test(test_module="tests.rtl.tb_ctrl", hdl_toplevel="edgec_top", build_dir=tmp_path / "b",
+                          test_dir=Path(__file__).resolve().parent.parent,
+                          extra_env={"EDGEC_CTRL_SPEC": str(tmp_path / "spec.json")},
+                          parameters={"MEM_DIR": f'"{rtl / "mem"}"'})
+    import xml.etree.ElementTree as ET
+
+    root = ET.parse(results).getroot()
+    fails = [f.get("message", "") for f in root.iter("failure")]
+    assert list(root.iter("testcase")) and not fails, fails

@@ -145,6 +145,12 @@ def test_synthesis_view_and_csim_view_agree_on_64_frames(tmp_path, nets, case):
     plain = csim.run(out, x, 64)
     synth = csim.run(out, x, 64, view="synth")
     assert plain["mismatches"] == 0 and synth["mismatches"] == 0, (plain, synth)
+    # the bytes the synthesis view consumed and produced are the driver's: its packing of
+    # the batch, and its unpacking gives the simulator's outputs
+    drv = load_module(out / "driver" / "driver.py")
+    assert drv.pack(x).tobytes() == (out / "csim" / "in.bin").read_bytes()
+    q, _ = drv.unpack(np.frombuffer((out / "csim" / "out.bin").read_bytes(), np.uint8), 64)
+    np.testing.assert_array_equal(q, load_module(out / "sim" / "model.py").run(x)[0])
     assert synth["vectors"] == plain["vectors"] == 64 and synth["cycles"] is None and plain["cycles"]
     assert synth["warnings"] == [] and plain["warnings"] == []
     kinds = {s["kind"] for s in json.loads((out / "report.json").read_text())["hardware"]["stages"]}
