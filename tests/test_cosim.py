@@ -124,7 +124,8 @@ def test_control_map_of_the_rtl_top(builds, tmp_path):
     results = runner.test(test_module="tests.rtl.tb_ctrl", hdl_toplevel="edgec_top", build_dir=tmp_path / "b",
                           test_dir=Path(__file__).resolve().parent.parent,
                           extra_env={"EDGEC_CTRL_SPEC": str(tmp_path / "spec.json")},
-                          parameters={"MEM_DIR": f'"{rtl / "mem"}"'})
+                          parameters={"MEM_DIR": f'"{rtl / "mem"}"'}, results_xml=str(tmp_path / "results.xml"),
+                          log_file=tmp_path / "run.log")
     import xml.etree.ElementTree as ET
 
     root = ET.parse(results).getroot()
