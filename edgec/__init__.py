@@ -1,7 +1,6 @@
 """edgec: compile trained networks into bit-exact FPGA dataflow accelerators."""
-__version__ = "0.1.0"
-
-from .errors import EdgecError  # noqa: E402
+from .errors import EdgecError
+from .version import __version__
 
 __all__ = ["build", "BuildResult", "EdgecError", "__version__"]
 

@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 from math import prod
 
-from . import __version__, boards, outdir, validate
+from . import boards, outdir, validate
+from .version import __version__
 from .backend import report as report_mod
 from .backend import driver as driver_backend
 from .backend import hls as hls_backend
@@ -22,7 +23,7 @@ from .backend import rtl as rtl_backend
 from .backend import sim as sim_backend
 from .backend import vivado as vivado_backend
 from .cost.fold import check_fixed, fold
-from .cost.lowering import alternatives
+from .cost.lowering import POLICY, alternatives
 from .csim import test_codes
 from .errors import EdgecError
 from .frontend.fgraph import check_finite
@@ -65,7 +66,7 @@ def _labelled(x, labels, what: str, shape=None, classes=None):
 def _probe_folding(g: Graph, fixed: dict) -> None:
     """Check a folding file against the units of ``g`` run through the passes, before the
     first progress line (the build checks it again on the final graph)."""
-    check_fixed(run_pipeline(g), fixed)
+    check_fixed(run_pipeline(g, POLICY), fixed)
 
 
 def _classes(fg) -> int:
@@ -276,7 +277,7 @@ def build(model=None, out="out", *, board="zynq7020", preset=None, config=None, 
         g = lower(qnet) if qnet is not None else qonnx
         g.meta["lowering"] = lmeta
         stages = [(0, "lower", g)]
-        g = run_pipeline(g, lambda i, name, gg: stages.append((i, name, gg)))
+        g = run_pipeline(g, POLICY, lambda i, name, gg: stages.append((i, name, gg)))
         for _, _, gg in stages:
             check(gg)
         if dump_ir:

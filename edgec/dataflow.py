@@ -85,9 +85,28 @@ def index_bits(mw: int) -> int:
 
 def sparse_steps(weight: np.ndarray, pe: int, simd: int) -> np.ndarray:
     """Weight words of each group of PE rows of a sparse unit's stream: its densest row's
-    non-zeros, SIMD per word, at least one word (backend/hls.py: sparse_stream)."""
+    non-zeros, SIMD per word, at least one word (backend/words.py: sparse_stream)."""
     nnz = (np.asarray(weight) != 0).sum(axis=1).reshape(-1, pe).max(axis=1)
     return np.maximum(1, -(-nnz // simd))
+
+
+def threshold_table(thr: np.ndarray, acc_bits: int) -> tuple[np.ndarray, int]:
+    """(thresholds, comparison bits) as the hardware holds them: wide enough for the
+    thresholds and for +-acc (|acc| < 2^acc_bits); a channel row without thresholds gets
+    one sentinel above every value, which keeps its count at 0."""
+    c, nt = thr.shape
+    lim = 2 ** acc_bits
+    hi = max(int(thr.max()) if nt else 0, lim)
+    cb = int_type_for(min(int(thr.min()) if nt else 0, -lim), hi).bits
+    if nt == 0:
+        thr = np.full((c, 1), hi, np.int64)
+    return thr, cb
+
+
+def stage_weight(st: Stage) -> np.ndarray:
+    """The matrix an mvau stage multiplies by: its node's weight, or (Winograd) the
+    per-position matrices stacked (SETS*MH, MW)."""
+    return st.attrs["weight"] if "weight" in st.attrs else st.node.params["weight"]
 
 
 def load_width(base: int, mw: int, cp: list[int]) -> int:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import __version__
+from ..version import __version__
 from ..ir.graph import save_npz
-from .hls import TOP
+from .stages import TOP
 from .sim import input_spec
 from .render import render
 from .vivado import MAX_TRANSFER_BYTES

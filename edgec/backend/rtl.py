@@ -11,15 +11,16 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import __version__, resources
+from .. import resources
+from ..version import __version__
 from ..dataflow import Plan, fifo_depth
 from . import rtl_mem
-from .hls import CType, HAct, Stages, stage_weight
+from ..dataflow import stage_weight
+from .stages import TOP, CType, HAct, Stages
 from .render import render
 
 KIND_CODE = {"XNOR_POPCOUNT": 0, "BINARY_ADDSUB": 1, "LUT_MAC": 2, "DSP_MAC": 3}
 WINDOW_OP = {"max": 0, "avg": 1, "depthwise": 2}
-TOP = "edgec_top"
 
 
 @dataclass

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .hls import pack_words
+from .words import pack_words
 
 
 def hex_lines(words: list[int], width: int) -> list[str]:

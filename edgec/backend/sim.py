@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import __version__
+from ..version import __version__
 from ..ir.graph import Graph, save_npz
 from ..ir.ops import Op
 from ..ir import winograd as wino

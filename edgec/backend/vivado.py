@@ -13,9 +13,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import __version__
+from ..version import __version__
 from ..errors import EdgecError
-from .hls import TOP
+from .stages import TOP
 from .render import render
 
 IP_CHOICES = ("hls", "rtl")

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ..dataflow import Plan, Stage, fifo_depth, index_bits
+from ..dataflow import Plan, Stage, fifo_depth, index_bits, threshold_table
 from ..ir.types import Bipolar
 
 LUTRAM_COST, BRAM18_COST = 2, 129  # yosys memory_libmap (xc7): per LUTRAM LUT, per RAMB18
@@ -89,7 +89,6 @@ def _datapath_bits(acc_bits: int, xb: int, wb: int, cb: int) -> int:
 
 def _thresholds(st: Stage, acc_bits: int) -> tuple[int, int]:
     """(thresholds per channel, comparison bits) as the hardware holds them; (0, 2) without."""
-    from ..backend.hls import threshold_table
 
     if st.act is None:
         return 0, 2

@@ -17,6 +17,9 @@ from ..ir.graph import Graph, Node
 from ..ir.ops import Op
 from ..ir.ranges import value_ranges, winograd_ranges
 from ..ir.types import int_type_for
+from ..dataflow import sparse_steps
+from ..passes import LoweringPolicy, run_pipeline
+from ..passes.winograd import candidate, lower_layer
 
 DSP_LUT_EQ = 200
 
@@ -53,7 +56,6 @@ def direct_option(g: Graph, n: Node, ranges=None) -> dict:
 
 def winograd_option(g: Graph, n: Node, m: int, ranges=None) -> dict:
     """The cost of layer ``n`` (a direct conv MatMul or a Winograd node) as F(m x m, 3 x 3)."""
-    from ..passes.winograd import lower_layer
 
     ranges = ranges or value_ranges(g)
     if n.op == Op.MATMUL:
@@ -87,8 +89,6 @@ def sparse_pays(g: Graph, n: Node) -> bool:
     """A compressed weight stream is cheaper than the dense unit: every multiplication it
     keeps also pays an MW:1 input multiplexer per bit (cost/hw.py's smvau rule), and each
     row group is padded to its densest row."""
-    from ..dataflow import sparse_steps
-
     ranges = value_ranges(g)
     w = n.params["weight"]
     if n.op == Op.WINOGRAD:
@@ -103,13 +103,15 @@ def sparse_pays(g: Graph, n: Node) -> bool:
     return kept * (per + xb * mw / 4) < w.size * per
 
 
+# the cost model's decisions, as the passes take them
+POLICY = LoweringPolicy(winograd_tile=best_winograd, sparse_pays=sparse_pays)
+
+
 def _conv_geometry(g: Graph, n: Node):
     """(C, H, W, pad) of a direct 3x3 stride-1 conv MatMul or a Winograd node, else None."""
     if n.op == Op.WINOGRAD:
         h, w, c = g.node(n.inputs[0]).shape
         return c, h, w, n.attrs["pad"]
-    from ..passes.winograd import candidate
-
     if n.op == Op.MATMUL and candidate(g, n):
         win = g.node(n.inputs[0])
         h, w, c = g.node(win.inputs[0]).shape
@@ -175,14 +177,13 @@ def alternatives(g0: Graph, board, target_fps=None, progress=None) -> dict:
     build (cost/fold.py): its multiplications, estimated resources and frame rate.
     ``g0``: the graph before the passes (its lowering meta is replaced)."""
     from ..errors import EdgecError
-    from ..passes import run_pipeline
     from .fold import fold
 
     out = {}
     for name, (wino, sp) in CHOICES.items():
         g = g0.copy()
         g.meta["lowering"] = {"winograd": wino, "sparse": sp, "layers": {}}
-        g = run_pipeline(g)
+        g = run_pipeline(g, POLICY)
         rows = layer_mults(g)
         row = {"mults": sum(r["mults"][r["chosen"]] for r in rows)}
         try:

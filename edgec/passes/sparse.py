@@ -23,15 +23,14 @@ def eligible(n: Node) -> bool:
             and (n.params["weight"] == 0).any())
 
 
-def sparse(g: Graph) -> Graph:
-    from ..cost.lowering import sparse_pays
-
+def sparse(g: Graph, policy) -> Graph:
+    """Mark the eligible layers whose mode is "on", or "auto" where ``policy.sparse_pays``."""
     g = g.copy()
     low = g.meta.get("lowering", {})
     for n in g.nodes:
         if not eligible(n):
             continue
         mode = low.get("layers", {}).get(n.attrs.get("layer", n.name), {}).get("sparse", low.get("sparse", "off"))
-        if mode == "on" or (mode == "auto" and sparse_pays(g, n)):
+        if mode == "on" or (mode == "auto" and policy.sparse_pays(g, n)):
             n.attrs["sparse"] = True
     return g

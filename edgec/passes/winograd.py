@@ -54,15 +54,15 @@ def lower_layer(g: Graph, name: str, m: int) -> Graph:
     return g
 
 
-def winograd(g: Graph) -> Graph:
-    from ..cost.lowering import best_winograd
-
+def winograd(g: Graph, policy) -> Graph:
+    """Lower each candidate conv whose mode is f2 or f4, or "auto" where
+    ``policy.winograd_tile`` picks a tile."""
     out = g
     for n in g.nodes:
         if not candidate(g, n):
             continue
         mode = mode_for(g, n.attrs.get("layer", n.name))
-        m = {"off": None, "f2": 2, "f4": 4}[mode] if mode != "auto" else best_winograd(g, n)
+        m = {"off": None, "f2": 2, "f4": 4}[mode] if mode != "auto" else policy.winograd_tile(g, n)
         if m is not None:
             out = lower_layer(out, n.name, m)
     # the Winograd nodes' own widths (FACTOR times wider, and the transforms' ranges)

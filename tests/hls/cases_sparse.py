@@ -58,7 +58,8 @@ class SparseProblem:
 
 def sparse_problem(rng, variant, vectors, max_mw=40, max_mh=12) -> SparseProblem:
     """A random sparse problem; ``vectors(sets)`` gives the number of input vectors."""
-    from edgec.backend.hls import CType, sparse_stream
+    from edgec.backend.stages import CType
+    from edgec.backend.words import sparse_stream
     from edgec.ir import ref
     from edgec.ir.types import IntType
 

@@ -13,7 +13,8 @@ from edgec.frontend.quantize import QuantConfig, quantize
 from edgec.ir import ref
 from edgec.ir.check import check
 from edgec.ir.ops import Op
-from edgec.passes import PIPELINE
+from edgec.cost.lowering import POLICY
+from edgec.passes import pipeline
 from edgec.sim.kernels import quantize_input
 from tests.nets import random_fgraph
 
@@ -42,7 +43,7 @@ def test_passes_preserve_semantics(seed, wbits, abits, residual, depthwise, pool
         q_ref, _, _ = FakeQuantModel(q)(x)
     expect = vals[ir.output]
     np.testing.assert_array_equal(expect, np.rint(q_ref.numpy()).astype(np.int64))
-    for name, fn in PIPELINE:
+    for name, fn in pipeline(POLICY):
         before = ir
         ir = fn(ir)
         assert ir is not before
@@ -62,7 +63,7 @@ def _lowered_w1a1(seed, **net):
 
 def test_passes_do_not_mutate_their_input():
     ir = _lowered_w1a1(1, residual=True, depthwise=True, pool="max", mlp=False)
-    for _, fn in PIPELINE:
+    for _, fn in pipeline(POLICY):
         snap = ir.copy()
         out = fn(ir)
         for a, b in zip(ir.nodes, snap.nodes):
@@ -74,7 +75,7 @@ def test_passes_do_not_mutate_their_input():
 
 def test_xnor_popcount_pass_fires_on_w1a1_linear_layers():
     ir = _lowered_w1a1(3, residual=False, depthwise=False, pool="max", mlp=True)
-    for _, fn in PIPELINE:
+    for _, fn in pipeline(POLICY):
         ir = fn(ir)
     kinds = [n.attrs.get("kernel_kind") for n in ir.nodes if n.op in (Op.MATMUL, Op.XNOR_POPCOUNT)]
     # fc1 sees 8-bit inputs (add/sub), fc2 is bipolar x bipolar, fc3 feeds the output

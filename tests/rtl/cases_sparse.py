@@ -17,7 +17,7 @@ LINT_PARAMS: dict[str, list[str]] = {
 
 def sparse_case(i: int, rng, variant):
     from edgec.backend import rtl_mem
-    from edgec.backend.hls import thresholds_act
+    from edgec.backend.stages import activation as thresholds_act
     from edgec.ir import ref
 
     from ..hls.cases_sparse import sparse_problem

@@ -11,7 +11,9 @@ import numpy as np
 
 from edgec import resources, tools
 from edgec.backend import rtl_mem
-from edgec.backend.hls import CType, pack_words, thresholds_act
+from edgec.backend.stages import CType
+from edgec.backend.stages import activation as thresholds_act
+from edgec.backend.words import pack_words
 from edgec.ir import ref
 
 from . import cases_sparse, cases_winograd

@@ -1,0 +1,2 @@
+"""The version of edgec (a leaf module: everything may import it)."""
+__version__ = "0.1.0"
