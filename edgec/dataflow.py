@@ -21,7 +21,8 @@ kernels in hw/hls count the same iterations in C simulation.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from enum import StrEnum
 
 import numpy as np
 
@@ -48,19 +49,189 @@ class Stream:
         return self.elems // self.per_word
 
 
+class StageKind(StrEnum):
+    """The hardware stage kinds. Each backend, the cost model and the report keep one table
+    keyed by this enum (tests/test_tables.py holds them against it). FIFO is the kind of
+    the buffer on every internal stream (Stream: dataflow.fifo_depth words)."""
+    AXIS_IN = "axis_in"
+    AXIS_OUT = "axis_out"
+    DWC = "dwc"
+    DUP = "dup"
+    SWG = "swg"
+    MVAU = "mvau"
+    SMVAU = "smvau"
+    WINDOW = "window"
+    ADD = "add"
+    THRESHOLD = "threshold"
+    WINO_IN = "wino_in"
+    WINO_OUT = "wino_out"
+    FIFO = "fifo"
+
+
+Type = IntType | Bipolar
+
+
+@dataclass(frozen=True, eq=False)
+class Act:
+    """A multi-threshold activation as the hardware holds it: out = out_lo + #{i : s*x >=
+    table[c][i]} (bipolar: +1 when that count is 1), s = sign[c]; table (C, nt) after
+    threshold_table (a sentinel column when the layer has no thresholds), cb its
+    comparison width."""
+    table: np.ndarray
+    sign: np.ndarray
+    cb: int
+    out_lo: int
+    bipolar: bool
+
+    @property
+    def nt(self) -> int:
+        return int(self.table.shape[1])
+
+
+@dataclass(frozen=True)
+class AxisP:
+    beat_bits: int  # AXI4-Stream beat width (a power-of-two number of bytes)
+
+
+@dataclass(frozen=True)
+class DwcP:
+    in_e: int
+    out_e: int
+    bits: int
+    elems: int  # per frame
+
+
+@dataclass(frozen=True)
+class DupP:
+    words: int  # per frame
+
+
+@dataclass(frozen=True)
+class SwgP:
+    ih: int
+    iw: int
+    c: int
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    pad: tuple[int, int, int, int]  # top, left, bottom, right
+    pad_value: int
+    out_hw: tuple[int, int]
+    simd: int
+    it: Type
+    ot: Type
+
+
+@dataclass(frozen=True, eq=False)
+class MvauP:
+    """A dense matrix unit; ``weight`` (SETS*MH, MW) is the matrix it multiplies by (a
+    Winograd unit: one (MH, MW) set per tile position)."""
+    mw: int
+    mh: int
+    pe: int
+    simd: int
+    vectors: int  # per frame
+    sets: int
+    kernel_kind: str
+    xt: Type
+    wt: Type
+    acc: Type
+    ot: Type
+    weight: np.ndarray
+    act: Act | None
+
+
+@dataclass(frozen=True, eq=False)
+class SmvauP:
+    """A sparse matrix unit: the non-zeros of ``weight`` (SETS*MH, MW), ``steps`` words per
+    group of PE rows (sparse_steps), IN_E input elements per word."""
+    mw: int
+    mh: int
+    pe: int
+    simd: int
+    in_e: int
+    vectors: int
+    sets: int
+    kernel_kind: str
+    xt: Type
+    wt: Type
+    acc: Type
+    ot: Type
+    weight: np.ndarray
+    steps: tuple[int, ...]
+    act: Act | None
+
+
+@dataclass(frozen=True, eq=False)
+class WindowP:
+    """A reduction over the window: max, avg or depthwise (``weight`` (C, K), ``wt``)."""
+    op: str
+    k: int
+    c: int
+    pe: int
+    pixels: int  # per frame
+    it: Type
+    ot: Type
+    acc: Type
+    lowest: int = 0  # max: the input's lowest code
+    wt: Type | None = None
+    weight: np.ndarray | None = None
+    act: Act | None = None
+
+
+@dataclass(frozen=True)
+class AddP:
+    pe: int
+    at: Type
+    bt: Type
+    ot: Type
+    words: int
+
+
+@dataclass(frozen=True, eq=False)
+class ThresholdP:
+    c: int
+    pe: int
+    vectors: int
+    it: Type
+    ot: Type
+    act: Act
+
+
+@dataclass(frozen=True)
+class WinoInP:
+    m: int
+    c: int
+    simd: int
+    it: Type
+    vt: Type
+    tiles: int  # per frame
+
+
+@dataclass(frozen=True)
+class WinoOutP:
+    m: int
+    mh: int
+    pe: int
+    oh: int
+    ow: int
+    th: int
+    tw: int
+    mt: Type
+    yt: Type
+
+
 @dataclass
 class Stage:
     id: int
-    kind: str
+    kind: StageKind
     name: str
     unit: str  # the folding unit this stage belongs to (an IR node name)
     layer: str  # the user's layer name, for the report
     ins: list[Stream]
     outs: list[Stream]
     cycles: int
-    attrs: dict = field(default_factory=dict)
+    p: object  # the kind's parameter record (AxisP, MvauP, ...)
     node: Node | None = None  # the compute node (mvau/window/add/threshold)
-    act: Node | None = None  # the fused MultiThreshold, if any
 
 
 @dataclass
@@ -103,10 +274,12 @@ def threshold_table(thr: np.ndarray, acc_bits: int) -> tuple[np.ndarray, int]:
     return thr, cb
 
 
-def stage_weight(st: Stage) -> np.ndarray:
-    """The matrix an mvau stage multiplies by: its node's weight, or (Winograd) the
-    per-position matrices stacked (SETS*MH, MW)."""
-    return st.attrs["weight"] if "weight" in st.attrs else st.node.params["weight"]
+def activation(thr_node: Node | None, acc_bits: int) -> Act | None:
+    """The fused or stand-alone MultiThreshold ``thr_node`` over values of ``acc_bits``."""
+    if thr_node is None:
+        return None
+    table, cb = threshold_table(thr_node.params["thresholds"], acc_bits)
+    return Act(table, thr_node.params["sign"], cb, int(thr_node.attrs["out_lo"]), bool(thr_node.attrs["bipolar"]))
 
 
 def load_width(base: int, mw: int, cp: list[int]) -> int:
@@ -208,8 +381,8 @@ class _Builder:
         self.streams.append(s)
         return s
 
-    def add(self, kind, name, unit, layer, ins, outs, cycles, **kw) -> Stage:
-        st = Stage(len(self.stages), kind, name, unit, layer, ins, outs, int(cycles), **kw)
+    def add(self, kind: StageKind, name, unit, layer, ins, outs, cycles, p, node=None) -> Stage:
+        st = Stage(len(self.stages), kind, name, unit, layer, ins, outs, int(cycles), p, node)
         self.stages.append(st)
         return st
 
@@ -220,7 +393,8 @@ class _Builder:
             src = copies.pop(0)
             a = self.stream(f"{tensor}_f{len(self.stages)}a", src.type, src.per_word, src.elems)
             b = self.stream(f"{tensor}_f{len(self.stages)}b", src.type, src.per_word, src.elems)
-            self.add("dup", f"{tensor}_fork{len(self.stages)}", unit, layer, [src], [a, b], src.words)
+            self.add(StageKind.DUP, f"{tensor}_fork{len(self.stages)}", unit, layer, [src], [a, b], src.words,
+                     DupP(src.words))
             copies += [a, b]
         self.avail[tensor] = copies
 
@@ -230,7 +404,8 @@ class _Builder:
         if s.per_word == per_word:
             return s
         o = self.stream(f"{tensor}_w{per_word}_{len(self.stages)}", s.type, per_word, s.elems)
-        self.add("dwc", f"{tensor}_dwc{len(self.stages)}", unit, layer, [s], [o], max(s.words, o.words))
+        self.add(StageKind.DWC, f"{tensor}_dwc{len(self.stages)}", unit, layer, [s], [o], max(s.words, o.words),
+                 DwcP(s.per_word, per_word, s.type.bits, s.elems))
         return o
 
     def swg(self, win: Node, src: str, simd: int, unit: str, layer: str, pad=None, pad_value=0, wtype=None) -> Stream:
@@ -244,9 +419,8 @@ class _Builder:
         x = self.take(src, simd, unit, layer)
         t = wtype or (win.type if win.op == Op.SLIDING_WINDOW else x.type)  # a pool pads with its lowest code
         o = self.stream(f"{unit}_win", t, simd, oh * ow * kh * kw * c)
-        self.add("swg", f"{unit}_swg", unit, layer, [x], [o], x.words + o.words,
-                 attrs=dict(ih=h, iw=w, c=c, kernel=(kh, kw), stride=(sh, sw), pad=pad, pad_value=int(pad_value),
-                            out_hw=(oh, ow)))
+        self.add(StageKind.SWG, f"{unit}_swg", unit, layer, [x], [o], x.words + o.words,
+                 SwgP(h, w, c, (kh, kw), (sh, sw), pad, int(pad_value), (oh, ow), simd, x.type, t))
         return o
 
     def build(self) -> Plan:
@@ -267,7 +441,7 @@ class _Builder:
         beat = beat_bits(pe * inp.type.bits)
         axis_in = Stream("in", inp.type, pe, elems)
         s = self.stream("input", inp.type, pe, elems)
-        self.add("axis_in", "input", "input", "input", [axis_in], [s], s.words, attrs=dict(beat_bits=beat))
+        self.add(StageKind.AXIS_IN, "input", "input", "input", [axis_in], [s], s.words, AxisP(beat))
         self.produce(inp.name, s, "input", "input")
 
         for n in g.nodes[1:]:
@@ -288,7 +462,7 @@ class _Builder:
         x = self.take(out_t, pe, "output", "output")
         beat = beat_bits(pe * x.type.bits)
         axis_out = Stream("out", x.type, pe, x.elems)
-        self.add("axis_out", "output", "output", "output", [x], [axis_out], x.words, attrs=dict(beat_bits=beat))
+        self.add(StageKind.AXIS_OUT, "output", "output", "output", [x], [axis_out], x.words, AxisP(beat))
         return Plan(self.stages, axis_in, axis_out, self.streams)
 
     def _act(self, n: Node) -> Node | None:
@@ -307,8 +481,9 @@ class _Builder:
             k = n.params["weight"].shape[1]
             x = self.swg(win, _resolve(g, win.inputs[0]), f["pe"], n.name, layer, pad_value=win.attrs["pad_value"])
             o = self.stream(out_node.name, out_node.type, f["pe"], pixels * c)
-            self.add("window", n.name, n.name, layer, [x], [o], pixels * k * c // f["pe"],
-                     attrs=dict(op="depthwise", k=k, c=c, pe=f["pe"], wtype=_weight_type(n)), node=n, act=act)
+            self.add(StageKind.WINDOW, n.name, n.name, layer, [x], [o], pixels * k * c // f["pe"],
+                     WindowP("depthwise", k, c, f["pe"], pixels, x.type, o.type, n.type, wt=_weight_type(n),
+                             weight=n.params["weight"], act=activation(act, n.type.bits)), n)
         elif n.attrs.get("sparse"):
             w = n.params["weight"]
             mh, mw = w.shape
@@ -321,9 +496,9 @@ class _Builder:
                 in_e = load_width(mw, mw, [cp])
                 x = self.take(_resolve(g, n.inputs[0]), in_e, n.name, layer)
             o = self.stream(out_node.name, out_node.type, f["pe"], pixels * mh)
-            self.add("smvau", n.name, n.name, layer, [x], [o], pixels * max(mw // in_e, cp),
-                     attrs=dict(mw=mw, mh=mh, pe=f["pe"], simd=f["simd"], in_e=in_e, vectors=pixels, sets=1,
-                                steps=steps.tolist(), wtype=_weight_type(n)), node=n, act=act)
+            self.add(StageKind.SMVAU, n.name, n.name, layer, [x], [o], pixels * max(mw // in_e, cp),
+                     SmvauP(mw, mh, f["pe"], f["simd"], in_e, pixels, 1, n.attrs["kernel_kind"], x.type, _weight_type(n),
+                            n.type, o.type, w, tuple(steps.tolist()), activation(act, n.type.bits)), n)
         else:
             mh, mw = n.params["weight"].shape
             if win.op == Op.SLIDING_WINDOW:
@@ -331,9 +506,9 @@ class _Builder:
             else:
                 x = self.take(_resolve(g, n.inputs[0]), f["simd"], n.name, layer)
             o = self.stream(out_node.name, out_node.type, f["pe"], pixels * mh)
-            self.add("mvau", n.name, n.name, layer, [x], [o], pixels * (mh // f["pe"]) * (mw // f["simd"]),
-                     attrs=dict(mw=mw, mh=mh, pe=f["pe"], simd=f["simd"], vectors=pixels, wtype=_weight_type(n)),
-                     node=n, act=act)
+            self.add(StageKind.MVAU, n.name, n.name, layer, [x], [o], pixels * (mh // f["pe"]) * (mw // f["simd"]),
+                     MvauP(mw, mh, f["pe"], f["simd"], pixels, 1, n.attrs["kernel_kind"], x.type, _weight_type(n),
+                           n.type, o.type, n.params["weight"], activation(act, n.type.bits)), n)
         self.produce(out_node.name, o, n.name, layer)
 
     def _winograd(self, n: Node) -> None:
@@ -361,21 +536,20 @@ class _Builder:
         x = self.swg(tile, src, in_e, n.name, layer, pad_value=a["pad_value"])
         vt, mt = int_type_for(*a["v_range"]), int_type_for(*a["m_range"])
         v = self.stream(f"{n.name}_v", vt, in_e, tiles * p * c)
-        self.add("wino_in", f"{n.name}_in", n.name, layer, [x], [v], tiles * 2 * p * (c // in_e),
-                 attrs=dict(m=m, c=c, tiles=tiles))
+        self.add(StageKind.WINO_IN, f"{n.name}_in", n.name, layer, [x], [v], tiles * 2 * p * (c // in_e),
+                 WinoInP(m, c, in_e, x.type, vt, tiles))
         acc = self.stream(f"{n.name}_m", mt, pe, tiles * p * mh)
-        common = dict(mw=c, mh=mh, pe=pe, simd=simd, vectors=tiles * p, sets=p, wtype=_weight_type(n), weight=wmat,
-                      acc=mt)
+        kk, wt = n.attrs["kernel_kind"], _weight_type(n)
         if a.get("sparse"):
-            self.add("smvau", n.name, n.name, layer, [v], [acc], tiles * int(np.maximum(c // in_e, cp).sum()),
-                     attrs=dict(common, in_e=in_e, steps=steps.tolist()), node=n)
+            self.add(StageKind.SMVAU, n.name, n.name, layer, [v], [acc], tiles * int(np.maximum(c // in_e, cp).sum()),
+                     SmvauP(c, mh, pe, simd, in_e, tiles * p, p, kk, vt, wt, mt, mt, wmat, tuple(steps.tolist()), None), n)
         else:
-            self.add("mvau", n.name, n.name, layer, [v], [acc], tiles * p * (mh // pe) * (c // simd), attrs=common,
-                     node=n)
+            self.add(StageKind.MVAU, n.name, n.name, layer, [v], [acc], tiles * p * (mh // pe) * (c // simd),
+                     MvauP(c, mh, pe, simd, tiles * p, p, kk, vt, wt, mt, mt, wmat, None), n)
         o = self.stream(n.name, n.type, pe, geo["oh"] * geo["ow"] * mh)
-        self.add("wino_out", f"{n.name}_out", n.name, layer, [acc], [o],
+        self.add(StageKind.WINO_OUT, f"{n.name}_out", n.name, layer, [acc], [o],
                  tiles * p * (mh // pe) + geo["oh"] * geo["ow"] * (mh // pe),
-                 attrs=dict(m=m, mh=mh, oh=geo["oh"], ow=geo["ow"], th=geo["th"], tw=geo["tw"]), node=n)
+                 WinoOutP(m, mh, pe, geo["oh"], geo["ow"], geo["th"], geo["tw"], mt, n.type), n)
         self.produce(n.name, o, n.name, layer)
 
     def _pool(self, n: Node) -> None:
@@ -387,8 +561,12 @@ class _Builder:
         c = n.shape[-1]
         pixels = int(np.prod(n.shape[:-1]))
         o = self.stream(n.name, n.type, pe, pixels * c)
-        self.add("window", n.name, n.name, n.name, [x], [o], pixels * k * c // pe,
-                 attrs=dict(op="max" if n.op == Op.MAX_POOL else "avg", k=k, c=c, pe=pe), node=n)
+        it = x.type
+        if n.op == Op.MAX_POOL:
+            rec = WindowP("max", k, c, pe, pixels, it, o.type, IntType(it.bits + 1, True), lowest=int(it.lo))
+        else:
+            rec = WindowP("avg", k, c, pe, pixels, it, o.type, IntType(it.bits + (k - 1).bit_length() + 1, True))
+        self.add(StageKind.WINDOW, n.name, n.name, n.name, [x], [o], pixels * k * c // pe, rec, n)
         self.produce(n.name, o, n.name, n.name)
 
     def _add(self, n: Node) -> None:
@@ -396,15 +574,15 @@ class _Builder:
         a = self.take(_resolve(self.g, n.inputs[0]), pe, n.name, n.name)
         b = self.take(_resolve(self.g, n.inputs[1]), pe, n.name, n.name)
         o = self.stream(n.name, n.type, pe, a.elems)
-        self.add("add", n.name, n.name, n.name, [a, b], [o], o.words, node=n)
+        self.add(StageKind.ADD, n.name, n.name, n.name, [a, b], [o], o.words, AddP(pe, a.type, b.type, o.type, o.words), n)
         self.produce(n.name, o, n.name, n.name)
 
     def _threshold(self, n: Node) -> None:
         pe = self.fold[n.name]["pe"]
         x = self.take(_resolve(self.g, n.inputs[0]), pe, n.name, n.name)
         o = self.stream(n.name, n.type, pe, x.elems)
-        self.add("threshold", n.name, n.name, n.name, [x], [o], o.words,
-                 attrs=dict(c=n.shape[-1], pe=pe, vectors=x.elems // n.shape[-1]), node=n, act=n)
+        self.add(StageKind.THRESHOLD, n.name, n.name, n.name, [x], [o], o.words,
+                 ThresholdP(n.shape[-1], pe, x.elems // n.shape[-1], x.type, o.type, activation(n, x.type.bits)), n)
         self.produce(n.name, o, n.name, n.name)
 
 

@@ -38,8 +38,8 @@ def test_target_fps_is_met_with_the_least_folding(example):
     # MVAU cycles follow DESIGN §5: (MH/PE) * (MW/SIMD) * vectors
     for s in p.stages:
         if s.kind == "mvau":
-            a = s.attrs
-            assert s.cycles == (a["mh"] // a["pe"]) * (a["mw"] // a["simd"]) * a["vectors"]
+            a = s.p
+            assert s.cycles == (a.mh // a.pe) * (a.mw // a.simd) * a.vectors
 
 
 def test_auto_folding_stays_within_the_budget_of_a_small_board(example):

@@ -15,7 +15,8 @@ import numpy as np
 
 from .. import resources
 from ..version import __version__
-from ..dataflow import Plan, Stage, stage_weight
+from ..dataflow import Plan, Stage, StageKind
+from ..errors import EdgecError
 from ..ir.types import Bipolar, IntType
 from .render import render
 from .stages import TOP, CType, HAct, HStage, HStream, Stages, activation
@@ -124,21 +125,45 @@ def _with_init(a: HAct) -> HAct:
     return a
 
 
+def _mvau_rom(st: Stage, p: dict) -> HArray:
+    return mvau_weights(st.p.weight, p["pe"], p["simd"], p["wt"], f"w_{st.id}")
+
+
+def _smvau_rom(st: Stage, p: dict) -> HArray:
+    width = p["width"]
+    return HArray(f"w_{st.id}", f"edgec::rom_word<{width}>::type", [len(p["words"])],
+                  _braces(p["words"], lambda v: _literal(int(v), width)))
+
+
+def _window_rom(st: Stage, p: dict) -> HArray | None:
+    return HArray(f"dw_{st.id}", "", [p["pe"], p["cf"], p["k"]], _braces(p["dw"], str)) if p["op"] == "depthwise" else None
+
+
+def _none(st: Stage, p: dict) -> None:
+    return None
+
+
+# per stage kind: its macro in templates/hls/calls.j2 (None: not a call in the dataflow
+# region) and its constant array (tests/test_tables.py: every kind has an entry)
+HLS = {
+    StageKind.AXIS_IN: ("axis_in", _none), StageKind.AXIS_OUT: ("axis_out", _none), StageKind.DWC: ("dwc", _none),
+    StageKind.DUP: ("dup", _none), StageKind.SWG: ("swg", _none), StageKind.MVAU: ("mvau", _mvau_rom),
+    StageKind.SMVAU: ("smvau", _smvau_rom), StageKind.WINDOW: ("window", _window_rom), StageKind.ADD: ("add", _none),
+    StageKind.THRESHOLD: ("threshold", _none), StageKind.WINO_IN: ("wino_in", _none),
+    StageKind.WINO_OUT: ("wino_out", _none), StageKind.FIFO: (None, _none),  # FIFOs: the STREAM pragma of a stream
+}
+
+
 def hls_stage(c: Stages, st: Stage) -> HStage:
     """A stage's render context with its C++: constant arrays, activation initializer and
     the arrays the top partitions."""
+    if HLS.get(st.kind, (None,))[0] is None:
+        raise EdgecError(f"stage '{st.name}': the HLS backend has no kernel call for stage kind '{st.kind}'")
     h = c.stage(st)
-    p = h.p
     if h.act is not None:
         _with_init(h.act)
-    if h.kind == "mvau":
-        h.weights = mvau_weights(stage_weight(st), p["pe"], p["simd"], p["wt"], f"w_{st.id}")
-    elif h.kind == "smvau":
-        width = p["width"]
-        h.weights = HArray(f"w_{st.id}", f"edgec::rom_word<{width}>::type", [len(p["words"])],
-                           _braces(p["words"], lambda v: _literal(int(v), width)))
-    elif h.kind == "window" and p["op"] == "depthwise":
-        h.weights = HArray(f"dw_{st.id}", "", [p["pe"], p["cf"], p["k"]], _braces(p["dw"], str))
+    h.macro, rom = HLS[st.kind]
+    h.weights = rom(st, h.p)
     h.partition = _partitions(h)
     return h
 
@@ -150,7 +175,7 @@ def context(plan: Plan, board, tb_frames: int) -> HlsContext:
     first, last = plan.stages[0], plan.stages[-1]
     return HlsContext(TOP, __version__, board.part, 1000.0 / board.clock_mhz, CType.of(plan.in_stream.type),
                       CType.of(plan.out_stream.type), plan.in_stream.per_word, plan.out_stream.per_word,
-                      first.attrs["beat_bits"], last.attrs["beat_bits"], plan.in_stream.words, plan.out_stream.words,
+                      first.p.beat_bits, last.p.beat_bits, plan.in_stream.words, plan.out_stream.words,
                       internal, stages, [s.weights for s in stages if s.weights is not None], tb_frames,
                       max_word_bits(stages))
 
@@ -177,7 +202,7 @@ def stream_layout(plan: Plan, which: str) -> dict:
     s = plan.in_stream if which == "in" else plan.out_stream
     st = plan.stages[0] if which == "in" else plan.stages[-1]
     return {"bits": s.type.bits, "signed": bool(s.type.signed), "bipolar": isinstance(s.type, Bipolar),
-            "per_word": s.per_word, "beat_bytes": st.attrs["beat_bits"] // 8, "elems": s.elems}
+            "per_word": s.per_word, "beat_bytes": st.p.beat_bits // 8, "elems": s.elems}
 
 
 def pack_frames(plan: Plan, codes: np.ndarray, which: str, K) -> bytes:

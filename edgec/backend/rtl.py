@@ -15,7 +15,8 @@ from .. import resources
 from ..version import __version__
 from ..dataflow import Plan, fifo_depth
 from . import rtl_mem
-from ..dataflow import stage_weight
+from ..dataflow import StageKind
+from ..errors import EdgecError
 from .stages import TOP, CType, HAct, Stages
 from .render import render
 
@@ -71,97 +72,127 @@ def context(plan: Plan, mem: dict[str, list[str]]) -> RtlContext:
     ins_var = c.s(first.outs[0]).var
     out_var = c.s(last.ins[0]).var
     wires = [RWire(c.s(s).var, c.s(s).width, fifo_depth(s.words)) for s in plan.streams]
-    ctx = RtlContext(TOP, __version__, first.attrs["beat_bits"], last.attrs["beat_bits"], plan.in_stream.words,
+    ctx = RtlContext(TOP, __version__, first.p.beat_bits, last.p.beat_bits, plan.in_stream.words,
                      plan.out_stream.words, ins_var,
                      first.outs[0].width, out_var, last.ins[0].width, wires)
 
-    def files(i, **images):
-        out = []
-        for key, lines in images.items():
-            name = f"{key[0].lower()}_{i}.mem"
-            mem[name] = lines
-            out.append((key, {"mem": name}))
-        return out
-
     for st in plan.stages[1:-1]:
+        rule = RTL.get(st.kind)
+        if rule is None:
+            raise EdgecError(f"stage '{st.name}': the RTL backend has no kernel for stage kind '{st.kind}'")
         h = c.stage(st)
-        p = h.p
         ins = [c.s(x).var for x in st.ins]
         outs = [c.s(x).var for x in st.outs]
         ports = [("s", ins[0] + "_c"), ("m", outs[0] + "_p")]
-        if st.kind == "mvau":
-            xt, wt, ot = p["xt"], p["wt"], p["ot"]
-            a = h.act
-            params = [("MW", p["mw"]), ("MH", p["mh"]), ("SIMD", p["simd"]), ("PE", p["pe"]),
-                      ("KIND", KIND_CODE[p["kind"]]), ("XB", xt.bits), ("XS", int(xt.signed)), ("XBIP", int(xt.bipolar)),
-                      ("WB", wt.bits), ("AB", p["acc"].bits), ("OB", ot.bits), ("VECTORS", p["vectors"]),
-                      *_act_params(a)]
-            params.append(("SETS", p["sets"]))
-            img = {"WFILE": rtl_mem.mvau_weights(stage_weight(st), p["pe"], p["simd"], wt.bits, wt.bipolar)}
-            if a.nt:
-                img["TFILE"], img["NFILE"] = _thresholds(a, p["pe"])
-            params += files(st.id, **img)
-            module = "edgec_mvau"
-        elif st.kind == "smvau":
-            xt, ot, a = p["xt"], p["ot"], h.act
-            params = [("MW", p["mw"]), ("MH", p["mh"]), ("PE", p["pe"]), ("SIMD", p["simd"]), ("IN_E", p["in_e"]),
-                      ("XB", xt.bits), ("XS", int(xt.signed)), ("XBIP", int(xt.bipolar)), ("WB", p["wb"]),
-                      ("IXB", p["ixb"]), ("AB", p["acc"].bits), ("OB", ot.bits), *_act_params(a), ("SETS", p["sets"]),
-                      ("STEPS", p["steps"]), ("VECTORS", p["vectors"])]
-            img = {"WFILE": rtl_mem.hex_lines(p["words"], p["width"])}
-            if a.nt:
-                img["TFILE"], img["NFILE"] = _thresholds(a, p["pe"])
-            params += files(st.id, **img)
-            module = "edgec_smvau"
-        elif st.kind == "wino_in":
-            params = [("M", p["m"]), ("C", p["c"]), ("SIMD", p["simd"]), *_itype(p["it"], "I"), ("VB", p["vt"].bits),
-                      ("TILES", p["tiles"])]
-            module = "edgec_wino_in"
-        elif st.kind == "wino_out":
-            params = [("M", p["m"]), ("MH", p["mh"]), ("PE", p["pe"]), ("MB", p["mt"].bits), ("YB", p["yt"].bits),
-                      ("OH", p["oh"]), ("OW", p["ow"])]
-            module = "edgec_wino_out"
-        elif st.kind == "swg":
-            it, ot = p["it"], p["ot"]
-            params = [("IH", p["ih"]), ("IW", p["iw"]), ("C", p["c"]), ("KH", p["kh"]), ("KW", p["kw"]),
-                      ("SH", p["sh"]), ("SW", p["sw"]), ("PT", p["pad"][0]), ("PL", p["pad"][1]), ("PB", p["pad"][2]),
-                      ("PR", p["pad"][3]), ("SIMD", p["simd"]), *_itype(it, "I"), ("OB", ot.bits),
-                      ("PAD", p["pad_value"])]
-            module = "edgec_swg"
-        elif st.kind == "window":
-            it, ot = p["it"], p["ot"]
-            params = [("OP", WINDOW_OP[p["op"]]), ("K", p["k"]), ("C", p["c"]), ("PE", p["pe"]), *_itype(it, "I"),
-                      ("OB", ot.bits), ("AB", p["acc"].bits), ("PIXELS", p["pixels"])]
-            if p["op"] == "depthwise":
-                a = h.act
-                img = {"WFILE": rtl_mem.depthwise_weights(st.node.params["weight"], p["pe"], p["wt"].bits)}
-                if a.nt:
-                    img["TFILE"], img["NFILE"] = _thresholds(a, p["pe"])
-                params += [("WB", p["wt"].bits), *_act_params(a), *files(st.id, **img)]
-            module = "edgec_window"
-        elif st.kind == "add":
-            params = [("PE", p["pe"]), ("AB", p["at"].bits), ("AS", int(p["at"].signed)), ("BB", p["bt"].bits),
-                      ("BS", int(p["bt"].signed)), ("OB", p["ot"].bits)]
-            ports = [("a", ins[0] + "_c"), ("b", ins[1] + "_c"), ("m", outs[0] + "_p")]
-            module = "edgec_add"
-        elif st.kind == "threshold":
-            a = h.act
-            t, n = _thresholds(a, p["pe"])
-            params = [("C", p["c"]), ("PE", p["pe"]), ("IB", p["it"].bits), ("IS", int(p["it"].signed)),
-                      ("OB", p["ot"].bits), *_act_params(a), *files(st.id, TFILE=t, NFILE=n)]
-            module = "edgec_threshold"
-        elif st.kind == "dwc":
-            params = [("IN_E", p["in_e"]), ("OUT_E", p["out_e"]), ("B", p["bits"])]
-            module = "edgec_dwc"
-        elif st.kind == "dup":
-            params = [("W", st.ins[0].width)]
-            ports = [("s", ins[0] + "_c"), ("a", outs[0] + "_p"), ("b", outs[1] + "_p")]
-            module = "edgec_dup"
-        else:
-            raise AssertionError(st.kind)
+        module, params, images, ports = rule(st, h, ins, outs, ports)
+        for key, lines in images.items():
+            name = f"{key[0].lower()}_{st.id}.mem"
+            mem[name] = lines
+            params.append((key, {"mem": name}))
         lits = [(k, f'{{MEM_DIR, "/{v["mem"]}"}}' if isinstance(v, dict) else str(v)) for k, v in params]
         ctx.insts.append(RInst(st.id, st.name, module, lits, ports, dict(params)))
     return ctx
+
+
+def _act_images(a: HAct, pe: int) -> dict:
+    return dict(zip(("TFILE", "NFILE"), _thresholds(a, pe))) if a.nt else {}
+
+
+def _mvau(st, h, ins, outs, ports):
+    p, a = h.p, h.act
+    xt, wt, ot = p["xt"], p["wt"], p["ot"]
+    params = [("MW", p["mw"]), ("MH", p["mh"]), ("SIMD", p["simd"]), ("PE", p["pe"]),
+              ("KIND", KIND_CODE[p["kind"]]), ("XB", xt.bits), ("XS", int(xt.signed)), ("XBIP", int(xt.bipolar)),
+              ("WB", wt.bits), ("AB", p["acc"].bits), ("OB", ot.bits), ("VECTORS", p["vectors"]),
+              *_act_params(a), ("SETS", p["sets"])]
+    img = {"WFILE": rtl_mem.mvau_weights(st.p.weight, p["pe"], p["simd"], wt.bits, wt.bipolar), **_act_images(a, p["pe"])}
+    return "edgec_mvau", params, img, ports
+
+
+def _smvau(st, h, ins, outs, ports):
+    p, a = h.p, h.act
+    xt, ot = p["xt"], p["ot"]
+    params = [("MW", p["mw"]), ("MH", p["mh"]), ("PE", p["pe"]), ("SIMD", p["simd"]), ("IN_E", p["in_e"]),
+              ("XB", xt.bits), ("XS", int(xt.signed)), ("XBIP", int(xt.bipolar)), ("WB", p["wb"]),
+              ("IXB", p["ixb"]), ("AB", p["acc"].bits), ("OB", ot.bits), *_act_params(a), ("SETS", p["sets"]),
+              ("STEPS", p["steps"]), ("VECTORS", p["vectors"])]
+    img = {"WFILE": rtl_mem.hex_lines(p["words"], p["width"]), **_act_images(a, p["pe"])}
+    return "edgec_smvau", params, img, ports
+
+
+def _wino_in(st, h, ins, outs, ports):
+    p = h.p
+    params = [("M", p["m"]), ("C", p["c"]), ("SIMD", p["simd"]), *_itype(p["it"], "I"), ("VB", p["vt"].bits),
+              ("TILES", p["tiles"])]
+    return "edgec_wino_in", params, {}, ports
+
+
+def _wino_out(st, h, ins, outs, ports):
+    p = h.p
+    params = [("M", p["m"]), ("MH", p["mh"]), ("PE", p["pe"]), ("MB", p["mt"].bits), ("YB", p["yt"].bits),
+              ("OH", p["oh"]), ("OW", p["ow"])]
+    return "edgec_wino_out", params, {}, ports
+
+
+def _swg(st, h, ins, outs, ports):
+    p = h.p
+    it, ot = p["it"], p["ot"]
+    params = [("IH", p["ih"]), ("IW", p["iw"]), ("C", p["c"]), ("KH", p["kh"]), ("KW", p["kw"]),
+              ("SH", p["sh"]), ("SW", p["sw"]), ("PT", p["pad"][0]), ("PL", p["pad"][1]), ("PB", p["pad"][2]),
+              ("PR", p["pad"][3]), ("SIMD", p["simd"]), *_itype(it, "I"), ("OB", ot.bits),
+              ("PAD", p["pad_value"])]
+    return "edgec_swg", params, {}, ports
+
+
+def _window(st, h, ins, outs, ports):
+    p = h.p
+    it, ot = p["it"], p["ot"]
+    params = [("OP", WINDOW_OP[p["op"]]), ("K", p["k"]), ("C", p["c"]), ("PE", p["pe"]), *_itype(it, "I"),
+              ("OB", ot.bits), ("AB", p["acc"].bits), ("PIXELS", p["pixels"])]
+    img = {}
+    if p["op"] == "depthwise":
+        a = h.act
+        img = {"WFILE": rtl_mem.depthwise_weights(st.p.weight, p["pe"], p["wt"].bits), **_act_images(a, p["pe"])}
+        params += [("WB", p["wt"].bits), *_act_params(a)]
+    return "edgec_window", params, img, ports
+
+
+def _add(st, h, ins, outs, ports):
+    p = h.p
+    params = [("PE", p["pe"]), ("AB", p["at"].bits), ("AS", int(p["at"].signed)), ("BB", p["bt"].bits),
+              ("BS", int(p["bt"].signed)), ("OB", p["ot"].bits)]
+    return "edgec_add", params, {}, [("a", ins[0] + "_c"), ("b", ins[1] + "_c"), ("m", outs[0] + "_p")]
+
+
+def _threshold(st, h, ins, outs, ports):
+    p, a = h.p, h.act
+    params = [("C", p["c"]), ("PE", p["pe"]), ("IB", p["it"].bits), ("IS", int(p["it"].signed)),
+              ("OB", p["ot"].bits), *_act_params(a)]
+    return "edgec_threshold", params, _act_images(a, p["pe"]), ports
+
+
+def _dwc(st, h, ins, outs, ports):
+    p = h.p
+    return "edgec_dwc", [("IN_E", p["in_e"]), ("OUT_E", p["out_e"]), ("B", p["bits"])], {}, ports
+
+
+def _dup(st, h, ins, outs, ports):
+    return "edgec_dup", [("W", st.ins[0].width)], {}, [("s", ins[0] + "_c"), ("a", outs[0] + "_p"),
+                                                       ("b", outs[1] + "_p")]
+
+
+def _in_top(st, h, ins, outs, ports):
+    raise AssertionError(f"{st.kind}: the top's own ports and FIFOs, not an instance")
+
+
+# per stage kind: its hw/rtl module, parameters, memory images and ports (the AXI4-Stream
+# ports and the FIFOs are the top's own; tests/test_tables.py: every kind has an entry)
+RTL = {
+    StageKind.MVAU: _mvau, StageKind.SMVAU: _smvau, StageKind.WINO_IN: _wino_in, StageKind.WINO_OUT: _wino_out,
+    StageKind.SWG: _swg, StageKind.WINDOW: _window, StageKind.ADD: _add, StageKind.THRESHOLD: _threshold,
+    StageKind.DWC: _dwc, StageKind.DUP: _dup, StageKind.AXIS_IN: _in_top, StageKind.AXIS_OUT: _in_top,
+    StageKind.FIFO: _in_top,
+}
 
 
 def _thresholds(a: HAct, pe: int):

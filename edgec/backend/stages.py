@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..ir.types import Bipolar
-from ..dataflow import Plan, Stage, Stream, fifo_depth, index_bits, stage_weight, threshold_table
+from ..dataflow import (Act, AddP, AxisP, DupP, DwcP, MvauP, Plan, SmvauP, Stage, StageKind, Stream, SwgP, ThresholdP,
+                        WindowP, WinoInP, WinoOutP, fifo_depth, index_bits, threshold_table)
+from ..errors import EdgecError
 from .words import sparse_stream
 
 TOP = "edgec_top"
@@ -62,6 +64,7 @@ class HStage:
     act: HAct | None = None
     weights: object | None = None  # the HLS backend's constant array (backend/hls.py: HArray)
     partition: list[tuple[str, int]] = field(default_factory=list)  # HLS: (constant array, dim) split completely
+    macro: str = ""  # HLS: the kernel call's macro (templates/hls/calls.j2)
 
 def activation(thr: np.ndarray, sign: np.ndarray, pe: int, acc_bits: int, out_lo: int, bipolar: bool) -> HAct:
     """A multi-threshold activation folded by PE (channel nf*PE + pe): its thresholds as
@@ -70,10 +73,6 @@ def activation(thr: np.ndarray, sign: np.ndarray, pe: int, acc_bits: int, out_lo
     c, nt = thr.shape
     nf = c // pe
     return HAct(pe, nf, nt, cb, out_lo, bipolar, "", thr, sign)
-
-
-def _acc_type(n) -> CType:
-    return CType.of(n.type)
 
 
 class Stages:
@@ -89,78 +88,100 @@ class Stages:
     def s(self, st: Stream) -> HStream:
         return self.vars[st.name]
 
-    def act(self, st: Stage, pe: int, nf: int) -> HAct:
-        a = st.act
-        if a is None:
-            return HAct(pe, nf)
-        src_bits = st.node.type.bits if st.kind != "threshold" else st.ins[0].type.bits
-        return activation(a.params["thresholds"], a.params["sign"], pe, src_bits, int(a.attrs["out_lo"]),
-                              bool(a.attrs["bipolar"]))
-
     def stage(self, st: Stage) -> HStage:
+        """The stage's kernel parameters (``p``, integers and CTypes, as the templates name
+        them) and its activation, by the table of its kind."""
+        rule = PARAMS.get(st.kind)
+        if rule is None:
+            raise EdgecError(f"stage '{st.name}': the backends have no rendering for stage kind '{st.kind}'")
         h = HStage(st.id, st.kind, st.name, [self.s(x) for x in st.ins], [self.s(x) for x in st.outs])
-        a = st.attrs
-        if st.kind == "mvau":
-            wt = CType.of(a["wtype"])
-            acc = CType.of(a["acc"]) if "acc" in a else _acc_type(st.node)
-            h.p = dict(mw=a["mw"], mh=a["mh"], pe=a["pe"], simd=a["simd"], kind=KIND_ENUM[st.node.attrs["kernel_kind"]],
-                       xt=CType.of(st.ins[0].type), wt=wt, acc=acc, ot=CType.of(st.outs[0].type),
-                       vectors=a["vectors"], sets=a.get("sets", 1))
-            h.act = self.act(st, a["pe"], a["mh"] // a["pe"])
-        elif st.kind == "smvau":
-            wt = CType.of(a["wtype"])
-            acc = CType.of(a["acc"]) if "acc" in a else _acc_type(st.node)
-            words, _ = sparse_stream(stage_weight(st), a["pe"], a["simd"], wt.bits)
-            ixb = index_bits(a["mw"])
-            width = a["pe"] * a["simd"] * (wt.bits + ixb) + 1
-            h.p = dict(mw=a["mw"], mh=a["mh"], pe=a["pe"], simd=a["simd"], in_e=a["in_e"], xt=CType.of(st.ins[0].type),
-                       wb=wt.bits, ixb=ixb, acc=acc, ot=CType.of(st.outs[0].type), sets=a["sets"], steps=len(words),
-                       vectors=a["vectors"], words=words, width=width)
-            h.act = self.act(st, a["pe"], a["mh"] // a["pe"])
-        elif st.kind == "wino_in":
-            h.p = dict(m=a["m"], c=a["c"], simd=st.ins[0].per_word, it=CType.of(st.ins[0].type),
-                       vt=CType.of(st.outs[0].type), tiles=a["tiles"])
-        elif st.kind == "wino_out":
-            h.p = dict(m=a["m"], mh=a["mh"], pe=st.ins[0].per_word, oh=a["oh"], ow=a["ow"],
-                       mt=CType.of(st.ins[0].type), yt=CType.of(st.outs[0].type))
-        elif st.kind == "swg":
-            h.p = dict(ih=a["ih"], iw=a["iw"], c=a["c"], kh=a["kernel"][0], kw=a["kernel"][1], sh=a["stride"][0],
-                       sw=a["stride"][1], pad=list(a["pad"]), simd=st.ins[0].per_word, it=CType.of(st.ins[0].type),
-                       ot=CType.of(st.outs[0].type), pad_value=a["pad_value"])
-        elif st.kind == "window":
-            it = st.ins[0].type
-            k, c, pe = a["k"], a["c"], a["pe"]
-            h.p = dict(op=a["op"], k=k, c=c, pe=pe, it=CType.of(it), ot=CType.of(st.outs[0].type),
-                       pixels=st.outs[0].elems // c)
-            if a["op"] == "max":
-                h.p.update(acc=CType(it.bits + 1, True), lowest=int(it.lo))
-            elif a["op"] == "avg":
-                h.p.update(acc=CType(it.bits + (k - 1).bit_length() + 1, True))
-            else:
-                w = st.node.params["weight"]  # (C, K)
-                wt = CType.of(a["wtype"])
-                cf = c // pe
-                h.p.update(acc=_acc_type(st.node), wt=wt, cf=cf)
-                h.act = self.act(st, pe, cf)
-                h.p.update(dw=w.reshape(cf, pe, k).transpose(1, 0, 2))  # W[pe][cf][k]
-        elif st.kind == "add":
-            h.p = dict(pe=st.outs[0].per_word, at=CType.of(st.ins[0].type), bt=CType.of(st.ins[1].type),
-                       ot=CType.of(st.outs[0].type), words=st.outs[0].words)
-        elif st.kind == "threshold":
-            pe = a["pe"]
-            h.p = dict(c=a["c"], pe=pe, it=CType.of(st.ins[0].type), ot=CType.of(st.outs[0].type), vectors=a["vectors"])
-            h.act = self.act(st, pe, a["c"] // pe)
-        elif st.kind == "dwc":
-            h.p = dict(in_e=st.ins[0].per_word, out_e=st.outs[0].per_word, bits=st.ins[0].type.bits,
-                       elems=st.ins[0].elems)
-        elif st.kind == "dup":
-            h.p = dict(words=st.ins[0].words)
-        elif st.kind == "axis_in":
-            h.p = dict(words=st.outs[0].words, beat=a["beat_bits"])
-        elif st.kind == "axis_out":
-            h.p = dict(words=st.ins[0].words, beat=a["beat_bits"])
+        h.p, h.act = rule(st, st.p)
         return h
 
 
-__all__ = ["TOP", "IN_PORT", "OUT_PORT", "KIND_ENUM", "CType", "HStream", "HAct", "HStage", "Stages", "activation",
-           "stage_weight"]
+def _hact(a: Act | None, pe: int, nf: int) -> HAct:
+    if a is None:
+        return HAct(pe, nf)
+    return HAct(pe, nf, a.nt, a.cb, a.out_lo, a.bipolar, "", a.table, a.sign)
+
+
+def _mvau(st, r: MvauP):
+    return dict(mw=r.mw, mh=r.mh, pe=r.pe, simd=r.simd, kind=KIND_ENUM[r.kernel_kind], xt=CType.of(r.xt),
+                wt=CType.of(r.wt), acc=CType.of(r.acc), ot=CType.of(r.ot), vectors=r.vectors, sets=r.sets), \
+        _hact(r.act, r.pe, r.mh // r.pe)
+
+
+def _smvau(st, r: SmvauP):
+    wt = CType.of(r.wt)
+    words, _ = sparse_stream(r.weight, r.pe, r.simd, wt.bits)
+    ixb = index_bits(r.mw)
+    width = r.pe * r.simd * (wt.bits + ixb) + 1
+    return dict(mw=r.mw, mh=r.mh, pe=r.pe, simd=r.simd, in_e=r.in_e, xt=CType.of(r.xt), wb=wt.bits, ixb=ixb,
+                acc=CType.of(r.acc), ot=CType.of(r.ot), sets=r.sets, steps=len(words), vectors=r.vectors, words=words,
+                width=width), _hact(r.act, r.pe, r.mh // r.pe)
+
+
+def _wino_in(st, r: WinoInP):
+    return dict(m=r.m, c=r.c, simd=r.simd, it=CType.of(r.it), vt=CType.of(r.vt), tiles=r.tiles), None
+
+
+def _wino_out(st, r: WinoOutP):
+    return dict(m=r.m, mh=r.mh, pe=r.pe, oh=r.oh, ow=r.ow, mt=CType.of(r.mt), yt=CType.of(r.yt)), None
+
+
+def _swg(st, r: SwgP):
+    return dict(ih=r.ih, iw=r.iw, c=r.c, kh=r.kernel[0], kw=r.kernel[1], sh=r.stride[0], sw=r.stride[1],
+                pad=list(r.pad), simd=r.simd, it=CType.of(r.it), ot=CType.of(r.ot), pad_value=r.pad_value), None
+
+
+def _window(st, r: WindowP):
+    p = dict(op=r.op, k=r.k, c=r.c, pe=r.pe, it=CType.of(r.it), ot=CType.of(r.ot), pixels=r.pixels, acc=CType.of(r.acc))
+    if r.op == "max":
+        p.update(lowest=r.lowest)
+    if r.op != "depthwise":
+        return p, None
+    cf = r.c // r.pe
+    p.update(wt=CType.of(r.wt), cf=cf, dw=r.weight.reshape(cf, r.pe, r.k).transpose(1, 0, 2))  # W[pe][cf][k]
+    return p, _hact(r.act, r.pe, cf)
+
+
+def _add(st, r: AddP):
+    return dict(pe=r.pe, at=CType.of(r.at), bt=CType.of(r.bt), ot=CType.of(r.ot), words=r.words), None
+
+
+def _threshold(st, r: ThresholdP):
+    return dict(c=r.c, pe=r.pe, it=CType.of(r.it), ot=CType.of(r.ot), vectors=r.vectors), \
+        _hact(r.act, r.pe, r.c // r.pe)
+
+
+def _dwc(st, r: DwcP):
+    return dict(in_e=r.in_e, out_e=r.out_e, bits=r.bits, elems=r.elems), None
+
+
+def _dup(st, r: DupP):
+    return dict(words=r.words), None
+
+
+def _axis_in(st, r: AxisP):
+    return dict(words=st.outs[0].words, beat=r.beat_bits), None
+
+
+def _axis_out(st, r: AxisP):
+    return dict(words=st.ins[0].words, beat=r.beat_bits), None
+
+
+def _fifo(st, r):
+    raise AssertionError("FIFOs belong to streams (HStream.depth)")
+
+
+# the template parameters of each stage kind (tests/test_tables.py: every kind has one)
+PARAMS = {
+    StageKind.AXIS_IN: _axis_in, StageKind.AXIS_OUT: _axis_out, StageKind.DWC: _dwc, StageKind.DUP: _dup,
+    StageKind.SWG: _swg, StageKind.MVAU: _mvau, StageKind.SMVAU: _smvau, StageKind.WINDOW: _window,
+    StageKind.ADD: _add, StageKind.THRESHOLD: _threshold, StageKind.WINO_IN: _wino_in, StageKind.WINO_OUT: _wino_out,
+    StageKind.FIFO: _fifo,
+}
+
+
+__all__ = ["TOP", "IN_PORT", "OUT_PORT", "KIND_ENUM", "PARAMS", "CType", "HStream", "HAct", "HStage", "Stages",
+           "activation"]

@@ -19,7 +19,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ..dataflow import Plan, Stage, fifo_depth, index_bits, threshold_table
+from ..dataflow import Plan, Stage, StageKind, fifo_depth, index_bits
+from ..errors import EdgecError
 from ..ir.types import Bipolar
 
 LUTRAM_COST, BRAM18_COST = 2, 129  # yosys memory_libmap (xc7): per LUTRAM LUT, per RAMB18
@@ -87,13 +88,11 @@ def _datapath_bits(acc_bits: int, xb: int, wb: int, cb: int) -> int:
     return max(dw0, cb)
 
 
-def _thresholds(st: Stage, acc_bits: int) -> tuple[int, int]:
+def _thresholds(act) -> tuple[int, int]:
     """(thresholds per channel, comparison bits) as the hardware holds them; (0, 2) without."""
-
-    if st.act is None:
+    if act is None:
         return 0, 2
-    thr, cb = threshold_table(st.act.params["thresholds"], acc_bits)
-    return thr.shape[1], cb
+    return act.nt, act.cb
 
 
 def _activation(pe: int, nf: int, nt: int, cb: int) -> Res:
@@ -107,15 +106,15 @@ def _activation(pe: int, nf: int, nt: int, cb: int) -> Res:
 
 
 def _mvau(st: Stage) -> Res:
-    a, n = st.attrs, st.node
-    pe, simd = a["pe"], a["simd"]
-    nf, sf = a["mh"] // pe, a["mw"] // simd
-    kind = n.attrs["kernel_kind"]
-    xt, wb = st.ins[0].type, a["wtype"].bits
+    a = st.p
+    pe, simd = a.pe, a.simd
+    nf, sf = a.mh // pe, a.mw // simd
+    kind = a.kernel_kind
+    xt, wb = a.xt, a.wt.bits
     xb, xbip = xt.bits, int(isinstance(xt, Bipolar))
-    acc_bits = a["acc"].bits if "acc" in a else n.type.bits
-    sf = sf * a.get("sets", 1)  # the weight sets of a Winograd unit deepen its table
-    nt, cb = _thresholds(st, acc_bits)
+    acc_bits = a.acc.bits
+    sf = sf * a.sets  # the weight sets of a Winograd unit deepen its table
+    nt, cb = _thresholds(a.act)
     dw = _datapath_bits(acc_bits, xb, wb, cb)
     # one product's bits (as edgec_mvau's PW), and its multiply in LUT-units (DSP: none)
     pw = 2 if kind == "xnor-popcount" else (xb + 2 if kind == "binary-addsub" or wb == 1 else xb + wb + xbip)
@@ -137,19 +136,19 @@ def _smvau(st: Stage) -> Res:
     multiplexer of the double-buffered input vector (registers), the compressed weight
     table (values, indices and a group-end bit), the accumulators and the activation.
     Structural, with the dense MVAU's coefficients; not yet fitted to yosys."""
-    a, n = st.attrs, st.node
-    pe, simd, mw = a["pe"], a["simd"], a["mw"]
-    kind = n.attrs["kernel_kind"]
-    xt, wb = st.ins[0].type, a["wtype"].bits
+    a = st.p
+    pe, simd, mw = a.pe, a.simd, a.mw
+    kind = a.kernel_kind
+    xt, wb = a.xt, a.wt.bits
     xb = xt.bits
-    acc_bits = a["acc"].bits if "acc" in a else n.type.bits
-    nt, cb = _thresholds(st, acc_bits)
+    acc_bits = a.acc.bits
+    nt, cb = _thresholds(a.act)
     dw = _datapath_bits(acc_bits, xb, wb, cb)
     lanes = pe * simd
     dsp = lanes if kind == "dsp-mac" else 0
     prod = 0 if dsp else xb * wb
     entry = wb + index_bits(mw)
-    depth = int(sum(a["steps"]))
+    depth = int(sum(a.steps))
     width = lanes * entry + 1
     mux = lanes * xb * mw / 4  # an MW:1 multiplexer per lane and input bit (LUT6 = 4:1)
     tree = pe * (simd - 1) * (xb + wb + math.log2(max(simd, 1)) / 2 + 0.5)
@@ -157,34 +156,29 @@ def _smvau(st: Stage) -> Res:
     lut = 120 + 1.6 * lanes * prod + mux + 1.23 * tree + 1.37 * pe * dw + 0.084 * deep_rom
     ff = 60 + 2 * mw * xb + 0.82 * pe * dw + (0.39 * width if depth > 1 else 0) + 6.4 * dsp
     core = Res(LUT=lut, FF=ff, BRAM36=rom_bram(depth, width), DSP=dsp)
-    return core + _activation(pe, a["mh"] // pe, nt, cb)
+    return core + _activation(pe, a.mh // pe, nt, cb)
 
 
 def _swg(st: Stage) -> Res:
-    a = st.attrs
+    a = st.p
     x, y = st.ins[0], st.outs[0]
     simd = x.per_word
-    cf = a["c"] // simd
-    buf = memory(a["kernel"][0] * a["iw"] * cf, x.width)
-    counters = sum(math.ceil(math.log2(v + 1)) for v in (a["ih"], a["iw"], cf, a["kernel"][0], a["kernel"][1]))
+    cf = a.c // simd
+    buf = memory(a.kernel[0] * a.iw * cf, x.width)
+    counters = sum(math.ceil(math.log2(v + 1)) for v in (a.ih, a.iw, cf, a.kernel[0], a.kernel[1]))
     return buf + Res(LUT=68 + 0.95 * y.width, FF=10.4 + 0.87 * y.width + 2.33 * counters)
 
 
 def _window(st: Stage) -> Res:
-    a = st.attrs
-    pe, c, k = a["pe"], a["c"], a["k"]
-    ib = st.ins[0].type.bits
-    if a["op"] == "max":
-        acc_bits, wb = ib + 1, 2
-    elif a["op"] == "avg":
-        acc_bits, wb = ib + (k - 1).bit_length() + 1, 2
-    else:
-        acc_bits, wb = st.node.type.bits, a["wtype"].bits
-    nt, cb = _thresholds(st, acc_bits) if a["op"] == "depthwise" else (0, 10)
+    a = st.p
+    pe, c = a.pe, a.c
+    ib = a.it.bits
+    acc_bits, wb = a.acc.bits, (a.wt.bits if a.op == "depthwise" else 2)
+    nt, cb = _thresholds(a.act) if a.op == "depthwise" else (0, 10)
     dw = _datapath_bits(acc_bits, ib, wb, cb)
     cf = c // pe
     acc = memory(cf, pe * dw) if cf > 1 else Res(FF=pe * dw)
-    lut = 27 + 1.45 * pe * dw + (1.6 * pe * ib * wb if a["op"] == "depthwise" else 0)
+    lut = 27 + 1.45 * pe * dw + (1.6 * pe * ib * wb if a.op == "depthwise" else 0)
     return acc + Res(LUT=lut, FF=17) + _activation(pe, cf, nt, cb)
 
 
@@ -194,44 +188,61 @@ def _winograd(st: Stage) -> Res:
     constant-coefficient sum of its nonzero terms. Structural, not yet fitted to yosys."""
     from ..ir import winograd as W
 
-    a = st.attrs
-    m, x, y = a["m"], st.ins[0], st.outs[0]
+    a = st.p
+    m, x, y = a.m, st.ins[0], st.outs[0]
     p = (m + 2) ** 2
-    if st.kind == "wino_in":
+    if st.kind == StageKind.WINO_IN:
         k = W.input_coefficients(m)
-        held = memory(a["c"] // x.per_word, x.width, banks=p)
+        held = memory(a.c // x.per_word, x.width, banks=p)
     else:
         k = W.output_coefficients(m).reshape(m * m, -1)
-        held = memory(a["tw"] * a["mh"] // x.per_word, x.width, banks=p)
+        held = memory(a.tw * a.mh // x.per_word, x.width, banks=p)
     terms = float((k.reshape(k.shape[0], -1) != 0).sum(axis=1).max())
     return held + Res(LUT=60 + y.per_word * terms * y.type.bits * 1.5, FF=y.width + 40)
 
 
+def _add(st: Stage) -> Res:
+    w = st.outs[0].width
+    return Res(LUT=4 + 1.5 * w, FF=2 + w)
+
+
+def _threshold(st: Stage) -> Res:
+    a = st.p
+    nt, cb = _thresholds(a.act)
+    return Res(LUT=4, FF=2 + st.outs[0].width) + _activation(a.pe, a.c // a.pe, nt, cb)
+
+
+def _dwc(st: Stage) -> Res:
+    b, i, o = st.p.bits, st.p.in_e, st.p.out_e
+    return Res(LUT=18.7 + 1.19 * b * (2 * i + o), FF=7.2 + b * (i + 2 * o))
+
+
+def _dup(st: Stage) -> Res:
+    return Res(LUT=5, FF=2)
+
+
+def _axis(st: Stage) -> Res:
+    return Res()  # the RTL top wires the AXI stream to the first and last FIFO
+
+
+def _fifo_stage(st: Stage) -> Res:
+    raise AssertionError("FIFOs belong to streams: fifo_resources")
+
+
+# one rule per stage kind (tests/test_tables.py: every kind has one)
+RESOURCES = {
+    StageKind.AXIS_IN: _axis, StageKind.AXIS_OUT: _axis, StageKind.DWC: _dwc, StageKind.DUP: _dup,
+    StageKind.SWG: _swg, StageKind.MVAU: _mvau, StageKind.SMVAU: _smvau, StageKind.WINDOW: _window,
+    StageKind.ADD: _add, StageKind.THRESHOLD: _threshold, StageKind.WINO_IN: _winograd,
+    StageKind.WINO_OUT: _winograd, StageKind.FIFO: _fifo_stage,
+}
+
+
 def stage_resources(st: Stage) -> Res:
-    a = st.attrs
-    if st.kind == "mvau":
-        return _mvau(st)
-    if st.kind == "smvau":
-        return _smvau(st)
-    if st.kind == "swg":
-        return _swg(st)
-    if st.kind in ("wino_in", "wino_out"):
-        return _winograd(st)
-    if st.kind == "window":
-        return _window(st)
-    if st.kind == "add":
-        w = st.outs[0].width
-        return Res(LUT=4 + 1.5 * w, FF=2 + w)
-    if st.kind == "threshold":
-        pe = a["pe"]
-        nt, cb = _thresholds(st, st.ins[0].type.bits)
-        return Res(LUT=4, FF=2 + st.outs[0].width) + _activation(pe, a["c"] // pe, nt, cb)
-    if st.kind == "dwc":
-        b, i, o = st.ins[0].type.bits, st.ins[0].per_word, st.outs[0].per_word
-        return Res(LUT=18.7 + 1.19 * b * (2 * i + o), FF=7.2 + b * (i + 2 * o))
-    if st.kind == "dup":
-        return Res(LUT=5, FF=2)
-    return Res()  # axis_in / axis_out: the RTL top wires the AXI stream to the first and last FIFO
+    rule = RESOURCES.get(st.kind)
+    if rule is None:
+        raise EdgecError(f"stage '{st.name}': the cost model has no resource rule for stage kind '{st.kind}'")
+    return rule(st)
 
 
 def fifo(depth: int, width: int) -> Res:
