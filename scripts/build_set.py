@@ -11,11 +11,10 @@ trees build from the same files."""
 import sys
 from pathlib import Path
 
-EXAMPLE = {
+EXAMPLE = {  # the variants at the default preset (w2a2)
     "int8": dict(preset="int8"), "int4": dict(preset="int4"), "w2a2": dict(preset="w2a2"),
-    "w1a1": dict(preset="w1a1"), "int4-f2": dict(preset="int4", winograd="f2"),
-    "int4-f4": dict(preset="int4", winograd="f4"), "int4-prune-sparse": dict(preset="int4", prune=0.9, sparse="on"),
-    "int8-lowrank": dict(preset="int8", lowrank=0.9),
+    "w1a1": dict(preset="w1a1"), "winograd-f2": dict(winograd="f2"), "winograd-f4": dict(winograd="f4"),
+    "prune-sparse": dict(prune=0.9, sparse="on"), "lowrank": dict(lowrank=0.9),
 }
 
 
