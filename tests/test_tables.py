@@ -45,3 +45,54 @@ def test_an_unknown_stage_kind_fails_loudly(a_plan, where):
             hls.context(p, type("B", (), {"part": "x", "clock_mhz": 100.0})(), 1)
         else:
             rtl.context(p, {})
+
+
+# --- ops: one contract, one meaning, one range rule and one simulator kernel per op
+
+from edgec.backend import sim as sim_backend  # noqa: E402
+from edgec.ir import ranges, ref  # noqa: E402
+from edgec.ir.check import IRCheckError, check  # noqa: E402
+from edgec.ir.ops import CONTRACTS, Op  # noqa: E402
+
+OP_TABLES = {"ir/ops.py CONTRACTS": CONTRACTS, "ir/ref.py RULES": ref.RULES, "ir/ranges.py RANGES": ranges.RANGES,
+             "backend/sim.py KINDS": sim_backend.KINDS}
+
+
+@pytest.mark.parametrize("name", sorted(OP_TABLES))
+def test_every_op_table_covers_the_enum(name):
+    assert set(OP_TABLES[name]) == set(Op), name
+
+
+@pytest.fixture(scope="module")
+def a_graph(tmp_path_factory):
+    out = tmp_path_factory.mktemp("optables") / "w1a1"
+    build(None, out, preset="w1a1", finetune_epochs=0, progress=None)
+    return Graph.load(out / "model")
+
+
+@pytest.mark.parametrize("where", ["check", "ref", "ranges", "sim"])
+def test_an_unknown_op_fails_loudly(a_graph, where):
+    import numpy as np
+
+    g = a_graph.copy()
+    n = next(x for x in g.nodes if x.op == Op.MATMUL or x.op == Op.XNOR_POPCOUNT)
+    n.op = "Lstm"
+    if where == "check":
+        with pytest.raises(IRCheckError, match=f"{n.name}: op Lstm has no contract"):
+            check(g)
+        return
+    with pytest.raises(EdgecError, match=f"node '{n.name}': op Lstm"):
+        if where == "ref":
+            ref.run(g, np.zeros((1, *g.input.shape), np.int64))
+        elif where == "ranges":
+            ranges.value_ranges(g)
+        else:
+            sim_backend.context(g, "net")
+
+
+def test_the_checker_enforces_the_contracts(a_graph):
+    g = a_graph.copy()
+    n = next(x for x in g.nodes if x.op == Op.MULTI_THRESHOLD)
+    del n.attrs["out_lo"]
+    with pytest.raises(IRCheckError, match="needs attr 'out_lo'"):
+        check(g)

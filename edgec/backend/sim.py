@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..version import __version__
+from ..errors import EdgecError
 from ..ir.graph import Graph, save_npz
 from ..ir.ops import Op
 from ..ir import winograd as wino
@@ -15,7 +16,11 @@ from ..ir.ranges import value_ranges, winograd_ranges
 from ..ir.types import Bipolar, IntType
 from .render import render
 
+# the simulator's step for each op, a kernel of sim/kernels.py (templates/sim/model.py.j2);
+# None: no step (the input is the codes given; AffineQuant is folded away before emission).
+# tests/test_tables.py holds the table against Op.
 KINDS = {
+    Op.INPUT: None, Op.AFFINE_QUANT: None,
     Op.SLIDING_WINDOW: "window", Op.MATMUL: "matmul", Op.XNOR_POPCOUNT: "xnor",
     Op.MULTI_THRESHOLD: "threshold", Op.MAX_POOL: "maxpool", Op.AVG_POOL: "avgpool",
     Op.ADD: "add", Op.FLATTEN: "flatten", Op.WINOGRAD: "winograd",
@@ -63,6 +68,8 @@ def context(g: Graph, name: str) -> SimContext:
         var[n.name] = f"t{i}"
         a = n.attrs
         lo, hi = ranges[n.name]
+        if KINDS.get(n.op) is None:
+            raise EdgecError(f"node '{n.name}': op {n.op} has no simulator kernel (backend/sim.py: KINDS)")
         s = SimStep(KINDS[n.op], n.name, var[n.name], [var[x] for x in n.inputs], str(n.type),
                     int(n.type.lo), int(n.type.hi))
         if n.op in (Op.SLIDING_WINDOW, Op.MAX_POOL):

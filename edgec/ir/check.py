@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .graph import Graph
-from .ops import Op
+from .ops import CONTRACTS, Op
 from .types import Bipolar
 
 
@@ -23,9 +23,15 @@ def check(g: Graph, values: dict[str, np.ndarray] | None = None) -> None:
         for i in n.inputs:
             if i not in seen:
                 raise IRCheckError(f"{n.name}: input {i} not defined before use")
-        want = {Op.INPUT: 0, Op.ADD: 2}.get(n.op, 1)
-        if len(n.inputs) != want:
-            raise IRCheckError(f"{n.name}: {n.op.value} takes {want} inputs, has {len(n.inputs)}")
+        c = CONTRACTS.get(n.op)
+        if c is None:
+            raise IRCheckError(f"{n.name}: op {n.op} has no contract in ir/ops.py")
+        if len(n.inputs) != c.inputs:
+            raise IRCheckError(f"{n.name}: {n.op.value} takes {c.inputs} inputs, has {len(n.inputs)}")
+        missing = [f"attr '{k}'" for k in c.attrs if k not in n.attrs] + [f"param '{k}'" for k in c.params
+                                                                         if k not in n.params]
+        if missing:
+            raise IRCheckError(f"{n.name}: {n.op.value} needs {', '.join(missing)}")
         if n.op in (Op.MATMUL, Op.XNOR_POPCOUNT):
             w = n.params["weight"]
             if w.shape[0] != n.shape[-1]:

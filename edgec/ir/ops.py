@@ -67,3 +67,31 @@ class Op(str, Enum):
     FLATTEN = "Flatten"
     """(H, W, C) -> (H*W*C,). attrs: order 'chw' (as PyTorch flattens: channel-major)
     or 'hwc' (as the data streams). Out type: the input's."""
+
+
+class Contract:
+    """What a node of an op must carry: its number of inputs, the attrs and params it
+    requires, and the rule its output type follows (the op's docstring says it in full)."""
+
+    __slots__ = ("inputs", "attrs", "params", "out_type")
+
+    def __init__(self, inputs: int, attrs: tuple = (), params: tuple = (), out_type: str = ""):
+        self.inputs, self.attrs, self.params, self.out_type = inputs, attrs, params, out_type
+
+
+# one contract per op (ir/check.py walks it; tests/test_tables.py holds it against Op)
+CONTRACTS = {
+    Op.INPUT: Contract(0, out_type="the host quantizer's type"),
+    Op.SLIDING_WINDOW: Contract(1, ("kernel", "stride", "pad", "pad_value"), (),
+                                "the input's, widened to hold pad_value"),
+    Op.MATMUL: Contract(1, (), ("weight",), "the accumulator: sum |w| * max |x| (infer_acc_widths)"),
+    Op.WINOGRAD: Contract(1, ("tile", "pad", "pad_value", "factor"), ("weight",),
+                          "the output transform's proven range"),
+    Op.XNOR_POPCOUNT: Contract(1, (), ("weight",), "unsigned, wide enough for K"),
+    Op.AFFINE_QUANT: Contract(1, ("scale", "lo", "hi", "bipolar"), ("a", "c0"), "the output codes' type"),
+    Op.MULTI_THRESHOLD: Contract(1, ("out_lo", "bipolar"), ("thresholds", "sign"), "the output codes' type"),
+    Op.MAX_POOL: Contract(1, ("kernel", "stride", "pad", "pad_value"), (), "the input's"),
+    Op.AVG_POOL: Contract(1, ("kernel", "stride"), (), "the input's"),
+    Op.ADD: Contract(2, (), (), "one bit wider than the wider input"),
+    Op.FLATTEN: Contract(1, ("order",), (), "the input's"),
+}

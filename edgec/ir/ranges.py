@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import winograd as W
+from ..errors import EdgecError
 from .graph import Graph, Node
 from .ops import Op
 
@@ -29,47 +30,80 @@ def winograd_ranges(n: Node, xlo, xhi) -> dict[str, tuple[np.ndarray, np.ndarray
     return {"v": (vlo, vhi), "m": (mlo, mhi), "y": (ylo.min(0), yhi.max(0))}
 
 
+def _r_input(g, n, ins, last):
+    return np.full(last, n.type.lo), np.full(last, n.type.hi)
+
+
+def _r_window(g, n, ins, last):
+    a = n.attrs
+    k = a["kernel"][0] * a["kernel"][1]
+    lo, hi = np.tile(ins[0][0], k), np.tile(ins[0][1], k)
+    if any(a["pad"]):
+        lo, hi = np.minimum(lo, a["pad_value"]), np.maximum(hi, a["pad_value"])
+    return lo, hi
+
+
+def _r_matmul(g, n, ins, last):
+    a = n.attrs
+    w = n.params["weight"].astype(np.int64)
+    xlo, xhi = ins[0]
+    if a.get("groups", 1) != 1:
+        c = a["groups"]
+        xlo, xhi = xlo.reshape(-1, c).T, xhi.reshape(-1, c).T  # (C, K)
+    wp, wn = np.maximum(w, 0), np.minimum(w, 0)
+    hi = (wp * xhi + wn * xlo).sum(-1)
+    lo = (wp * xlo + wn * xhi).sum(-1)
+    return lo, hi
+
+
+def _r_winograd(g, n, ins, last):
+    return winograd_ranges(n, *ins[0])["y"]
+
+
+def _r_xnor(g, n, ins, last):
+    return np.zeros(last, np.int64), np.full(last, n.params["weight"].shape[1])
+
+
+def _r_quant(g, n, ins, last):
+    return np.full(last, n.attrs["lo"]), np.full(last, n.attrs["hi"])
+
+
+def _r_threshold(g, n, ins, last):
+    a = n.attrs
+    nt = n.params["thresholds"].shape[1]
+    return (np.full(last, -1), np.full(last, 1)) if a["bipolar"] else (np.full(last, a["out_lo"]),
+                                                                         np.full(last, a["out_lo"] + nt))
+
+
+def _r_pool(g, n, ins, last):
+    return ins[0]
+
+
+def _r_add(g, n, ins, last):
+    return ins[0][0] + ins[1][0], ins[0][1] + ins[1][1]
+
+
+def _r_flatten(g, n, ins, last):
+    src = g.node(n.inputs[0]).shape
+    hw = int(np.prod(src[:-1]))
+    rep = np.repeat if n.attrs["order"] == "chw" else np.tile
+    return rep(ins[0][0], hw), rep(ins[0][1], hw)
+
+
+# one interval rule per op (tests/test_tables.py holds the table against Op)
+RANGES = {
+    Op.INPUT: _r_input, Op.SLIDING_WINDOW: _r_window, Op.MATMUL: _r_matmul, Op.WINOGRAD: _r_winograd,
+    Op.XNOR_POPCOUNT: _r_xnor, Op.AFFINE_QUANT: _r_quant, Op.MULTI_THRESHOLD: _r_threshold, Op.MAX_POOL: _r_pool,
+    Op.AVG_POOL: _r_pool, Op.ADD: _r_add, Op.FLATTEN: _r_flatten,
+}
+
+
 def value_ranges(g: Graph) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     r: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for n in g.nodes:
-        last = n.shape[-1]
-        ins = [r[i] for i in n.inputs]
-        a = n.attrs
-        if n.op == Op.INPUT:
-            lo, hi = np.full(last, n.type.lo), np.full(last, n.type.hi)
-        elif n.op == Op.SLIDING_WINDOW:
-            k = a["kernel"][0] * a["kernel"][1]
-            lo, hi = np.tile(ins[0][0], k), np.tile(ins[0][1], k)
-            if any(a["pad"]):
-                lo, hi = np.minimum(lo, a["pad_value"]), np.maximum(hi, a["pad_value"])
-        elif n.op == Op.MATMUL:
-            w = n.params["weight"].astype(np.int64)
-            xlo, xhi = ins[0]
-            if a.get("groups", 1) != 1:
-                c = a["groups"]
-                xlo, xhi = xlo.reshape(-1, c).T, xhi.reshape(-1, c).T  # (C, K)
-            wp, wn = np.maximum(w, 0), np.minimum(w, 0)
-            hi = (wp * xhi + wn * xlo).sum(-1)
-            lo = (wp * xlo + wn * xhi).sum(-1)
-        elif n.op == Op.WINOGRAD:
-            lo, hi = winograd_ranges(n, *ins[0])["y"]
-        elif n.op == Op.XNOR_POPCOUNT:
-            lo, hi = np.zeros(last, np.int64), np.full(last, n.params["weight"].shape[1])
-        elif n.op in (Op.AFFINE_QUANT,):
-            lo, hi = np.full(last, a["lo"]), np.full(last, a["hi"])
-        elif n.op == Op.MULTI_THRESHOLD:
-            nt = n.params["thresholds"].shape[1]
-            lo, hi = (np.full(last, -1), np.full(last, 1)) if a["bipolar"] else (np.full(last, a["out_lo"]), np.full(last, a["out_lo"] + nt))
-        elif n.op in (Op.MAX_POOL, Op.AVG_POOL):
-            lo, hi = ins[0]
-        elif n.op == Op.ADD:
-            lo, hi = ins[0][0] + ins[1][0], ins[0][1] + ins[1][1]
-        elif n.op == Op.FLATTEN:
-            src = g.node(n.inputs[0]).shape
-            hw = int(np.prod(src[:-1]))
-            rep = np.repeat if a["order"] == "chw" else np.tile
-            lo, hi = rep(ins[0][0], hw), rep(ins[0][1], hw)
-        else:
-            raise NotImplementedError(n.op)
+        rule = RANGES.get(n.op)
+        if rule is None:
+            raise EdgecError(f"node '{n.name}': op {n.op} has no range rule in ir/ranges.py")
+        lo, hi = rule(g, n, [r[i] for i in n.inputs], n.shape[-1])
         r[n.name] = (np.asarray(lo, np.int64), np.asarray(hi, np.int64))
     return r

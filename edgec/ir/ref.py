@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import winograd as W
+from ..errors import EdgecError
 from .graph import Graph, Node
 from .ops import Op
 
@@ -139,30 +140,37 @@ def flatten(x, order):
     return x.reshape(x.shape[0], -1)
 
 
+def _input(n: Node, ins):
+    raise AssertionError("the input has no rule: its values are the codes given")
+
+
+# one meaning per op (tests/test_tables.py holds the table against Op)
+RULES = {
+    Op.INPUT: _input,
+    Op.SLIDING_WINDOW: lambda n, ins: sliding_window(ins[0], n.attrs["kernel"], n.attrs["stride"], n.attrs["pad"],
+                                                     n.attrs["pad_value"]),
+    Op.MATMUL: lambda n, ins: matmul(ins[0], n.params["weight"], n.attrs.get("groups", 1)),
+    Op.WINOGRAD: lambda n, ins: winograd(ins[0], n.params["weight"], n.attrs["tile"], n.attrs["pad"],
+                                         n.attrs["pad_value"]),
+    Op.XNOR_POPCOUNT: lambda n, ins: xnor_popcount(ins[0], n.params["weight"]),
+    Op.AFFINE_QUANT: lambda n, ins: affine_quant(ins[0], n.params["a"], n.params["c0"], n.attrs["scale"],
+                                                 n.attrs["lo"], n.attrs["hi"], n.attrs["bipolar"],
+                                                 n.attrs.get("zero_point", 0.0), n.attrs.get("rounding", "half_up")),
+    Op.MULTI_THRESHOLD: lambda n, ins: multi_threshold(ins[0], n.params["thresholds"], n.params["sign"],
+                                                       n.attrs["out_lo"], n.attrs["bipolar"]),
+    Op.MAX_POOL: lambda n, ins: max_pool(ins[0], n.attrs["kernel"], n.attrs["stride"], n.attrs["pad"],
+                                         n.attrs["pad_value"]),
+    Op.AVG_POOL: lambda n, ins: avg_pool(ins[0], n.attrs["kernel"], n.attrs["stride"]),
+    Op.ADD: lambda n, ins: ins[0].astype(np.int64) + ins[1],
+    Op.FLATTEN: lambda n, ins: flatten(ins[0], n.attrs["order"]),
+}
+
+
 def _rule(n: Node, ins):
-    a, p = n.attrs, n.params
-    if n.op == Op.SLIDING_WINDOW:
-        return sliding_window(ins[0], a["kernel"], a["stride"], a["pad"], a["pad_value"])
-    if n.op == Op.MATMUL:
-        return matmul(ins[0], p["weight"], a.get("groups", 1))
-    if n.op == Op.WINOGRAD:
-        return winograd(ins[0], p["weight"], a["tile"], a["pad"], a["pad_value"])
-    if n.op == Op.XNOR_POPCOUNT:
-        return xnor_popcount(ins[0], p["weight"])
-    if n.op == Op.AFFINE_QUANT:
-        return affine_quant(ins[0], p["a"], p["c0"], a["scale"], a["lo"], a["hi"], a["bipolar"],
-                            a.get("zero_point", 0.0), a.get("rounding", "half_up"))
-    if n.op == Op.MULTI_THRESHOLD:
-        return multi_threshold(ins[0], p["thresholds"], p["sign"], a["out_lo"], a["bipolar"])
-    if n.op == Op.MAX_POOL:
-        return max_pool(ins[0], a["kernel"], a["stride"], a["pad"], a["pad_value"])
-    if n.op == Op.AVG_POOL:
-        return avg_pool(ins[0], a["kernel"], a["stride"])
-    if n.op == Op.ADD:
-        return ins[0].astype(np.int64) + ins[1]
-    if n.op == Op.FLATTEN:
-        return flatten(ins[0], a["order"])
-    raise NotImplementedError(n.op)
+    rule = RULES.get(n.op)
+    if rule is None:
+        raise EdgecError(f"node '{n.name}': op {n.op} has no reference meaning in ir/ref.py")
+    return rule(n, ins)
 
 
 def run(g: Graph, x: np.ndarray) -> dict[str, np.ndarray]:
