@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+from . import options as O
 from .errors import EdgecError
 
 
@@ -28,7 +29,7 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("model", nargs="?", help=".onnx (float or QONNX) or .pt2 (torch.export); none: built-in example")
     b.add_argument("--board", default="zynq7020", help="board name or alias (see `edgec boards`)")
     b.add_argument("-o", "--out", required=True, help="output folder (new, empty, or an earlier edgec build)")
-    b.add_argument("--preset", choices=["int8", "int4", "w2a2", "w1a1"], help="quantization preset (default w2a2)")
+    b.add_argument("--preset", choices=list(O.PRESETS), help=f"quantization preset (default {O.DEFAULT_PRESET})")
     b.add_argument("--config", help="YAML: preset, wbits, abits, input_bits, calibrator, percentile, layers: {name: {...}}")
     b.add_argument("--wbits", help="weight bits for every layer: 1 (binary), 2-8, or ternary")
     b.add_argument("--abits", help="activation bits for every layer: 1 (bipolar) to 8")
@@ -41,27 +42,27 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--folding", default="auto",
                    help="auto: meet --target-fps within the board; min: fully folded, PE = SIMD = 1; or a YAML "
                         "file {layer: {pe: N, simd: M}} that fixes those layers (the others are folded to keep up)")
-    b.add_argument("--winograd", default="off", choices=["auto", "f2", "f4", "off"],
+    b.add_argument("--winograd", default="off", choices=O.WINOGRAD_MODES,
                    help="3x3 stride-1 convolutions as Winograd tiles F(2x2,3x3) or F(4x4,3x3); auto: per layer, "
                         "where the cost model finds it cheaper")
     b.add_argument("--prune", type=float, metavar="S",
                    help="magnitude pruning: set the share S (e.g. 0.9) of every conv/linear layer's weights to zero "
                         "(per layer: prune in the config)")
-    b.add_argument("--prune-mode", choices=["unstructured", "channel"],
+    b.add_argument("--prune-mode", choices=O.PRUNE_MODES,
                    help="unstructured (default): smallest weights of the layer; channel: of every output channel")
-    b.add_argument("--prune-domain", choices=["spatial", "winograd"],
+    b.add_argument("--prune-domain", choices=O.PRUNE_DOMAINS,
                    help="winograd: quantize and prune the 3x3 stride-1 convolutions' transformed kernels U "
                         "directly (needs --winograd f2 or f4)")
-    b.add_argument("--sparse", default="off", choices=["auto", "on", "off"],
+    b.add_argument("--sparse", default="off", choices=O.SPARSE_MODES,
                    help="matrix units walk a compressed stream of the non-zero weights (skipping zeros); auto: "
                         "per layer, where the cost model finds it cheaper than dense")
     b.add_argument("--lowrank", metavar="E|Sx",
                    help="factorise layers before quantization: E (e.g. 0.95) keeps that share of the singular values' "
                         "energy, Sx (e.g. 2x) aims at S times fewer MACs per layer")
-    b.add_argument("--lowrank-conv", default="tucker", choices=["tucker", "separable"],
+    b.add_argument("--lowrank-conv", default="tucker", choices=O.LOWRANK_CONV,
                    help="convolutions as Tucker-2 (1x1, kxk core, 1x1) or as a kx1 + 1xk pair")
     b.add_argument("--export-qonnx", metavar="FILE", help="also write the quantized model as QONNX (.onnx) to FILE")
-    b.add_argument("--vivado-ip", default="hls", choices=["hls", "rtl"],
+    b.add_argument("--vivado-ip", default="hls", choices=O.VIVADO_IPS,
                    help="accelerator of OUT/vivado/build_bd.tcl: hls (the Vitis HLS export, default) or rtl "
                         "(OUT/rtl packaged as IP by OUT/vivado/package_ip.tcl); `-tclargs hls|rtl` overrides it")
     b.add_argument("--seed", type=int, default=0)
@@ -82,14 +83,14 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--vectors", type=int, help="number of input vectors (default: all the example's test inputs)")
     c.add_argument("--inputs", help=".npy inputs (float or integer codes); default: the example's test split, "
                    "or random codes for other models")
-    c.add_argument("--view", choices=["csim", "synth"], default="csim",
+    c.add_argument("--view", choices=O.CSIM_VIEWS, default="csim",
                    help="csim: C simulation's types with loop counters (default); synth: what synthesis sees "
                         "(exact-width constant arrays, no counters), same beat type and testbench")
     c.add_argument("--json", action="store_true", help="print {vectors, mismatches, compile_s, run_s}")
     v = sub.add_parser("cosim", help="co-simulate the build's RTL under cocotb, fed by the generated driver through "
                        "an AXI DMA model, and compare with the simulator")
     v.add_argument("build_dir")
-    v.add_argument("--simulator", choices=["icarus", "verilator"], default="icarus")
+    v.add_argument("--simulator", choices=O.SIMULATORS, default="icarus")
     v.add_argument("--vectors", type=int, help="number of frames (default: 100; inputs repeat when fewer)")
     v.add_argument("--inputs", help=".npy inputs (float or integer codes); default: the example's test split, "
                    "or random codes for other models")

@@ -96,7 +96,7 @@ def test_codes(manifest: dict, sim, x=None, vectors: int | None = None, seed: in
     return sim.to_codes(x) if np.issubdtype(x.dtype, np.integer) else sim.quantize(x)
 
 
-VIEWS = {"csim": (), "synth": ("-DEDGEC_SYNTH_VIEW",)}
+VIEWS = {"csim": (), "synth": ("-DEDGEC_SYNTH_VIEW",)}  # options.CSIM_VIEWS: the flags of each
 
 
 def run(build_dir: Path, x: np.ndarray | None = None, vectors: int | None = None, seed: int = 0,

@@ -8,8 +8,8 @@ import shutil
 from pathlib import Path
 
 from .errors import EdgecError
+from .options import SIMULATORS
 
-SIMULATORS = ("icarus", "verilator")
 
 
 def verilator_root() -> Path:

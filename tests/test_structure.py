@@ -11,7 +11,8 @@ ROOT = Path(__file__).resolve().parent.parent / "edgec"
 
 # lower layers first; a module may import its own layer or any layer below
 LAYERS = [
-    {"edgec.errors", "edgec.version", "edgec.resources", "edgec.validate", "edgec.outdir", "edgec.tools",
+    {"edgec.errors", "edgec.version", "edgec.options"},
+    {"edgec.resources", "edgec.validate", "edgec.outdir", "edgec.tools",
      "edgec.boards", "edgec.examples"},
     {"edgec.ir"},
     {"edgec.passes", "edgec.frontend", "edgec.sim"},

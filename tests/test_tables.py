@@ -96,3 +96,24 @@ def test_the_checker_enforces_the_contracts(a_graph):
     del n.attrs["out_lo"]
     with pytest.raises(IRCheckError, match="needs attr 'out_lo'"):
         check(g)
+
+
+def test_the_cli_and_the_code_read_one_list_of_choices():
+    """options.py is the one list: the CLI offers exactly its choices, and the modules that
+    act on them take theirs from it (or cover it exactly)."""
+    from edgec import cli, csim, options as O, tools
+    from edgec.backend import vivado
+    from edgec.frontend import lowrank, quantize
+    from edgec.passes.sparse import MODES as SPARSE
+    from edgec.passes.winograd import MODES as WINOGRAD
+
+    acts = {a.dest: a for sub in cli.parser()._subparsers._group_actions[0].choices.values() for a in sub._actions}
+    assert list(acts["preset"].choices) == list(O.PRESETS) and quantize.PRESETS is O.PRESETS
+    assert tuple(acts["winograd"].choices) == O.WINOGRAD_MODES == WINOGRAD
+    assert tuple(acts["sparse"].choices) == O.SPARSE_MODES == SPARSE
+    assert tuple(acts["prune_mode"].choices) == O.PRUNE_MODES == quantize.PRUNE_MODES
+    assert tuple(acts["prune_domain"].choices) == O.PRUNE_DOMAINS == quantize.PRUNE_DOMAINS
+    assert tuple(acts["lowrank_conv"].choices) == O.LOWRANK_CONV == lowrank.METHODS
+    assert tuple(acts["vivado_ip"].choices) == O.VIVADO_IPS == vivado.IP_CHOICES
+    assert tuple(acts["view"].choices) == O.CSIM_VIEWS == tuple(csim.VIEWS)
+    assert tuple(acts["simulator"].choices) == O.SIMULATORS == tools.SIMULATORS

@@ -13,12 +13,13 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..options import VIVADO_IPS
 from ..version import __version__
 from ..errors import EdgecError
 from .stages import TOP
 from .render import render
 
-IP_CHOICES = ("hls", "rtl")
+IP_CHOICES = VIVADO_IPS
 # AXI DMA buffer length register width (c_sg_length_width): one simple-mode transfer moves
 # at most 2**26 - 1 bytes; the driver posts one MM2S and one S2MM transfer per run.
 SG_LENGTH_WIDTH = 26

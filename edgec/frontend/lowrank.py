@@ -19,9 +19,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import EdgecError
+from ..options import LOWRANK_CONV
 from .fgraph import FGraph, FNode, infer_shapes
 
-METHODS = ("tucker", "separable")
+METHODS = LOWRANK_CONV
 
 
 @dataclass

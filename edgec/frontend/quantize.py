@@ -14,15 +14,13 @@ import numpy as np
 import torch
 
 from ..errors import EdgecError
+from ..options import DEFAULT_PRESET, PRESETS, PRUNE_DOMAINS, PRUNE_MODES
 from ..validate import choice, integer, known_keys, load_yaml, number
 from .fgraph import FGraph
 from .qmodel import float_forward
 from .qnet import PASS_THROUGH, ActQuant, QNet, Segment, WeightQuant, find_segments
 
-PRESETS = {"int8": (8, 8), "int4": (4, 4), "w2a2": (2, 2), "w1a1": (1, 1)}
 CALIBRATORS = ("minmax", "percentile")
-PRUNE_MODES = ("unstructured", "channel")
-PRUNE_DOMAINS = ("spatial", "winograd")
 CONFIG_KEYS = ("preset", "wbits", "abits", "input_bits", "calibrator", "percentile", "layers", "prune", "prune_mode",
                "prune_domain")
 LAYER_KEYS = ("wbits", "abits", "calibrator", "prune", "winograd", "sparse")
@@ -76,7 +74,7 @@ class QuantConfig:
     calibrator: str = "percentile"
     percentile: float = 99.99
     layers: dict[str, dict] = field(default_factory=dict)
-    preset: str = "w2a2"
+    preset: str = DEFAULT_PRESET
     prune: float = 0.0  # share of each conv/linear layer's weights set to zero (magnitude)
     prune_mode: str = "unstructured"  # or 'channel': every output channel loses that share
     prune_domain: str = "spatial"  # or 'winograd': 3x3 stride-1 convs pruned and quantized as U
@@ -104,7 +102,7 @@ def make_config(preset: str | None = None, config_path: str | None = None, wbits
         if not isinstance(raw, dict):
             raise EdgecError(f"config '{config_path}' must be a mapping (preset, wbits, abits, layers, ...)")
         known_keys(raw, f"config '{config_path}'", CONFIG_KEYS)
-    preset = preset or raw.get("preset") or "w2a2"
+    preset = preset or raw.get("preset") or DEFAULT_PRESET
     if not isinstance(preset, str) or preset not in PRESETS:
         raise EdgecError(f"config preset {preset!r}: unknown preset; choose one of {', '.join(PRESETS)}")
     cfg = QuantConfig(*PRESETS[preset], preset=preset)

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from ..ir.graph import Graph, Node
 from ..ir.ops import Op
+from ..options import SPARSE_MODES
 
-MODES = ("off", "on", "auto")
+MODES = SPARSE_MODES
 
 
 def eligible(n: Node) -> bool:

@@ -14,9 +14,10 @@ from __future__ import annotations
 from ..ir import winograd as W
 from ..ir.graph import Graph, Node
 from ..ir.ops import Op
+from ..options import WINOGRAD_MODES
 from .acc_widths import infer_acc_widths
 
-MODES = ("off", "f2", "f4", "auto")
+MODES = WINOGRAD_MODES
 
 
 def candidate(g: Graph, n: Node) -> bool:
