@@ -22,6 +22,11 @@ class Board:
     clock_mhz: float
     aliases: tuple[str, ...]
 
+    @property
+    def capacity(self) -> dict[str, int]:
+        """The resources the cost model and the report count, by the report's names."""
+        return {"LUT": self.lut, "FF": self.ff, "BRAM36": self.bram36, "DSP": self.dsp}
+
 
 def _load_all() -> dict[str, dict]:
     out = {}

@@ -38,6 +38,7 @@ from .ir.ops import Op
 from .passes import run_pipeline
 from .passes.sparse import MODES as SPARSE_MODES
 from .passes.winograd import MODES as WINOGRAD_MODES
+from .options import VIVADO_IPS
 
 # fine-tuning epochs used for the built-in example when --finetune-epochs is not given
 EXAMPLE_FINETUNE = {"int8": 0, "int4": 0, "w2a2": 30, "w1a1": 30}
@@ -153,6 +154,242 @@ def lowering_meta(cfg, winograd: str, sparse: str) -> dict:
     return {"winograd": winograd, "sparse": sparse, "layers": layers}
 
 
+@dataclass(frozen=True)
+class BuildOptions:
+    """The options of one build, each checked once (``check``) before any work."""
+    model: object
+    out: Path
+    board: boards.Board
+    cfg: object  # frontend.quantize.QuantConfig
+    given: tuple  # the quantization options the caller gave (a QONNX model takes none)
+    lowrank: object  # frontend.lowrank.LowRank or None
+    lowrank_raw: object
+    export_qonnx: Path | None
+    folding: str
+    fixed: dict | None
+    winograd: str
+    sparse: str
+    vivado_ip: str
+    target_fps: float | None
+    seed: int
+    max_model_mb: int | None
+    finetune_epochs: int | None
+    input_shape: tuple | None
+    calib: np.ndarray | None
+    labels: np.ndarray | None
+    dump_ir: bool
+
+    @staticmethod
+    def check(model, out, board, preset, config, wbits, abits, calib, labels, input_shape, finetune_epochs, dump_ir,
+              seed, target_fps, folding, export_qonnx, winograd, sparse, lowrank, lowrank_conv, prune, prune_mode,
+              prune_domain, max_model_mb, vivado_ip) -> "BuildOptions":
+        brd = boards.get(board)
+        out = outdir.prepare(out)
+        cfg = make_config(preset, config, wbits, abits, prune, prune_mode, prune_domain)
+        if cfg.prune_domain == "winograd":
+            if winograd not in ("f2", "f4"):
+                raise EdgecError("--prune-domain winograd prunes the transformed kernels of one tile size: "
+                                 "give --winograd f2 or f4")
+            cfg.winograd_tile = int(winograd[1])
+            if export_qonnx:
+                raise EdgecError("--export-qonnx: QONNX has no Winograd-domain weights; drop --prune-domain winograd")
+        lr_spec = LowRank.parse(lowrank, lowrank_conv) if lowrank is not None else None
+        if export_qonnx is not None:
+            export_qonnx = _export_dest(export_qonnx, out)
+        fixed = None
+        if isinstance(folding, dict) or folding not in ("auto", "min"):
+            fixed, folding = load_folding(folding), "auto"
+        for flag, v, modes in (("--winograd", winograd, WINOGRAD_MODES), ("--sparse", sparse, SPARSE_MODES),
+                               ("--vivado-ip", vivado_ip, VIVADO_IPS)):
+            if v not in modes:
+                raise EdgecError(f"{flag} {v!r}: choose one of {', '.join(modes)}")
+        if target_fps is not None:
+            target_fps = float(validate.number(target_fps, "--target-fps", 0, None, "a positive frame rate",
+                                               lo_open=True))
+        seed = validate.integer(seed, "--seed", 0, 2**32 - 1, "a whole number")
+        if max_model_mb is not None:
+            max_model_mb = validate.integer(max_model_mb, "--max-model-mb", 1, 1 << 20, "a size in MiB")
+        if finetune_epochs is not None:
+            finetune_epochs = validate.integer(finetune_epochs, "--finetune-epochs", 0, 100_000, "a whole number")
+        if input_shape is not None:
+            input_shape = tuple(validate.integer(v, "--input-shape", 1, 1 << 16, "sizes") for v in input_shape)
+        if (calib is None) != (labels is None) and calib is None:
+            raise EdgecError("--labels needs --calib: the labels are the classes of the calibration inputs")
+        # arrays are read and checked (numbers, finite, not empty) before the model
+        calib = None if calib is None else validate.numeric(validate.load_array(calib, "--calib"), "--calib")
+        labels = None if labels is None else validate.load_array(labels, "--labels")
+        given = tuple(f for f, v in (("--preset", preset), ("--config", config), ("--wbits", wbits),
+                                     ("--abits", abits), ("--finetune-epochs", finetune_epochs), ("--prune", prune),
+                                     ("--lowrank", lowrank)) if v)
+        return BuildOptions(model, out, brd, cfg, given, lr_spec, lowrank, export_qonnx, folding, fixed, winograd,
+                            sparse, vivado_ip, target_fps, seed, max_model_mb, finetune_epochs, input_shape, calib,
+                            labels, bool(dump_ir))
+
+
+@dataclass
+class Source:
+    """The loaded model: a float graph to quantize (``fg``) or a QONNX integer graph
+    (``qonnx``), with its calibration (cx, cy) and evaluation (eval_x, eval_y) data."""
+    fg: object = None
+    qonnx: Graph | None = None
+    example: str | None = None
+    cx: np.ndarray | None = None
+    cy: np.ndarray | None = None
+    eval_x: np.ndarray | None = None
+    eval_y: np.ndarray | None = None
+    finetune_epochs: int = 0
+
+
+def _load(o: BuildOptions) -> Source:
+    """Read the model and its data; everything is checked before the first progress line."""
+    fg, example = load_model(o.model, o.input_shape, o.max_model_mb)
+    if not isinstance(fg, Graph):
+        check_finite(fg)
+    src = Source(example=example)
+    epochs = o.finetune_epochs
+    if isinstance(fg, Graph):
+        src.qonnx = fg
+        if o.given:
+            raise EdgecError(f"{', '.join(o.given)}: a QONNX model states its own quantization; drop "
+                             + ("it" if len(o.given) == 1 else "them"))
+        if o.export_qonnx:
+            raise EdgecError("--export-qonnx: the model is QONNX already; its quantization is the file itself")
+        if o.calib is not None or o.labels is not None:  # optional: the simulator's accuracy in the report
+            if o.calib is None or o.labels is None:
+                raise EdgecError("a QONNX model needs no calibration; give --calib with --labels to measure accuracy")
+            src.eval_x, src.eval_y = _labelled(o.calib, o.labels, "--calib", fg.meta["input_shape"],
+                                               prod(fg.meta["output_shape"]))
+    elif example:
+        from .examples import digits
+
+        src.fg = fg
+        src.cx, src.cy = digits.train_split()
+        src.eval_x, src.eval_y = digits.test_split()
+        if epochs is None:
+            cfg_given = any(f in o.given for f in ("--config", "--wbits", "--abits"))
+            epochs = EXAMPLE_FINETUNE.get(o.cfg.preset, 0) if not cfg_given else 0
+    else:
+        src.fg = fg
+        if o.calib is None:
+            raise EdgecError("quantization needs calibration data: --calib X.npy with inputs shaped (N, "
+                             + ", ".join(map(str, fg.input.shape)) + ")")
+        src.cx, src.cy = _labelled(o.calib, o.labels, "--calib", fg.input.shape, _classes(fg))
+        src.eval_x, src.eval_y = (src.cx, src.cy) if src.cy is not None else (None, None)
+    src.finetune_epochs = int(epochs or 0)
+    return src
+
+
+def _quantize(o: BuildOptions, src: Source, lmeta: dict, progress):
+    """(the quantized network, or None for a QONNX model; the low-rank report or None)."""
+    cfg = o.cfg
+    if src.qonnx is not None:
+        src.qonnx.meta["lowering"] = lmeta
+        if o.fixed:
+            _probe_folding(src.qonnx, o.fixed)
+        n_q = sum(1 for n in src.qonnx.nodes if n.op == Op.AFFINE_QUANT)
+        progress(f"read QONNX: {n_q} activation quantizers and their widths from the model")
+        return None, None
+    if src.finetune_epochs and src.cy is None:
+        raise EdgecError("--finetune-epochs needs labels for the calibration data: --labels Y.npy")
+    lowrank_rep = None
+    if o.lowrank is not None:
+        orig = src.fg
+        src.fg, lr_rows = factorize(src.fg, o.lowrank)
+        lowrank_rep = {"layers": lr_rows, "spec": str(o.lowrank_raw), "conv": o.lowrank.conv}
+        if src.eval_x is not None and src.eval_y is not None:
+            lowrank_rep["accuracy"] = {
+                "samples": int(len(src.eval_y)),
+                "float_before": report_mod.accuracy(float_forward(orig, src.eval_x), src.eval_y),
+                "float_after": report_mod.accuracy(float_forward(src.fg, src.eval_x), src.eval_y)}
+    check_layer_names(src.fg, cfg)  # all input is validated before the first progress line
+    if o.fixed:
+        probe = lower(quantize(src.fg, src.cx[:16], cfg))
+        probe.meta["lowering"] = lmeta
+        _probe_folding(probe, o.fixed)
+    if o.lowrank is not None:
+        progress(f"low-rank: {len(lr_rows)} layers factorised ({o.lowrank.conv} for convolutions), MACs "
+                 f"{sum(r['macs_before'] for r in lr_rows):,} -> {sum(r['macs_after'] for r in lr_rows):,}")
+    progress(f"quantizing ({cfg.preset}: weights {cfg.wbits or 'ternary'} bit, activations {cfg.abits} bit, "
+             f"{cfg.calibrator} calibration on {len(src.cx)} inputs)")
+    qnet = quantize(src.fg, src.cx, cfg)
+    if src.finetune_epochs:
+        qnet = finetune(qnet, src.cx, src.cy, src.finetune_epochs, seed=o.seed, progress=progress)
+    return qnet, lowrank_rep
+
+
+def _lower(o: BuildOptions, qnet, src: Source, lmeta: dict, tmp: Path, progress):
+    """The integer IR through the passes, checked after each; (final graph, [(i, pass, graph)])."""
+    progress("lowering to the integer IR and running passes")
+    g = lower(qnet) if qnet is not None else src.qonnx
+    g.meta["lowering"] = lmeta
+    stages = [(0, "lower", g)]
+    g = run_pipeline(g, POLICY, lambda i, name, gg: stages.append((i, name, gg)))
+    for _, _, gg in stages:
+        check(gg)
+    if o.dump_ir:
+        (tmp / "ir").mkdir()
+        for i, name, gg in stages:
+            gg.save(tmp / "ir" / f"{i:02d}_{name}")
+    g.save(tmp / "model")
+    return g, stages
+
+
+def _emit(o: BuildOptions, g: Graph, src: Source, name: str, tmp: Path, progress):
+    """The simulator, the folding, the HLS and RTL accelerators, the driver and the block
+    design; (folding, plan, estimate, AXI4-Stream layouts)."""
+    brd = o.board
+    progress("emitting the simulator")
+    sim_backend.emit(g, tmp / "sim", name)
+    progress("folding to " + brd.name + (f" at {o.target_fps:g} fps" if o.target_fps else ""))
+    fold_cfg, plan, est = fold(g, brd, o.target_fps, o.folding, o.fixed)
+    progress("emitting the HLS accelerator")
+    sim = sim_backend.load(tmp / "sim")
+    # testbench data: the first evaluation inputs, or random codes
+    vec = test_codes({}, sim, None if src.eval_x is None else src.eval_x[:TB_FRAMES], TB_FRAMES, o.seed)
+    hls_backend.emit(plan, brd, tmp / "hls", vec, sim.forward(vec))
+    axis = {w: hls_backend.stream_layout(plan, w) for w in ("in", "out")}
+    progress("emitting the RTL network")
+    rtl_backend.emit(plan, tmp / "rtl")
+    driver_backend.emit(g, brd, name, axis, tmp)
+    vivado_backend.emit(brd, axis, tmp, o.vivado_ip)
+    return fold_cfg, plan, est, axis
+
+
+def _report(o: BuildOptions, g: Graph, qnet, src: Source, lowered: Graph, hw, axis: dict, lowrank_rep, tmp: Path,
+            progress) -> dict:
+    """Every execution estimated, the simulator's accuracy (the verification against the
+    source), report.json and the manifest."""
+    brd, cfg = o.board, o.cfg
+    quant = {"source": "qonnx"} if qnet is None else dict(preset=cfg.preset, wbits=cfg.wbits, abits=cfg.abits,
+                                                           finetune_epochs=src.finetune_epochs)
+    progress("estimating every execution (direct, Winograd, sparse) for the report")
+    choices = alternatives(lowered, brd, o.target_fps, progress)
+    rep = report_mod.make(g, qnet, brd, quant, tmp / "sim", src.eval_x, src.eval_y, progress, float_graph=src.fg,
+                          hw=hw, choices=choices)
+    if qnet is not None and lowrank_rep is not None:
+        rep["lowrank"] = lowrank_rep
+    (tmp / "report.json").write_text(dumps(rep))
+    outdir.write_manifest(tmp, {"edgec": __version__, "board": brd.name, "part": brd.part,
+                                "input_shape": g.meta["input_shape"], "output_shape": g.meta["output_shape"],
+                                "input_quant": g.meta["input_quant"], "example": src.example, "axis": axis})
+    return rep
+
+
+def _export(o: BuildOptions, qnet, progress):
+    """The quantized model as QONNX (--export-qonnx), written beside and renamed into place;
+    returns the partial file while it is being written, for the caller to remove on failure."""
+    from .frontend.qonnx_export import export_qonnx as write_qonnx
+
+    progress(f"writing the quantized model as QONNX to {o.export_qonnx}")
+    part = o.export_qonnx.parent / f".edgec-{o.export_qonnx.name[:40]}-new-{os.getpid()}"
+    try:
+        write_qonnx(qnet, part)
+        with outdir.signals_held():
+            part.replace(o.export_qonnx)
+    finally:
+        part.unlink(missing_ok=True)
+
+
 def build(model=None, out="out", *, board="zynq7020", preset=None, config=None, wbits=None, abits=None,
           calib=None, labels=None, input_shape=None, finetune_epochs=None, dump_ir=False, seed=0,
           target_fps=None, folding="auto", export_qonnx=None, winograd="off", prune=None, prune_mode=None, sparse="off",
@@ -163,171 +400,31 @@ def build(model=None, out="out", *, board="zynq7020", preset=None, config=None, 
     also write the quantized model as QONNX to that file. ``winograd``: off, f2, f4 or auto
     (per layer by the cost model) for the 3x3 stride-1 convolutions. ``vivado_ip``: the
     accelerator OUT/vivado/build_bd.tcl instantiates by default, hls (the Vitis HLS export)
-    or rtl (OUT/rtl packaged by OUT/vivado/package_ip.tcl)."""
+    or rtl (OUT/rtl packaged by OUT/vivado/package_ip.tcl).
+
+    The stages: options (BuildOptions.check), load, quantize, lower (the passes), emit
+    (simulator, folding, HLS, RTL, driver, block design), report (estimates, the
+    simulator against the source, manifest), export."""
     progress = progress or (lambda m: None)
-    brd = boards.get(board)
-    out = outdir.prepare(out)
-    cfg = make_config(preset, config, wbits, abits, prune, prune_mode, prune_domain)
-    if cfg.prune_domain == "winograd":
-        if winograd not in ("f2", "f4"):
-            raise EdgecError("--prune-domain winograd prunes the transformed kernels of one tile size: "
-                             "give --winograd f2 or f4")
-        cfg.winograd_tile = int(winograd[1])
-        if export_qonnx:
-            raise EdgecError("--export-qonnx: QONNX has no Winograd-domain weights; drop --prune-domain winograd")
-    lr_spec = LowRank.parse(lowrank, lowrank_conv) if lowrank is not None else None
-    if export_qonnx is not None:
-        export_qonnx = _export_dest(export_qonnx, out)
-    fixed = None
-    if isinstance(folding, dict) or folding not in ("auto", "min"):
-        fixed, folding = load_folding(folding), "auto"
-    if winograd not in WINOGRAD_MODES:
-        raise EdgecError(f"--winograd {winograd!r}: choose one of {', '.join(WINOGRAD_MODES)}")
-    if sparse not in SPARSE_MODES:
-        raise EdgecError(f"--sparse {sparse!r}: choose one of {', '.join(SPARSE_MODES)}")
-    if vivado_ip not in vivado_backend.IP_CHOICES:
-        raise EdgecError(f"--vivado-ip {vivado_ip!r}: choose one of {', '.join(vivado_backend.IP_CHOICES)}")
-    if target_fps is not None:
-        target_fps = validate.number(target_fps, "--target-fps", 0, None, "a positive frame rate", lo_open=True)
-    seed = validate.integer(seed, "--seed", 0, 2**32 - 1, "a whole number")
-    if max_model_mb is not None:
-        max_model_mb = validate.integer(max_model_mb, "--max-model-mb", 1, 1 << 20, "a size in MiB")
-    if finetune_epochs is not None:
-        finetune_epochs = validate.integer(finetune_epochs, "--finetune-epochs", 0, 100_000, "a whole number")
-    if input_shape is not None:
-        input_shape = tuple(validate.integer(v, "--input-shape", 1, 1 << 16, "sizes") for v in input_shape)
-    if (calib is None) != (labels is None) and calib is None:
-        raise EdgecError("--labels needs --calib: the labels are the classes of the calibration inputs")
-    # arrays are read and checked (numbers, finite, not empty) before the model
-    calib = None if calib is None else validate.numeric(validate.load_array(calib, "--calib"), "--calib")
-    labels = None if labels is None else validate.load_array(labels, "--labels")
-    preset_name = cfg.preset
-    fg, example = load_model(model, input_shape, max_model_mb)
-    if not isinstance(fg, Graph):
-        check_finite(fg)
-    qonnx = fg if isinstance(fg, Graph) else None
-    eval_x = eval_y = None
-    if qonnx is not None:
-        given = [f for f, v in (("--preset", preset), ("--config", config), ("--wbits", wbits), ("--abits", abits),
-                                ("--finetune-epochs", finetune_epochs), ("--prune", prune),
-                                ("--lowrank", lowrank)) if v]
-        if given:
-            raise EdgecError(f"{', '.join(given)}: a QONNX model states its own quantization; drop "
-                             + ("it" if len(given) == 1 else "them"))
-        fg = None
-        if export_qonnx:
-            raise EdgecError("--export-qonnx: the model is QONNX already; its quantization is the file itself")
-        if calib is not None or labels is not None:  # optional: the simulator's accuracy in the report
-            if calib is None or labels is None:
-                raise EdgecError("a QONNX model needs no calibration; give --calib with --labels to measure accuracy")
-            eval_x, eval_y = _labelled(calib, labels, "--calib", qonnx.meta["input_shape"],
-                                       prod(qonnx.meta["output_shape"]))
-    elif example:
-        from .examples import digits
-
-        cx, cy = digits.train_split()
-        eval_x, eval_y = digits.test_split()
-        if finetune_epochs is None:
-            finetune_epochs = EXAMPLE_FINETUNE.get(preset_name, 0) if not (config or wbits or abits) else 0
-    else:
-        if calib is None:
-            raise EdgecError("quantization needs calibration data: --calib X.npy with inputs shaped (N, "
-                             + ", ".join(map(str, fg.input.shape)) + ")")
-        cx, cy = _labelled(calib, labels, "--calib", fg.input.shape, _classes(fg))
-        eval_x, eval_y = (cx, cy) if cy is not None else (None, None)
-    finetune_epochs = int(finetune_epochs or 0)
-    lowrank_rep = None
-    lmeta = lowering_meta(cfg, winograd, sparse)
-    if qonnx is not None:
-        qnet = None
-        qonnx.meta["lowering"] = lmeta
-        if fixed:
-            _probe_folding(qonnx, fixed)
-        n_q = sum(1 for n in qonnx.nodes if n.op == Op.AFFINE_QUANT)
-        progress(f"read QONNX: {n_q} activation quantizers and their widths from the model")
-    elif finetune_epochs and cy is None:
-        raise EdgecError("--finetune-epochs needs labels for the calibration data: --labels Y.npy")
-    else:
-        if lr_spec is not None:
-            orig = fg
-            fg, lr_rows = factorize(fg, lr_spec)
-            lowrank_rep = {"layers": lr_rows, "spec": str(lowrank), "conv": lr_spec.conv}
-            if eval_x is not None and eval_y is not None:
-                lowrank_rep["accuracy"] = {"samples": int(len(eval_y)),
-                                           "float_before": report_mod.accuracy(float_forward(orig, eval_x), eval_y),
-                                           "float_after": report_mod.accuracy(float_forward(fg, eval_x), eval_y)}
-        check_layer_names(fg, cfg)  # all input is validated before the first progress line
-        if fixed:
-            probe = lower(quantize(fg, cx[:16], cfg))
-            probe.meta["lowering"] = lmeta
-            _probe_folding(probe, fixed)
-        if lr_spec is not None:
-            progress(f"low-rank: {len(lr_rows)} layers factorised ({lr_spec.conv} for convolutions), MACs "
-                     f"{sum(r['macs_before'] for r in lr_rows):,} -> {sum(r['macs_after'] for r in lr_rows):,}")
-        progress(f"quantizing ({preset_name}: weights {cfg.wbits or 'ternary'} bit, activations {cfg.abits} bit, "
-                 f"{cfg.calibrator} calibration on {len(cx)} inputs)")
-        qnet = quantize(fg, cx, cfg)
-        if finetune_epochs:
-            qnet = finetune(qnet, cx, cy, finetune_epochs, seed=seed, progress=progress)
-
-    tmp = outdir.temporary(out)
-    part = None
+    o = BuildOptions.check(model, out, board, preset, config, wbits, abits, calib, labels, input_shape,
+                           finetune_epochs, dump_ir, seed, target_fps, folding, export_qonnx, winograd, sparse, lowrank,
+                           lowrank_conv, prune, prune_mode, prune_domain, max_model_mb, vivado_ip)
+    src = _load(o)
+    lmeta = lowering_meta(o.cfg, o.winograd, o.sparse)
+    qnet, lowrank_rep = _quantize(o, src, lmeta, progress)
+    tmp = outdir.temporary(o.out)
     try:
-        progress("lowering to the integer IR and running passes")
-        g = lower(qnet) if qnet is not None else qonnx
-        g.meta["lowering"] = lmeta
-        stages = [(0, "lower", g)]
-        g = run_pipeline(g, POLICY, lambda i, name, gg: stages.append((i, name, gg)))
-        for _, _, gg in stages:
-            check(gg)
-        if dump_ir:
-            (tmp / "ir").mkdir()
-            for i, name, gg in stages:
-                gg.save(tmp / "ir" / f"{i:02d}_{name}")
-        g.save(tmp / "model")
-        progress("emitting the simulator")
-        name = example or (Path(model).stem if isinstance(model, (str, os.PathLike)) else type(model).__name__)
-        sim_backend.emit(g, tmp / "sim", name)
-        progress("folding to " + brd.name + (f" at {float(target_fps):g} fps" if target_fps else ""))
-        fold_cfg, plan, est = fold(g, brd, None if target_fps is None else float(target_fps), folding, fixed)
-        progress("emitting the HLS accelerator")
-        sim = sim_backend.load(tmp / "sim")
-        # testbench data: the first evaluation inputs, or random codes
-        vec = test_codes({}, sim, None if eval_x is None else eval_x[:TB_FRAMES], TB_FRAMES, seed)
-        hls_backend.emit(plan, brd, tmp / "hls", vec, sim.forward(vec))
-        axis = {w: hls_backend.stream_layout(plan, w) for w in ("in", "out")}
-        progress("emitting the RTL network")
-        rtl_backend.emit(plan, tmp / "rtl")
-        driver_backend.emit(g, brd, name, axis, tmp)
-        vivado_backend.emit(brd, axis, tmp, vivado_ip)
-        quant = {"source": "qonnx"} if qnet is None else dict(preset=preset_name, wbits=cfg.wbits, abits=cfg.abits,
-                                                               finetune_epochs=finetune_epochs)
-        progress("estimating every execution (direct, Winograd, sparse) for the report")
-        choices = alternatives(stages[0][2], brd, None if target_fps is None else float(target_fps), progress)
-        rep = report_mod.make(g, qnet, brd, quant, tmp / "sim", eval_x, eval_y, progress, float_graph=fg,
-                              hw=(fold_cfg, est), choices=choices)
-        if qnet is not None and lowrank_rep is not None:
-            rep["lowrank"] = lowrank_rep
-        (tmp / "report.json").write_text(dumps(rep))
-        outdir.write_manifest(tmp, {"edgec": __version__, "board": brd.name, "part": brd.part,
-                                    "input_shape": g.meta["input_shape"], "output_shape": g.meta["output_shape"],
-                                    "input_quant": g.meta["input_quant"], "example": example, "axis": axis})
-        if export_qonnx:
-            from .frontend.qonnx_export import export_qonnx as write_qonnx
-
-            progress(f"writing the quantized model as QONNX to {export_qonnx}")
-            part = export_qonnx.parent / f".edgec-{export_qonnx.name[:40]}-new-{os.getpid()}"
-            write_qonnx(qnet, part)
-            with outdir.signals_held():
-                part.replace(export_qonnx)
-                part = None
-        outdir.commit(tmp, out)
+        g, stages = _lower(o, qnet, src, lmeta, tmp, progress)
+        name = src.example or (Path(model).stem if isinstance(model, (str, os.PathLike)) else type(model).__name__)
+        fold_cfg, plan, est, axis = _emit(o, g, src, name, tmp, progress)
+        rep = _report(o, g, qnet, src, stages[0][2], (fold_cfg, est), axis, lowrank_rep, tmp, progress)
+        if o.export_qonnx:
+            _export(o, qnet, progress)
+        outdir.commit(tmp, o.out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
-        if part is not None:
-            part.unlink(missing_ok=True)
         raise
-    return BuildResult(out, rep)
+    return BuildResult(o.out, rep)
 
 
-__all__ = ["build", "BuildResult", "PRESETS"]
+__all__ = ["build", "BuildResult", "BuildOptions", "PRESETS"]

@@ -3,10 +3,19 @@ from __future__ import annotations
 
 from ..cost.counts import layer_rows, totals
 from ..cost.hw import BUDGET
+from ..dataflow import StageKind
 from ..cost.lowering import CHOICES, layer_mults, mult_totals
 from ..frontend.qmodel import float_forward
 from ..verify import compare
 from . import sim as sim_backend
+
+
+def _simd(st) -> int | str:
+    """A stage's SIMD as the report shows it: the input elements per word of a dense unit,
+    a window generator or a converter, the non-zeros per lane and word of a sparse unit."""
+    if st.kind == StageKind.SMVAU:
+        return st.p.simd
+    return st.ins[0].per_word if st.kind in (StageKind.MVAU, StageKind.SWG, StageKind.DWC) else "-"
 
 
 def accuracy(logits, y) -> float:
@@ -22,9 +31,9 @@ def hardware(fold: dict, est, board) -> dict:
     stages = []
     for st, r in est.stages:
         stages.append({"stage": st.name, "kind": st.kind, "layer": st.layer, "pe": st.outs[0].per_word,
-                       "simd": st.ins[0].per_word if st.kind in ("mvau", "swg", "dwc") else "-", "cycles": st.cycles,
+                       "simd": _simd(st), "cycles": st.cycles,
                        **r.as_dict()})
-    cap = {"LUT": board.lut, "FF": board.ff, "BRAM36": board.bram36, "DSP": board.dsp}
+    cap = board.capacity
     return {"stages": stages, "fifos": est.fifos.as_dict(), "total": est.total.as_dict(), "board": cap, "budget": BUDGET,
             "bottleneck": est.bottleneck.name, "cycles_per_frame": est.cycles, "clock_mhz": board.clock_mhz,
             "fps": round(est.fps, 1), "fits": est.fits, "folding": fold}

@@ -42,7 +42,7 @@ def _no_fit_error(p: Plan, est: Estimate, board) -> EdgecError:
     res = est.over[0]
     big = max(est.stages, key=lambda sr: getattr(sr[1], res))
     need = getattr(est.total, res)
-    cap = {"LUT": board.lut, "FF": board.ff, "BRAM36": board.bram36, "DSP": board.dsp}[res]
+    cap = board.capacity[res]
     hint = {"BRAM36": "fewer weight bits (--wbits), pruning, or a larger board",
             "DSP": "fewer weight or activation bits so that multipliers go to LUTs (--wbits/--abits 4 or less)",
             "LUT": "fewer weight or activation bits, or a larger board",

@@ -282,7 +282,7 @@ def estimate(plan: Plan, board) -> Estimate:
     for _, r in rows:
         total = total + r
     bott = max(plan.stages, key=lambda s: s.cycles)
-    cap = {"LUT": board.lut, "FF": board.ff, "BRAM36": board.bram36, "DSP": board.dsp}
+    cap = board.capacity
     over = [k for k, v in cap.items() if getattr(total, k) > BUDGET * v]
     return Estimate(rows, total, bott, bott.cycles, board.clock_mhz * 1e6 / bott.cycles, not over, over, fifos)
 
