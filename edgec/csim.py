@@ -143,4 +143,5 @@ def _run(build_dir, manifest, report, work, x, vectors, seed, view="csim") -> di
                          "rebuild the folder with `edgec build`")
     per_frame = {names[s["stage"]]: s["iterations"] / n for s in cyc["stages"]} if view == "csim" else None
     return {"view": view, "vectors": int(n), "mismatches": int(bad.sum()), "compile_s": round(compile_s, 2),
-            "run_s": round(run_s, 2), "cycles": per_frame, "warnings": warnings, "first_mismatch": int(np.argmax(bad)) if bad.any() else None}
+            "run_s": round(run_s, 2), "cycles": per_frame, "warnings": warnings,
+            "first_mismatch": int(np.argmax(bad)) if bad.any() else None}

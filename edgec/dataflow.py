@@ -497,12 +497,14 @@ class _Builder:
                 x = self.take(_resolve(g, n.inputs[0]), in_e, n.name, layer)
             o = self.stream(out_node.name, out_node.type, f["pe"], pixels * mh)
             self.add(StageKind.SMVAU, n.name, n.name, layer, [x], [o], pixels * max(mw // in_e, cp),
-                     SmvauP(mw, mh, f["pe"], f["simd"], in_e, pixels, 1, n.attrs["kernel_kind"], x.type, _weight_type(n),
-                            n.type, o.type, w, tuple(steps.tolist()), activation(act, n.type.bits)), n)
+                     SmvauP(mw, mh, f["pe"], f["simd"], in_e, pixels, 1, n.attrs["kernel_kind"], x.type,
+                            _weight_type(n), n.type, o.type, w, tuple(steps.tolist()), activation(act, n.type.bits)),
+                     n)
         else:
             mh, mw = n.params["weight"].shape
             if win.op == Op.SLIDING_WINDOW:
-                x = self.swg(win, _resolve(g, win.inputs[0]), f["simd"], n.name, layer, pad_value=win.attrs["pad_value"])
+                x = self.swg(win, _resolve(g, win.inputs[0]), f["simd"], n.name, layer,
+                             pad_value=win.attrs["pad_value"])
             else:
                 x = self.take(_resolve(g, n.inputs[0]), f["simd"], n.name, layer)
             o = self.stream(out_node.name, out_node.type, f["pe"], pixels * mh)
@@ -542,7 +544,8 @@ class _Builder:
         kk, wt = n.attrs["kernel_kind"], _weight_type(n)
         if a.get("sparse"):
             self.add(StageKind.SMVAU, n.name, n.name, layer, [v], [acc], tiles * int(np.maximum(c // in_e, cp).sum()),
-                     SmvauP(c, mh, pe, simd, in_e, tiles * p, p, kk, vt, wt, mt, mt, wmat, tuple(steps.tolist()), None), n)
+                     SmvauP(c, mh, pe, simd, in_e, tiles * p, p, kk, vt, wt, mt, mt, wmat, tuple(steps.tolist()),
+                            None), n)
         else:
             self.add(StageKind.MVAU, n.name, n.name, layer, [v], [acc], tiles * p * (mh // pe) * (c // simd),
                      MvauP(c, mh, pe, simd, tiles * p, p, kk, vt, wt, mt, mt, wmat, None), n)
@@ -574,7 +577,8 @@ class _Builder:
         a = self.take(_resolve(self.g, n.inputs[0]), pe, n.name, n.name)
         b = self.take(_resolve(self.g, n.inputs[1]), pe, n.name, n.name)
         o = self.stream(n.name, n.type, pe, a.elems)
-        self.add(StageKind.ADD, n.name, n.name, n.name, [a, b], [o], o.words, AddP(pe, a.type, b.type, o.type, o.words), n)
+        self.add(StageKind.ADD, n.name, n.name, n.name, [a, b], [o], o.words,
+                 AddP(pe, a.type, b.type, o.type, o.words), n)
         self.produce(n.name, o, n.name, n.name)
 
     def _threshold(self, n: Node) -> None:

@@ -236,7 +236,8 @@ def open_build(d, *parts: str) -> tuple[Path, dict]:
         raise EdgecError(f"'{d}' is not an edgec build folder (no {MANIFEST}); run `edgec build -o {d}` first")
     m = _read_manifest(p / MANIFEST)
     if m is None or not isinstance(m.get("axis"), dict) or "input_shape" not in m:
-        raise EdgecError(f"'{p / MANIFEST}' is damaged (not the manifest edgec writes); rebuild with `edgec build -o {d}`")
+        raise EdgecError(f"'{p / MANIFEST}' is damaged (not the manifest edgec writes); "
+                         f"rebuild with `edgec build -o {d}`")
     for part in parts:
         listed = [f for f in m["files"] if f == part or f.startswith(part + "/")]
         if not listed:

@@ -184,8 +184,8 @@ def _run(build_dir: Path, work: Path, jobs, progress) -> dict:
         r = results[j.name]
         e = est[s["name"]]
         stages.append({"id": s["id"], "stage": s["name"], "kind": e["kind"], "module": s["module"],
-                       "yosys": {k: r[k] for k in RESOURCES}, "estimate": {k: e[k] for k in ("LUT", "FF", "BRAM36", "DSP")},
-                       "seconds": r["seconds"]})
+                       "yosys": {k: r[k] for k in RESOURCES},
+                       "estimate": {k: e[k] for k in ("LUT", "FF", "BRAM36", "DSP")}, "seconds": r["seconds"]})
     fifo_rows = []
     for k, streams in sorted(fifo_kinds.items()):
         r = results[fifo_jobs[k].name]

@@ -39,4 +39,5 @@ def emit(g, board, name: str, axis: dict, out_dir: Path) -> None:
     render("driver/driver.py.j2", drv / "driver.py", ctx=ctx)
     shutil.copyfile(Path(kernels.__file__), drv / "kernels.py")
     aff = g.meta["output_affine"]
-    save_npz(drv / "output_affine.npz", {"a": np.asarray(aff["a"], np.float64), "c0": np.asarray(aff["c0"], np.float64)})
+    save_npz(drv / "output_affine.npz",
+             {"a": np.asarray(aff["a"], np.float64), "c0": np.asarray(aff["c0"], np.float64)})

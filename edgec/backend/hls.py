@@ -136,7 +136,8 @@ def _smvau_rom(st: Stage, p: dict) -> HArray:
 
 
 def _window_rom(st: Stage, p: dict) -> HArray | None:
-    return HArray(f"dw_{st.id}", "", [p["pe"], p["cf"], p["k"]], _braces(p["dw"], str)) if p["op"] == "depthwise" else None
+    return (HArray(f"dw_{st.id}", "", [p["pe"], p["cf"], p["k"]], _braces(p["dw"], str))
+            if p["op"] == "depthwise" else None)
 
 
 def _none(st: Stage, p: dict) -> None:

@@ -105,7 +105,8 @@ def _mvau(st, h, ins, outs, ports):
               ("KIND", KIND_CODE[p["kind"]]), ("XB", xt.bits), ("XS", int(xt.signed)), ("XBIP", int(xt.bipolar)),
               ("WB", wt.bits), ("AB", p["acc"].bits), ("OB", ot.bits), ("VECTORS", p["vectors"]),
               *_act_params(a), ("SETS", p["sets"])]
-    img = {"WFILE": rtl_mem.mvau_weights(st.p.weight, p["pe"], p["simd"], wt.bits, wt.bipolar), **_act_images(a, p["pe"])}
+    img = {"WFILE": rtl_mem.mvau_weights(st.p.weight, p["pe"], p["simd"], wt.bits, wt.bipolar),
+           **_act_images(a, p["pe"])}
     return "edgec_mvau", params, img, ports
 
 

@@ -73,7 +73,8 @@ def context(g: Graph, name: str) -> SimContext:
         s = SimStep(KINDS[n.op], n.name, var[n.name], [var[x] for x in n.inputs], str(n.type),
                     int(n.type.lo), int(n.type.hi))
         if n.op in (Op.SLIDING_WINDOW, Op.MAX_POOL):
-            s.kernel, s.stride, s.pad, s.pad_value = tuple(a["kernel"]), tuple(a["stride"]), tuple(a["pad"]), int(a["pad_value"])
+            s.kernel, s.stride, s.pad, s.pad_value = (tuple(a["kernel"]), tuple(a["stride"]), tuple(a["pad"]),
+                                                      int(a["pad_value"]))
         elif n.op == Op.AVG_POOL:
             s.kernel, s.stride = tuple(a["kernel"]), tuple(a["stride"])
         elif n.op == Op.MATMUL:

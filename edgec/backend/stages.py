@@ -82,8 +82,8 @@ class Stages:
         self.plan = plan
         self.vars: dict[str, HStream] = {}
         for i, s in enumerate([plan.in_stream, *plan.streams, plan.out_stream]):
-            self.vars[s.name] = HStream(IN_PORT if s is plan.in_stream else OUT_PORT if s is plan.out_stream else f"st{i}",
-                                        s.name, CType.of(s.type), s.width, fifo_depth(s.words))
+            port = IN_PORT if s is plan.in_stream else OUT_PORT if s is plan.out_stream else f"st{i}"
+            self.vars[s.name] = HStream(port, s.name, CType.of(s.type), s.width, fifo_depth(s.words))
 
     def s(self, st: Stream) -> HStream:
         return self.vars[st.name]

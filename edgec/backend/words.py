@@ -23,8 +23,9 @@ def sparse_stream(weight: np.ndarray, pe: int, simd: int, wbits: int) -> tuple[l
     """The compressed weight stream of a sparse MVAU: (words, steps (groups,)).
 
     ``weight`` (G*PE, MW), G groups of PE rows (a set's neuron folds, sets one after
-    another). Group k takes steps[k] words (dataflow.sparse_steps); in step t, lane pe holds the non-zeros t*SIMD .. t*SIMD + SIMD-1 of row
-    k*PE + pe (ascending input index), padded with (value 0, index 0). Entry (pe, s) sits
+    another). Group k takes steps[k] words (dataflow.sparse_steps); in step t, lane pe
+    holds the non-zeros t*SIMD .. t*SIMD + SIMD-1 of row k*PE + pe (ascending input
+    index), padded with (value 0, index 0). Entry (pe, s) sits
     at bits [(pe*SIMD + s)*E, +E), E = WB + IXB: value in the low WB bits (two's
     complement), input index in the high IXB bits (index_bits(MW)); the top bit,
     PE*SIMD*E, marks a group's last step."""

@@ -124,7 +124,8 @@ def _simulate(build_dir, report, work, runner_name, sources, rtl, rtl_dir, x_drv
     # one S2MM transfer per run of the driver's plan, each ended by the run's one TLAST
     # exactly at its length; every MM2S transfer sent whole; nothing left over
     plan_ok = len(runs) == len(res["plan"]) and all(
-        t["start"] == first * out_per * lout["beat_bytes"] and t["nbytes"] == t["length"] == count * out_per * lout["beat_bytes"]
+        t["start"] == first * out_per * lout["beat_bytes"]
+        and t["nbytes"] == t["length"] == count * out_per * lout["beat_bytes"]
         for t, (first, count) in zip(runs, res["plan"]))
     lasts_ok = plan_ok and all(t["lasts"] == [0] * (len(t["lasts"]) - 1) + [1] for t in runs)
     framing_ok = (lasts_ok and not res["overrun"] and res["idle_after"] and all(t["partial_beats"] == 0 for t in runs)

@@ -155,9 +155,11 @@ def infer_shapes(g: FGraph) -> FGraph:
             c, h, wd = ins[0]
             groups = n.attrs.get("groups", 1)
             if w.shape[1] * groups != c:
-                raise node_error(n.name, src, f"weight {w.shape} with groups={groups} does not match {c} input channels")
+                raise node_error(n.name, src,
+                                 f"weight {w.shape} with groups={groups} does not match {c} input channels")
             if groups != 1 and (groups != c or w.shape[0] != c):
-                raise node_error(n.name, src, f"groups={groups} is not supported: use groups=1 or depthwise (groups = in = out channels)")
+                raise node_error(n.name, src, f"groups={groups} is not supported: use groups=1 or depthwise "
+                                              "(groups = in = out channels)")
             oh, ow = _out_hw(h, wd, w.shape[2:], n.attrs["stride"], n.attrs["pad"])
             if oh < 1 or ow < 1:
                 raise node_error(n.name, src, f"kernel {w.shape[2:]} does not fit the {h}x{wd} input")
@@ -165,7 +167,8 @@ def infer_shapes(g: FGraph) -> FGraph:
         elif n.op == "linear":
             w = n.params["weight"]
             if len(ins[0]) != 1 or ins[0][0] != w.shape[1]:
-                raise node_error(n.name, src, f"weight {w.shape} does not match input shape {ins[0]}; flatten the input first")
+                raise node_error(n.name, src,
+                                 f"weight {w.shape} does not match input shape {ins[0]}; flatten the input first")
             out = (w.shape[0],)
         elif n.op == "bn":
             if n.params["gamma"].shape[0] != ins[0][0]:

@@ -85,7 +85,8 @@ def lower(qnet: QNet) -> Graph:
                          {"kernel": (kh, kw), "stride": tuple(n.attrs["stride"]), "pad": pad, "pad_value": 0}))
             wmat = codes.transpose(0, 2, 3, 1).reshape(codes.shape[0], -1)
             alias[n.name] = add(Node(n.name, Op.MATMUL, [w], shape, IntType(32, True),
-                                     {"groups": groups, "layer": n.name, "wq": qnet.segment_by_compute(n.name).wq.label},
+                                     {"groups": groups, "layer": n.name,
+                                      "wq": qnet.segment_by_compute(n.name).wq.label},
                                      {"weight": wmat}))
         elif n.op == "linear":
             alias[n.name] = add(Node(n.name, Op.MATMUL, src, shape, IntType(32, True),

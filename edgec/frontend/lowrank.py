@@ -46,7 +46,8 @@ class LowRank:
                     return LowRank(energy=v, conv=_method(conv))
         except ValueError:
             pass
-        raise EdgecError(f"--lowrank {spec!r}: give an energy share in (0, 1], e.g. 0.95, or a speed-up above 1, e.g. 2x")
+        raise EdgecError(f"--lowrank {spec!r}: give an energy share in (0, 1], e.g. 0.95, "
+                         "or a speed-up above 1, e.g. 2x")
 
 
 def _method(m: str) -> str:
@@ -96,7 +97,8 @@ def _linear(n: FNode, g: FGraph, spec: LowRank):
     w = n.params["weight"]
     o, i = w.shape
     u, s, vt = np.linalg.svd(w, full_matrices=False)
-    r = _energy_rank(s, spec.energy) if spec.energy else _speedup_rank(lambda k: k * (i + o), o * i, spec.speedup, len(s))
+    r = (_energy_rank(s, spec.energy) if spec.energy
+         else _speedup_rank(lambda k: k * (i + o), o * i, spec.speedup, len(s)))
     a = np.sqrt(s[:r])
     first = FNode(f"{n.name}_lr", "linear", list(n.inputs), {}, {"weight": a[:, None] * vt[:r], "bias": np.zeros(r)})
     second = FNode(n.name, "linear", [first.name], {}, {"weight": u[:, :r] * a, "bias": n.params["bias"]},
@@ -127,7 +129,8 @@ def _tucker(n: FNode, g: FGraph, spec: LowRank):
     one = {"stride": (1, 1), "pad": (0, 0, 0, 0), "groups": 1}
     reduce = FNode(f"{n.name}_reduce", "conv", list(n.inputs), dict(one), {"weight": ui.T[:, :, None, None].copy(),
                                                                            "bias": np.zeros(ri)})
-    mid = FNode(f"{n.name}_core", "conv", [reduce.name], {**n.attrs, "groups": 1}, {"weight": core, "bias": np.zeros(ro)})
+    mid = FNode(f"{n.name}_core", "conv", [reduce.name], {**n.attrs, "groups": 1},
+                {"weight": core, "bias": np.zeros(ro)})
     expand = FNode(n.name, "conv", [mid.name], dict(one), {"weight": uo[:, :, None, None].copy(),
                                                            "bias": n.params["bias"]}, n.source_op)
     params = i * ri + ri * ro * kh * kw + ro * o

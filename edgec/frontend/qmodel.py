@@ -184,7 +184,8 @@ class FakeQuantModel(torch.nn.Module):
         self.index = {n.name: i for i, n in enumerate(qnet.graph.nodes)}  # node names may hold '.'
         for n in qnet.graph.nodes:
             for k, v in n.params.items():
-                self.p[f"n{self.index[n.name]}_{k}"] = torch.nn.Parameter(_t(v, dtype), requires_grad=k not in ("mean", "var"))
+                self.p[f"n{self.index[n.name]}_{k}"] = torch.nn.Parameter(_t(v, dtype),
+                                                                          requires_grad=k not in ("mean", "var"))
 
     def param(self, node: FNode, key: str):
         return self.p[f"n{self.index[node.name]}_{key}"]

@@ -94,18 +94,21 @@ def export_qonnx(qnet: QNet, path) -> Path:
         if n.op == "conv":
             s = qnet.segment_by_compute(n.name)
             pt, pl, pb, pr = n.attrs["pad"]
-            w.node("Conv", [src[0], _weight(w, n.name, n.params["weight"], s.wq, s.mask), w.const(f"{n.name}_bias", n.params["bias"])],
-                   out, shape=[1, *n.shape], kernel_shape=list(n.params["weight"].shape[2:]), strides=list(n.attrs["stride"]),
-                   pads=[pt, pl, pb, pr], group=int(n.attrs.get("groups", 1)))
+            w.node("Conv", [src[0], _weight(w, n.name, n.params["weight"], s.wq, s.mask),
+                            w.const(f"{n.name}_bias", n.params["bias"])],
+                   out, shape=[1, *n.shape], kernel_shape=list(n.params["weight"].shape[2:]),
+                   strides=list(n.attrs["stride"]), pads=[pt, pl, pb, pr], group=int(n.attrs.get("groups", 1)))
         elif n.op == "linear":
             s = qnet.segment_by_compute(n.name)
-            w.node("Gemm", [src[0], _weight(w, n.name, n.params["weight"], s.wq, s.mask), w.const(f"{n.name}_bias", n.params["bias"])],
+            w.node("Gemm", [src[0], _weight(w, n.name, n.params["weight"], s.wq, s.mask),
+                            w.const(f"{n.name}_bias", n.params["bias"])],
                    out, shape=[1, *n.shape], transB=1)
         elif n.op == "add":
             w.node("Add", src, out)
         elif n.op == "bn":
             p = n.params
-            w.node("BatchNormalization", [src[0]] + [w.const(f"{n.name}_{k}", p[k]) for k in ("gamma", "beta", "mean", "var")],
+            w.node("BatchNormalization",
+                   [src[0]] + [w.const(f"{n.name}_{k}", p[k]) for k in ("gamma", "beta", "mean", "var")],
                    out, epsilon=float(n.attrs["eps"]))
         elif n.op == "relu":
             s = qnet.segment_of(n.name)
@@ -115,15 +118,16 @@ def export_qonnx(qnet: QNet, path) -> Path:
                 w.node("Relu", src, out)
         elif n.op == "maxpool":
             pt, pl, pb, pr = n.attrs.get("pad", (0, 0, 0, 0))
-            w.node("MaxPool", src, out, shape=[1, *n.shape], kernel_shape=list(n.attrs["kernel"]), strides=list(n.attrs["stride"]),
-                   pads=[pt, pl, pb, pr])
+            w.node("MaxPool", src, out, shape=[1, *n.shape], kernel_shape=list(n.attrs["kernel"]),
+                   strides=list(n.attrs["stride"]), pads=[pt, pl, pb, pr])
         elif n.op in ("avgpool", "gap"):
             aq = qnet.quant_of(n.inputs[0])
             mean = w.name(f"{n.name}_mean")
             if n.op == "gap":
                 w.node("GlobalAveragePool", src, mean, shape=[1, *n.shape])
             else:
-                w.node("AveragePool", src, mean, shape=[1, *n.shape], kernel_shape=list(n.attrs["kernel"]), strides=list(n.attrs["stride"]))
+                w.node("AveragePool", src, mean, shape=[1, *n.shape], kernel_shape=list(n.attrs["kernel"]),
+                       strides=list(n.attrs["stride"]))
             # edgec rounds the window mean to the input's codes (a 2-bit signed code for bipolar input)
             rq = ActQuant(2, True, aq.scale) if aq.bipolar else aq
             w.quant(mean, out, rq)

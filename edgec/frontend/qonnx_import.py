@@ -209,7 +209,8 @@ def _input_quant(b, v: FloatIn, scale, zp, bits, signed, lo, hi, rounding, bipol
     # the host repeats the model's float32 arithmetic: its ops on x, then qonnx's x / s + zp
     steps = list(v.steps) + ([] if bipolar and not any(np.ravel(zp)) else [("div", s), ("add", z)])
     b.meta["input_quant"] = {"bits": bits, "signed": signed, "scale": s, "steps": [[o, float(c)] for o, c in steps],
-                             "float32": True, "rounding": rounding, "bipolar": bool(bipolar), "lo": int(lo), "hi": int(hi)}
+                             "float32": True, "rounding": rounding, "bipolar": bool(bipolar),
+                             "lo": int(lo), "hi": int(hi)}
     name = b.name(b.input_name)
     b.add(Node(name, Op.INPUT, [], _hwc(b.input_shape), typ))
     lin = Lin(name, np.full(b.input_shape[0], s), np.full(b.input_shape[0], -s * z), tuple(b.input_shape),
@@ -267,7 +268,8 @@ def _trunc(b, a):
         raise b.fail("Trunc needs per-tensor scales and zero points")
     # the inner round(x / scale + zp) is exact only on multiples of the scale: check it is one
     ia, ic = v.a / scale, v.c0 / scale + zp
-    if v.relu or not (np.allclose(ia, np.rint(ia), rtol=0, atol=1e-6) and np.allclose(ic, np.rint(ic), rtol=0, atol=1e-6)):
+    if v.relu or not (np.allclose(ia, np.rint(ia), rtol=0, atol=1e-6)
+                      and np.allclose(ic, np.rint(ic), rtol=0, atol=1e-6)):
         raise b.fail("its input is not an integer multiple of its scale (Trunc follows an integer sum, "
                      "e.g. an average pool over quantized codes)")
     mode = str(a.get("rounding_mode", "FLOOR")).upper()

@@ -180,7 +180,8 @@ def quantize(g: FGraph, calib_x: np.ndarray, cfg: QuantConfig) -> QNet:
     raw_segs = find_segments(g)
     x = np.asarray(calib_x, dtype=np.float64)
     if x.ndim != len(g.input.shape) + 1 or tuple(x.shape[1:]) != tuple(g.input.shape):
-        raise EdgecError(f"calibration data has shape {x.shape}; the model takes (N, {', '.join(map(str, g.input.shape))})")
+        raise EdgecError(f"calibration data has shape {x.shape}; "
+                         f"the model takes (N, {', '.join(map(str, g.input.shape))})")
     keep = {(bn or c).name for c, bn, _ in raw_segs} | {(r or bn or c).name for c, bn, r in raw_segs}
     vals = float_forward(g, x, keep)
     segments: list[Segment] = []

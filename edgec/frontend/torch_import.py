@@ -124,8 +124,8 @@ def _zero_pad(b, x, pad, mode="constant", value=None):
     """aten.pad; ``pad`` is (left, right, top, bottom) as in F.pad."""
     if mode != "constant" or value not in (None, 0) or len(pad) not in (2, 4) or min(pad) < 0:
         raise b.fail(f"only zero padding of H and W is supported, got pad={list(pad)} value={value}")
-    l, r, t, bm = (list(pad) + [0, 0])[:4]
-    return _Padded(b.tensor(x), (t, l, bm, r))
+    left, right, top, bottom = (list(pad) + [0, 0])[:4]
+    return _Padded(b.tensor(x), (top, left, bottom, right))
 
 
 def _linear_node(b, x, w, bias):

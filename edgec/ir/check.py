@@ -46,9 +46,10 @@ def check(g: Graph, values: dict[str, np.ndarray] | None = None) -> None:
             u = n.params["weight"]
             m = n.attrs.get("tile")
             c_in = g.node(n.inputs[0]).shape[-1]
-            if m not in (2, 4) or u.shape != ((m + 2) ** 2, n.shape[-1], c_in) or not np.issubdtype(u.dtype, np.integer):
-                raise IRCheckError(f"{n.name}: Winograd tile {m} needs integer weights ((m+2)^2, {n.shape[-1]}, {c_in}), "
-                                   f"has {u.shape} {u.dtype}")
+            if (m not in (2, 4) or u.shape != ((m + 2) ** 2, n.shape[-1], c_in)
+                    or not np.issubdtype(u.dtype, np.integer)):
+                raise IRCheckError(f"{n.name}: Winograd tile {m} needs integer weights "
+                                   f"((m+2)^2, {n.shape[-1]}, {c_in}), has {u.shape} {u.dtype}")
         if n.op == Op.MULTI_THRESHOLD:
             t = n.params["thresholds"]
             if t.shape[0] != n.shape[-1] or (np.diff(t, axis=1) < 0).any():
