@@ -47,7 +47,8 @@ def main(out_dir: Path) -> None:
     print("|---|---|---|---|---|---|")
     for label, folding in (("FINN's Pynq-Z1 folding", str(ROOT / "benchmarks/finn/cnv_w1a1_pynq_z1.yaml")),
                            ("edgec's folding", "auto")):
-        h = edgec.build(str(path), out_dir / f"cnv_{folding == 'auto'}", folding=folding, progress=None).report["hardware"]
+        h = edgec.build(str(path), out_dir / f"cnv_{folding == 'auto'}", folding=folding,
+                        progress=None).report["hardware"]
         print(f"| {label} | {h['cycles_per_frame']:,} | {h['fps']:,.0f} | {h['total']['LUT']:,.0f} "
               f"| {h['total']['BRAM36']:g} | {h['fits']} |")
 

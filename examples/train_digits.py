@@ -2,7 +2,6 @@
 
     .venv/bin/python examples/train_digits.py   # rewrites edgec/examples/digits_cnn.npz
 """
-import numpy as np
 import torch
 
 from edgec.examples import digits

@@ -18,9 +18,11 @@ def random_fgraph(rng: np.random.Generator, residual: bool, depthwise: bool, poo
         f = int(rng.integers(3, 20))
         h = int(rng.integers(2, 16))
         nodes = [FNode("x", "input", [], {"shape": (f,)}),
-                 FNode("fc1", "linear", ["x"], {}, {"weight": rng.normal(size=(h, f)), "bias": rng.normal(size=h) * 0.2}),
+                 FNode("fc1", "linear", ["x"], {},
+                       {"weight": rng.normal(size=(h, f)), "bias": rng.normal(size=h) * 0.2}),
                  bn("bn1", h, "fc1"), FNode("r1", "relu", ["bn1"]),
-                 FNode("fc2", "linear", ["r1"], {}, {"weight": rng.normal(size=(h, h)), "bias": rng.normal(size=h) * 0.2}),
+                 FNode("fc2", "linear", ["r1"], {},
+                       {"weight": rng.normal(size=(h, h)), "bias": rng.normal(size=h) * 0.2}),
                  FNode("r2", "relu", ["fc2"]),
                  FNode("fc3", "linear", ["r2"], {}, {"weight": rng.normal(size=(4, h)), "bias": rng.normal(size=4)})]
         return infer_shapes(FGraph(nodes, "fc3"))

@@ -93,7 +93,8 @@ def test_missing_calibration_and_bad_config(capsys, files, tmp_path):
     assert_one_line_error(code, err, "--calib")
     cfg = tmp_path / "c.yaml"
     cfg.write_text("layers:\n  nosuchlayer: {wbits: 4}\n")
-    code, err = run_main(capsys, "build", files / "good.onnx", "--calib", files / "x.npy", "--config", cfg, "-o", tmp_path / "o")
+    code, err = run_main(capsys, "build", files / "good.onnx", "--calib", files / "x.npy", "--config", cfg,
+                         "-o", tmp_path / "o")
     assert_one_line_error(code, err, "nosuchlayer")
     _no_leftovers(tmp_path, "o")
 
@@ -119,7 +120,8 @@ def test_per_layer_config_overrides(files, tmp_path):
     name = [n.name for n in import_onnx(files / "good.onnx").nodes if n.op == "linear"][0]
     cfg = tmp_path / "c.yaml"
     cfg.write_text(f"preset: int4\nlayers:\n  {name!r}: {{wbits: ternary}}\n")
-    res = edgec.build(str(files / "good.onnx"), tmp_path / "o", config=str(cfg), calib=str(files / "x.npy"), progress=None)
+    res = edgec.build(str(files / "good.onnx"), tmp_path / "o", config=str(cfg), calib=str(files / "x.npy"),
+                      progress=None)
     rows = [r for r in res.report["layers"] if r["op"] == "MatMul"]
     assert rows[0]["wbits"] == "ternary"
 
@@ -133,7 +135,8 @@ def test_command_line_preset_overrides_the_config_file(files, tmp_path):
                       calib=str(files / "x.npy"), progress=None)
     assert res.report["quantization"]["preset"] == "int8"
     assert [r["wbits"] for r in res.report["layers"] if r["op"] == "MatMul"] == ["int8"]
-    res = edgec.build(str(files / "good.onnx"), tmp_path / "o2", config=str(cfg), calib=str(files / "x.npy"), progress=None)
+    res = edgec.build(str(files / "good.onnx"), tmp_path / "o2", config=str(cfg), calib=str(files / "x.npy"),
+                      progress=None)
     assert res.report["quantization"]["preset"] == "int4"
 
 

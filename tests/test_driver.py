@@ -72,8 +72,8 @@ class Board:
         d, lin = self.drv, self.drv.IN
         n = self.regs[d.FRAMES_REG]
         assert raw.size == n * d.IN_BYTES
-        codes = self.sim.K.unpack_beats(raw.tobytes(), n, lin["bits"], self.sim.INPUT_LO < 0, lin["bipolar"], lin["per_word"],
-                                        lin["beat_bytes"], lin["elems"])
+        codes = self.sim.K.unpack_beats(raw.tobytes(), n, lin["bits"], self.sim.INPUT_LO < 0, lin["bipolar"],
+                                        lin["per_word"], lin["beat_bytes"], lin["elems"])
         q = self.sim.forward(codes.reshape(n, *self.sim_shape())).reshape(n, -1)
         lo = d.OUT
         outb = self.sim.K.pack_beats(q, lo["bits"], lo["bipolar"], lo["per_word"], lo["beat_bytes"]).ravel()

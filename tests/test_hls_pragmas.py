@@ -151,8 +151,8 @@ def test_generated_hls_has_the_pragmas_the_cycle_counts_need(builds, name):
     ("edgec/swg.h", "#pragma HLS PIPELINE II = 1\n", "#pragma HLS PIPELINE II = 2\n", "neither pipelined"),
     ("top.cpp", "complete dim = 3\n", "complete dim = 2\n", "not partitioned in dim 3"),
     ("top.cpp", ", frames);", ", (unsigned long long)frames * 2);", "non-canonical"),
-    ("edgec/mvau.h", "op = mul impl = fabric\n", "op = mul impl = fabric\n#pragma HLS BIND_OP variable = p op = mul impl = dsp\n",
-     "BIND_OP pragmas in one body"),
+    ("edgec/mvau.h", "op = mul impl = fabric\n",
+     "op = mul impl = fabric\n#pragma HLS BIND_OP variable = p op = mul impl = dsp\n", "BIND_OP pragmas in one body"),
     ("top.h", "#define AP_INT_MAX_W", "#define AP_INT_MAX_W_UNUSED", "AP_INT_MAX_W not defined"),
 ])
 def test_the_checker_catches_a_dropped_pragma(builds, tmp_path, mutation):

@@ -295,7 +295,7 @@ def test_nothing_written_outside_out(builds, kind):
     b = builds[kind]
     out = built(builds, kind)
     new = sorted(p for p in b["after"] - b["before"] if not (p == str(out) or p.startswith(str(out) + os.sep))
-                 and not Path(p) in out.parents)
+                 and Path(p) not in out.parents)
     assert not new, f"files created outside {out}: {new}"
     assert not b["abs_created"], "/abs appeared during the build"
     for d, added in b["parents"]:

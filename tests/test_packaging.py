@@ -10,8 +10,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_installed_wheel_builds_the_example(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path / "dist"), str(ROOT)],
-                       capture_output=True, text=True)
+    r = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path / "dist"),
+                        str(ROOT)], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     wheel = next((tmp_path / "dist").glob("edgec-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()

@@ -270,7 +270,8 @@ def test_block_design_connections(builds, harness, kind):
     calls = run_tcl(harness, out / "vivado/build_bd.tcl", out)
     auto = [(opt(c, "-rule"), pairs(c["lists"][c["args"].index("-config") + 1]), c["args"][-1])
             for c in calls_of(calls, "apply_bd_automation")]
-    axi4 = {(tgt, cfg.get("Master") or cfg.get("Slave")) for rule, cfg, tgt in auto if rule == "xilinx.com:bd_rule:axi4"}
+    axi4 = {(tgt, cfg.get("Master") or cfg.get("Slave"))
+            for rule, cfg, tgt in auto if rule == "xilinx.com:bd_rule:axi4"}
     assert axi4 == {("axi_dma_0/S_AXI_LITE", "/ps7/M_AXI_GP0"), ("edgec_top_0/s_axi_control", "/ps7/M_AXI_GP0"),
                     ("axi_dma_0/M_AXI_MM2S", "/ps7/S_AXI_HP0"), ("axi_dma_0/M_AXI_S2MM", "/ps7/S_AXI_HP0")}
     assert len([a for a in auto if a[0] == "xilinx.com:bd_rule:axi4"]) == 4  # none repeated

@@ -86,8 +86,8 @@ def make(rng, start: int) -> list:
         p = wino_in_problem(k, rng)
         n_tiles = len(p["d"])
         pre, post = _io(i, p["it"], p["simd"], p["d"], p["vt"], p["simd"])
-        code = (f"{pre}\n    edgec::wino_in<{p['m']}, {p['c']}, {p['simd']}, {et(p['it'])}, {et(p['vt'])}, {n_tiles}, {i}>"
-                f"(in, out, 1);\n    {post}")
+        code = (f"{pre}\n    edgec::wino_in<{p['m']}, {p['c']}, {p['simd']}, {et(p['it'])}, {et(p['vt'])}, "
+                f"{n_tiles}, {i}>(in, out, 1);\n    {post}")
         cases.append(Case(f"wino_in m={p['m']} c={p['c']} simd={p['simd']} {p['it']}", code, p["v"],
                           n_tiles * 2 * W.size(p["m"]) ** 2 * (p["c"] // p["simd"])))
     for k in range(4):
@@ -109,8 +109,8 @@ def make(rng, start: int) -> list:
         act = f"edgec::PassAct<{et(p['at'])} >"
         pre, post = _io(i, p["xt"], simd, p["x"], p["at"], pe)
         code = (f"{decl}\n    {pre}\n    edgec::mvau<{mw}, {mh}, {simd}, {pe}, edgec::{p['kind']}, {et(p['xt'])}, "
-                f"{et(p['wt'])}, {vt(p['at'])}, {et(p['at'])}, {act}, {len(p['x'])}, {i}, {sets}>(in, out, w{i}, {act}(), "
-                f"1);\n    {post}")
+                f"{et(p['wt'])}, {vt(p['at'])}, {et(p['at'])}, {act}, {len(p['x'])}, {i}, {sets}>"
+                f"(in, out, w{i}, {act}(), 1);\n    {post}")
         cases.append(Case(f"mvau sets={sets} mw={mw} mh={mh} pe={pe} simd={simd}", code, p["acc"],
                           len(p["x"]) * (mh // pe) * (mw // simd)))
     return cases

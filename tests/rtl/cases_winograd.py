@@ -31,8 +31,8 @@ def wino_in_case(i: int, rng):
     m, c, simd, it, vt, tiles = p["m"], p["c"], p["simd"], p["it"], p["vt"], p["tiles"]
     prm = dict(M=m, C=c, SIMD=simd, IB=it.bits, IS=int(it.signed), IBIP=int(it.bipolar), VB=vt.bits, TILES=tiles)
     return simple(f"wino_in m={m} c={c} simd={simd} tiles={tiles} {it.bits}b{'s' if it.signed else ''} v={vt.bits}b",
-                  "edgec_wino_in", prm, simd * it.bits, simd * vt.bits, words(p["d"], simd, it), words(p["v"], simd, vt),
-                  2)
+                  "edgec_wino_in", prm, simd * it.bits, simd * vt.bits, words(p["d"], simd, it),
+                  words(p["v"], simd, vt), 2)
 
 
 def wino_out_case(i: int, rng):

@@ -250,7 +250,8 @@ def run(runner, cases: list[RtlCase], work: Path, idle: float, backpressure: flo
     results = work / f"results_{tag}.xml"
     try:  # the runner exits (SystemExit) when a test fails; the results file says which
         runner.test(test_module="tests.rtl.tb_sweep", hdl_toplevel="sweep", build_dir=work / "build", test_dir=work,
-                    extra_env={"EDGEC_SWEEP_SPEC": str(path)}, results_xml=str(results), log_file=work / f"run_{tag}.log")
+                    extra_env={"EDGEC_SWEEP_SPEC": str(path)}, results_xml=str(results),
+                    log_file=work / f"run_{tag}.log")
     except SystemExit:
         pass
     root = ET.parse(results).getroot()

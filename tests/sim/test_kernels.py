@@ -43,7 +43,8 @@ def test_sliding_window(xm, data):
     x, (lo, hi) = xm
     kernel, stride, pad = data.draw(window_params(x.shape[1], x.shape[2]))
     pv = data.draw(st.integers(lo, hi))
-    np.testing.assert_array_equal(K.sliding_window(x, kernel, stride, pad, pv), ref.sliding_window(x, kernel, stride, pad, pv))
+    np.testing.assert_array_equal(K.sliding_window(x, kernel, stride, pad, pv),
+                                  ref.sliding_window(x, kernel, stride, pad, pv))
 
 
 @SETTINGS
@@ -93,7 +94,8 @@ def test_multi_threshold(c, nt, bipolar, seed):
     t = np.sort(rng.integers(-600, 600, size=(c, nt)), axis=1)
     sign = rng.choice([-1, 1], size=c)
     out_lo = int(rng.integers(-10, 3))
-    np.testing.assert_array_equal(K.multi_threshold(x, t, sign, out_lo, bipolar), ref.multi_threshold(x, t, sign, out_lo, bipolar))
+    np.testing.assert_array_equal(K.multi_threshold(x, t, sign, out_lo, bipolar),
+                                  ref.multi_threshold(x, t, sign, out_lo, bipolar))
 
 
 @SETTINGS
