@@ -2,7 +2,7 @@
 brevitas_examples (seeded random weights, randomised BatchNorm statistics with negative
 gammas), Brevitas versions of the MLP and conv net of tests/nets.py, and a runner that
 executes a QONNX file with qonnx's own ``execute_onnx`` and compares it with an edgec
-simulator under the rule of DESIGN.md §4."""
+simulator under the rule of docs/design.md §4."""
 from __future__ import annotations
 
 import contextlib
@@ -18,7 +18,7 @@ from torch import nn
 
 BNN_PYNQ = ("tfc_1w1a", "tfc_1w2a", "tfc_2w2a", "sfc_1w1a", "sfc_1w2a", "sfc_2w2a", "lfc_1w1a", "lfc_1w2a",
             "cnv_1w1a", "cnv_1w2a", "cnv_2w2a")
-TIE = 1e-5  # DESIGN.md §4: a pre-quantization value this close (in units of the scale) to a boundary
+TIE = 1e-5  # docs/design.md §4: a pre-quantization value this close (in units of the scale) to a boundary
 
 
 def input_shape(name: str) -> tuple:

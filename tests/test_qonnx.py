@@ -3,7 +3,7 @@ weights, randomised BatchNorm statistics with negative gammas) and Brevitas vers
 the MLP and conv net, exported with export_qonnx and built with `edgec build` (no preset:
 the widths come from the file). On 1,000 inputs every quantized activation of the
 simulator equals qonnx's execute_onnx on the same file, except rounding ties in the
-reference (counted separately, DESIGN.md §4), and the argmax is identical on every input;
+reference (counted separately, docs/design.md §4), and the argmax is identical on every input;
 `edgec csim` is bit-exact on the TFC and CNV builds. Also: edgec PTQ -> --export-qonnx ->
 qonnx equals the simulator; FINN's Pynq-Z1 folding of CNV-w1a1 gives FINN's 3,052 fps;
 hand-written QONNX graphs cover rounding modes, narrow ranges, zero points, Trunc and
