@@ -30,15 +30,18 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--board", default="zynq7020", help="board name or alias (see `edgec boards`)")
     b.add_argument("-o", "--out", required=True, help="output folder (new, empty, or an earlier edgec build)")
     b.add_argument("--preset", choices=list(O.PRESETS), help=f"quantization preset (default {O.DEFAULT_PRESET})")
-    b.add_argument("--config", help="YAML: preset, wbits, abits, input_bits, calibrator, percentile, layers: {name: {...}}")
+    b.add_argument("--config",
+                   help="YAML: preset, wbits, abits, input_bits, calibrator, percentile, layers: {name: {...}}")
     b.add_argument("--wbits", help="weight bits for every layer: 1 (binary), 2-8, or ternary")
     b.add_argument("--abits", help="activation bits for every layer: 1 (bipolar) to 8")
     b.add_argument("--calib", help="calibration inputs, .npy shaped (N, *input shape)")
     b.add_argument("--labels", help="class labels of the calibration inputs, .npy shaped (N,)")
     b.add_argument("--input-shape", type=_shape, help="per-sample input shape, e.g. 1,8,8 (when the model lacks it)")
-    b.add_argument("--finetune-epochs", type=int, help="straight-through fine-tuning epochs on the labelled calibration data")
+    b.add_argument("--finetune-epochs", type=int,
+                   help="straight-through fine-tuning epochs on the labelled calibration data")
     b.add_argument("--dump-ir", action="store_true", help="write OUT/ir/NN_<pass>.json/.npz after every pass")
-    b.add_argument("--target-fps", type=float, help="frames per second to fold for (default: the highest that fits the board)")
+    b.add_argument("--target-fps", type=float,
+                   help="frames per second to fold for (default: the highest that fits the board)")
     b.add_argument("--folding", default="auto",
                    help="auto: meet --target-fps within the board; min: fully folded, PE = SIMD = 1; or a YAML "
                         "file {layer: {pe: N, simd: M}} that fixes those layers (the others are folded to keep up)")
@@ -138,9 +141,10 @@ def cmd_build(a) -> int:
 
     res = build(a.model, a.out, board=a.board, preset=a.preset, config=a.config, wbits=a.wbits, abits=a.abits,
                 calib=a.calib, labels=a.labels, input_shape=a.input_shape, finetune_epochs=a.finetune_epochs,
-                dump_ir=a.dump_ir, seed=a.seed, target_fps=a.target_fps, folding=a.folding, export_qonnx=a.export_qonnx, winograd=a.winograd, prune=a.prune, prune_mode=a.prune_mode,
-                sparse=a.sparse, lowrank=a.lowrank, lowrank_conv=a.lowrank_conv,
-                prune_domain=a.prune_domain, max_model_mb=a.max_model_mb, vivado_ip=a.vivado_ip, progress=(lambda m: None) if a.quiet else _stderr)
+                dump_ir=a.dump_ir, seed=a.seed, target_fps=a.target_fps, folding=a.folding,
+                export_qonnx=a.export_qonnx, winograd=a.winograd, prune=a.prune, prune_mode=a.prune_mode,
+                sparse=a.sparse, lowrank=a.lowrank, lowrank_conv=a.lowrank_conv, prune_domain=a.prune_domain,
+                max_model_mb=a.max_model_mb, vivado_ip=a.vivado_ip, progress=(lambda m: None) if a.quiet else _stderr)
     print(table(res.report))
     print(f"wrote {res.out}/")
     return 0

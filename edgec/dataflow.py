@@ -1,4 +1,4 @@
-"""The dataflow architecture of a graph (DESIGN.md §5): IR graph + folding -> hardware
+"""The dataflow architecture of a graph (docs/design.md §5): IR graph + folding -> hardware
 stages joined by streams. The cost model estimates these stages, the HLS backend renders
 them, and the RTL backend will render the same ones.
 
@@ -91,6 +91,7 @@ class Act:
 @dataclass(frozen=True)
 class AxisP:
     beat_bits: int  # AXI4-Stream beat width (a power-of-two number of bytes)
+    words: int  # per frame
 
 
 @dataclass(frozen=True)
@@ -366,6 +367,68 @@ def _weight_type(n: Node):
     return IntType(max(t.bits, 2), True)
 
 
+# --- cycles per frame: the trip count of each kind's pipelined (II = 1) loop, the one
+# definition the planner, the cost model and the tests use (the kernels in hw/hls count the
+# same iterations in C simulation, the RTL runs them in co-simulation)
+
+def mvau_cycles(vectors: int, mh: int, mw: int, pe: int, simd: int) -> int:
+    return vectors * (mh // pe) * (mw // simd)
+
+
+def smvau_cycles(vectors: int, sets: int, mw: int, in_e: int, steps) -> int:
+    """Per vector max(MW / IN_E load cycles, the words of its weight set): ``steps`` holds
+    the words of each group of PE rows, set after set."""
+    per_set = np.asarray(steps, np.int64).reshape(sets, -1).sum(axis=1)
+    return int(vectors // sets * int(np.maximum(mw // in_e, per_set).sum()))
+
+
+def swg_cycles(ih: int, iw: int, c: int, kernel, out_hw, simd: int) -> int:
+    """One read per input word and one write per window word."""
+    return ih * iw * (c // simd) + out_hw[0] * out_hw[1] * kernel[0] * kernel[1] * (c // simd)
+
+
+def window_cycles(pixels: int, k: int, c: int, pe: int) -> int:
+    return pixels * k * c // pe
+
+
+def wino_in_cycles(m: int, c: int, simd: int, tiles: int) -> int:
+    return tiles * 2 * (m + 2) ** 2 * (c // simd)
+
+
+def wino_out_cycles(m: int, mh: int, pe: int, oh: int, ow: int, th: int, tw: int) -> int:
+    return th * tw * (m + 2) ** 2 * (mh // pe) + oh * ow * (mh // pe)
+
+
+def dwc_cycles(in_e: int, out_e: int, elems: int) -> int:
+    return max(elems // in_e, elems // out_e)
+
+
+def _fifo_cycles(p) -> int:
+    raise AssertionError("FIFOs belong to streams: they add no stage")
+
+
+# per stage kind, its cycles from its record (tests/test_tables.py: every kind has one)
+CYCLES = {
+    StageKind.AXIS_IN: lambda p: p.words, StageKind.AXIS_OUT: lambda p: p.words,
+    StageKind.DWC: lambda p: dwc_cycles(p.in_e, p.out_e, p.elems), StageKind.DUP: lambda p: p.words,
+    StageKind.SWG: lambda p: swg_cycles(p.ih, p.iw, p.c, p.kernel, p.out_hw, p.simd),
+    StageKind.MVAU: lambda p: mvau_cycles(p.vectors, p.mh, p.mw, p.pe, p.simd),
+    StageKind.SMVAU: lambda p: smvau_cycles(p.vectors, p.sets, p.mw, p.in_e, p.steps),
+    StageKind.WINDOW: lambda p: window_cycles(p.pixels, p.k, p.c, p.pe),
+    StageKind.ADD: lambda p: p.words, StageKind.THRESHOLD: lambda p: p.vectors * p.c // p.pe,
+    StageKind.WINO_IN: lambda p: wino_in_cycles(p.m, p.c, p.simd, p.tiles),
+    StageKind.WINO_OUT: lambda p: wino_out_cycles(p.m, p.mh, p.pe, p.oh, p.ow, p.th, p.tw),
+    StageKind.FIFO: _fifo_cycles,
+}
+
+
+def stage_cycles(kind: StageKind, p) -> int:
+    rule = CYCLES.get(kind)
+    if rule is None:
+        raise EdgecError(f"stage kind '{kind}' has no cycle count (dataflow.py: CYCLES)")
+    return int(rule(p))
+
+
 class _Builder:
     def __init__(self, g: Graph, fold: dict[str, dict]):
         self.g, self.fold = g, fold
@@ -381,8 +444,8 @@ class _Builder:
         self.streams.append(s)
         return s
 
-    def add(self, kind: StageKind, name, unit, layer, ins, outs, cycles, p, node=None) -> Stage:
-        st = Stage(len(self.stages), kind, name, unit, layer, ins, outs, int(cycles), p, node)
+    def add(self, kind: StageKind, name, unit, layer, ins, outs, p, node=None) -> Stage:
+        st = Stage(len(self.stages), kind, name, unit, layer, ins, outs, stage_cycles(kind, p), p, node)
         self.stages.append(st)
         return st
 
@@ -393,8 +456,7 @@ class _Builder:
             src = copies.pop(0)
             a = self.stream(f"{tensor}_f{len(self.stages)}a", src.type, src.per_word, src.elems)
             b = self.stream(f"{tensor}_f{len(self.stages)}b", src.type, src.per_word, src.elems)
-            self.add(StageKind.DUP, f"{tensor}_fork{len(self.stages)}", unit, layer, [src], [a, b], src.words,
-                     DupP(src.words))
+            self.add(StageKind.DUP, f"{tensor}_fork{len(self.stages)}", unit, layer, [src], [a, b], DupP(src.words))
             copies += [a, b]
         self.avail[tensor] = copies
 
@@ -404,7 +466,7 @@ class _Builder:
         if s.per_word == per_word:
             return s
         o = self.stream(f"{tensor}_w{per_word}_{len(self.stages)}", s.type, per_word, s.elems)
-        self.add(StageKind.DWC, f"{tensor}_dwc{len(self.stages)}", unit, layer, [s], [o], max(s.words, o.words),
+        self.add(StageKind.DWC, f"{tensor}_dwc{len(self.stages)}", unit, layer, [s], [o],
                  DwcP(s.per_word, per_word, s.type.bits, s.elems))
         return o
 
@@ -419,7 +481,7 @@ class _Builder:
         x = self.take(src, simd, unit, layer)
         t = wtype or (win.type if win.op == Op.SLIDING_WINDOW else x.type)  # a pool pads with its lowest code
         o = self.stream(f"{unit}_win", t, simd, oh * ow * kh * kw * c)
-        self.add(StageKind.SWG, f"{unit}_swg", unit, layer, [x], [o], x.words + o.words,
+        self.add(StageKind.SWG, f"{unit}_swg", unit, layer, [x], [o],
                  SwgP(h, w, c, (kh, kw), (sh, sw), pad, int(pad_value), (oh, ow), simd, x.type, t))
         return o
 
@@ -441,7 +503,7 @@ class _Builder:
         beat = beat_bits(pe * inp.type.bits)
         axis_in = Stream("in", inp.type, pe, elems)
         s = self.stream("input", inp.type, pe, elems)
-        self.add(StageKind.AXIS_IN, "input", "input", "input", [axis_in], [s], s.words, AxisP(beat))
+        self.add(StageKind.AXIS_IN, "input", "input", "input", [axis_in], [s], AxisP(beat, s.words))
         self.produce(inp.name, s, "input", "input")
 
         for n in g.nodes[1:]:
@@ -462,7 +524,7 @@ class _Builder:
         x = self.take(out_t, pe, "output", "output")
         beat = beat_bits(pe * x.type.bits)
         axis_out = Stream("out", x.type, pe, x.elems)
-        self.add(StageKind.AXIS_OUT, "output", "output", "output", [x], [axis_out], x.words, AxisP(beat))
+        self.add(StageKind.AXIS_OUT, "output", "output", "output", [x], [axis_out], AxisP(beat, x.words))
         return Plan(self.stages, axis_in, axis_out, self.streams)
 
     def _act(self, n: Node) -> Node | None:
@@ -481,7 +543,7 @@ class _Builder:
             k = n.params["weight"].shape[1]
             x = self.swg(win, _resolve(g, win.inputs[0]), f["pe"], n.name, layer, pad_value=win.attrs["pad_value"])
             o = self.stream(out_node.name, out_node.type, f["pe"], pixels * c)
-            self.add(StageKind.WINDOW, n.name, n.name, layer, [x], [o], pixels * k * c // f["pe"],
+            self.add(StageKind.WINDOW, n.name, n.name, layer, [x], [o],
                      WindowP("depthwise", k, c, f["pe"], pixels, x.type, o.type, n.type, wt=_weight_type(n),
                              weight=n.params["weight"], act=activation(act, n.type.bits)), n)
         elif n.attrs.get("sparse"):
@@ -496,7 +558,7 @@ class _Builder:
                 in_e = load_width(mw, mw, [cp])
                 x = self.take(_resolve(g, n.inputs[0]), in_e, n.name, layer)
             o = self.stream(out_node.name, out_node.type, f["pe"], pixels * mh)
-            self.add(StageKind.SMVAU, n.name, n.name, layer, [x], [o], pixels * max(mw // in_e, cp),
+            self.add(StageKind.SMVAU, n.name, n.name, layer, [x], [o],
                      SmvauP(mw, mh, f["pe"], f["simd"], in_e, pixels, 1, n.attrs["kernel_kind"], x.type,
                             _weight_type(n), n.type, o.type, w, tuple(steps.tolist()), activation(act, n.type.bits)),
                      n)
@@ -508,7 +570,7 @@ class _Builder:
             else:
                 x = self.take(_resolve(g, n.inputs[0]), f["simd"], n.name, layer)
             o = self.stream(out_node.name, out_node.type, f["pe"], pixels * mh)
-            self.add(StageKind.MVAU, n.name, n.name, layer, [x], [o], pixels * (mh // f["pe"]) * (mw // f["simd"]),
+            self.add(StageKind.MVAU, n.name, n.name, layer, [x], [o],
                      MvauP(mw, mh, f["pe"], f["simd"], pixels, 1, n.attrs["kernel_kind"], x.type, _weight_type(n),
                            n.type, o.type, n.params["weight"], activation(act, n.type.bits)), n)
         self.produce(out_node.name, o, n.name, layer)
@@ -538,20 +600,19 @@ class _Builder:
         x = self.swg(tile, src, in_e, n.name, layer, pad_value=a["pad_value"])
         vt, mt = int_type_for(*a["v_range"]), int_type_for(*a["m_range"])
         v = self.stream(f"{n.name}_v", vt, in_e, tiles * p * c)
-        self.add(StageKind.WINO_IN, f"{n.name}_in", n.name, layer, [x], [v], tiles * 2 * p * (c // in_e),
+        self.add(StageKind.WINO_IN, f"{n.name}_in", n.name, layer, [x], [v],
                  WinoInP(m, c, in_e, x.type, vt, tiles))
         acc = self.stream(f"{n.name}_m", mt, pe, tiles * p * mh)
         kk, wt = n.attrs["kernel_kind"], _weight_type(n)
         if a.get("sparse"):
-            self.add(StageKind.SMVAU, n.name, n.name, layer, [v], [acc], tiles * int(np.maximum(c // in_e, cp).sum()),
+            self.add(StageKind.SMVAU, n.name, n.name, layer, [v], [acc],
                      SmvauP(c, mh, pe, simd, in_e, tiles * p, p, kk, vt, wt, mt, mt, wmat, tuple(steps.tolist()),
                             None), n)
         else:
-            self.add(StageKind.MVAU, n.name, n.name, layer, [v], [acc], tiles * p * (mh // pe) * (c // simd),
+            self.add(StageKind.MVAU, n.name, n.name, layer, [v], [acc],
                      MvauP(c, mh, pe, simd, tiles * p, p, kk, vt, wt, mt, mt, wmat, None), n)
         o = self.stream(n.name, n.type, pe, geo["oh"] * geo["ow"] * mh)
         self.add(StageKind.WINO_OUT, f"{n.name}_out", n.name, layer, [acc], [o],
-                 tiles * p * (mh // pe) + geo["oh"] * geo["ow"] * (mh // pe),
                  WinoOutP(m, mh, pe, geo["oh"], geo["ow"], geo["th"], geo["tw"], mt, n.type), n)
         self.produce(n.name, o, n.name, layer)
 
@@ -569,7 +630,7 @@ class _Builder:
             rec = WindowP("max", k, c, pe, pixels, it, o.type, IntType(it.bits + 1, True), lowest=int(it.lo))
         else:
             rec = WindowP("avg", k, c, pe, pixels, it, o.type, IntType(it.bits + (k - 1).bit_length() + 1, True))
-        self.add(StageKind.WINDOW, n.name, n.name, n.name, [x], [o], pixels * k * c // pe, rec, n)
+        self.add(StageKind.WINDOW, n.name, n.name, n.name, [x], [o], rec, n)
         self.produce(n.name, o, n.name, n.name)
 
     def _add(self, n: Node) -> None:
@@ -577,7 +638,7 @@ class _Builder:
         a = self.take(_resolve(self.g, n.inputs[0]), pe, n.name, n.name)
         b = self.take(_resolve(self.g, n.inputs[1]), pe, n.name, n.name)
         o = self.stream(n.name, n.type, pe, a.elems)
-        self.add(StageKind.ADD, n.name, n.name, n.name, [a, b], [o], o.words,
+        self.add(StageKind.ADD, n.name, n.name, n.name, [a, b], [o],
                  AddP(pe, a.type, b.type, o.type, o.words), n)
         self.produce(n.name, o, n.name, n.name)
 
@@ -585,7 +646,7 @@ class _Builder:
         pe = self.fold[n.name]["pe"]
         x = self.take(_resolve(self.g, n.inputs[0]), pe, n.name, n.name)
         o = self.stream(n.name, n.type, pe, x.elems)
-        self.add(StageKind.THRESHOLD, n.name, n.name, n.name, [x], [o], o.words,
+        self.add(StageKind.THRESHOLD, n.name, n.name, n.name, [x], [o],
                  ThresholdP(n.shape[-1], pe, x.elems // n.shape[-1], x.type, o.type, activation(n, x.type.bits)), n)
         self.produce(n.name, o, n.name, n.name)
 

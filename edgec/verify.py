@@ -1,4 +1,4 @@
-"""Checks of the generated simulator against the source framework (DESIGN.md §4)."""
+"""Checks of the generated simulator against the source framework (docs/design.md §4)."""
 from __future__ import annotations
 
 import numpy as np

@@ -33,13 +33,8 @@ def test_target_fps_is_met_with_the_least_folding(example):
     assert slowest.fps < target <= est.fps < fastest.fps
     assert est.fits and fastest.fits
     assert est.total.LUT < fastest.total.LUT
-    # the frame rate is the clock over the slowest stage's cycles
-    assert est.fps == pytest.approx(b.clock_mhz * 1e6 / max(s.cycles for s in p.stages))
-    # MVAU cycles follow DESIGN §5: (MH/PE) * (MW/SIMD) * vectors
-    for s in p.stages:
-        if s.kind == "mvau":
-            a = s.p
-            assert s.cycles == (a.mh // a.pe) * (a.mw // a.simd) * a.vectors
+    # the cycle counts themselves are the planner's (dataflow.CYCLES): tests/test_csim.py and
+    # tests/test_cosim.py hold them against what the C simulation counts and the RTL takes
 
 
 def test_auto_folding_stays_within_the_budget_of_a_small_board(example):

@@ -9,10 +9,12 @@ import pytest
 from edgec import EdgecError, build
 from edgec.backend import hls, rtl, stages
 from edgec.cost import hw
+from edgec import dataflow
 from edgec.dataflow import StageKind, plan
 from edgec.ir.graph import Graph
 
-TABLES = {"cost/hw.py RESOURCES": hw.RESOURCES, "backend/stages.py PARAMS": stages.PARAMS,
+TABLES = {"dataflow.py CYCLES": dataflow.CYCLES, "cost/hw.py RESOURCES": hw.RESOURCES,
+          "backend/stages.py PARAMS": stages.PARAMS,
           "backend/hls.py HLS": hls.HLS, "backend/rtl.py RTL": rtl.RTL}
 
 

@@ -34,7 +34,8 @@ def hardware(fold: dict, est, board) -> dict:
                        "simd": _simd(st), "cycles": st.cycles,
                        **r.as_dict()})
     cap = board.capacity
-    return {"stages": stages, "fifos": est.fifos.as_dict(), "total": est.total.as_dict(), "board": cap, "budget": BUDGET,
+    return {"stages": stages, "fifos": est.fifos.as_dict(), "total": est.total.as_dict(), "board": cap,
+            "budget": BUDGET,
             "bottleneck": est.bottleneck.name, "cycles_per_frame": est.cycles, "clock_mhz": board.clock_mhz,
             "fps": round(est.fps, 1), "fits": est.fits, "folding": fold}
 
@@ -82,12 +83,16 @@ COUNTS = ("params", "macs", "bitops", "cycles", "LUT", "FF", "DSP", "mults", "pa
 def _grid(columns, rows, total, right_from) -> list[str]:
     def cell(r, k):
         v = r.get(k, "")
-        return "x".join(map(str, v)) if isinstance(v, list) else f"{v:,}" if isinstance(v, int) and k in COUNTS else str(v)
+        if isinstance(v, list):
+            return "x".join(map(str, v))
+        return f"{v:,}" if isinstance(v, int) and k in COUNTS else str(v)
 
     body = [[cell(r, k) for k, _ in columns] for r in rows] + ([[cell(total, k) for k, _ in columns]] if total else [])
     head = [h for _, h in columns]
     widths = [max(len(x) for x in col) for col in zip(head, *body)]
-    fmt = lambda row: "  ".join(c.rjust(w) if i >= right_from else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths)))
+    def fmt(row):
+        return "  ".join(c.rjust(w) if i >= right_from else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths)))
+
     return [fmt(head), fmt(["-" * w for w in widths])] + [fmt(r) for r in body]
 
 

@@ -1,5 +1,5 @@
 """Integer Winograd minimal filtering F(m x m, 3 x 3), m = 2 or 4 (Lavin and Gray, 2016),
-without division (DESIGN.md §3).
+without division (docs/design.md §3).
 
 A tile of n x n inputs d (n = m + 2) gives m x m outputs Y = A^T [U . (B^T d B)] A, with
 the transformed kernel U = G' g G'^T. edgec's G' is the textbook G scaled to integers

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from edgec import dataflow as D
+
 from edgec.backend.hls import CType, mvau_weights
 from edgec.ir import ref
 from edgec.ir import winograd as W
@@ -89,7 +91,7 @@ def make(rng, start: int) -> list:
         code = (f"{pre}\n    edgec::wino_in<{p['m']}, {p['c']}, {p['simd']}, {et(p['it'])}, {et(p['vt'])}, "
                 f"{n_tiles}, {i}>(in, out, 1);\n    {post}")
         cases.append(Case(f"wino_in m={p['m']} c={p['c']} simd={p['simd']} {p['it']}", code, p["v"],
-                          n_tiles * 2 * W.size(p["m"]) ** 2 * (p["c"] // p["simd"])))
+                          D.wino_in_cycles(p["m"], p["c"], p["simd"], n_tiles)))
     for k in range(4):
         i = start + len(cases)
         p = wino_out_problem(k, rng)
@@ -97,9 +99,9 @@ def make(rng, start: int) -> list:
         pre, post = _io(i, p["mt"], pe, p["mv"], p["yt"], pe)
         code = (f"{pre}\n    edgec::wino_out<{m}, {mh}, {pe}, {oh}, {ow}, {et(p['mt'])}, {et(p['yt'])}, {i}>"
                 f"(in, out, {len(p['mv'])});\n    {post}")
-        nf, tiles = mh // pe, p["mv"].shape[1] * p["mv"].shape[2]
+        th, tw = p["mv"].shape[1], p["mv"].shape[2]
         cases.append(Case(f"wino_out m={m} mh={mh} pe={pe} {oh}x{ow}", code, p["y"],
-                          len(p["mv"]) * (tiles * W.size(m) ** 2 * nf + oh * ow * nf)))
+                          len(p["mv"]) * D.wino_out_cycles(m, mh, pe, oh, ow, th, tw)))
     for k, sets in enumerate((4, 16)):
         i = start + len(cases)
         p = mvau_sets_problem(k, rng, sets)
@@ -112,5 +114,5 @@ def make(rng, start: int) -> list:
                 f"{et(p['wt'])}, {vt(p['at'])}, {et(p['at'])}, {act}, {len(p['x'])}, {i}, {sets}>"
                 f"(in, out, w{i}, {act}(), 1);\n    {post}")
         cases.append(Case(f"mvau sets={sets} mw={mw} mh={mh} pe={pe} simd={simd}", code, p["acc"],
-                          len(p["x"]) * (mh // pe) * (mw // simd)))
+                          D.mvau_cycles(len(p["x"]), mh, mw, pe, simd)))
     return cases

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from edgec import dataflow as D
+
 from edgec.backend.hls import CType, mvau_weights, thresholds_act
 from edgec.ir import ref
 from edgec.ir.types import IntType, int_type_for
@@ -145,10 +147,11 @@ def mvau_case(i, rng) -> Case:
     kenum = {"xnor-popcount": "XNOR_POPCOUNT", "binary-addsub": "BINARY_ADDSUB", "lut-mac": "LUT_MAC",
              "dsp-mac": "DSP_MAC"}[kind]
     pre, post = _io(i, xt, simd, x, ot, pe)
-    code = (f"{decl}\n    {adecl}\n    {pre}\n    edgec::mvau<{mw}, {mh}, {simd}, {pe}, edgec::{kenum}, {et(xt)}, {et(wt)}, "
+    code = (f"{decl}\n    {adecl}\n    {pre}\n    edgec::mvau<{mw}, {mh}, {simd}, {pe}, edgec::{kenum}, {et(xt)}, "
+            f"{et(wt)}, "
             f"{vt(acct)}, {et(ot)}, {act_t}, {vec}, {i}>(in, out, w{i}, {act}, 1);\n    {post}")
     return Case(f"mvau {kind} mw={mw} mh={mh} pe={pe} simd={simd} x={xt} w={wt}", code, expected,
-                vec * (mh // pe) * (mw // simd))
+                D.mvau_cycles(vec, mh, mw, pe, simd))
 
 
 def swg_geometry(rng):
@@ -172,10 +175,11 @@ def swg_case(i, rng) -> Case:
     expected = ref.sliding_window(x, (kh, kw), (sh, sw), tuple(pad), pad_value)
     oh, ow = expected.shape[1:3]
     pre, post = _io(i, it, simd, x, ot, simd)
-    code = (f"{pre}\n    edgec::swg<{h}, {w}, {c}, {kh}, {kw}, {sh}, {sw}, {', '.join(map(str, pad))}, {simd}, {et(it)}, "
+    code = (f"{pre}\n    edgec::swg<{h}, {w}, {c}, {kh}, {kw}, {sh}, {sw}, {', '.join(map(str, pad))}, {simd}, "
+            f"{et(it)}, "
             f"{et(ot)}, {pad_value}, {i}>(in, out, {frames});\n    {post}")
     return Case(f"swg {h}x{w}x{c} k={kh}x{kw} s={sh}x{sw} pad={pad} simd={simd} {it}", code, expected,
-                frames * (h * w * c // simd + oh * ow * kh * kw * c // simd))
+                frames * D.swg_cycles(h, w, c, (kh, kw), (oh, ow), simd))
 
 
 def window_case(i, rng) -> Case:
@@ -205,14 +209,16 @@ def window_case(i, rng) -> Case:
         expected = ref.multi_threshold(accv, thr, sign, out_lo, bipolar)
         cf = c // pe
         w3 = wts.reshape(cf, pe, k).transpose(1, 0, 2)
-        winit = "{" + ", ".join("{" + ", ".join("{" + ", ".join(map(str, r)) + "}" for r in p) + "}" for p in w3.tolist()) + "}"
+        winit = "{" + ", ".join("{" + ", ".join("{" + ", ".join(map(str, r)) + "}" for r in p) + "}"
+                                for p in w3.tolist()) + "}"
         opt = f"edgec::DepthwiseOp<{pe}, {cf}, {k}, {et(wt)}, {vt(acc)}, {act_t} >"
         decl = f"{adecl}\n    static const {opt} op{i} = {{{winit}, act{i}}};"
         opv = f"op{i}"
     pre, post = _io(i, it, pe, x, ot, pe)
-    code = (f"{decl}\n    {pre}\n    edgec::window_reduce<{k}, {c}, {pe}, {et(it)}, {et(ot)}, {vt(acc)}, {opt}, {pixels}, {i}>"
+    code = (f"{decl}\n    {pre}\n    edgec::window_reduce<{k}, {c}, {pe}, {et(it)}, {et(ot)}, {vt(acc)}, {opt}, "
+            f"{pixels}, {i}>"
             f"(in, out, {opv}, 1);\n    {post}")
-    return Case(f"window {op} k={k} c={c} pe={pe} {it}", code, expected, pixels * k * c // pe)
+    return Case(f"window {op} k={k} c={c} pe={pe} {it}", code, expected, D.window_cycles(pixels, k, c, pe))
 
 
 def eltwise_case(i, rng) -> Case:
@@ -227,17 +233,21 @@ def eltwise_case(i, rng) -> Case:
         pre_b = (f"{arr(f'y{i}', b)}\n    hls::stream<ap_uint<{pe * bt.bits}> > inb;\n"
                  f"    push<{pe}, {et(bt)} >(inb, y{i}, {b.size});")
         post = f'pop_print<{pe}, {et(ot)} >(out, "case{i}", {i});'
-        code = (f"{pre_a}\n    {pre_b}\n    edgec::add<{pe}, {et(at)}, {et(bt)}, {et(ot)}, {vec * c // pe}, {i}>(ina, inb, out, "
+        code = (f"{pre_a}\n    {pre_b}\n    edgec::add<{pe}, {et(at)}, {et(bt)}, {et(ot)}, {vec * c // pe}, {i}>"
+                f"(ina, inb, out, "
                 f"1);\n    {post}")
-        return Case(f"add c={c} pe={pe} {at}+{bt}", code, s, vec * c // pe)
+        return Case(f"add c={c} pe={pe} {at}+{bt}", code, s,
+                    D.CYCLES[D.StageKind.ADD](D.AddP(pe, at, bt, at, vec * c // pe)))
     x = rand_codes(rng, at, (vec, c))
     lo, hi = int(x.min()), int(x.max())
     thr, sign, out_lo, bipolar, ot = thresholds(rng, lo, hi, c)
     act_t, adecl = act_decl(i, thr, sign, pe, at.bits, out_lo, bipolar, ot)
     pre, post = _io(i, at, pe, x, ot, pe)
-    code = (f"{adecl}\n    {pre}\n    edgec::threshold<{c}, {pe}, {et(at)}, {et(ot)}, {act_t}, {vec}, {i}>(in, out, act{i}, "
+    code = (f"{adecl}\n    {pre}\n    edgec::threshold<{c}, {pe}, {et(at)}, {et(ot)}, {act_t}, {vec}, {i}>"
+            f"(in, out, act{i}, "
             f"1);\n    {post}")
-    return Case(f"threshold c={c} pe={pe} {at}", code, ref.multi_threshold(x, thr, sign, out_lo, bipolar), vec * c // pe)
+    return Case(f"threshold c={c} pe={pe} {at}", code, ref.multi_threshold(x, thr, sign, out_lo, bipolar),
+                D.CYCLES[D.StageKind.THRESHOLD](D.ThresholdP(c, pe, vec, at, at, None)))
 
 
 def stream_case(i, rng) -> Case:
@@ -246,15 +256,16 @@ def stream_case(i, rng) -> Case:
         n = int(rng.integers(1, 20))
         x = rand_codes(rng, t, (n,))
         pre, _ = _io(i, t, 1, x, t, 1, sout="o0")
-        code = (f"{pre}\n    hls::stream<ap_uint<{t.bits}> > o1;\n    edgec::duplicate<{t.bits}, {n}, {i}>(in, o0, o1, 1);\n"
+        code = (f"{pre}\n    hls::stream<ap_uint<{t.bits}> > o1;\n"
+                f"    edgec::duplicate<{t.bits}, {n}, {i}>(in, o0, o1, 1);\n"
                 f'    pop_print<1, {et(t)} >(o0, "case{i}", {i}); pop_print<1, {et(t)} >(o1, "case{i}b", {i});')
-        return Case(f"duplicate {n} x {t}", code, x, n)
+        return Case(f"duplicate {n} x {t}", code, x, D.CYCLES[D.StageKind.DUP](D.DupP(n)))
     a, b = int(rng.integers(1, 7)), int(rng.integers(1, 7))
     n = a * b * int(rng.integers(1, 4))
     x = rand_codes(rng, t, (n,))
     pre, post = _io(i, t, a, x, t, b)
     code = f"{pre}\n    edgec::dwc<{a}, {b}, {t.bits}, {n}, {i}>(in, out, 1);\n    {post}"
-    return Case(f"dwc {a}->{b} x {n} {t}", code, x, max(n // a, n // b))
+    return Case(f"dwc {a}->{b} x {n} {t}", code, x, D.dwc_cycles(a, b, n))
 
 
 PRELUDE = r"""
