@@ -1,6 +1,6 @@
 """The dataflow architecture of a graph (docs/design.md §5): IR graph + folding -> hardware
 stages joined by streams. The cost model estimates these stages, the HLS backend renders
-them, and the RTL backend will render the same ones.
+them, and the RTL backend renders the same ones.
 
 Stage kinds (one hw/hls kernel each):
   axis_in, axis_out  the AXI4-Stream ports

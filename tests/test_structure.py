@@ -119,3 +119,18 @@ def test_the_walker_sees_function_level_imports(tmp_path):
     e = imports(pkg)
     assert e["edgec.backend.rtl"] == {"edgec.backend.hls"}
     assert cycles(e) == [("edgec.backend.hls", "edgec.backend.rtl")]
+
+
+def test_every_all_names_what_its_module_defines():
+    """A module's __all__ lists only names it has (an import of * never fails)."""
+    import importlib
+
+    bad = []
+    for name in sorted(modules()):
+        if name.startswith("edgec.cosim.tb_") or name == "edgec.cosim.axi":
+            continue  # cocotb testbenches: imported inside a simulation only
+        mod = importlib.import_module(name)
+        for n in getattr(mod, "__all__", []):
+            if not hasattr(mod, n):
+                bad.append(f"{name}.{n}")
+    assert bad == []
