@@ -24,10 +24,16 @@ def test_every_table_covers_the_enum(name):
 
 
 @pytest.fixture(scope="module")
-def a_plan(tmp_path_factory):
+def a_graph(tmp_path_factory):
+    """The built-in example's final IR (w1a1: xnor, thresholds, pooling, a linear layer)."""
     out = tmp_path_factory.mktemp("tables") / "w1a1"
     build(None, out, preset="w1a1", finetune_epochs=0, progress=None)
-    return plan(Graph.load(out / "model"))
+    return Graph.load(out / "model")
+
+
+@pytest.fixture(scope="module")
+def a_plan(a_graph):
+    return plan(a_graph)
 
 
 def test_every_kind_of_a_plan_is_known(a_plan):
@@ -63,13 +69,6 @@ OP_TABLES = {"ir/ops.py CONTRACTS": CONTRACTS, "ir/ref.py RULES": ref.RULES, "ir
 @pytest.mark.parametrize("name", sorted(OP_TABLES))
 def test_every_op_table_covers_the_enum(name):
     assert set(OP_TABLES[name]) == set(Op), name
-
-
-@pytest.fixture(scope="module")
-def a_graph(tmp_path_factory):
-    out = tmp_path_factory.mktemp("optables") / "w1a1"
-    build(None, out, preset="w1a1", finetune_epochs=0, progress=None)
-    return Graph.load(out / "model")
 
 
 @pytest.mark.parametrize("where", ["check", "ref", "ranges", "sim"])
