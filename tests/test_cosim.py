@@ -117,7 +117,8 @@ def test_control_map_of_the_rtl_top(builds, tmp_path):
     tools.use_simulator("icarus")
     rtl = out / "rtl"
     runner = get_runner("icarus")
-    runner.build(sources=[rtl / f for f in (rtl / "files.f").read_text().split()], hdl_toplevel="edgec_top",
+    runner.build(sources=[rtl / f for f in (rtl / "files.f").read_text().split()], includes=[str(rtl / "lib")],
+                 hdl_toplevel="edgec_top",
                  build_dir=tmp_path / "b", timescale=("1ns", "1ps"), parameters={"MEM_DIR": f'"{rtl / "mem"}"'})
     spec = {"in_beats": lay["in"]["elems"] // lay["in"]["per_word"],
             "out_beats": lay["out"]["elems"] // lay["out"]["per_word"]}

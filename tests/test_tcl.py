@@ -363,7 +363,10 @@ def test_package_ip(builds, harness):
     added = [e for c in calls_of(calls, "add_files") for e in c["lists"][-1]]
     listed = (out / "rtl/files.f").read_text().split()
     mems = sorted(p.name for p in (out / "rtl/mem").glob("*.mem"))
-    assert mems and added == [f"{rtl}/{f}" for f in listed] + [f"{rtl}/mem/{f}" for f in mems]
+    headers = sorted(p.name for p in (out / "rtl/lib").glob("*.vh"))
+    assert headers == ["edgec_mulc.vh"]
+    assert mems and added == ([f"{rtl}/{f}" for f in listed] + [f"{rtl}/lib/{f}" for f in headers]
+                              + [f"{rtl}/mem/{f}" for f in mems])
     assert _props(calls, "sources_1")["top"] == "edgec_top"
     # the interfaces, port by port
     bifs = {c["args"][0] for c in calls_of(calls, "ipx::add_bus_interface")}

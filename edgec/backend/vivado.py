@@ -82,6 +82,7 @@ class PackageContext:
     control_addr_bits: int = CONTROL_ADDR_BITS
     control_data_bits: int = CONTROL_DATA_BITS
     sources: list[str] = field(default_factory=list)  # Verilog, relative to OUT/rtl (files.f)
+    headers: list[str] = field(default_factory=list)  # Verilog headers the sources include, relative to OUT/rtl
     mems: list[str] = field(default_factory=list)  # $readmemh images, relative to OUT/rtl
 
 
@@ -108,7 +109,8 @@ def emit(board, axis: dict, out_dir: Path, ip: str = "hls") -> None:
     rtl = out_dir / "rtl"
     sources = _listed((rtl / "files.f").read_text().split(), "rtl/files.f")
     mems = _listed(sorted(p.relative_to(rtl).as_posix() for p in (rtl / "mem").glob("*.mem")), "rtl/mem")
-    pctx = PackageContext(TOP, __version__, board.part, in_bits, out_bits, sources=sources, mems=mems)
+    headers = _listed(sorted(p.relative_to(rtl).as_posix() for p in (rtl / "lib").glob("*.vh")), "rtl/lib")
+    pctx = PackageContext(TOP, __version__, board.part, in_bits, out_bits, sources=sources, headers=headers, mems=mems)
     render("vivado/package_ip.tcl.j2", viv / "package_ip.tcl", ctx=pctx)
 
 

@@ -91,9 +91,10 @@ def _simulate(build_dir, report, work, runner_name, sources, rtl, rtl_dir, x_drv
     # which may hold any characters, never reaches a Verilog string
     params = {"MEM_DIR": f'"{os.path.relpath(rtl / "mem", work)}"'} if not rtl_dir else {}
     try:
+        # include path: the folders of the sources (hw/rtl's edgec_mulc.vh sits in lib/)
         runner.build(sources=sources, hdl_toplevel="edgec_top", build_dir=work / "build", timescale=("1ns", "1ps"),
                      parameters=params, build_args=["-Wno-fatal"] if simulator == "verilator" else [],
-                     log_file=work / "build.log")
+                     includes=sorted({str(Path(s).parent) for s in sources}), log_file=work / "build.log")
     except (RuntimeError, SystemExit, OSError) as e:
         log = (work / "build.log").read_text(errors="replace").splitlines() if (work / "build.log").is_file() else []
         errs = [ln for ln in log if "rror" in ln][:3] or log[-3:] or [str(e)]

@@ -79,16 +79,8 @@ module edgec_wino_in #(
         end
     endfunction
 
-    // x * c at W bits, by shifts and adds (c is a constant once the loops are unrolled)
-    function [W-1:0] mulc(input [W-1:0] x, input integer c);
-        integer k, ca;
-        begin
-            ca = (c < 0) ? -c : c;
-            mulc = {W{1'b0}};
-            for (k = 0; k < 4; k = k + 1) if (ca[k]) mulc = mulc + (x << k);
-            if (c < 0) mulc = -mulc;
-        end
-    endfunction
+    // x * c at W bits (edgec_mulc.vh, shared with the other transform)
+`include "edgec_mulc.vh"
 
     // V = BT d BT^T of one channel: d[a][b] at [(a*N + b)*W +: W], V[i][j] at [(i*N + j)*W +: W]
     function [P*W-1:0] transform(input [P*W-1:0] d);

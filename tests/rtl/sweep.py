@@ -233,7 +233,7 @@ def build(sim: str, cases: list[RtlCase], work: Path):
     runner = get_runner(sim)
     args = ["-Wno-fatal"] if sim == "verilator" else []
     runner.build(sources=[*sorted(rtl.glob("*.v")), work / "sweep.v"], hdl_toplevel="sweep", build_dir=work / "build",
-                 timescale=("1ns", "1ps"), build_args=args, log_file=work / "build.log")
+                 timescale=("1ns", "1ps"), build_args=args, includes=[str(rtl)], log_file=work / "build.log")
     return runner
 
 

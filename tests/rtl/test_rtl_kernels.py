@@ -72,7 +72,8 @@ def test_lint_clean(name):
     src = resources.path("hw") / "rtl" / name
     tools.use_simulator("verilator")
     for params in LINT_PARAMS[name]:
-        r = subprocess.run([str(tools.verilator_bin()), "--lint-only", "-Wall", *params.split(), str(src),
+        r = subprocess.run([str(tools.verilator_bin()), "--lint-only", "-Wall", f"-I{src.parent}", *params.split(),
+                            str(src),
                             *[str(p) for p in src.parent.glob("*.v") if p != src], "--top-module", src.stem],
                            capture_output=True, text=True)
         assert r.returncode == 0, f"{name} {params}:\n{r.stderr}"
