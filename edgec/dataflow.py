@@ -363,7 +363,7 @@ def _weight_type(n: Node):
     w = n.params["weight"]
     if n.attrs.get("kernel_kind") in ("xnor-popcount", "binary-addsub"):
         return Bipolar()
-    t = int_type_for(w.min(), w.max())
+    t = int_type_for(min(int(w.min()), -1), w.max())  # signed, even when no weight is negative
     return IntType(max(t.bits, 2), True)
 
 

@@ -96,6 +96,9 @@ def trained(module: nn.Module, epochs: int = 15, seed: int = 0) -> nn.Module:
     from edgec.examples import digits
 
     torch.manual_seed(seed)
+    for m in module.modules():  # initialised here, not by whatever ran before the module was made
+        if hasattr(m, "reset_parameters"):
+            m.reset_parameters()
     xtr, ytr = digits.train_split()
     x, y = torch.from_numpy(xtr), torch.from_numpy(ytr)
     opt = torch.optim.Adam(module.parameters(), lr=3e-3)

@@ -9,6 +9,7 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 
 from edgec import EdgecError, build, csim
 from edgec.examples import digits
@@ -156,3 +157,33 @@ def test_synthesis_view_and_csim_view_agree_on_64_frames(tmp_path, nets, case):
     kinds = {s["kind"] for s in json.loads((out / "report.json").read_text())["hardware"]["stages"]}
     if rest := case.split("-")[3:]:
         assert {"wino_in", "wino_out"} <= kinds and "smvau" in kinds, kinds
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_layers_whose_weights_are_all_non_negative(tmp_path, nets, sparse):
+    """A layer with no negative weight still gets a signed weight type wide enough for its
+    largest one (int4 weights 0..7 are int4, not int3, which reads 7 as -1): the C
+    simulation and the RTL equal the simulator, dense and sparse, on the conv layers, the
+    depthwise window and the linear head."""
+    import copy
+
+    from edgec.cosim.run import run as cosim
+    from edgec.ir.graph import Graph
+
+    net = copy.deepcopy(nets["conv"])
+    with torch.no_grad():
+        for m in net.modules():  # BN scales positive too: no sign folded into the weights
+            if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear, torch.nn.BatchNorm2d)):
+                m.weight.abs_()
+    out = tmp_path / "out"
+    extra = dict(prune=0.5, sparse="on", finetune_epochs=0) if sparse else {}
+    build(net, out, input_shape=(1, 8, 8), preset="int4", calib=digits.train_split()[0][:300], folding="min",
+          progress=None, **extra)
+    g = Graph.load(out / "model")
+    ws = [n.params["weight"] for n in g.nodes if "weight" in n.params]
+    assert ws and all(w.min() >= 0 for w in ws) and max(int(w.max()) for w in ws) == 7  # the case holds
+    kinds = {s["kind"] for s in json.loads((out / "report.json").read_text())["hardware"]["stages"]}
+    assert ("smvau" in kinds) == sparse and "window" in kinds
+    check_csim(out, digits.test_split()[0][:100])
+    r = cosim(out, "verilator", digits.test_split()[0][:4], 4)
+    assert r["ok"] and r["mismatches"] == 0, r
