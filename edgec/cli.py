@@ -164,8 +164,10 @@ def cmd_sim(a) -> int:
         q, y = mod.run(x, debug=a.debug)
     except ValueError as e:
         raise EdgecError(f"--inputs '{a.inputs}': {e}") from None
-    save_npz(out, {"q": q, "y": y})
-    msg = f"simulated {len(x)} inputs -> {a.out} (q {q.dtype} {q.shape}, y {y.dtype})"
+    model_out = mod.outputs(y)
+    save_npz(out, {"q": q, "y": y, "out": model_out})
+    msg = f"simulated {len(x)} inputs -> {a.out} (q {q.dtype} {q.shape}, y {y.dtype}, out {model_out.dtype} " \
+          f"{model_out.shape}: the model's own outputs)"
     if lab is not None:
         msg += f"; accuracy {100 * float((y.reshape(len(x), -1).argmax(1) == lab).mean()):.2f}%"
     print(msg)

@@ -26,7 +26,7 @@ from .cost.fold import check_fixed, fold
 from .cost.lowering import POLICY, alternatives
 from .csim import test_codes
 from .errors import EdgecError
-from .frontend.fgraph import check_finite
+from .frontend.fgraph import check_finite, model_input_shape
 from .frontend.finetune import finetune
 from .frontend.lower import lower
 from .frontend.lowrank import LowRank, factorize
@@ -127,10 +127,11 @@ def load_model(model, input_shape, max_model_mb=None):
     if isinstance(model, (str, os.PathLike)):
         p = Path(model)
         if p.suffix == ".onnx":
+            from .frontend.normalize import normalized
             from .frontend.onnx_import import import_onnx, load_onnx
             from .frontend.qonnx_import import import_qonnx, is_qonnx
 
-            loaded = load_onnx(p, None if max_model_mb is None else int(max_model_mb) << 20)
+            loaded = normalized(load_onnx(p, None if max_model_mb is None else int(max_model_mb) << 20))
             return (import_qonnx(p, loaded) if is_qonnx(loaded[0]) else import_onnx(p, loaded)), None
         if p.suffix == ".pt2":
             return import_torch(load_pt2(p)), None
@@ -272,8 +273,8 @@ def _load(o: BuildOptions) -> Source:
         src.fg = fg
         if o.calib is None:
             raise EdgecError("quantization needs calibration data: --calib X.npy with inputs shaped (N, "
-                             + ", ".join(map(str, fg.input.shape)) + ")")
-        src.cx, src.cy = _labelled(o.calib, o.labels, "--calib", fg.input.shape, _classes(fg))
+                             + ", ".join(map(str, model_input_shape(fg))) + ")")
+        src.cx, src.cy = _labelled(o.calib, o.labels, "--calib", model_input_shape(fg), _classes(fg))
         src.eval_x, src.eval_y = (src.cx, src.cy) if src.cy is not None else (None, None)
     src.finetune_epochs = int(epochs or 0)
     return src

@@ -10,7 +10,7 @@ import numpy as np
 from ..version import __version__
 from ..ir.graph import save_npz
 from .stages import TOP
-from .sim import input_spec
+from .sim import input_spec, layouts
 from .render import render
 from .vivado import MAX_TRANSFER_BYTES
 
@@ -23,6 +23,9 @@ class DriverContext:
     input_shape: list[int]
     output_shape: list[int]
     input_quant: dict
+    input_layout: str  # chw or hwc: how the model's 3-D input is laid out
+    output_layout: str
+    head: list  # kernels.head steps
     axis_in: dict
     axis_out: dict
     max_transfer: int = MAX_TRANSFER_BYTES
@@ -35,7 +38,7 @@ def emit(g, board, name: str, axis: dict, out_dir: Path) -> None:
     drv = out_dir / "driver"
     drv.mkdir(parents=True)
     ctx = DriverContext(name, __version__, TOP, list(g.meta["input_shape"]), list(g.meta["output_shape"]),
-                        input_spec(g.meta["input_quant"]), axis["in"], axis["out"])
+                        input_spec(g.meta["input_quant"]), *layouts(g), axis["in"], axis["out"])
     render("driver/driver.py.j2", drv / "driver.py", ctx=ctx)
     shutil.copyfile(Path(kernels.__file__), drv / "kernels.py")
     aff = g.meta["output_affine"]

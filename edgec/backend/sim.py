@@ -54,6 +54,9 @@ class SimContext:
     input_shape: list[int]
     output_shape: list[int]
     input_quant: dict
+    input_layout: str  # chw or hwc: how the model's 3-D input is laid out
+    output_layout: str
+    head: list  # kernels.head steps
     out_var: str
     batch: int
     input_name: str
@@ -89,7 +92,13 @@ def context(g: Graph, name: str) -> SimContext:
             s.order = a["order"]
         steps.append(s)
     return SimContext(name, __version__, list(g.meta["input_shape"]), list(g.meta["output_shape"]),
-                      input_spec(g.meta["input_quant"]), var[g.output], 256, g.input.name, steps)
+                      input_spec(g.meta["input_quant"]), *layouts(g), var[g.output], 256, g.input.name, steps)
+
+
+def layouts(g: Graph) -> tuple[str, str, list]:
+    """(input layout, output layout, head steps) of ``g``'s meta, with their defaults."""
+    m = g.meta
+    return m.get("input_layout", "chw"), m.get("output_layout", "chw"), [list(s) for s in m.get("head", [])]
 
 
 def input_spec(iq: dict) -> dict:

@@ -7,7 +7,8 @@ topological order. Supported ops and their fields:
 ========  ===========================================  ===============================
 op        attrs                                        params (float64 numpy arrays)
 ========  ===========================================  ===============================
-input     shape                                        -
+input     shape (channels first), layout ("chw", or    -
+          "hwc": the model takes (H, W, C))
 conv      stride (sh, sw), pad (top, left, bottom,     weight (O, I/groups, kh, kw),
           right), groups                               bias (O,)
 linear    -                                            weight (O, I), bias (O,)
@@ -17,7 +18,8 @@ maxpool   kernel (kh, kw), stride (sh, sw),            -
           pad (top, left, bottom, right)
 avgpool   kernel (kh, kw), stride (sh, sw)             -
 gap       -  (global average pool, keeps (C, 1, 1))    -
-flatten   -  ((C, H, W) -> (C*H*W,), row-major)        -
+flatten   order ("chw": (C, H, W) -> (C*H*W,) row-    -
+          major; "hwc": as laid out channels last)
 add       -  (two inputs, same shape)                  -
 ========  ===========================================  ===============================
 
@@ -41,6 +43,27 @@ SUPPORTED_SOURCE_OPS = (
 )
 
 
+def model_input_shape(g) -> tuple[int, ...]:
+    """The per-sample input shape as the model takes it (channels last for layout hwc)."""
+    a = g.input.attrs
+    s = tuple(int(d) for d in a["shape"])
+    return (*s[1:], s[0]) if a.get("layout", "chw") == "hwc" else s
+
+
+def channels_first(x, g):
+    """Inputs as the model takes them -> channels first, as the float graph computes."""
+    if g.input.attrs.get("layout", "chw") != "hwc":
+        return x
+    return x.permute(0, 3, 1, 2) if hasattr(x, "permute") else np.asarray(x).transpose(0, 3, 1, 2)
+
+
+def flatten_order(x, order: str):
+    """Flatten a (N, C, H, W) batch in ``order`` (chw, or hwc: channels last first)."""
+    if order == "hwc" and x.ndim == 4:
+        x = x.permute(0, 2, 3, 1) if hasattr(x, "permute") else x.transpose(0, 2, 3, 1)
+    return x.reshape(x.shape[0], -1)
+
+
 @dataclass
 class FNode:
     name: str
@@ -56,6 +79,7 @@ class FNode:
 class FGraph:
     nodes: list[FNode]
     output: str
+    head: list = field(default_factory=list)  # host-side output ops after the last layer (kernels.head)
 
     def node(self, name: str) -> FNode:
         for n in self.nodes:
@@ -125,7 +149,7 @@ def prune(g: FGraph) -> FGraph:
     for n in reversed(g.nodes):
         if n.name in live:
             live.update(n.inputs)
-    return FGraph([n for n in g.nodes if n.name in live or n.op == "input"], g.output)
+    return FGraph([n for n in g.nodes if n.name in live or n.op == "input"], g.output, g.head)
 
 
 def _out_hw(h, w, k, s, p):

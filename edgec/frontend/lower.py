@@ -8,6 +8,7 @@ import torch
 from ..ir.graph import Graph, Node
 from ..ir.ops import Op
 from ..ir.types import Bipolar, IntType, window_type
+from .fgraph import model_input_shape
 from .qmodel import FakeQuantModel
 from .qnet import ActQuant, QNet
 
@@ -59,7 +60,8 @@ def lower(qnet: QNet) -> Graph:
             iq = qnet.input_quant
             alias[n.name] = add(Node(n.name, Op.INPUT, [], shape, code_type(iq)))
             meta["input_quant"] = {"bits": iq.bits, "signed": iq.signed, "scale": iq.scale, "float32": True}
-            meta["input_shape"] = list(n.shape)
+            meta["input_shape"] = list(model_input_shape(g))
+            meta["input_layout"] = n.attrs.get("layout", "chw")
             continue
         if n.op in ("bn", "relu"):
             continue  # absorbed into their segment's quantizer below
@@ -110,7 +112,7 @@ def lower(qnet: QNet) -> Graph:
             if len(g.node(n.inputs[0]).shape) == 1:
                 alias[n.name] = src[0]
             else:
-                alias[n.name] = add(Node(n.name, Op.FLATTEN, src, shape, types[src[0]], {"order": "chw"}))
+                alias[n.name] = add(Node(n.name, Op.FLATTEN, src, shape, types[src[0]], {"order": n.attrs.get("order", "chw")}))
         seg = qnet.segment_by_compute(n.name) if n.op in ("conv", "linear", "add") else None
         if seg is None:
             continue
@@ -131,4 +133,6 @@ def lower(qnet: QNet) -> Graph:
         c = out_node.shape[-1]
         meta["output_affine"] = {"a": [aq.scale] * c, "c0": [0.0] * c}
     meta["output_shape"] = list(g.node(g.output).shape)
+    if g.head:
+        meta["head"] = [list(st) for st in g.head]
     return Graph(nodes, out, meta)

@@ -85,7 +85,7 @@ def factorize(g: FGraph, spec: LowRank) -> tuple[FGraph, list[dict]]:
             rows.append(row)
         else:
             nodes.append(n)
-    return infer_shapes(FGraph(nodes, g.output)), rows
+    return infer_shapes(FGraph(nodes, g.output, g.head)), rows
 
 
 def _row(n, method, rank, params_before, macs_before, params_after, macs_after):

@@ -25,6 +25,85 @@ class _Padded(tuple):
     """(tensor, (top, left, bottom, right)): a zero ``Pad`` waiting for the Conv consuming it."""
 
 
+class _Perm(tuple):
+    """(tensor, perm): the model's tensor is FGraph tensor ``tensor`` (channels first) laid
+    out by the Transpose ``perm`` (channels last). It may only be flattened (in that
+    order), be the model output, or be transposed back (docs/frontends.md)."""
+
+
+class _Head(tuple):
+    """(tensor, steps): FGraph tensor ``tensor`` followed by host-side output ops
+    (kernels.head steps). Nothing but another output op may follow."""
+
+
+HEAD_OPS = ("Softmax", "LogSoftmax", "Sigmoid", "ArgMax")  # after the last layer only: run on the host
+SUPPORTED_ONNX = (SUPPORTED_SOURCE_OPS + ", Transpose (of a channels-last input, before a Flatten, or at the output), "
+                  + "/".join(HEAD_OPS) + " after the last layer")
+
+
+def head_step(b, a, rank: int, opset: int) -> list:
+    """The kernels.head step of output op ``b.node`` on a rank-``rank`` tensor (batch axis included)."""
+    op = b.node.op_type
+    if op == "Sigmoid":
+        return ["sigmoid"]
+    if op == "ArgMax":
+        if a.get("select_last_index", 0):
+            raise b.fail("select_last_index=1 is not supported")
+        return ["argmax", int(a.get("axis", 0)) % rank, int(a.get("keepdims", 1))]
+    axis = int(a.get("axis", -1 if opset >= 13 else 1)) % rank
+    if opset < 13 and axis != rank - 1:  # before opset 13 Softmax flattens from axis on
+        raise b.fail(f"axis {axis} of opset {opset} {op} (over the flattened trailing axes) is not supported; "
+                     "only the last axis")
+    return [op.lower(), axis]
+
+
+def head_error(b, i: int):
+    return b.fail(f"input '{b.node.input[i]}' comes after an output op ({', '.join(HEAD_OPS)}); edgec runs those "
+                  "on the host after the last layer only: move it to the end of the graph")
+
+
+LAYOUT_OPS = ("Transpose", "Flatten", "Reshape", "Identity", "Dropout")  # the ops that may see a _Perm
+
+
+def to_cf(ndim: int) -> list[int]:
+    """Transpose perm: channels last -> channels first (NHWC -> NCHW)."""
+    return [0, ndim - 1, *range(1, ndim - 1)]
+
+
+def to_cl(ndim: int) -> list[int]:
+    """Transpose perm: channels first -> channels last (NCHW -> NHWC)."""
+    return [0, *range(2, ndim), 1]
+
+
+def transpose_perm(b, a, rank: int) -> list[int]:
+    """A Transpose's perm (default: reversed axes), checked to keep the batch axis first."""
+    perm = [int(p) % rank for p in a.get("perm", range(rank - 1, -1, -1))]
+    if sorted(perm) != list(range(rank)) or perm[0] != 0:
+        raise b.fail(f"perm {perm} must permute the axes of a rank-{rank} tensor and keep the batch axis first")
+    return perm
+
+
+def layout_transpose(b, a, perm_of, shape: tuple, is_input: bool):
+    """What a Transpose of a per-sample tensor means: (kind, perm) with kind 'input' (a
+    channels-last model input read channels first), 'identity', 'to_cl' (the tensor laid
+    channels last: may be flattened or output) or 'back' (a channels-last view transposed
+    back). ``perm_of``: the view's current perm or None."""
+    rank = len(shape) + 1
+    perm = transpose_perm(b, a, rank)
+    if perm == list(range(rank)):
+        return "identity", None
+    if perm_of is not None:
+        if [perm_of[i] for i in perm] == list(range(rank)):
+            return "back", None
+    elif rank in (3, 4) and perm == to_cf(rank) and is_input:
+        return "input", perm
+    elif rank in (3, 4) and perm == to_cl(rank):
+        return "to_cl", perm
+    raise b.fail(f"Transpose perm {perm} of a rank-{rank} tensor: edgec reads a Transpose only as a channels-last "
+                 "model input (perm [0, 3, 1, 2] right after the input), before a Flatten/Reshape or at the output "
+                 "(perm [0, 2, 3, 1]), or one that undoes the previous one")
+
+
 class _Builder:
     """FGraph nodes and ONNX values of one import; ``node``/``label`` is the node being converted."""
 
@@ -34,6 +113,8 @@ class _Builder:
         self.vals: dict[str, str | np.ndarray] = {}
         self.node = None
         self.label = ""
+        self.opset = 0
+        self.batch = _BATCH  # the model's batch size, when fixed
 
     def fail(self, what: str) -> EdgecError:
         return node_error(self.label, self.node.op_type, what)
@@ -49,6 +130,11 @@ class _Builder:
 
     def t(self, i: int) -> str:
         v = self.val(i)
+        if isinstance(v, _Head):
+            raise head_error(self, i)
+        if isinstance(v, _Perm):
+            raise self.fail(f"input '{self.node.input[i]}' is laid out channels last by a Transpose; edgec reads that "
+                            "only before a Flatten/Reshape or at the output")
         if isinstance(v, _Padded):
             raise self.fail("zero padding (Pad) is only supported right before a Conv")
         if not isinstance(v, str):
@@ -192,22 +278,65 @@ def _pool(op):
     return handler
 
 
-def _flatten(b, a):
+def _viewed(b):
+    """(FGraph tensor, flatten order, its shape as the model sees it) of input 0."""
+    v = b.val(0)
+    if isinstance(v, _Perm):
+        shape = b.shape(v[0])
+        return v[0], "hwc", tuple(shape[p - 1] for p in v[1][1:])
     x = b.t(0)
-    ins = b.shape(x)
-    if a.get("axis", 1) % (len(ins) + 1) != 1:
-        raise b.fail(f"only axis=1 is supported, got axis={a['axis']}")
-    return x if len(ins) == 1 else b.emit("flatten", [x])
+    return x, "chw", b.shape(x)
+
+
+def _flat(b, x, order):
+    return b.emit("flatten", [x], {"order": order}) if len(b.shape(x)) > 1 else x
+
+
+def flatten_axis_ok(b, a, rank: int) -> bool:
+    """Flatten's axis keeps the batch apart: 1, or 0 when the model's batch is fixed at 1
+    (Keras exports write axis 0: (1, N*F) is (N, F) for N = 1)."""
+    axis = a.get("axis", 1) % (rank + 1)
+    return axis == 1 or axis == 0 and b.batch == 1
+
+
+def _flatten(b, a):
+    x, order, ins = _viewed(b)
+    if not flatten_axis_ok(b, a, len(ins) + 1):
+        raise b.fail(f"only axis=1 is supported (or 0 with a batch of 1), got axis={a['axis']}")
+    return _flat(b, x, order)
+
+
+def _head(b, a):
+    v = b.val(0)
+    x, steps = v if isinstance(v, _Head) else (b.t(0), [])
+    if steps and steps[-1][0] == "argmax":
+        raise head_error(b, 0)
+    return _Head((x, [*steps, head_step(b, a, len(b.shape(x)) + 1, b.opset)]))
+
+
+def _transpose(b, a):
+    v = b.val(0)
+    if isinstance(v, np.ndarray):  # (constants are folded before handlers run)
+        raise b.fail("a Transpose of a constant that was not folded")
+    x = v[0] if isinstance(v, _Perm) else b.t(0)
+    is_input = x == b.nodes[0].name and not any(x in n.inputs for n in b.nodes)
+    kind, perm = layout_transpose(b, a, v[1] if isinstance(v, _Perm) else None, b.shape(x), is_input)
+    if kind == "input":  # the model takes channels last; the FGraph input is channels first
+        inp = b.nodes[0]
+        inp.attrs.update(shape=tuple(inp.attrs["shape"][p - 1] for p in perm[1:]), layout="hwc")
+        b.vals[b.node.input[0]] = _Perm((x, to_cl(len(perm))))  # no other node may read it as it was
+        return x
+    return _Perm((x, perm)) if kind == "to_cl" else x
 
 
 def _reshape(b, a):
-    x, target = b.t(0), [int(v) for v in b.c(1, "shape")]
-    ins = b.shape(x)
+    x, order, ins = _viewed(b)
+    target = [int(v) for v in b.c(1, "shape")]
     batch = (_BATCH, 1) if a.get("allowzero", 0) else (_BATCH, 1, 0)  # 0 copies the batch dim
     if len(target) == len(ins) + 1 and target[0] in batch + (-1,) and tuple(target[1:]) == ins:
-        return x  # no-op reshape
+        return b.val(0)  # no-op reshape
     if target in ([r, c] for r in batch for c in (-1, prod(ins))) or target == [-1, prod(ins)]:
-        return x if len(ins) == 1 else b.emit("flatten", [x])
+        return _flat(b, x, order)
     shown = ["N" if d == _BATCH else d for d in target]
     raise b.fail(f"only reshaping to (N, -1) is supported, got per-sample {list(ins)} -> {shown}")
 
@@ -292,7 +421,7 @@ _ONNX_OPS = {
     "Relu": lambda b, a: b.emit("relu", [b.t(0)]),
     "MaxPool": _pool("maxpool"), "AveragePool": _pool("avgpool"),
     "GlobalAveragePool": lambda b, a: b.emit("gap", [b.t(0)]), "ReduceMean": _reduce_mean,
-    "Flatten": _flatten, "Reshape": _reshape,
+    "Flatten": _flatten, "Reshape": _reshape, "Transpose": _transpose, **{op: _head for op in HEAD_OPS},
     "Identity": lambda b, a: b.val(0), "Dropout": _dropout,
     "Shape": _shape,
     "Gather": lambda b, a: np.take(b.c(0, "input"), b.c(1, "indices"), axis=a.get("axis", 0)),
@@ -498,6 +627,9 @@ def import_onnx(path, loaded=None) -> FGraph:
     inputs = [single_input(model, inits)]
     opset = _opset(model)
     b = _Builder()
+    b.opset = opset
+    dim0 = inputs[0].type.tensor_type.shape.dim[0]
+    b.batch = int(dim0.dim_value) if dim0.HasField("dim_value") else _BATCH
     b.vals.update(inits)
     in_name = unique_name(inputs[0].name, b.taken)
     b.nodes.append(FNode(in_name, "input", [], {"shape": _input_shape(inputs[0])}, source_op="input"))
@@ -508,15 +640,21 @@ def import_onnx(path, loaded=None) -> FGraph:
         foldable = standard and all(_is_const(b.vals.get(i)) for i in node.input if i)
         handler = _ONNX_OPS.get(node.op_type) if standard else None
         if handler is None and not foldable:
-            raise node_error(b.label, node.op_type, "unsupported op; supported: " + SUPPORTED_SOURCE_OPS)
+            raise node_error(b.label, node.op_type, "unsupported op; supported: " + SUPPORTED_ONNX)
         try:
             v = _fold(b, opset) if foldable else handler(b, _attrs(node))
-            b.vals[node.output[0]] = v if isinstance(v, (str, _Padded)) else np.asarray(v)
+            b.vals[node.output[0]] = v if isinstance(v, (str, _Padded, _Perm, _Head)) else np.asarray(v)
         except EdgecError:
             raise
         except Exception as e:  # noqa: BLE001 - malformed attributes/inputs, failed folding
             raise b.fail(f"unsupported attributes or inputs: {e}") from e
     out = b.vals.get(g.output[0].name)
+    out, head = out if isinstance(out, _Head) else (out, [])
+    if isinstance(out, _Perm):
+        raise EdgecError(f"the model output '{g.output[0].name}' is a channels-last map (a Transpose at the end); "
+                         "edgec's float path returns maps channels first: drop the final Transpose")
     if not isinstance(out, str):
         raise EdgecError(f"the model output '{g.output[0].name}' is not computed from the model input")
-    return infer_shapes(prune(FGraph(b.nodes, out)))
+    fg = infer_shapes(prune(FGraph(b.nodes, out)))
+    fg.head = head
+    return fg

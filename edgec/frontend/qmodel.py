@@ -14,7 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .fgraph import FGraph, FNode
+from .fgraph import FGraph, FNode, channels_first, flatten_order
 from .qnet import QNet, Segment, WeightQuant
 
 
@@ -82,7 +82,7 @@ def float_forward(g: FGraph, x: np.ndarray, keep: set[str] | None = None):
         ins = [vals[i] for i in n.inputs]
         p = {k: _t(v, dt) for k, v in n.params.items()}
         if n.op == "input":
-            y = _t(x, dt)
+            y = _t(channels_first(x, g), dt)
         elif n.op == "conv":
             y = _conv(n, ins[0], p["weight"], p["bias"])
         elif n.op == "linear":
@@ -100,7 +100,7 @@ def float_forward(g: FGraph, x: np.ndarray, keep: set[str] | None = None):
         elif n.op == "gap":
             y = ins[0].mean(dim=(2, 3), keepdim=True)
         elif n.op == "flatten":
-            y = ins[0].reshape(ins[0].shape[0], -1)
+            y = flatten_order(ins[0], n.attrs.get("order", "chw"))
         elif n.op == "add":
             y = ins[0] + ins[1]
         vals[n.name] = y
@@ -223,7 +223,7 @@ class FakeQuantModel(torch.nn.Module):
         for n in g.nodes:
             ins = [vals[i] for i in n.inputs]
             if n.op == "input":
-                xi = torch.as_tensor(x, dtype=torch.float32)  # the host quantizer works in float32
+                xi = torch.as_tensor(channels_first(x, g), dtype=torch.float32)  # the host quantizer: float32
                 vals[n.name] = quantize_act(xi, q.input_quant, q.input_quant.scale).to(self.dtype)
                 scales[n.name] = q.input_quant.scale
                 continue
@@ -256,7 +256,7 @@ class FakeQuantModel(torch.nn.Module):
                 vals[n.name] = torch.floor(s / (ins[0].shape[2] * ins[0].shape[3]) + 0.5)
                 scales[n.name] = scales[n.inputs[0]]
             elif n.op == "flatten":
-                vals[n.name] = ins[0].reshape(ins[0].shape[0], -1)
+                vals[n.name] = flatten_order(ins[0], n.attrs.get("order", "chw"))
                 scales[n.name] = scales[n.inputs[0]]
             if seg is not None:
                 acc, a, c0 = vals[seg.compute.name]

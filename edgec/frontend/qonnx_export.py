@@ -24,7 +24,7 @@ import torch
 from onnx import TensorProto, helper, numpy_helper
 
 from ..errors import EdgecError
-from .fgraph import unique_name
+from .fgraph import model_input_shape, unique_name
 from .qmodel import quantize_weight
 from .qnet import ActQuant, QNet
 
@@ -82,8 +82,10 @@ def export_qonnx(qnet: QNet, path) -> Path:
     val: dict[str, str] = {}
     tensors: dict[str, dict] = {}
     inp = g.input
-    x = w.name(f"{inp.name}_float")
-    w.shapes[x] = [1, *inp.shape]
+    x0 = x = w.name(f"{inp.name}_float")
+    w.shapes[x] = [1, *model_input_shape(g)]
+    if inp.attrs.get("layout", "chw") == "hwc":  # the model takes channels last, as the source did
+        x = w.node("Transpose", [x], w.name(f"{inp.name}_cf"), shape=[1, *inp.shape], perm=[0, 3, 1, 2])
     val[inp.name] = w.quant(x, w.name(inp.name), qnet.input_quant)
     tensors[val[inp.name]] = {"ir": inp.name, "scale": qnet.input_quant.scale, "zero_point": 0.0, "bipolar": False,
                               "input": x, "rounding": "half_away"}
@@ -134,6 +136,9 @@ def export_qonnx(qnet: QNet, path) -> Path:
             tensors[out] = {"ir": n.name, "scale": aq.scale, "zero_point": 0.0, "bipolar": False, "input": mean,
                             "rounding": "half_away"}
         elif n.op == "flatten":
+            if n.attrs.get("order", "chw") == "hwc":
+                c, h, wd = g.node(n.inputs[0]).shape
+                src = [w.node("Transpose", src, w.name(f"{n.name}_cl"), shape=[1, h, wd, c], perm=[0, 2, 3, 1])]
             w.node("Flatten", src, out, shape=[1, *n.shape], axis=1)
         else:
             raise EdgecError(f"--export-qonnx: node '{n.name}' ({n.op}) has no QONNX form")
@@ -144,7 +149,7 @@ def export_qonnx(qnet: QNet, path) -> Path:
             tensors[q] = {"ir": f"{seg.name}_quant", "scale": seg.out.scale, "zero_point": 0.0,
                           "bipolar": seg.out.bipolar, "input": out, "rounding": "half_away"}
     vi = {t: helper.make_tensor_value_info(t, TensorProto.FLOAT, shp) for t, shp in w.shapes.items()}
-    graph = helper.make_graph(w.nodes, "edgec", [vi.pop(x)], [vi.pop(val[g.output])], w.inits,
+    graph = helper.make_graph(w.nodes, "edgec", [vi.pop(x0)], [vi.pop(val[g.output])], w.inits,
                               value_info=list(vi.values()))
     model = helper.make_model(graph, producer_name="edgec",
                               opset_imports=[helper.make_opsetid("", 13), helper.make_opsetid(DOMAIN, 1)])

@@ -27,7 +27,7 @@ from ..ir.ops import Op
 from ..ir.ref import round_to_int
 from ..ir.types import Bipolar, IntType, window_type
 from .fgraph import unique_name
-from .onnx_import import (_BATCH, _ONNX_OPS, _Builder, _attrs, _check_2d, _fold, _input_shape, _is_const, _opset,
+from .onnx_import import (_BATCH, flatten_axis_ok, _ONNX_OPS, _Builder, _attrs, _check_2d, _fold, _input_shape, _is_const, _opset,
                           _pads, load_onnx, single_input)
 
 QONNX_DOMAINS = ("qonnx.custom_op.general", "finn.custom_op.general", "onnx.brevitas")
@@ -522,8 +522,8 @@ def _to_flat(b, v):
 
 def _flatten(b, a):
     v = b.t(0)
-    if a.get("axis", 1) % (len(v.shape) + 1) != 1:
-        raise b.fail(f"only axis=1 is supported, got axis={a['axis']}")
+    if not flatten_axis_ok(b, a, len(v.shape) + 1):
+        raise b.fail(f"only axis=1 is supported (or 0 with a batch of 1), got axis={a['axis']}")
     return _to_flat(b, v)
 
 

@@ -16,7 +16,7 @@ import torch
 from ..errors import EdgecError
 from ..options import DEFAULT_PRESET, PRESETS, PRUNE_DOMAINS, PRUNE_MODES
 from ..validate import choice, integer, known_keys, load_yaml, number
-from .fgraph import FGraph
+from .fgraph import FGraph, model_input_shape
 from .qmodel import float_forward
 from .qnet import PASS_THROUGH, ActQuant, QNet, Segment, WeightQuant, find_segments
 
@@ -179,9 +179,10 @@ def quantize(g: FGraph, calib_x: np.ndarray, cfg: QuantConfig) -> QNet:
     check_layer_names(g, cfg)
     raw_segs = find_segments(g)
     x = np.asarray(calib_x, dtype=np.float64)
-    if x.ndim != len(g.input.shape) + 1 or tuple(x.shape[1:]) != tuple(g.input.shape):
+    shape = model_input_shape(g)
+    if x.ndim != len(shape) + 1 or tuple(x.shape[1:]) != tuple(shape):
         raise EdgecError(f"calibration data has shape {x.shape}; "
-                         f"the model takes (N, {', '.join(map(str, g.input.shape))})")
+                         f"the model takes (N, {', '.join(map(str, shape))})")
     keep = {(bn or c).name for c, bn, _ in raw_segs} | {(r or bn or c).name for c, bn, r in raw_segs}
     vals = float_forward(g, x, keep)
     segments: list[Segment] = []

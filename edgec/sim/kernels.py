@@ -31,6 +31,29 @@ def quantize_input(x, spec):
     return np.clip(ROUND[spec["rounding"]](v), spec["lo"], spec["hi"]).astype(np.int64)
 
 
+def head(y, steps):
+    """The model's own outputs from the real values ``y`` of the integer outputs: the ops
+    after its last layer, run on the host in float64. ``steps``: [op, axis] with op
+    softmax, logsoftmax, sigmoid or argmax (axis of the model's output tensor, batch axis
+    0; argmax keeps the axis as ONNX's keepdims=1 does unless a third item says 0)."""
+    y = np.asarray(y, np.float64)
+    for st in steps:
+        op = st[0]
+        if op == "sigmoid":
+            y = 1.0 / (1.0 + np.exp(-y))
+        elif op in ("softmax", "logsoftmax"):
+            z = y - y.max(axis=st[1], keepdims=True)
+            lse = np.log(np.exp(z).sum(axis=st[1], keepdims=True))
+            y = z - lse if op == "logsoftmax" else np.exp(z - lse)
+        elif op == "argmax":
+            y = np.argmax(y, axis=st[1])
+            if len(st) < 3 or st[2]:
+                y = np.expand_dims(y, st[1])
+        else:
+            raise ValueError(f"unknown output op {op}")
+    return y
+
+
 def check_input_codes(q, spec):
     """Raise ValueError unless the integer inputs ``q`` are valid codes."""
     if spec["bipolar"]:

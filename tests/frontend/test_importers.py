@@ -304,13 +304,27 @@ def test_truncated_pt2(tmp_path):
         load_pt2(tmp_path / "bad.pt2")
 
 
-def test_onnx_unsupported_op(tmp_path):
-    for act, op in [(nn.Sigmoid(), "Sigmoid"), (nn.Softmax(dim=1), "Softmax")]:
-        model = nn.Sequential(nn.Linear(4, 3), act).eval()
+def test_onnx_output_ops_after_the_last_layer_and_not_before(tmp_path):
+    """Sigmoid, Softmax and LogSoftmax after the last layer are the host's (the float graph's
+    head); in the middle of the graph they are refused with the node, the op and the fix."""
+    for act, op, step in [(nn.Sigmoid(), "Sigmoid", ["sigmoid"]), (nn.Softmax(dim=1), "Softmax", ["softmax", 1]),
+                          (nn.LogSoftmax(dim=1), "LogSoftmax", ["logsoftmax", 1])]:
+        fg = import_onnx(_export_onnx(nn.Sequential(nn.Linear(4, 3), act).eval(), (4,), tmp_path / f"{op}.onnx"))
+        assert fg.head == [step] and [n.op for n in fg.nodes] == ["input", "linear"]
+        model = nn.Sequential(nn.Linear(4, 3), act, nn.Linear(3, 2)).eval()
         with pytest.raises(EdgecError) as e:
-            import_onnx(_export_onnx(model, (4,), tmp_path / f"{op}.onnx"))
+            import_onnx(_export_onnx(model, (4,), tmp_path / f"{op}_mid.onnx"))
         msg = str(e.value)
-        assert f"({op})" in msg and "node '/1/" in msg and "unsupported op; supported:" in msg, msg
+        assert "(Gemm)" in msg and "comes after an output op" in msg and "move it to the end" in msg, msg
+
+
+def test_onnx_unsupported_op(tmp_path):
+    model = nn.Sequential(nn.Linear(4, 3), nn.Tanh()).eval()
+    with pytest.raises(EdgecError) as e:
+        import_onnx(_export_onnx(model, (4,), tmp_path / "tanh.onnx"))
+    msg = str(e.value)
+    assert "(Tanh)" in msg and "node '/1/" in msg and "unsupported op; supported:" in msg, msg
+    assert "Tanh" not in msg.split("supported:")[1]
 
 
 def test_onnx_unnamed_unsupported_node(tmp_path):

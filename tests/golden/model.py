@@ -2,7 +2,7 @@
 
 numpy only; no edgec import. Usage:
     import model; q, y = model.run(x)     # x: float (N, 1, 8, 8) or integer codes
-    python model.py X.npy Y.npz           # writes arrays q (integer outputs) and y (their real values)
+    python model.py X.npy Y.npz           # writes q (integer outputs), y (their real values), out (the model's outputs)
 """
 import importlib.util
 import sys
@@ -20,6 +20,8 @@ OUTPUT_SHAPE = (10,)
 # host input quantizer (kernels.quantize_input): the steps on x, then round and clip (or the sign)
 INPUT_QUANT = {'steps': [['div', 0.003921568859368563]], 'float32': True, 'rounding': 'half_up', 'bipolar': False, 'lo': 0, 'hi': 255}
 INPUT_LO, INPUT_HI = INPUT_QUANT["lo"], INPUT_QUANT["hi"]
+# the model's ops after its last layer, run on the host in float (kernels.head)
+HEAD = []
 _W = {}
 
 
@@ -124,6 +126,16 @@ def run(x, debug=False, batch=256, keep=None):
     return q, y
 
 
+def outputs(y):
+    """The model's own outputs from ``y`` (run's real values): HEAD applied on the host."""
+    return K.head(y, HEAD)
+
+
+def predict(x, debug=False):
+    """Inputs -> the model's own outputs, as its source framework returns them."""
+    return outputs(run(x, debug)[1])
+
+
 if __name__ == "__main__":
     q, y = run(np.load(sys.argv[1]))
-    np.savez(sys.argv[2], q=q, y=y)
+    np.savez(sys.argv[2], q=q, y=y, out=outputs(y))

@@ -1,0 +1,205 @@
+"""ONNX/QONNX normalisation: any exporter's file -> the canonical form the importers read.
+
+Run on every ``.onnx`` file after ``load_onnx``'s safety checks and before
+``import_onnx``/``import_qonnx``. The field's libraries do the general work:
+
+- qonnx ``ChangeBatchSize(1)`` for a fixed batch dimension other than 1 (the importers
+  read one sample);
+- the transformations of qonnx's ``cleanup_model`` (not its renaming: errors name the
+  model's own nodes): onnx shape inference, constant folding (the Shape/Gather/
+  Unsqueeze/Concat flatten of old Brevitas exports), ``Transpose`` of weight
+  initializers folded into their ``Quant`` (``FoldTransposeIntoQuantInit``), unused
+  tensors and static inputs removed;
+
+and what no library does is written here:
+
+- channels last to channels first (qonnx converts only the other way): the ops of the
+  domain ``qonnx.custom_op.channels_last`` become standard ops, every activation tensor
+  of rank 3/4 is re-laid channels first (broadcast constants and ``axis`` attributes
+  permuted with it), and one ``Transpose`` is left at each place where the model's own
+  layout shows: after a channels-last input, before a ``Flatten``/``Reshape`` of a
+  channels-last tensor and before a channels-last output. Keras exports already have
+  that form. The importers read those ``Transpose`` nodes as the input's and the
+  flattening's layout (docs/frontends.md).
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import onnx
+from onnx import helper
+
+from ..errors import EdgecError
+from .onnx_import import _attrs, to_cf, to_cl
+
+CHANNELS_LAST = "qonnx.custom_op.channels_last"
+QONNX_QUANT = ("Quant", "BipolarQuant", "Trunc", "IntQuant")
+# ops whose data input(s) may be re-laid channels first, with what else changes
+_ELTWISE = {"Quant", "BipolarQuant", "Trunc", "IntQuant", "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Clip", "HardSigmoid",
+            "Mul", "Add", "Sub", "Div", "Identity", "Dropout", "Cast", "PRelu", "Max", "Min", "Abs", "Neg", "Elu",
+            "Selu", "Softsign", "Softplus", "HardSwish", "Erf", "Round", "Floor", "Ceil", "Sqrt", "Exp", "Pow"}
+_SPATIAL = {"Conv", "MaxPool", "AveragePool", "BatchNormalization", "GlobalAveragePool", "GlobalMaxPool",
+            "ConvTranspose", "Pad", "LpPool"}
+_RESIZE = {"Resize", "Upsample"}  # standard ops on a channels-last tensor whose per-axis scales re-lay with it
+
+
+def normalize(model: onnx.ModelProto) -> onnx.ModelProto:
+    """The canonical form of ``model`` (a copy): batch 1, constants folded, shapes
+    inferred, channels first with the model's layout in ``Transpose`` nodes. Node and
+    tensor names are the model's own (errors name them). A graph the libraries cannot
+    process is returned unchanged: the importer then names what it refuses."""
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.transformation.change_batchsize import ChangeBatchSize
+    from qonnx.transformation.fold_constants import FoldConstants
+    from qonnx.transformation.general import RemoveStaticGraphInputs, RemoveUnusedTensors
+    from qonnx.transformation.infer_shapes import InferShapes
+    from qonnx.transformation.quant_constant_folding import FoldTransposeIntoQuantInit
+
+    for n in model.graph.node:  # geometry first: onnx's C++ shape inference divides by strides
+        _attrs(n)
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            mw = ModelWrapper(m)
+            if _batch(mw) != 1:
+                mw = mw.transform(ChangeBatchSize(1))
+            if any(n.domain == CHANNELS_LAST for n in mw.graph.node):
+                mw = mw.transform(InferShapes())
+                _channels_first(mw)
+            # qonnx.util.cleanup.cleanup_model's steps, without its renaming of nodes and tensors
+            for t in (InferShapes(), FoldConstants(exclude_op_types=list(QONNX_QUANT)), FoldTransposeIntoQuantInit(),
+                      RemoveUnusedTensors(), RemoveStaticGraphInputs(), InferShapes()):
+                mw = mw.transform(t)
+        except EdgecError:
+            raise
+        except Exception:  # noqa: BLE001 - a graph qonnx/onnx cannot process: the importer says why
+            return model
+    return mw.model
+
+
+def _batch(mw) -> int:
+    d = mw.graph.input[0].type.tensor_type.shape.dim
+    return int(d[0].dim_value) if d and d[0].HasField("dim_value") else 1
+
+
+def _channels_first(mw) -> None:
+    """Re-lay a channels-last QONNX graph channels first, in place (module docstring)."""
+    g = mw.graph
+    inits = {t.name for t in g.initializer}
+    consumers: dict[str, list] = {}
+    for n in g.node:
+        for i in n.input:
+            consumers.setdefault(i, []).append(n)
+    cl: set[str] = set()  # tensors that are channels last in the model and channels first after this pass
+    new_nodes = []
+
+    def rank(name):
+        return len(mw.get_tensor_shape(name) or [])
+
+    def lay_in(name):  # a channels-last graph input: Transpose it once, channels first below
+        cl.add(name)
+
+    gin = g.input[0].name
+    if rank(gin) in (3, 4):
+        lay_in(gin)
+    renamed: dict[str, str] = {}
+    if gin in cl:
+        t = gin + "_cf"
+        new_nodes.append(helper.make_node("Transpose", [gin], [t], perm=to_cf(rank(gin)), name=gin + "_to_cf"))
+        renamed[gin] = t
+    for n in g.node:
+        ins = [renamed.get(i, i) for i in n.input]
+        data = [i for i, orig in zip(ins, n.input) if orig in cl and orig not in inits]
+        if n.domain == CHANNELS_LAST:
+            if not data:
+                raise EdgecError(f"node '{n.name}' ({n.op_type}, domain {CHANNELS_LAST}): its input "
+                                 f"'{n.input[0]}' is not a channels-last activation edgec can follow")
+            n.domain = ""
+            if n.op_type == "Conv":  # its weight is channels last too (OHWI): Transposed here, folded by cleanup
+                t = f"{ins[1]}_oihw{len(new_nodes)}"
+                new_nodes.append(helper.make_node("Transpose", [ins[1]], [t], perm=to_cf(nd_w := rank(n.input[1])),
+                                                  name=f"{n.name or 'Conv'}_weight_to_oihw"))
+                ins[1] = t
+                del nd_w
+        elif n.op_type in _SPATIAL and data:
+            raise EdgecError(f"node '{n.name}' ({n.op_type}): a standard {n.op_type} on the channels-last tensor "
+                             f"'{n.input[0]}' is not supported; export it in the channels_last domain or channels first")
+        if not data:  # untouched by the layout
+            del n.input[:]
+            n.input.extend(ins)
+            new_nodes.append(n)
+            continue
+        nd = rank(n.input[0]) if n.input[0] in cl else rank(data[0])
+        if n.domain == "" and n.op_type in _SPATIAL | _RESIZE | {"Concat"} | _ELTWISE or n.op_type in QONNX_QUANT:
+            for k, i in enumerate(ins):
+                if i not in inits and n.input[k] in cl:
+                    continue
+                if i in inits and n.op_type not in _SPATIAL | _RESIZE:  # a broadcast constant: re-laid with its tensor
+                    a = np.asarray(mw.get_initializer(i))
+                    if 1 < a.size and a.ndim <= nd:  # (C,), (1, 1, 1, C)...: broadcast from the right
+                        a = a.reshape((1,) * (nd - a.ndim) + a.shape).transpose(to_cf(nd))
+                        t = i + "_cf"
+                        mw.set_initializer(t, np.ascontiguousarray(a))
+                        ins[k] = t
+                elif n.op_type in _RESIZE and i in inits:
+                    a = np.asarray(mw.get_initializer(i))
+                    if a.ndim == 1 and a.size == nd:  # scales or sizes, listed per axis
+                        t = i + "_cf"
+                        mw.set_initializer(t, a[to_cf(nd)])
+                        ins[k] = t
+            for at in n.attribute:
+                if at.name == "axis" and n.op_type == "Concat":
+                    at.i = to_cl(nd)[at.i % nd]
+            del n.input[:]
+            n.input.extend(ins)
+            new_nodes.append(n)
+            for o in n.output:
+                cl.add(o)
+            continue
+        # anything else (Flatten, Reshape, Transpose, MatMul...): sees the model's own layout
+        for k, i in enumerate(ins):
+            if n.input[k] in cl:
+                t = f"{n.input[k]}_cl{len(new_nodes)}"
+                new_nodes.append(helper.make_node("Transpose", [i], [t], perm=to_cl(rank(n.input[k])),
+                                                  name=f"{n.name or n.op_type}_in{k}_to_cl"))
+                ins[k] = t
+        del n.input[:]
+        n.input.extend(ins)
+        new_nodes.append(n)
+    for o in g.output:  # a channels-last output: back to the model's layout at the end
+        if o.name in cl:
+            t = o.name + "_cf"
+            for n in new_nodes:
+                for k, i in enumerate(n.output):
+                    if i == o.name:
+                        n.output[k] = t
+                for k, i in enumerate(n.input):
+                    if i == o.name:
+                        n.input[k] = t
+            new_nodes.append(helper.make_node("Transpose", [t], [o.name], perm=to_cl(rank(o.name)),
+                                              name=o.name + "_to_cl"))
+    for n in new_nodes:  # the graph input itself is consumed only by its Transpose
+        if n.op_type != "Transpose" or n.output[0] != renamed.get(gin):
+            for k, i in enumerate(n.input):
+                if i == gin:
+                    n.input[k] = renamed.get(gin, gin)
+    del g.node[:]
+    g.node.extend(new_nodes)
+    del g.value_info[:]  # shapes changed layout: inferred again by cleanup
+    for n in g.node:
+        n.name = n.name or ""
+    if not any(o.domain == CHANNELS_LAST for o in g.node):
+        keep = [o for o in mw.model.opset_import if o.domain != CHANNELS_LAST]
+        del mw.model.opset_import[:]
+        mw.model.opset_import.extend(keep)
+
+
+def normalized(loaded):
+    """``load_onnx``'s (model, initializers) -> the same for the normalised model."""
+    from onnx import numpy_helper
+
+    m = normalize(loaded[0])
+    return m, {t.name: numpy_helper.to_array(t) for t in m.graph.initializer}
