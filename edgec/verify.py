@@ -1,13 +1,17 @@
 """Checks of the generated simulator against the source framework (docs/design.md §4)."""
 from __future__ import annotations
 
+import warnings
+from pathlib import Path
+
 import numpy as np
+import onnx
 import torch
 
 from .frontend.qmodel import FakeQuantModel
 from .frontend.qnet import QNet
 
-TIE = 1e-5  # a pre-quantization value this close to a rounding boundary is a tie
+TIE = 1e-5  # a pre-quantization value this close (in units of the scale) to a rounding boundary is a tie
 
 
 def reference(qnet: QNet, x: np.ndarray, batch: int = 512):
@@ -37,3 +41,123 @@ def compare(qnet: QNet, sim, x: np.ndarray) -> dict:
     bad = (q.reshape(len(q), -1) != q_ref.reshape(len(q), -1)).any(axis=1)
     return {"vectors": int(len(x)), "mismatches": int((bad & ~tie).sum()), "ties": int((bad & tie).sum()),
             "q": q, "y": y, "q_ref": q_ref, "y_ref": y_ref}
+
+
+# ---- QONNX models: qonnx's own execute_onnx is the reference --------------------------------
+
+def qonnx_batched(path: Path, n: int):
+    """The model of ``path`` as qonnx executes it: qonnx's cleanup transformations
+    (normalize.cleanup: shape inference, constant folding), the batch dimension set to n (qonnx ChangeBatchSize), and a
+    channels-last domain stamped with the model's ONNX opset (qonnx's own convention:
+    older exports stamp it 1, which onnxruntime refuses for MaxPool). Per-sample
+    computation is unchanged."""
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.transformation.change_batchsize import ChangeBatchSize
+    from qonnx.transformation.infer_shapes import InferShapes
+
+    from .frontend.normalize import cleanup
+
+    model = onnx.load(str(path))
+    base = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 11)
+    for o in model.opset_import:
+        if o.domain == "qonnx.custom_op.channels_last":
+            o.version = base
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m = cleanup(ModelWrapper(model))
+        return m.transform(ChangeBatchSize(n)).transform(InferShapes())
+
+
+def qonnx_execute(path: Path, x: np.ndarray, keep=None, batch: int = 250) -> dict[str, np.ndarray]:
+    """qonnx's execute_onnx on x: the tensors named in ``keep`` (default: all) of the full
+    execution context, for every input."""
+    from qonnx.core.onnx_exec import execute_onnx
+
+    out: dict[str, list] = {}
+    model = None
+    for i in range(0, len(x), batch):
+        chunk = x[i : i + batch]
+        if model is None or len(chunk) != batch:
+            model = qonnx_batched(path, len(chunk))
+        ctx = execute_onnx(model, {model.graph.input[0].name: chunk}, return_full_exec_context=True)
+        for k, v in ctx.items():
+            if (keep is None or k in keep) and isinstance(v, np.ndarray) and v.ndim and v.shape[0] == len(chunk):
+                out.setdefault(k, []).append(v)
+    return {k: np.concatenate(v) for k, v in out.items()}
+
+
+def qonnx_compare(ref: dict, source_tensors: dict, trace: dict) -> dict:
+    """Every quantized activation of the simulator (``trace``: IR tensor -> values, channels
+    last) against qonnx's (``ref``: its execution context): per input vector, mismatches,
+    and vectors where the reference met a rounding tie (counted separately)."""
+    n = len(next(iter(trace.values())))
+    bad, tie = np.zeros(n, bool), np.zeros(n, bool)
+    checked = 0
+    for onnx_name, s in source_tensors.items():
+        real, pre = ref[onnx_name].astype(np.float64), ref[s["input"]].astype(np.float64)
+        q_ref = np.rint(real / s["scale"] + s["zero_point"]) if not s["bipolar"] else np.sign(real)
+        v = pre / s.get("pre_scale", s["scale"]) + s.get("pre_zero_point", s["zero_point"])  # Trunc: its own
+        # the rounding boundaries: 0 for the sign, k + 0.5 to the nearest, integers otherwise
+        frac = v - np.floor(v)
+        if s["bipolar"]:
+            near = np.abs(v) < TIE
+        elif s.get("rounding", "half_up").startswith("half"):
+            near = np.abs(frac - 0.5) < TIE
+        else:
+            near = np.minimum(frac, 1 - frac) < TIE
+        got = trace[s["ir"]]
+        if got.ndim == 4:
+            got = got.transpose(0, 3, 1, 2)
+        bad |= (got.reshape(n, -1) != q_ref.reshape(n, -1)).any(axis=1)
+        tie |= near.reshape(n, -1).any(axis=1)
+        checked += 1
+    return {"vectors": n, "tensors": checked, "mismatches": int((bad & ~tie).sum()), "ties": int((bad & tie).sum())}
+
+
+# ---- float ONNX models: onnxruntime is the reference ---------------------------------------
+
+def onnxruntime_outputs(path: Path, x: np.ndarray, batch: int = 256) -> np.ndarray:
+    """The model's output under onnxruntime for every input of ``x`` (the model's own file:
+    a fixed batch dimension B > 1 is filled up to B with zeros, then cut back)."""
+    import onnxruntime as ort
+
+    s = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    inp = s.get_inputs()[0]
+    fixed = inp.shape[0] if isinstance(inp.shape[0], int) else None
+    x = np.asarray(x, np.float32)
+    outs = []
+    step = fixed or batch
+    for i in range(0, len(x), step):
+        chunk = x[i : i + step]
+        n = len(chunk)
+        if fixed:
+            chunk = np.concatenate([chunk, np.zeros((fixed - n, *x.shape[1:]), np.float32)])
+        outs.append(s.run(None, {inp.name: chunk})[0][:n])
+    return np.concatenate(outs)
+
+
+def agreement(out: np.ndarray, ref: np.ndarray) -> dict:
+    """Top-1 agreement (outputs of more than one class) and relative L2 error of ``out``
+    against ``ref``, both (N, ...)."""
+    out, ref = (np.asarray(v, np.float64).reshape(len(v), -1) for v in (out, ref))
+    rel = float(np.linalg.norm(out - ref) / max(np.linalg.norm(ref), 1e-300))
+    top1 = float((out.argmax(1) == ref.argmax(1)).mean()) if out.shape[1] > 1 else None
+    return {"vectors": int(len(out)), "top1_agreement": top1, "relative_l2": rel}
+
+
+def inputs_in_range(sim, n: int, seed: int = 0) -> np.ndarray:
+    """``n`` float inputs (the model's layout) that cover its input quantizer's range:
+    integer codes drawn uniformly from [lo, hi], moved off the code by up to 0.4 of a step,
+    taken back through the quantizer's steps (sim.INPUT_QUANT). For QONNX models, whose
+    input data is not at hand."""
+    iq = sim.INPUT_QUANT
+    rng = np.random.default_rng(seed)
+    shape = (n, *sim.INPUT_SHAPE)
+    if iq["bipolar"]:
+        v = rng.choice([-1.0, 1.0], size=shape) * rng.uniform(0.05, 1.0, size=shape)
+    else:
+        v = rng.integers(iq["lo"], iq["hi"] + 1, size=shape) + rng.uniform(-0.4, 0.4, size=shape)
+    inverse = {"mul": np.divide, "div": np.multiply, "add": np.subtract, "sub": np.add}
+    for op, c in reversed(iq["steps"]):
+        v = inverse[op](v, c)
+    return v.astype(np.float32)

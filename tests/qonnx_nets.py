@@ -11,14 +11,16 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-import onnx
 import torch
-from onnx import numpy_helper
 from torch import nn
+
+from edgec.verify import TIE  # noqa: F401
+from edgec.verify import qonnx_batched as batched  # noqa: F401 - the runner lives in edgec.verify
+from edgec.verify import qonnx_compare as compare  # noqa: F401
+from edgec.verify import qonnx_execute as execute  # noqa: F401
 
 BNN_PYNQ = ("tfc_1w1a", "tfc_1w2a", "tfc_2w2a", "sfc_1w1a", "sfc_1w2a", "sfc_2w2a", "lfc_1w1a", "lfc_1w2a",
             "cnv_1w1a", "cnv_1w2a", "cnv_2w2a")
-TIE = 1e-5  # docs/design.md §4: a pre-quantization value this close (in units of the scale) to a boundary
 
 
 def input_shape(name: str) -> tuple:
@@ -67,78 +69,6 @@ def export(module: nn.Module, shape: tuple, path: Path) -> Path:
 def images(shape: tuple, n: int, seed: int) -> np.ndarray:
     """Inputs like 8-bit images in [0, 1]: k / 255."""
     return (np.random.default_rng(seed).integers(0, 256, size=(n, *shape)) / 255.0).astype(np.float32)
-
-
-def batched(path: Path, n: int):
-    """The model of ``path`` with its batch dimension set to n (every shape, and the
-    Reshape targets that hold the batch size 1). Per-sample computation is unchanged."""
-    from qonnx.core.modelwrapper import ModelWrapper
-
-    model = onnx.load(str(path))
-    g = model.graph
-    inits = {t.name: t for t in g.initializer}
-    per_sample = {vi.name for vi in g.input if vi.name not in inits}
-    for node in g.node:
-        if per_sample & set(node.input):
-            per_sample |= set(node.output)
-    for vi in list(g.input) + list(g.output) + list(g.value_info):
-        dims = vi.type.tensor_type.shape.dim
-        if vi.name in per_sample and dims and dims[0].HasField("dim_value") and dims[0].dim_value == 1:
-            dims[0].dim_value = n
-    for node in g.node:
-        if node.op_type == "Reshape" and node.input[1] in inits:
-            t = inits[node.input[1]]
-            v = numpy_helper.to_array(t).copy()
-            if v[0] == 1:
-                v[0] = n
-                t.CopyFrom(numpy_helper.from_array(v.astype(np.int64), t.name))
-    return ModelWrapper(model)
-
-
-def execute(path: Path, x: np.ndarray, keep=None, batch: int = 250) -> dict[str, np.ndarray]:
-    """qonnx's execute_onnx on x: the tensors named in ``keep`` (default: all) of the full
-    execution context, for every input."""
-    from qonnx.core.onnx_exec import execute_onnx
-
-    out: dict[str, list] = {}
-    model = None
-    for i in range(0, len(x), batch):
-        chunk = x[i : i + batch]
-        if model is None or len(chunk) != batch:
-            model = batched(path, len(chunk))
-        ctx = execute_onnx(model, {model.graph.input[0].name: chunk}, return_full_exec_context=True)
-        for k, v in ctx.items():
-            if (keep is None or k in keep) and isinstance(v, np.ndarray) and v.ndim and v.shape[0] == len(chunk):
-                out.setdefault(k, []).append(v)
-    return {k: np.concatenate(v) for k, v in out.items()}
-
-
-def compare(ref: dict, source_tensors: dict, trace: dict) -> dict:
-    """Every quantized activation of the simulator (``trace``: IR tensor -> values, channels
-    last) against qonnx's (``ref``: its execution context): per input vector, mismatches,
-    and vectors where the reference met a rounding tie (counted separately)."""
-    n = len(next(iter(trace.values())))
-    bad, tie = np.zeros(n, bool), np.zeros(n, bool)
-    checked = 0
-    for onnx_name, s in source_tensors.items():
-        real, pre = ref[onnx_name].astype(np.float64), ref[s["input"]].astype(np.float64)
-        q_ref = np.rint(real / s["scale"] + s["zero_point"]) if not s["bipolar"] else np.sign(real)
-        v = pre / s.get("pre_scale", s["scale"]) + s.get("pre_zero_point", s["zero_point"])  # Trunc: its own
-        # the rounding boundaries: 0 for the sign, k + 0.5 to the nearest, integers otherwise
-        frac = v - np.floor(v)
-        if s["bipolar"]:
-            near = np.abs(v) < TIE
-        elif s.get("rounding", "half_up").startswith("half"):
-            near = np.abs(frac - 0.5) < TIE
-        else:
-            near = np.minimum(frac, 1 - frac) < TIE
-        got = trace[s["ir"]]
-        if got.ndim == 4:
-            got = got.transpose(0, 3, 1, 2)
-        bad |= (got.reshape(n, -1) != q_ref.reshape(n, -1)).any(axis=1)
-        tie |= near.reshape(n, -1).any(axis=1)
-        checked += 1
-    return {"vectors": n, "tensors": checked, "mismatches": int((bad & ~tie).sum()), "ties": int((bad & tie).sum())}
 
 
 # ---- Brevitas versions of tests/nets.py's MLP and ConvNet -----------------------------------

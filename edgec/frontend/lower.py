@@ -112,7 +112,8 @@ def lower(qnet: QNet) -> Graph:
             if len(g.node(n.inputs[0]).shape) == 1:
                 alias[n.name] = src[0]
             else:
-                alias[n.name] = add(Node(n.name, Op.FLATTEN, src, shape, types[src[0]], {"order": n.attrs.get("order", "chw")}))
+                alias[n.name] = add(Node(n.name, Op.FLATTEN, src, shape, types[src[0]],
+                                         {"order": n.attrs.get("order", "chw")}))
         seg = qnet.segment_by_compute(n.name) if n.op in ("conv", "linear", "add") else None
         if seg is None:
             continue

@@ -51,10 +51,7 @@ def normalize(model: onnx.ModelProto) -> onnx.ModelProto:
     process is returned unchanged: the importer then names what it refuses."""
     from qonnx.core.modelwrapper import ModelWrapper
     from qonnx.transformation.change_batchsize import ChangeBatchSize
-    from qonnx.transformation.fold_constants import FoldConstants
-    from qonnx.transformation.general import RemoveStaticGraphInputs, RemoveUnusedTensors
     from qonnx.transformation.infer_shapes import InferShapes
-    from qonnx.transformation.quant_constant_folding import FoldTransposeIntoQuantInit
 
     for n in model.graph.node:  # geometry first: onnx's C++ shape inference divides by strides
         _attrs(n)
@@ -69,15 +66,26 @@ def normalize(model: onnx.ModelProto) -> onnx.ModelProto:
             if any(n.domain == CHANNELS_LAST for n in mw.graph.node):
                 mw = mw.transform(InferShapes())
                 _channels_first(mw)
-            # qonnx.util.cleanup.cleanup_model's steps, without its renaming of nodes and tensors
-            for t in (InferShapes(), FoldConstants(exclude_op_types=list(QONNX_QUANT)), FoldTransposeIntoQuantInit(),
-                      RemoveUnusedTensors(), RemoveStaticGraphInputs(), InferShapes()):
-                mw = mw.transform(t)
+            mw = cleanup(mw)
         except EdgecError:
             raise
         except Exception:  # noqa: BLE001 - a graph qonnx/onnx cannot process: the importer says why
             return model
     return mw.model
+
+
+def cleanup(mw):
+    """qonnx.util.cleanup.cleanup_model's transformations without its renaming of nodes and
+    tensors (errors and the reference comparison name the model's own)."""
+    from qonnx.transformation.fold_constants import FoldConstants
+    from qonnx.transformation.general import RemoveStaticGraphInputs, RemoveUnusedTensors
+    from qonnx.transformation.infer_shapes import InferShapes
+    from qonnx.transformation.quant_constant_folding import FoldTransposeIntoQuantInit
+
+    for t in (InferShapes(), FoldConstants(exclude_op_types=list(QONNX_QUANT)), FoldTransposeIntoQuantInit(),
+              RemoveUnusedTensors(), RemoveStaticGraphInputs(), InferShapes()):
+        mw = mw.transform(t)
+    return mw
 
 
 def _batch(mw) -> int:
@@ -126,7 +134,8 @@ def _channels_first(mw) -> None:
                 del nd_w
         elif n.op_type in _SPATIAL and data:
             raise EdgecError(f"node '{n.name}' ({n.op_type}): a standard {n.op_type} on the channels-last tensor "
-                             f"'{n.input[0]}' is not supported; export it in the channels_last domain or channels first")
+                             f"'{n.input[0]}' is not supported; export it in the channels_last domain or channels "
+                             "first")
         if not data:  # untouched by the layout
             del n.input[:]
             n.input.extend(ins)

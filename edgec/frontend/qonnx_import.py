@@ -27,8 +27,8 @@ from ..ir.ops import Op
 from ..ir.ref import round_to_int
 from ..ir.types import Bipolar, IntType, window_type
 from .fgraph import unique_name
-from .onnx_import import (_BATCH, flatten_axis_ok, _ONNX_OPS, _Builder, _attrs, _check_2d, _fold, _input_shape, _is_const, _opset,
-                          _pads, load_onnx, single_input)
+from .onnx_import import (_BATCH, _ONNX_OPS, _Builder, _attrs, _check_2d, _fold, _input_shape, _is_const, _opset,
+                          _pads, flatten_axis_ok, load_onnx, single_input)
 
 QONNX_DOMAINS = ("qonnx.custom_op.general", "finn.custom_op.general", "onnx.brevitas")
 QONNX_OPS = ("Quant", "IntQuant", "BipolarQuant", "Trunc")
