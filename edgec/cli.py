@@ -36,6 +36,9 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--abits", help="activation bits for every layer: 1 (bipolar) to 8")
     b.add_argument("--calib", help="calibration inputs, .npy shaped (N, *input shape)")
     b.add_argument("--labels", help="class labels of the calibration inputs, .npy shaped (N,)")
+    b.add_argument("--input-bits", type=int,
+                   help="bits of the input quantizer edgec calibrates on --calib (default 8; config: input_bits); "
+                        "for a QONNX model only when its input is float")
     b.add_argument("--input-shape", type=_shape, help="per-sample input shape, e.g. 1,8,8 (when the model lacks it)")
     b.add_argument("--finetune-epochs", type=int,
                    help="straight-through fine-tuning epochs on the labelled calibration data")
@@ -144,7 +147,8 @@ def cmd_build(a) -> int:
                 dump_ir=a.dump_ir, seed=a.seed, target_fps=a.target_fps, folding=a.folding,
                 export_qonnx=a.export_qonnx, winograd=a.winograd, prune=a.prune, prune_mode=a.prune_mode,
                 sparse=a.sparse, lowrank=a.lowrank, lowrank_conv=a.lowrank_conv, prune_domain=a.prune_domain,
-                max_model_mb=a.max_model_mb, vivado_ip=a.vivado_ip, progress=(lambda m: None) if a.quiet else _stderr)
+                max_model_mb=a.max_model_mb, vivado_ip=a.vivado_ip, input_bits=a.input_bits,
+                progress=(lambda m: None) if a.quiet else _stderr)
     print(table(res.report))
     print(f"wrote {res.out}/")
     return 0

@@ -22,7 +22,7 @@ from .backend import hls as hls_backend
 from .backend import rtl as rtl_backend
 from .backend import sim as sim_backend
 from .backend import vivado as vivado_backend
-from .cost.fold import check_fixed, fold
+from .cost.fold import check_fixed, fold, no_fit_message
 from .cost.lowering import POLICY, alternatives
 from .csim import test_codes
 from .errors import EdgecError
@@ -116,29 +116,38 @@ def load_folding(folding) -> dict:
     return {str(u): {k: int(x) for k, x in v.items()} for u, v in raw.items()}
 
 
-def load_model(model, input_shape, max_model_mb=None):
-    """(float graph, or for a QONNX file the integer IR graph it states; example name or None)."""
+def load_model(model, input_shape, max_model_mb=None, calib=None, input_bits: int = 8):
+    """(float graph, or for a QONNX file the integer IR graph it states; example name or
+    None; for a QONNX file the normalised ONNX model the graph was read from, else None).
+    A QONNX model whose input has no quantizer gets one (normalize.with_input_quantizer:
+    from its finn_datatype annotation, or calibrated on ``calib`` at ``input_bits``),
+    recorded in the graph's meta["input_quantizer"]."""
     from .frontend.torch_import import import_torch, load_pt2
 
     if model is None:
         from .examples import digits
 
-        return import_torch(digits.model(), digits.INPUT_SHAPE), "digits"
+        return import_torch(digits.model(), digits.INPUT_SHAPE), "digits", None
     if isinstance(model, (str, os.PathLike)):
         p = Path(model)
         if p.suffix == ".onnx":
-            from .frontend.normalize import normalized
+            from .frontend.normalize import normalized, with_input_quantizer
             from .frontend.onnx_import import import_onnx, load_onnx
             from .frontend.qonnx_import import import_qonnx, is_qonnx
 
             loaded = normalized(load_onnx(p, None if max_model_mb is None else int(max_model_mb) << 20))
-            return (import_qonnx(p, loaded) if is_qonnx(loaded[0]) else import_onnx(p, loaded)), None
+            if not is_qonnx(loaded[0]):
+                return import_onnx(p, loaded), None, None
+            *loaded, info = with_input_quantizer(loaded, calib, input_bits)
+            g = import_qonnx(p, loaded)
+            g.meta["input_quantizer"] = info
+            return g, None, loaded[0]
         if p.suffix == ".pt2":
-            return import_torch(load_pt2(p)), None
+            return import_torch(load_pt2(p)), None, None
         raise EdgecError(f"cannot build '{model}': give a float or QONNX .onnx file or a torch.export .pt2 program")
     if input_shape is None:
         raise EdgecError("building an nn.Module needs its per-sample input shape: input_shape=(C, H, W)")
-    return import_torch(model, tuple(input_shape)), None
+    return import_torch(model, tuple(input_shape)), None, None
 
 
 def lowering_meta(cfg, winograd: str, sparse: str) -> dict:
@@ -179,14 +188,17 @@ class BuildOptions:
     calib: np.ndarray | None
     labels: np.ndarray | None
     dump_ir: bool
+    input_bits_given: bool = False
 
     @staticmethod
     def check(model, out, board, preset, config, wbits, abits, calib, labels, input_shape, finetune_epochs, dump_ir,
               seed, target_fps, folding, export_qonnx, winograd, sparse, lowrank, lowrank_conv, prune, prune_mode,
-              prune_domain, max_model_mb, vivado_ip) -> "BuildOptions":
+              prune_domain, max_model_mb, vivado_ip, input_bits=None) -> "BuildOptions":
         brd = boards.get(board)
         out = outdir.prepare(out)
         cfg = make_config(preset, config, wbits, abits, prune, prune_mode, prune_domain)
+        if input_bits is not None:
+            cfg.input_bits = validate.integer(input_bits, "--input-bits", 2, 8, "2 to 8 bits")
         if cfg.prune_domain == "winograd":
             if winograd not in ("f2", "f4"):
                 raise EdgecError("--prune-domain winograd prunes the transformed kernels of one tile size: "
@@ -224,7 +236,7 @@ class BuildOptions:
                                      ("--lowrank", lowrank)) if v)
         return BuildOptions(model, out, brd, cfg, given, lr_spec, lowrank, export_qonnx, folding, fixed, winograd,
                             sparse, vivado_ip, target_fps, seed, max_model_mb, finetune_epochs, input_shape, calib,
-                            labels, bool(dump_ir))
+                            labels, bool(dump_ir), input_bits is not None)
 
 
 @dataclass
@@ -233,6 +245,7 @@ class Source:
     (``qonnx``), with its calibration (cx, cy) and evaluation (eval_x, eval_y) data."""
     fg: object = None
     qonnx: Graph | None = None
+    qonnx_model: object = None  # the normalised onnx.ModelProto of a QONNX file: qonnx executes it as the reference
     example: str | None = None
     cx: np.ndarray | None = None
     cy: np.ndarray | None = None
@@ -243,21 +256,22 @@ class Source:
 
 def _load(o: BuildOptions) -> Source:
     """Read the model and its data; everything is checked before the first progress line."""
-    fg, example = load_model(o.model, o.input_shape, o.max_model_mb)
+    fg, example, onnx_model = load_model(o.model, o.input_shape, o.max_model_mb, o.calib, o.cfg.input_bits)
     if not isinstance(fg, Graph):
         check_finite(fg)
     src = Source(example=example)
     epochs = o.finetune_epochs
     if isinstance(fg, Graph):
-        src.qonnx = fg
+        src.qonnx, src.qonnx_model = fg, onnx_model
         if o.given:
             raise EdgecError(f"{', '.join(o.given)}: a QONNX model states its own quantization; drop "
                              + ("it" if len(o.given) == 1 else "them"))
         if o.export_qonnx:
             raise EdgecError("--export-qonnx: the model is QONNX already; its quantization is the file itself")
-        if o.calib is not None or o.labels is not None:  # optional: the simulator's accuracy in the report
-            if o.calib is None or o.labels is None:
-                raise EdgecError("a QONNX model needs no calibration; give --calib with --labels to measure accuracy")
+        if o.input_bits_given and fg.meta["input_quantizer"]["source"] != "calibration":
+            raise EdgecError("--input-bits: the model states its input quantizer "
+                             f"({fg.meta['input_quantizer']['source']}); drop --input-bits")
+        if o.calib is not None:  # the input quantizer of a float input, the check against qonnx, the accuracy
             src.eval_x, src.eval_y = _labelled(o.calib, o.labels, "--calib", fg.meta["input_shape"],
                                                prod(fg.meta["output_shape"]))
     elif example:
@@ -343,6 +357,9 @@ def _emit(o: BuildOptions, g: Graph, src: Source, name: str, tmp: Path, progress
     sim_backend.emit(g, tmp / "sim", name)
     progress("folding to " + brd.name + (f" at {o.target_fps:g} fps" if o.target_fps else ""))
     fold_cfg, plan, est = fold(g, brd, o.target_fps, o.folding, o.fixed)
+    if not est.fits:
+        progress("warning: " + no_fit_message(est, brd, not o.fixed) + "; the simulator, the HLS and the RTL are "
+                 "written all the same, the report lists what does not fit")
     progress("emitting the HLS accelerator")
     sim = sim_backend.load(tmp / "sim")
     # testbench data: the first evaluation inputs, or random codes
@@ -366,7 +383,7 @@ def _report(o: BuildOptions, g: Graph, qnet, src: Source, lowered: Graph, hw, ax
     progress("estimating every execution (direct, Winograd, sparse) for the report")
     choices = alternatives(lowered, brd, o.target_fps, progress)
     rep = report_mod.make(g, qnet, brd, quant, tmp / "sim", src.eval_x, src.eval_y, progress, float_graph=src.fg,
-                          hw=hw, choices=choices)
+                          hw=hw, choices=choices, qonnx_model=src.qonnx_model, seed=o.seed)
     if qnet is not None and lowrank_rep is not None:
         rep["lowrank"] = lowrank_rep
     (tmp / "report.json").write_text(dumps(rep))
@@ -395,13 +412,14 @@ def build(model=None, out="out", *, board="zynq7020", preset=None, config=None, 
           calib=None, labels=None, input_shape=None, finetune_epochs=None, dump_ir=False, seed=0,
           target_fps=None, folding="auto", export_qonnx=None, winograd="off", prune=None, prune_mode=None, sparse="off",
           lowrank=None, lowrank_conv="tucker", prune_domain=None, max_model_mb=None, progress=_stderr,
-          vivado_ip: str = "hls") -> BuildResult:
+          vivado_ip: str = "hls", input_bits=None) -> BuildResult:
     """Compile ``model`` (None: the built-in digits example; a path to .onnx/.pt2; or an
     nn.Module with ``input_shape``) for ``board`` into the folder ``out``. ``export_qonnx``:
     also write the quantized model as QONNX to that file. ``winograd``: off, f2, f4 or auto
     (per layer by the cost model) for the 3x3 stride-1 convolutions. ``vivado_ip``: the
     accelerator OUT/vivado/build_bd.tcl instantiates by default, hls (the Vitis HLS export)
-    or rtl (OUT/rtl packaged by OUT/vivado/package_ip.tcl).
+    or rtl (OUT/rtl packaged by OUT/vivado/package_ip.tcl). ``input_bits``: the input
+    quantizer edgec calibrates (PTQ; a QONNX model's float input), 2 to 8, default 8.
 
     The stages: options (BuildOptions.check), load, quantize, lower (the passes), emit
     (simulator, folding, HLS, RTL, driver, block design), report (estimates, the
@@ -409,7 +427,7 @@ def build(model=None, out="out", *, board="zynq7020", preset=None, config=None, 
     progress = progress or (lambda m: None)
     o = BuildOptions.check(model, out, board, preset, config, wbits, abits, calib, labels, input_shape,
                            finetune_epochs, dump_ir, seed, target_fps, folding, export_qonnx, winograd, sparse, lowrank,
-                           lowrank_conv, prune, prune_mode, prune_domain, max_model_mb, vivado_ip)
+                           lowrank_conv, prune, prune_mode, prune_domain, max_model_mb, vivado_ip, input_bits)
     src = _load(o)
     lmeta = lowering_meta(o.cfg, o.winograd, o.sparse)
     qnet, lowrank_rep = _quantize(o, src, lmeta, progress)

@@ -45,8 +45,8 @@ def compare(qnet: QNet, sim, x: np.ndarray) -> dict:
 
 # ---- QONNX models: qonnx's own execute_onnx is the reference --------------------------------
 
-def qonnx_batched(path: Path, n: int):
-    """The model of ``path`` as qonnx executes it: qonnx's cleanup transformations
+def qonnx_batched(path, n: int):
+    """The model of ``path`` (a file or an onnx.ModelProto) as qonnx executes it: qonnx's cleanup transformations
     (normalize.cleanup: shape inference, constant folding), the batch dimension set to n (qonnx ChangeBatchSize), and a
     channels-last domain stamped with the model's ONNX opset (qonnx's own convention:
     older exports stamp it 1, which onnxruntime refuses for MaxPool). Per-sample
@@ -57,24 +57,36 @@ def qonnx_batched(path: Path, n: int):
 
     from .frontend.normalize import cleanup
 
-    model = onnx.load(str(path))
+    if isinstance(path, onnx.ModelProto):
+        model = onnx.ModelProto()
+        model.CopyFrom(path)
+    else:
+        model = onnx.load(str(path))
     base = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 11)
+    cl = "qonnx.custom_op.channels_last"
     for o in model.opset_import:
-        if o.domain == "qonnx.custom_op.channels_last":
+        if o.domain == cl:
             o.version = base
+    if any(n.domain == cl for n in model.graph.node) and all(o.domain != cl for o in model.opset_import):
+        model.opset_import.append(onnx.helper.make_opsetid(cl, base))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         m = cleanup(ModelWrapper(model))
-        return m.transform(ChangeBatchSize(n)).transform(InferShapes())
+        return m if n == 1 else m.transform(ChangeBatchSize(n)).transform(InferShapes())
 
 
-def qonnx_execute(path: Path, x: np.ndarray, keep=None, batch: int = 250) -> dict[str, np.ndarray]:
+def qonnx_execute(path, x: np.ndarray, keep=None, batch: int = 250) -> dict[str, np.ndarray]:
     """qonnx's execute_onnx on x: the tensors named in ``keep`` (default: all) of the full
-    execution context, for every input."""
+    execution context, for every input (``batch`` at a time, or one when qonnx cannot
+    change the model's batch size)."""
     from qonnx.core.onnx_exec import execute_onnx
 
     out: dict[str, list] = {}
     model = None
+    try:
+        qonnx_batched(path, 2)
+    except Exception:  # noqa: BLE001 - qonnx cannot re-batch it (its channels-last ops): one input at a time
+        batch = 1
     for i in range(0, len(x), batch):
         chunk = x[i : i + batch]
         if model is None or len(chunk) != batch:
@@ -145,19 +157,31 @@ def agreement(out: np.ndarray, ref: np.ndarray) -> dict:
     return {"vectors": int(len(out)), "top1_agreement": top1, "relative_l2": rel}
 
 
-def inputs_in_range(sim, n: int, seed: int = 0) -> np.ndarray:
+def inputs_in_range(sim, n: int, seed: int = 0, jitter: float = 0.4) -> np.ndarray:
     """``n`` float inputs (the model's layout) that cover its input quantizer's range:
-    integer codes drawn uniformly from [lo, hi], moved off the code by up to 0.4 of a step,
+    integer codes drawn uniformly from [lo, hi], moved off the code by up to ``jitter`` of a step
+    (0 for inputs whose values are the codes, as an annotated QONNX input's are),
     taken back through the quantizer's steps (sim.INPUT_QUANT). For QONNX models, whose
     input data is not at hand."""
     iq = sim.INPUT_QUANT
     rng = np.random.default_rng(seed)
     shape = (n, *sim.INPUT_SHAPE)
     if iq["bipolar"]:
-        v = rng.choice([-1.0, 1.0], size=shape) * rng.uniform(0.05, 1.0, size=shape)
+        v = rng.choice([-1.0, 1.0], size=shape) * (rng.uniform(0.05, 1.0, size=shape) if jitter else 1.0)
     else:
-        v = rng.integers(iq["lo"], iq["hi"] + 1, size=shape) + rng.uniform(-0.4, 0.4, size=shape)
+        v = rng.integers(iq["lo"], iq["hi"] + 1, size=shape) + rng.uniform(-jitter, jitter, size=shape)
     inverse = {"mul": np.divide, "div": np.multiply, "add": np.subtract, "sub": np.add}
     for op, c in reversed(iq["steps"]):
         v = inverse[op](v, c)
     return v.astype(np.float32)
+
+
+def check_qonnx(model, graph, sim, x: np.ndarray) -> dict:
+    """A QONNX build's simulator against qonnx's execution of ``model`` (the file or the
+    normalised ModelProto ``graph`` was imported from) on ``x``: every quantized activation
+    (graph.meta["source_tensors"]) per input vector, rounding ties counted apart."""
+    tensors = graph.meta["source_tensors"]
+    ref = qonnx_execute(model, x, keep=set(tensors) | {s["input"] for s in tensors.values()})
+    keep = {s["ir"]: None for s in tensors.values()}
+    sim.run(x, keep=keep)
+    return qonnx_compare(ref, tensors, keep)

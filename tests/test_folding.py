@@ -9,10 +9,10 @@ import sys
 import pytest
 
 from edgec import boards, build
-from edgec.cost.fold import fold
+from edgec.backend.report import hardware
+from edgec.cost.fold import fold, no_fit_message
 from edgec.cost.hw import BUDGET, memory
-from edgec.dataflow import plan
-from edgec.errors import EdgecError
+from edgec.dataflow import min_folding, plan
 from edgec.ir.graph import Graph
 
 
@@ -47,12 +47,17 @@ def test_auto_folding_stays_within_the_budget_of_a_small_board(example):
 
 
 def test_a_model_that_cannot_fit_names_the_largest_stage(example):
+    """Too large even fully folded: returned fully folded, and the message says what, by
+    how much and what to change (the build writes it to the report)."""
     g, _ = example
     tiny = dataclasses.replace(boards.get("zynq7020"), lut=4000)
-    with pytest.raises(EdgecError) as e:
-        fold(g, tiny)
-    msg = str(e.value)
+    f, _, est = fold(g, tiny)
+    assert not est.fits and f == min_folding(g)
+    msg = no_fit_message(est, tiny)
     assert "does not fit" in msg and "LUT" in msg and "largest stage is 'conv2d" in msg and "try" in msg
+    assert "x the budget" in msg and "even fully folded" in msg
+    rep = hardware(f, est, tiny)
+    assert rep["fits"] is False and rep["does_not_fit"] == msg
 
 
 def test_unreachable_target_fps_is_one_error_line(tmp_path):

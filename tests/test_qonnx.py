@@ -235,13 +235,14 @@ def test_handwritten_qonnx_rounding_modes_trunc_and_pools(tmp_path, mode, signed
 
 
 def test_unsupported_qonnx_op_names_node_and_op(tmp_path):
-    sig = [helper.make_node("Sigmoid", ["y"], ["ys"], name="the_sigmoid")]
-    path = _qonnx_graph(tmp_path / "g.onnx", "ROUND", 0, 0, 0.0, False, extra=sig)
+    tanh = [helper.make_node("Tanh", ["y"], ["ys"], name="the_tanh")]
+    path = _qonnx_graph(tmp_path / "g.onnx", "ROUND", 0, 0, 0.0, False, extra=tanh)
     r = subprocess.run([sys.executable, "-m", "edgec.cli", "build", str(path), "-o", str(tmp_path / "out")],
                        capture_output=True, text=True)
     assert r.returncode == 2 and "Traceback" not in r.stderr
     err = r.stderr.strip().splitlines()[-1]
-    assert err.startswith("edgec: error:") and "the_sigmoid" in err and "Sigmoid" in err, err
+    assert err.startswith("edgec: error:") and "the_tanh" in err and "(Tanh)" in err, err
+    assert "Tanh" not in err.split("supported:")[1]  # no message lists the op it refuses
     assert not (tmp_path / "out").exists()
     r = subprocess.run([sys.executable, "-m", "edgec.cli", "build", str(_qonnx_graph(tmp_path / "h.onnx", "ROUND", 0, 0,
                         0.0, False)), "-o", str(tmp_path / "o2"), "--preset", "int8"], capture_output=True, text=True)
@@ -252,9 +253,26 @@ def test_qonnx_evaluation_data_is_checked(tmp_path):
     path = _qonnx_graph(tmp_path / "g.onnx", "ROUND", 0, 0, 0.0, False)
     np.save(tmp_path / "x.npy", np.zeros((4, 2, 5, 5), np.float32))  # the model takes (N, 2, 6, 6)
     np.save(tmp_path / "y.npy", np.zeros(4, np.int64))
-    for extra, needle in ((["--calib", tmp_path / "x.npy"], "with --labels"),
+    for extra, needle in ((["--calib", tmp_path / "x.npy"], "(N, 2, 6, 6)"),
                           (["--calib", tmp_path / "x.npy", "--labels", tmp_path / "y.npy"], "(N, 2, 6, 6)")):
         r = subprocess.run([sys.executable, "-m", "edgec.cli", "build", str(path), "-o", str(tmp_path / "out"),
                             *map(str, extra)], capture_output=True, text=True)
         assert r.returncode == 2 and r.stderr.startswith("edgec: error:") and needle in r.stderr, r.stderr
         assert len(r.stderr.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
+
+
+def test_qonnx_output_softmax_runs_on_the_host(tmp_path):
+    """A QONNX model ending in Softmax: the hardware returns the quantized head, the host
+    the Softmax; the simulator's predict equals qonnx on the file."""
+    path = _qonnx_graph(tmp_path / "g.onnx", "ROUND", 0, 0, 0.0, False,
+                        extra=[helper.make_node("Softmax", ["y"], ["p"], name="the_softmax", axis=1)])
+    r = subprocess.run([sys.executable, "-m", "edgec.cli", "build", str(path), "-o", str(tmp_path / "out")],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert Graph.load(tmp_path / "out" / "model").meta["head"] == [["softmax", 1]]
+    sim = sim_backend.load(tmp_path / "out" / "sim")
+    x = Q.images((2, 6, 6), 200, seed=3)
+    ref = Q.execute(path, x, keep={"p"})["p"]
+    out = sim.predict(x)
+    np.testing.assert_allclose(out, ref, rtol=1e-4, atol=1e-6)
+    assert np.allclose(out.sum(1), 1.0) and np.ptp(out, axis=0).max() > 1e-3  # probabilities that vary

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 from ..cost.counts import layer_rows, totals
+from ..cost.fold import no_fit_message
 from ..cost.hw import BUDGET
 from ..dataflow import StageKind
 from ..cost.lowering import CHOICES, layer_mults, mult_totals
 from ..frontend.qmodel import float_forward
-from ..verify import compare
+from ..verify import check_qonnx, compare, inputs_in_range
 from . import sim as sim_backend
 
 
@@ -22,6 +23,9 @@ def accuracy(logits, y) -> float:
     return _acc(logits, y)
 
 
+QONNX_VECTORS = 100  # inputs a QONNX build checks against qonnx execution
+
+
 def _acc(logits, y):
     return round(100.0 * float((logits.reshape(len(y), -1).argmax(1) == y).mean()), 2)
 
@@ -34,15 +38,20 @@ def hardware(fold: dict, est, board) -> dict:
                        "simd": _simd(st), "cycles": st.cycles,
                        **r.as_dict()})
     cap = board.capacity
-    return {"stages": stages, "fifos": est.fifos.as_dict(), "total": est.total.as_dict(), "board": cap,
-            "budget": BUDGET,
-            "bottleneck": est.bottleneck.name, "cycles_per_frame": est.cycles, "clock_mhz": board.clock_mhz,
-            "fps": round(est.fps, 1), "fits": est.fits, "folding": fold}
+    h = {"stages": stages, "fifos": est.fifos.as_dict(), "total": est.total.as_dict(), "board": cap,
+         "budget": BUDGET,
+         "bottleneck": est.bottleneck.name, "cycles_per_frame": est.cycles, "clock_mhz": board.clock_mhz,
+         "fps": round(est.fps, 1), "fits": est.fits, "folding": fold}
+    if not est.fits:
+        h["does_not_fit"] = no_fit_message(est, board, all(v == {"pe": 1, "simd": 1} for v in fold.values()))
+    return h
 
 
 def make(g, qnet, board, quant: dict, sim_dir, eval_x, eval_y, progress, float_graph=None, hw=None,
-         choices=None) -> dict:
+         choices=None, qonnx_model=None, seed: int = 0) -> dict:
     """``float_graph``: the model before quantization and fine-tuning (its accuracy is 'float');
+    ``qonnx_model``: a QONNX build's normalised model, which qonnx executes as the reference
+    on the calibration inputs or on QONNX_VECTORS generated ones (verify.inputs_in_range);
     ``hw``: (folding, cost estimate) of the dataflow accelerator; ``choices``: each
     execution's multiplications, resources and frame rate (cost/lowering.py: alternatives)."""
     rows = layer_rows(g)
@@ -53,15 +62,29 @@ def make(g, qnet, board, quant: dict, sim_dir, eval_x, eval_y, progress, float_g
            "input_shape": g.meta["input_shape"], "output_shape": g.meta["output_shape"]}
     if hw is not None:
         rep["hardware"] = hardware(hw[0], hw[1], board)
-    if eval_x is not None and qnet is None:  # a QONNX model: its own executor is qonnx (tests/test_qonnx.py)
-        _, y = sim_backend.load(sim_dir).run(eval_x)
+    if "input_quantizer" in g.meta:
+        rep["input_quantizer"] = g.meta["input_quantizer"]
+    if qnet is None and qonnx_model is not None:  # a QONNX model: its own executor, qonnx, is the reference
+        sim = sim_backend.load(sim_dir)
+        coded = g.meta.get("input_quantizer", {}).get("source") == "annotation"  # its values are the codes
+        x = eval_x[:QONNX_VECTORS] if eval_x is not None else \
+            inputs_in_range(sim, QONNX_VECTORS, seed, 0.0 if coded else 0.4)
+        how = "calibration" if eval_x is not None else "generated"
+        progress(f"checking the simulator against qonnx execute_onnx on {len(x)} {how} inputs")
+        try:
+            c = check_qonnx(qonnx_model, g, sim, x)
+        except Exception as e:  # noqa: BLE001 - qonnx refusing the model or the inputs: reported, not fatal
+            c = {"vectors": int(len(x)), "error": (str(e).strip().splitlines() or [type(e).__name__])[0]}
+            progress(f"warning: qonnx could not execute the model as the reference: {c['error']}")
+        rep["sim_vs_reference"] = {**c, "reference": "qonnx execute_onnx", "inputs": how}
         if eval_y is not None:
-            rep["accuracy"] = {"samples": int(len(eval_y)), "sim": _acc(y, eval_y)}
+            rep["accuracy"] = {"samples": int(len(eval_y)), "sim": _acc(sim.run(eval_x)[1], eval_y)}
     elif eval_x is not None:
         progress(f"checking the simulator against the fake-quant reference on {len(eval_x)} inputs")
         sim = sim_backend.load(sim_dir)
         c = compare(qnet, sim, eval_x)
-        rep["sim_vs_reference"] = {k: c[k] for k in ("vectors", "mismatches", "ties")}
+        rep["sim_vs_reference"] = {**{k: c[k] for k in ("vectors", "mismatches", "ties")},
+                                   "reference": "fake-quant", "inputs": "calibration"}
         if eval_y is not None:
             rep["accuracy"] = {"samples": int(len(eval_y)),
                                "float": _acc(float_forward(float_graph or qnet.graph, eval_x), eval_y),
@@ -116,7 +139,9 @@ def table(rep: dict) -> str:
         lines.append(f"accuracy on {a['samples']} samples: " + "  ".join(parts))
     if "sim_vs_reference" in rep:
         s = rep["sim_vs_reference"]
-        lines.append(f"simulator vs reference: {s['vectors']} vectors, {s['mismatches']} mismatches, {s['ties']} ties")
+        ref = f" ({s['reference']}, {s['inputs']} inputs)" if "reference" in s else ""
+        lines.append(f"simulator vs reference{ref}: " + (f"not run: {s['error']}" if "error" in s else
+                     f"{s['vectors']} vectors, {s['mismatches']} mismatches, {s['ties']} ties"))
     return "\n".join(lines)
 
 

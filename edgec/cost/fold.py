@@ -38,7 +38,8 @@ def _widen(p: Plan, st, opts: dict, f: dict) -> dict | None:
     return None
 
 
-def _no_fit_error(p: Plan, est: Estimate, board) -> EdgecError:
+def no_fit_message(est: Estimate, board, fully_folded: bool = True) -> str:
+    """What does not fit ``board`` (a design's estimate), by how much, and what to change."""
     res = est.over[0]
     big = max(est.stages, key=lambda sr: getattr(sr[1], res))
     need = getattr(est.total, res)
@@ -47,10 +48,11 @@ def _no_fit_error(p: Plan, est: Estimate, board) -> EdgecError:
             "DSP": "fewer weight or activation bits so that multipliers go to LUTs (--wbits/--abits 4 or less)",
             "LUT": "fewer weight or activation bits, or a larger board",
             "FF": "fewer activation bits, or a larger board"}[res]
-    return EdgecError(
-        f"the model does not fit {board.name} even fully folded (PE = SIMD = 1): it needs {need:,.0f} {res}, "
-        f"more than {BUDGET:.0%} of the board's {cap:,}; the DMA platform takes {PLATFORM[res]:,.0f} and the "
-        f"largest stage is '{big[0].name}' ({big[0].kind}, {getattr(big[1], res):,.0f} {res}); try {hint}")
+    how = "even fully folded (PE = SIMD = 1)" if fully_folded else "at this folding"
+    return (f"the model does not fit {board.name} {how}: it needs {need:,.0f} {res}, "
+            f"more than {BUDGET:.0%} of the board's {cap:,} ({need / (BUDGET * cap):.1f}x the budget); the DMA "
+            f"platform takes {PLATFORM[res]:,.0f} and the largest stage is '{big[0].name}' ({big[0].kind}, "
+            f"{getattr(big[1], res):,.0f} {res}); try {hint}")
 
 
 def check_fixed(g, fixed: dict) -> dict:
@@ -79,13 +81,13 @@ def fold(g, board, target_fps: float | None = None, mode: str = "auto",
     """(folding, plan, estimate). mode 'min': everything fully folded; 'auto': search.
     ``fixed``: {unit: {pe, simd}} the user chose (e.g. a FINN folding): those units keep
     it, the others are widened only until a fixed unit is the bottleneck, and the design
-    is reported even where it does not fit."""
+    is reported even where it does not fit. A model that does not fit even fully folded
+    is returned fully folded (est.fits False; no_fit_message says why): its simulator and
+    report are still of use."""
     f = {**min_folding(g), **check_fixed(g, fixed or {})}
     p = plan(g, f)
     est = estimate(p, board)
-    if not est.fits and not fixed:
-        raise _no_fit_error(p, est, board)
-    if mode == "min":
+    if mode == "min" or not est.fits and not fixed:
         return f, p, est
     opts = units(g)
     frozen: set[str] = set(fixed or {})

@@ -24,6 +24,7 @@ and what no library does is written here:
 """
 from __future__ import annotations
 
+import re
 import warnings
 
 import numpy as np
@@ -212,3 +213,84 @@ def normalized(loaded):
 
     m = normalize(loaded[0])
     return m, {t.name: numpy_helper.to_array(t) for t in m.graph.initializer}
+
+
+# ---- the input quantizer of a QONNX model -----------------------------------------------------
+
+_PASS_TO_QUANT = {"Mul", "Div", "Add", "Sub", "Reshape", "Flatten", "Transpose", "Identity", "Squeeze", "Unsqueeze"}
+QUANT_DOMAIN = "qonnx.custom_op.general"
+
+
+def input_kind(model: onnx.ModelProto) -> tuple[str, str | None]:
+    """How a QONNX model's input is quantized: ("model", None) when a Quant/BipolarQuant
+    follows it (through scalar arithmetic and reshapes), ("annotation", finn_datatype)
+    when graph.quantization_annotation types it BIPOLAR/BINARY/INTn/UINTn, else
+    ("float", None)."""
+    g = model.graph
+    inits = {t.name for t in g.initializer}
+    name = next(i.name for i in g.input if i.name not in inits)
+    frontier, seen = [name], set()
+    while frontier:
+        t = frontier.pop()
+        for k, n in enumerate(g.node):
+            if t in n.input and k not in seen:
+                seen.add(k)
+                if n.op_type in ("Quant", "BipolarQuant", "IntQuant"):
+                    return "model", None
+                if n.op_type in _PASS_TO_QUANT:
+                    frontier.extend(n.output)
+    for a in g.quantization_annotation:
+        if a.tensor_name == name:
+            dt = next((q.value for q in a.quant_parameter_tensor_names if q.key == "finn_datatype"), "")
+            if re.fullmatch(r"BIPOLAR|BINARY|U?INT\d+", dt):
+                return "annotation", dt
+    return "float", None
+
+
+def with_input_quantizer(loaded, calib: np.ndarray | None, bits: int):
+    """``loaded`` (model, initializers) with a quantizer right after the input when the
+    model has none, and what was done: (model, initializers, {"source": model |
+    annotation | calibration, ...}). An annotated input gets the identity quantizer of
+    its datatype (scale 1: its values are the codes); a float input one calibrated on
+    ``calib`` (min-max, ``bits`` bits, signed when the data is), an error without it."""
+    from onnx import numpy_helper
+
+    model, inits = loaded
+    kind, dt = input_kind(model)
+    if kind == "model":
+        return model, inits, {"source": "model"}
+    g = model.graph
+    name = next(i.name for i in g.input if i.name not in inits)
+    if kind == "annotation":
+        bipolar = dt == "BIPOLAR"
+        signed = dt.startswith("INT")
+        nbits = 1 if dt in ("BIPOLAR", "BINARY") else int(re.sub(r"\D", "", dt))
+        scale, info = 1.0, {"source": "annotation", "finn_datatype": dt}
+    else:
+        if calib is None:
+            raise EdgecError(f"the model input '{name}' is float (no Quant or BipolarQuant follows it, no "
+                             "finn_datatype annotation): give --calib X.npy to calibrate an input quantizer "
+                             f"(--input-bits N, default {bits})")
+        x = np.asarray(calib, np.float64)
+        bipolar, signed, nbits = False, bool(x.min() < 0), int(bits)
+        peak = float(np.abs(x).max()) or 1.0
+        scale = float(np.float32(peak / ((1 << (nbits - 1)) - 1 if signed else (1 << nbits) - 1)))
+        info = {"source": "calibration", "bits": nbits, "signed": signed, "scale": scale, "samples": int(len(x))}
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    q = f"{name}_edgec_quant"
+    consts = {f"{q}_scale": scale, f"{q}_zero_point": 0.0, f"{q}_bit_width": float(nbits)}
+    for n in m.graph.node:
+        for k, i in enumerate(n.input):
+            if i == name:
+                n.input[k] = q
+    m.graph.initializer.extend(numpy_helper.from_array(np.asarray(v, np.float32), k) for k, v in consts.items())
+    if bipolar:
+        node = helper.make_node("BipolarQuant", [name, f"{q}_scale"], [q], name=q, domain=QUANT_DOMAIN)
+    else:
+        node = helper.make_node("Quant", [name, *consts], [q], name=q, domain=QUANT_DOMAIN, signed=int(signed),
+                                narrow=0, rounding_mode="ROUND")
+    m.graph.node.insert(0, node)
+    if not any(o.domain == QUANT_DOMAIN for o in m.opset_import):
+        m.opset_import.append(helper.make_opsetid(QUANT_DOMAIN, 1))
+    return m, {**inits, **{k: np.asarray(v, np.float32) for k, v in consts.items()}}, info

@@ -75,11 +75,17 @@ def to_cl(ndim: int) -> list[int]:
     return [0, *range(2, ndim), 1]
 
 
+TRANSPOSE_USES = ("edgec reads a Transpose only as a channels-last model input (perm [0, 3, 1, 2] right after the "
+                  "input), before a Flatten/Reshape or at the output (perm [0, 2, 3, 1]), or one that undoes the "
+                  "previous one")
+
+
 def transpose_perm(b, a, rank: int) -> list[int]:
     """A Transpose's perm (default: reversed axes), checked to keep the batch axis first."""
     perm = [int(p) % rank for p in a.get("perm", range(rank - 1, -1, -1))]
     if sorted(perm) != list(range(rank)) or perm[0] != 0:
-        raise b.fail(f"perm {perm} must permute the axes of a rank-{rank} tensor and keep the batch axis first")
+        raise b.fail(f"perm {perm} must permute the axes of a rank-{rank} tensor and keep the batch axis first; "
+                     + TRANSPOSE_USES)
     return perm
 
 
@@ -99,9 +105,7 @@ def layout_transpose(b, a, perm_of, shape: tuple, is_input: bool):
         return "input", perm
     elif rank in (3, 4) and perm == to_cl(rank):
         return "to_cl", perm
-    raise b.fail(f"Transpose perm {perm} of a rank-{rank} tensor: edgec reads a Transpose only as a channels-last "
-                 "model input (perm [0, 3, 1, 2] right after the input), before a Flatten/Reshape or at the output "
-                 "(perm [0, 2, 3, 1]), or one that undoes the previous one")
+    raise b.fail(f"Transpose perm {perm} of a rank-{rank} tensor: " + TRANSPOSE_USES)
 
 
 class _Builder:

@@ -27,13 +27,16 @@ from ..ir.ops import Op
 from ..ir.ref import round_to_int
 from ..ir.types import Bipolar, IntType, window_type
 from .fgraph import unique_name
-from .onnx_import import (_BATCH, _ONNX_OPS, _Builder, _attrs, _check_2d, _fold, _input_shape, _is_const, _opset,
-                          _pads, flatten_axis_ok, load_onnx, single_input)
+from .onnx_import import (_BATCH, _ONNX_OPS, HEAD_OPS, LAYOUT_OPS, _Builder, _attrs, _check_2d, _fold, _input_shape,
+                          _is_const, _opset, _pads, flatten_axis_ok, head_error, head_step, layout_transpose, load_onnx,
+                          single_input, to_cl)
 
 QONNX_DOMAINS = ("qonnx.custom_op.general", "finn.custom_op.general", "onnx.brevitas")
 QONNX_OPS = ("Quant", "IntQuant", "BipolarQuant", "Trunc")
 SUPPORTED = ("Quant, BipolarQuant, Trunc, Conv, Gemm, MatMul, BatchNormalization, Mul, Div, Add, Sub, Relu, "
-             "MaxPool, AveragePool, GlobalAveragePool, Reshape/Flatten to (N, -1), Identity, Dropout")
+             "MaxPool, AveragePool, GlobalAveragePool, Reshape/Flatten to (N, -1), Identity, Dropout, Transpose (of a "
+             "channels-last input, before a Flatten, or at the output), Softmax/LogSoftmax/Sigmoid/ArgMax after the "
+             "last layer")
 QONNX_ROUNDING = {"ROUND": "half_even", "HALF_EVEN": "half_even", "CEIL": "ceil", "FLOOR": "floor", "UP": "up",
             "DOWN": "down", "HALF_UP": "half_away", "HALF_DOWN": "half_down"}
 
@@ -61,6 +64,7 @@ class FloatIn:
     shape: tuple
     steps: tuple = ()
     flat: bool = False
+    perm: tuple | None = None  # the model's tensor is this one laid out by a Transpose (docs/frontends.md)
 
 
 @dataclass
@@ -76,6 +80,8 @@ class Lin:
     relu: bool = False
     codes: bool = False
     zp: float = 0.0  # the quantizer's zero point, when ``codes``
+    perm: tuple | None = None  # the model's tensor is this one laid out channels last by a Transpose
+    head: tuple = ()  # host-side output ops applied (kernels.head steps): nothing but another may follow
 
 
 def _f64(v) -> np.ndarray:
@@ -506,12 +512,38 @@ def _avgpool(glob: bool):
 
 
 def _flatten_lin(b, v: Lin) -> Lin:
+    """Flatten ``v`` as the model sees it: channels first, or channels last (``v.perm``)."""
     if len(v.shape) == 1:
-        return v
+        return replace(v, perm=None)
     c, h, w = v.shape
+    order = "hwc" if v.perm is not None else "chw"
     name = b.add(Node(b.name(f"{v.layer}_flatten"), Op.FLATTEN, [v.t], (c * h * w,), b.ir_node(v.t).type,
-                      {"order": "chw"}))
-    return replace(v, t=name, a=np.repeat(v.a, h * w), c0=np.repeat(v.c0, h * w), shape=(c * h * w,))
+                      {"order": order}))
+    a, c0 = (np.tile(v.a, h * w), np.tile(v.c0, h * w)) if order == "hwc" else \
+        (np.repeat(v.a, h * w), np.repeat(v.c0, h * w))
+    return replace(v, t=name, a=a, c0=c0, shape=(c * h * w,), perm=None)
+
+
+def _transpose(b, a):
+    v = b.t(0)
+    is_input = isinstance(v, FloatIn) and not b.ir and v.perm is None and not v.flat
+    kind, perm = layout_transpose(b, a, v.perm, v.shape, is_input)
+    if kind == "input":  # a channels-last model input: read channels first from here on
+        canon = tuple(v.shape[p - 1] for p in perm[1:])
+        b.input_shape, b.input_layout = canon, "hwc"
+        b.vals[b.node.input[0]] = replace(v, perm=tuple(to_cl(len(perm))))  # no other node may read it as it was
+        return replace(v, shape=canon)
+    if kind == "to_cl":
+        return replace(v, perm=tuple(perm))
+    return replace(v, perm=None) if kind == "back" else v
+
+
+def _head(b, a):
+    v = b.lin(0, "input of an output op")
+    if v.head and v.head[-1][0] == "argmax":
+        raise head_error(b, 0)
+    rank = len(v.shape) + 1
+    return replace(v, head=(*v.head, tuple(head_step(b, a, rank, b.opset))))
 
 
 def _to_flat(b, v):
@@ -545,7 +577,7 @@ _QONNX_OPS = {
     "Conv": _conv, "Gemm": _gemm, "MatMul": _matmul, "BatchNormalization": _batchnorm, "Relu": _relu,
     "Add": _arith("Add"), "Sub": _arith("Sub"), "Mul": _arith("Mul"), "Div": _arith("Div"),
     "MaxPool": _maxpool, "AveragePool": _avgpool(False), "GlobalAveragePool": _avgpool(True),
-    "Flatten": _flatten, "Reshape": _reshape,
+    "Flatten": _flatten, "Reshape": _reshape, "Transpose": _transpose, **{op: _head for op in HEAD_OPS},
     **{k: _ONNX_OPS[k] for k in ("Identity", "Dropout", "Shape", "Gather", "Unsqueeze", "Squeeze", "Concat", "Cast")},
 }
 
@@ -560,6 +592,7 @@ def import_qonnx(path, loaded=None) -> Graph:
     b = _QBuilder()
     b.vals.update(inits)
     b.input_name, b.input_shape = inputs[0].name, _input_shape(inputs[0])
+    b.model_input_shape, b.input_layout, b.opset = b.input_shape, "chw", opset
     dim0 = inputs[0].type.tensor_type.shape.dim[0]
     b.batch = int(dim0.dim_value) if dim0.HasField("dim_value") else _BATCH
     b.vals[inputs[0].name] = FloatIn(b.input_shape)
@@ -572,6 +605,13 @@ def import_qonnx(path, loaded=None) -> Graph:
             handler = None
         if handler is None and not foldable:
             raise node_error(b.label, node.op_type, f"unsupported op in a QONNX model; supported: {SUPPORTED}")
+        for i, name in enumerate(node.input):  # a channels-last view or an output op's result: only where allowed
+            x = b.vals.get(name)
+            if isinstance(x, (Lin, FloatIn)) and getattr(x, "head", ()) and node.op_type not in HEAD_OPS:
+                raise head_error(b, i)
+            if isinstance(x, (Lin, FloatIn)) and x.perm is not None and node.op_type not in LAYOUT_OPS:
+                raise b.fail(f"input '{name}' is laid out channels last by a Transpose; edgec reads that only "
+                             "right after the input, before a Flatten/Reshape or at the output")
         try:
             v = _fold(b, opset) if handler is None else handler(b, _attrs(node))
         except EdgecError:
@@ -586,8 +626,12 @@ def import_qonnx(path, loaded=None) -> Graph:
         raise EdgecError(f"the model output '{g.output[0].name}' ends in a Relu; quantize it or drop the Relu")
     if "input_quant" not in b.meta:
         raise EdgecError("the model input has no quantizer (Quant or BipolarQuant)")
-    b.meta.update(input_shape=list(b.input_shape), output_shape=list(out.shape),
+    out_shape = list(out.shape) if out.perm is None else [*out.shape[1:], out.shape[0]]
+    b.meta.update(input_shape=list(b.model_input_shape), input_layout=b.input_layout, output_shape=out_shape,
+                  output_layout="chw" if out.perm is None else "hwc",
                   output_affine={"a": out.a.tolist(), "c0": out.c0.tolist()}, source="qonnx")
+    if out.head:
+        b.meta["head"] = [list(st) for st in out.head]
     used = _live(b.ir, out.t)
     return Graph([n for n in b.ir if n.name in used], out.t, b.meta)
 
