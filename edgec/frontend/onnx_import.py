@@ -101,9 +101,9 @@ def layout_transpose(b, a, perm_of, shape: tuple, is_input: bool):
     if perm_of is not None:
         if [perm_of[i] for i in perm] == list(range(rank)):
             return "back", None
-    elif rank in (3, 4) and perm == to_cf(rank) and is_input:
+    elif rank == 4 and perm == to_cf(rank) and is_input:
         return "input", perm
-    elif rank in (3, 4) and perm == to_cl(rank):
+    elif rank == 4 and perm == to_cl(rank):
         return "to_cl", perm
     raise b.fail(f"Transpose perm {perm} of a rank-{rank} tensor: " + TRANSPOSE_USES)
 
