@@ -62,7 +62,7 @@ def head_error(b, i: int):
                   "on the host after the last layer only: move it to the end of the graph")
 
 
-LAYOUT_OPS = ("Transpose", "Flatten", "Reshape", "Identity", "Dropout")  # the ops that may see a _Perm
+LAYOUT_OPS = ("Transpose", "Flatten", "Reshape", "Squeeze", "Identity", "Dropout")  # the ops that may see a _Perm
 
 
 def to_cf(ndim: int) -> list[int]:
@@ -414,7 +414,23 @@ def _unsqueeze(b, a):
     return x
 
 
+def squeezes_to_features(b, a, shape: tuple) -> bool:
+    """A Squeeze of a per-sample tensor that leaves (F,): of a (C, 1, 1) map (after a
+    global pool), over its unit axes (or all of them, the default). Anything else: an error."""
+    rank = len(shape) + 1
+    axes = sorted(d % rank for d in _axes(b, a)) or [i + 1 for i, d in enumerate(shape) if d == 1]
+    if len(shape) == 3 and shape[1:] == (1, 1) and axes == [2, 3]:
+        return True
+    if len(shape) == 1 and not axes:
+        return False
+    raise b.fail(f"a Squeeze of axes {axes} of a per-sample {list(shape)} tensor: edgec reads a Squeeze only of "
+                 "the 1x1 spatial axes after a global pool (as a Flatten)")
+
+
 def _squeeze(b, a):
+    if isinstance(b.val(0), str):
+        x = b.t(0)
+        return _flat(b, x, "chw") if squeezes_to_features(b, a, b.shape(x)) else x
     x = b.c(0, "input")
     axes = _axes(b, a)
     return np.squeeze(x, axis=tuple(axes)) if axes else np.squeeze(x)

@@ -29,7 +29,7 @@ from ..ir.types import Bipolar, IntType, window_type
 from .fgraph import unique_name
 from .onnx_import import (_BATCH, _ONNX_OPS, HEAD_OPS, LAYOUT_OPS, _Builder, _attrs, _check_2d, _fold, _input_shape,
                           _is_const, _opset, _pads, flatten_axis_ok, head_error, head_step, layout_transpose, load_onnx,
-                          single_input, to_cl)
+                          single_input, squeezes_to_features, to_cl)
 
 QONNX_DOMAINS = ("qonnx.custom_op.general", "finn.custom_op.general", "onnx.brevitas")
 QONNX_OPS = ("Quant", "IntQuant", "BipolarQuant", "Trunc")
@@ -552,6 +552,13 @@ def _to_flat(b, v):
     return _flatten_lin(b, v)
 
 
+def _squeeze(b, a):
+    v = b.val(0)
+    if not isinstance(v, (Lin, FloatIn)):
+        return _ONNX_OPS["Squeeze"](b, a)
+    return _to_flat(b, v) if squeezes_to_features(b, a, tuple(v.shape)) else v
+
+
 def _flatten(b, a):
     v = b.t(0)
     if not flatten_axis_ok(b, a, len(v.shape) + 1):
@@ -578,7 +585,8 @@ _QONNX_OPS = {
     "Add": _arith("Add"), "Sub": _arith("Sub"), "Mul": _arith("Mul"), "Div": _arith("Div"),
     "MaxPool": _maxpool, "AveragePool": _avgpool(False), "GlobalAveragePool": _avgpool(True),
     "Flatten": _flatten, "Reshape": _reshape, "Transpose": _transpose, **{op: _head for op in HEAD_OPS},
-    **{k: _ONNX_OPS[k] for k in ("Identity", "Dropout", "Shape", "Gather", "Unsqueeze", "Squeeze", "Concat", "Cast")},
+    "Squeeze": _squeeze,
+    **{k: _ONNX_OPS[k] for k in ("Identity", "Dropout", "Shape", "Gather", "Unsqueeze", "Concat", "Cast")},
 }
 
 
