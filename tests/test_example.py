@@ -69,7 +69,8 @@ def test_example_int8_loses_at_most_half_a_point(tmp_path):
     rep = json.loads((tmp_path / "o" / "report.json").read_text())
     acc = rep["accuracy"]
     assert acc["float"] - acc["reference"] <= 0.5, acc
-    assert rep["sim_vs_reference"] == {"vectors": 540, "mismatches": 0, "ties": 0}
+    assert rep["sim_vs_reference"] == {"vectors": 540, "mismatches": 0, "ties": 0, "reference": "fake-quant",
+                                       "inputs": "calibration"}
     assert all(row["kernel"] == "dsp-mac" for row in rep["layers"] if row["op"] == "MatMul")
 
 
