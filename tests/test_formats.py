@@ -267,14 +267,14 @@ def test_global_pool_squeeze_identity_chain(tmp_path):
     Squeeze of the 1x1 axes is a flatten, the Identity chain disappears."""
     rng = np.random.default_rng(5)
     inits = {"w": rng.normal(size=(6, 1, 3, 3)), "b": rng.normal(size=6) * 0.1, "fw": rng.normal(size=(6, 3)),
-             "fb": rng.normal(size=3) * 0.1, "ax": np.array([2, 3])}
+             "fb": rng.normal(size=3) * 0.1}
     nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c"], kernel_shape=[3, 3]),
              helper.make_node("Relu", ["c"], ["r"]), helper.make_node("GlobalAveragePool", ["r"], ["p"]),
              helper.make_node("Squeeze", ["p", "axes"], ["s"]), helper.make_node("Identity", ["s"], ["i1"]),
              helper.make_node("Identity", ["i1"], ["i2"]), helper.make_node("Gemm", ["i2", "fw", "fb"], ["y"])]
     g = helper.make_graph(nodes, "g", [vi("x", [1, 1, 8, 8])], [vi("y", [1, 3])],
-                          [numpy_helper.from_array(np.asarray(v, np.float32), k) for k, v in inits.items()
-                           if k != "ax"] + [numpy_helper.from_array(np.array([2, 3], np.int64), "axes")])
+                          [numpy_helper.from_array(np.asarray(v, np.float32), k) for k, v in inits.items()]
+                          + [numpy_helper.from_array(np.array([2, 3], np.int64), "axes")])
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
     m.ir_version = 7
     onnx.save(m, str(tmp_path / "s.onnx"))

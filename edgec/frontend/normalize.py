@@ -98,22 +98,15 @@ def _channels_first(mw) -> None:
     """Re-lay a channels-last QONNX graph channels first, in place (module docstring)."""
     g = mw.graph
     inits = {t.name for t in g.initializer}
-    consumers: dict[str, list] = {}
-    for n in g.node:
-        for i in n.input:
-            consumers.setdefault(i, []).append(n)
     cl: set[str] = set()  # tensors that are channels last in the model and channels first after this pass
     new_nodes = []
 
     def rank(name):
         return len(mw.get_tensor_shape(name) or [])
 
-    def lay_in(name):  # a channels-last graph input: Transpose it once, channels first below
-        cl.add(name)
-
     gin = g.input[0].name
-    if rank(gin) in (3, 4):
-        lay_in(gin)
+    if rank(gin) in (3, 4):  # a channels-last graph input: Transposed once, channels first below
+        cl.add(gin)
     renamed: dict[str, str] = {}
     if gin in cl:
         t = gin + "_cf"
@@ -199,8 +192,6 @@ def _channels_first(mw) -> None:
     del g.node[:]
     g.node.extend(new_nodes)
     del g.value_info[:]  # shapes changed layout: inferred again by cleanup
-    for n in g.node:
-        n.name = n.name or ""
     if not any(o.domain == CHANNELS_LAST for o in g.node):
         keep = [o for o in mw.model.opset_import if o.domain != CHANNELS_LAST]
         del mw.model.opset_import[:]
