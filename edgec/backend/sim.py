@@ -44,6 +44,7 @@ class SimStep:
     bound: int = 0
     out_lo: int = 0
     bipolar: bool = False
+    steps: bool = False  # a MultiThreshold with signed steps
     order: str = ""
 
 
@@ -87,7 +88,7 @@ def context(g: Graph, name: str) -> SimContext:
             s.pad, s.pad_value = tuple(a["pad"]), int(a["pad_value"])
             s.bound = int(max(max(abs(int(v[0].min())), abs(int(v[1].max()))) for v in r.values()))
         elif n.op == Op.MULTI_THRESHOLD:
-            s.out_lo, s.bipolar = int(a["out_lo"]), bool(a["bipolar"])
+            s.out_lo, s.bipolar, s.steps = int(a["out_lo"]), bool(a["bipolar"]), "steps" in n.params
         elif n.op == Op.FLATTEN:
             s.order = a["order"]
         steps.append(s)
@@ -120,7 +121,7 @@ def emit(g: Graph, out: Path, name: str) -> None:
     # keyed by the step's variable (t3/weight), not the node's name: names are the model's text
     arrays = {f"t{i}/{k}": v for i, n in enumerate(g.nodes) for k, v in n.params.items()
               if n.op in (Op.MATMUL, Op.XNOR_POPCOUNT, Op.MULTI_THRESHOLD, Op.WINOGRAD)
-              and k in ("weight", "thresholds", "sign")}
+              and k in ("weight", "thresholds", "sign", "steps")}
     for i, n in enumerate(g.nodes):
         if n.op == Op.WINOGRAD:
             arrays[f"t{i}/bt"], arrays[f"t{i}/at"] = wino.BT[n.attrs["tile"]], wino.AT[n.attrs["tile"]]

@@ -54,6 +54,9 @@ def check(g: Graph, values: dict[str, np.ndarray] | None = None) -> None:
             t = n.params["thresholds"]
             if t.shape[0] != n.shape[-1] or (np.diff(t, axis=1) < 0).any():
                 raise IRCheckError(f"{n.name}: thresholds must be (C, N) ascending per row")
+            st = n.params.get("steps")
+            if st is not None and (st.shape != t.shape or not np.isin(st, (-1, 1)).all()):
+                raise IRCheckError(f"{n.name}: steps must be +-1, one per threshold")
         seen.add(n.name)
     if g.output not in seen:
         raise IRCheckError(f"output {g.output} not defined")

@@ -39,7 +39,8 @@ class Op(str, Enum):
     Out type: uint wide enough for K."""
 
     AFFINE_QUANT = "AffineQuant"
-    """The quantizer before folding: z = acc * a[c] + c0[c] in float64, then
+    """The quantizer before folding: z = acc * a[c] + c0[c] in float64, then with
+    attrs.act the activation z = f(z) (ir/act.py; params act_args (C, k)), then
     clip(round(z / scale + zero_point), lo, hi) with the attr ``rounding`` (default
     half_up: floor(v + 0.5); see ref.round_to_int), or for a bipolar output +1 where
     z >= 0 (with a zero point: z / scale + zero_point >= 0) else -1. params: a, c0 (C,).
@@ -48,7 +49,9 @@ class Op(str, Enum):
 
     MULTI_THRESHOLD = "MultiThreshold"
     """out = out_lo + #{i : sign[c] * x >= T[c, i]} (bipolar: +1 if the count is 1 else
-    -1). params: thresholds (C, N) integers ascending per row, sign (C,) of +-1.
+    -1). params: thresholds (C, N) integers ascending per row, sign (C,) of +-1, and
+    optionally steps (C, N) of +-1: then out = out_lo + sum_i steps[c, i] * [sign[c] * x
+    >= T[c, i]], the form of an activation that falls somewhere (Hardswish, SiLU, GELU).
     attrs: out_lo, bipolar. Out type: the output codes' type."""
 
     MAX_POOL = "MaxPool"

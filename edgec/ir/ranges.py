@@ -71,8 +71,13 @@ def _r_quant(g, n, ins, last):
 def _r_threshold(g, n, ins, last):
     a = n.attrs
     nt = n.params["thresholds"].shape[1]
-    return (np.full(last, -1), np.full(last, 1)) if a["bipolar"] else (np.full(last, a["out_lo"]),
-                                                                         np.full(last, a["out_lo"] + nt))
+    if a["bipolar"]:
+        return np.full(last, -1), np.full(last, 1)
+    steps = n.params.get("steps")
+    if steps is None:
+        return np.full(last, a["out_lo"]), np.full(last, a["out_lo"] + nt)
+    lo = np.maximum(a["out_lo"] - (steps < 0).sum(axis=1), n.type.lo)
+    return lo, np.minimum(a["out_lo"] + (steps > 0).sum(axis=1), n.type.hi)
 
 
 def _r_pool(g, n, ins, last):

@@ -103,19 +103,24 @@ def round_to_int(v, mode="half_up"):
     raise ValueError(f"unknown rounding mode {mode!r}")
 
 
-def affine_quant(acc, a, c0, scale, lo, hi, bipolar, zero_point=0.0, rounding="half_up"):
+def affine_quant(acc, a, c0, scale, lo, hi, bipolar, zero_point=0.0, rounding="half_up", act=None, act_args=None):
     z = acc.astype(np.float64) * a + c0
+    if act is not None:  # the activation between the accumulator and the quantizer (ir/act.py)
+        from .act import apply
+
+        z = apply(act, z, act_args)
     if bipolar:
         v = z if zero_point == 0 else z / scale + zero_point
         return np.where(v >= 0, 1, -1).astype(np.int64)
     return np.clip(round_to_int(z / scale + zero_point, rounding), lo, hi).astype(np.int64)
 
 
-def multi_threshold(x, thresholds, sign, out_lo, bipolar):
+def multi_threshold(x, thresholds, sign, out_lo, bipolar, steps=None):
     out = np.zeros(x.shape, dtype=np.int64)
     for c in range(x.shape[-1]):
         v = sign[c] * x[..., c].astype(np.int64)
-        count = (v[..., None] >= thresholds[c]).sum(axis=-1)
+        hit = v[..., None] >= thresholds[c]
+        count = hit.sum(axis=-1) if steps is None else (hit * steps[c]).sum(axis=-1)
         out[..., c] = 2 * count - 1 if bipolar else out_lo + count
     return out
 
@@ -155,9 +160,10 @@ RULES = {
     Op.XNOR_POPCOUNT: lambda n, ins: xnor_popcount(ins[0], n.params["weight"]),
     Op.AFFINE_QUANT: lambda n, ins: affine_quant(ins[0], n.params["a"], n.params["c0"], n.attrs["scale"],
                                                  n.attrs["lo"], n.attrs["hi"], n.attrs["bipolar"],
-                                                 n.attrs.get("zero_point", 0.0), n.attrs.get("rounding", "half_up")),
+                                                 n.attrs.get("zero_point", 0.0), n.attrs.get("rounding", "half_up"),
+                                                 n.attrs.get("act"), n.params.get("act_args")),
     Op.MULTI_THRESHOLD: lambda n, ins: multi_threshold(ins[0], n.params["thresholds"], n.params["sign"],
-                                                       n.attrs["out_lo"], n.attrs["bipolar"]),
+                                                       n.attrs["out_lo"], n.attrs["bipolar"], n.params.get("steps")),
     Op.MAX_POOL: lambda n, ins: max_pool(ins[0], n.attrs["kernel"], n.attrs["stride"], n.attrs["pad"],
                                          n.attrs["pad_value"]),
     Op.AVG_POOL: lambda n, ins: avg_pool(ins[0], n.attrs["kernel"], n.attrs["stride"]),

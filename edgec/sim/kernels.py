@@ -134,9 +134,15 @@ def xnor_popcount(x, weight, chunk=4096):
     return out.reshape(lead + (weight.shape[0],))
 
 
-def multi_threshold(x, thresholds, sign, out_lo, bipolar):
+def multi_threshold(x, thresholds, sign, out_lo, bipolar, steps=None):
     v = x * sign
-    if thresholds.shape[1] <= 8:
+    if steps is not None:  # signed steps: the rising and the falling thresholds counted apart
+        count = np.zeros(v.shape, np.int64)
+        for c in range(v.shape[-1]):
+            for s in (1, -1):
+                t = thresholds[c][steps[c] == s]
+                count[..., c] += s * np.searchsorted(t, v[..., c], side="right")
+    elif thresholds.shape[1] <= 8:
         count = (v[..., None] >= thresholds).sum(axis=-1)
     else:
         count = np.empty(v.shape, np.int64)
