@@ -160,7 +160,8 @@ def run_model(name: str, source: str, export, d: Path, n_vectors: int, log) -> d
             coded = rep.get("input_quantizer", {}).get("source") == "annotation"  # its values are the codes
             x = inputs_in_range(sim, n, seed=2, jitter=0.0 if coded else 0.4)
             # a float input: qonnx executes the model with the input quantizer edgec added to it
-            model = path if calib is None else with_input_quantizer(normalized(load_onnx(path)), calib, 8)[0]
+            model = path if calib is None else \
+                with_input_quantizer(normalized(load_onnx(path), fuse=False), calib, 8)[0]
             c = check_qonnx(model, Graph.load(out / "model"), sim, x)
             row["vectors"], row["check"] = c["vectors"], f"{c['mismatches']}" + (
                 f" ({c['ties']} tie{'s' * (c['ties'] > 1)})" if c["ties"] else "")

@@ -131,15 +131,15 @@ def load_model(model, input_shape, max_model_mb=None, calib=None, input_bits: in
     if isinstance(model, (str, os.PathLike)):
         p = Path(model)
         if p.suffix == ".onnx":
-            from .frontend.normalize import normalized, with_input_quantizer
+            from .frontend.normalize import fused, normalized, with_input_quantizer
             from .frontend.onnx_import import import_onnx, load_onnx
             from .frontend.qonnx_import import import_qonnx, is_qonnx
 
-            loaded = normalized(load_onnx(p, None if max_model_mb is None else int(max_model_mb) << 20))
+            loaded = normalized(load_onnx(p, None if max_model_mb is None else int(max_model_mb) << 20), fuse=False)
             if not is_qonnx(loaded[0]):
-                return import_onnx(p, loaded), None, None
+                return import_onnx(p, fused(loaded)), None, None
             *loaded, info = with_input_quantizer(loaded, calib, input_bits)
-            g = import_qonnx(p, loaded)
+            g = import_qonnx(p, fused(loaded))  # loaded[0], unfused, is what qonnx executes as the reference
             g.meta["input_quantizer"] = info
             return g, None, loaded[0]
         if p.suffix == ".pt2":

@@ -181,7 +181,22 @@ def check_qonnx(model, graph, sim, x: np.ndarray) -> dict:
     normalised ModelProto ``graph`` was imported from) on ``x``: every quantized activation
     (graph.meta["source_tensors"]) per input vector, rounding ties counted apart."""
     tensors = graph.meta["source_tensors"]
-    ref = qonnx_execute(model, x, keep=set(tensors) | {s["input"] for s in tensors.values()})
-    keep = {s["ir"]: None for s in tensors.values()}
-    sim.run(x, keep=keep)
-    return qonnx_compare(ref, tensors, keep)
+    total = None
+    for i in range(0, len(x), batch_for(graph)):
+        chunk = x[i : i + batch_for(graph)]
+        ref = qonnx_execute(model, chunk, keep=set(tensors) | {s["input"] for s in tensors.values()})
+        keep = {s["ir"]: None for s in tensors.values()}
+        sim.run(chunk, keep=keep)
+        r = qonnx_compare(ref, tensors, keep)
+        total = r if total is None else {k: total[k] + r[k] if k != "tensors" else r[k] for k in r}
+    return total
+
+
+MEMORY = 1 << 30  # bytes the batched checks hold at once
+
+
+def batch_for(graph) -> int:
+    """Input vectors per batch so that every tensor of ``graph`` as the reference executor
+    (float32) and the simulator (int64) hold it, twice over, stays within MEMORY."""
+    per_vector = sum(int(np.prod(n.shape)) for n in graph.nodes) * (4 + 8) * 2
+    return max(1, MEMORY // max(per_vector, 1))

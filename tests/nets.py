@@ -140,3 +140,24 @@ def reseal(out, rel: str) -> None:
     m = json.loads((out / "edgec.json").read_text())
     m["files"][rel] = sha256(out / rel)
     (out / "edgec.json").write_text(json.dumps(m))
+
+
+ACT_ARGS = {"clip": lambda r: sorted(r.uniform(-1.5, 3.0, 2)), "leaky_relu": lambda r: [r.uniform(-0.6, 0.6)],
+            "elu": lambda r: [r.uniform(0.2, 1.5)], "hardsigmoid_ab": lambda r: [r.uniform(0.1, 0.4), 0.5],
+            "softplus": lambda r: [r.uniform(0.5, 2.0), 20.0]}
+
+
+def with_activation(g: FGraph, kind: str, rng: np.random.Generator, per_channel: bool = False) -> FGraph:
+    """``g`` with every ReLU replaced by the activation ``kind`` (ir/act.py), random arguments
+    (a per-channel slope for leaky_relu when ``per_channel``: PReLU)."""
+    nodes = []
+    for n in g.nodes:
+        if n.op == "relu":
+            c = next(m for m in g.nodes if m.name == n.inputs[0]).shape[0]
+            args = np.asarray(ACT_ARGS.get(kind, lambda r: [])(rng), np.float64).reshape(1, -1)
+            args = np.tile(args, (c, 1))
+            if per_channel and kind == "leaky_relu":
+                args = rng.uniform(-0.5, 0.5, (c, 1))
+            n = FNode(n.name, "act", n.inputs, {"kind": kind}, {"args": args})
+        nodes.append(n)
+    return infer_shapes(FGraph(nodes, g.output, g.head))

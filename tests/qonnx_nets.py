@@ -149,3 +149,31 @@ def calibrate(m: nn.Module, x: np.ndarray, seed: int = 0) -> nn.Module:
         m(torch.as_tensor(x))
     return m.eval()
 
+
+
+def brevitas_activations(acts: list, seed: int = 0) -> nn.Module:
+    """One Brevitas conv layer per activation module of ``acts`` (float, between the conv
+    (+BatchNorm) and a 4-bit signed QuantIdentity), then a max pool and a quantized head: the
+    QONNX export has each activation as a standard ONNX op (or ops) between two Quants."""
+    import brevitas.nn as qnn
+    from brevitas.quant import Int8ActPerTensorFloat, Int8WeightPerChannelFloat, Uint8ActPerTensorFloat
+
+    torch.manual_seed(seed)
+    w4 = dict(weight_quant=Int8WeightPerChannelFloat, weight_bit_width=4)
+
+    class QActs(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inp = qnn.QuantIdentity(act_quant=Uint8ActPerTensorFloat, return_quant_tensor=True)
+            layers = []
+            for i, a in enumerate(acts):
+                layers += [qnn.QuantConv2d(1 if i == 0 else 6, 6, 3, padding=1, **w4), nn.BatchNorm2d(6), a,
+                           qnn.QuantIdentity(act_quant=Int8ActPerTensorFloat, bit_width=4, return_quant_tensor=True)]
+            self.body = nn.Sequential(*layers)
+            self.fc = qnn.QuantLinear(6 * 4 * 4, 10, bias=True, **w4)
+
+        def forward(self, x):
+            x = nn.functional.max_pool2d(self.body(self.inp(x)), 2)
+            return self.fc(torch.flatten(x, 1))
+
+    return QActs()

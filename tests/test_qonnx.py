@@ -319,5 +319,35 @@ def _with_calib_quant(path, calib):
     from edgec.frontend.normalize import normalized, with_input_quantizer
     from edgec.frontend.onnx_import import load_onnx
 
-    model, _, _ = with_input_quantizer(normalized(load_onnx(path)), np.load(calib), 8)
+    model, _, _ = with_input_quantizer(normalized(load_onnx(path), fuse=False), np.load(calib), 8)
     return model
+
+
+@pytest.mark.parametrize("group", ["monotone", "falling"])
+def test_brevitas_float_activations_between_quantizers(tmp_path, group):
+    """Brevitas nets with a float activation between each conv and its quantizer (LeakyRelu,
+    Hardtanh->Clip, Sigmoid, Tanh, Elu; SiLU, Hardswish, GELU and Mish, exported as several
+    ops each and fused by normalize.py; PReLU with a slope per channel): the build equals
+    qonnx execute_onnx on every quantized activation."""
+    import torch
+    from torch import nn
+
+    acts = {"monotone": [nn.LeakyReLU(0.1), nn.Hardtanh(-1.0, 2.0), nn.Sigmoid(), nn.Tanh(), nn.ELU(0.5)],
+            "falling": [nn.SiLU(), nn.Hardswish(), nn.GELU(), nn.Mish(), nn.PReLU(6, -0.2)]}[group]
+    x = Q.images((1, 8, 8), 64, 3)
+    m = Q.calibrate(Q.brevitas_activations(acts), x, seed=3)
+    if group == "falling":
+        with torch.no_grad():
+            acts[-1].weight.uniform_(-0.5, 0.5)
+    path = Q.export(m, (1, 8, 8), tmp_path / f"{group}.onnx")
+    np.save(tmp_path / "x.npy", x)
+    r = subprocess.run([sys.executable, "-m", "edgec.cli", "build", str(path), "-o", str(tmp_path / "out"),
+                        "--calib", str(tmp_path / "x.npy")], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    ops = {n.op_type for n in onnx.load(str(path)).graph.node}
+    assert ops >= ({"LeakyRelu", "Clip", "Sigmoid", "Tanh", "Elu"} if group == "monotone" else
+                   {"Sigmoid", "Mul", "HardSwish", "PRelu"}), ops  # SiLU as x * Sigmoid(x)
+    svr = json.loads((tmp_path / "out" / "report.json").read_text())["sim_vs_reference"]
+    assert svr["reference"] == "qonnx execute_onnx" and svr.get("vectors", 0) >= 64, svr
+    assert svr.get("mismatches") == 0, svr
+    assert svr["ties"] <= max(1, svr["vectors"] // 100), svr

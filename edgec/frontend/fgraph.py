@@ -14,6 +14,8 @@ conv      stride (sh, sw), pad (top, left, bottom,     weight (O, I/groups, kh, 
 linear    -                                            weight (O, I), bias (O,)
 bn        eps                                          gamma, beta, mean, var (C,)
 relu      -                                            -
+act       kind (ir/act.py: clip, leaky_relu, sigmoid,     args (C, k): the activation's
+          silu, gelu, ...)                             arguments per channel
 maxpool   kernel (kh, kw), stride (sh, sw),            -
           pad (top, left, bottom, right)
 avgpool   kernel (kh, kw), stride (sh, sw)             -
@@ -34,10 +36,12 @@ import numpy as np
 
 from ..errors import EdgecError, node_error
 
-OPS = ("input", "conv", "linear", "bn", "relu", "maxpool", "avgpool", "gap", "flatten", "add")
+OPS = ("input", "conv", "linear", "bn", "relu", "act", "maxpool", "avgpool", "gap", "flatten", "add")
+ACTIVATIONS = ("relu", "act")  # the elementwise activations a segment may end in
 
 SUPPORTED_SOURCE_OPS = (
-    "Linear/Gemm/MatMul, Conv2d (groups 1 or depthwise, dilation 1), BatchNorm, ReLU, "
+    "Linear/Gemm/MatMul, Conv2d (groups 1 or depthwise, dilation 1), BatchNorm, ReLU, ReLU6/Hardtanh/Clip, "
+    "LeakyReLU, PReLU, ELU, SELU, Sigmoid, Hardsigmoid, Tanh, Hardswish, SiLU, GELU, Mish, Softplus, "
     "MaxPool2d, AvgPool2d, GlobalAveragePool/AdaptiveAvgPool2d(1), Flatten/Reshape to "
     "(N, -1), Add, Identity, Dropout"
 )
@@ -199,6 +203,14 @@ def infer_shapes(g: FGraph) -> FGraph:
                 raise node_error(n.name, src, f"{n.params['gamma'].shape[0]} channels, input has {ins[0][0]}")
             out = ins[0]
         elif n.op == "relu":
+            out = ins[0]
+        elif n.op == "act":
+            from ..ir import act as acts
+
+            args = n.params["args"]
+            acts.check(n.attrs["kind"], args, f"node '{n.name}' ({src}): ")
+            if args.shape[0] != ins[0][0]:
+                raise node_error(n.name, src, f"{args.shape[0]} channels of arguments, input has {ins[0][0]}")
             out = ins[0]
         elif n.op in ("maxpool", "avgpool"):
             if len(ins[0]) != 3:

@@ -63,7 +63,7 @@ def lower(qnet: QNet) -> Graph:
             meta["input_shape"] = list(model_input_shape(g))
             meta["input_layout"] = n.attrs.get("layout", "chw")
             continue
-        if n.op in ("bn", "relu"):
+        if n.op in ("bn", "relu", "act"):
             continue  # absorbed into their segment's quantizer below
         seg_w = qnet.segment_by_compute(n.name).winograd if n.op == "conv" else None
         if seg_w:  # quantized in the Winograd domain: the IR op itself, on the codes of U
@@ -123,9 +123,10 @@ def lower(qnet: QNet) -> Graph:
             alias[seg.end] = alias[n.name]
             continue
         q = seg.out
-        qn = add(Node(f"{seg.name}_quant", Op.AFFINE_QUANT, [alias[n.name]], shape, code_type(q),
-                      {"scale": q.scale, "lo": q.lo, "hi": q.hi, "bipolar": q.bipolar},
-                      {"a": a, "c0": c0}))
+        attrs, params = {"scale": q.scale, "lo": q.lo, "hi": q.hi, "bipolar": q.bipolar}, {"a": a, "c0": c0}
+        if seg.fn is not None:
+            attrs["act"], params["act_args"] = seg.fn.attrs["kind"], np.asarray(seg.fn.params["args"], np.float64)
+        qn = add(Node(f"{seg.name}_quant", Op.AFFINE_QUANT, [alias[n.name]], shape, code_type(q), attrs, params))
         alias[seg.end] = qn
     out = alias.get(g.output, g.output)
     out_node = next(x for x in nodes if x.name == out)

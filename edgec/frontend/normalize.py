@@ -20,7 +20,11 @@ and what no library does is written here:
   layout shows: after a channels-last input, before a ``Flatten``/``Reshape`` of a
   channels-last tensor and before a channels-last output. Keras exports already have
   that form. The importers read those ``Transpose`` nodes as the input's and the
-  flattening's layout (docs/frontends.md).
+  flattening's layout (docs/frontends.md);
+- for the importers (``normalized(..., fuse=True)``), activations exported as several
+  ops (``x * Sigmoid(x)``, ``x * HardSigmoid(x)``, ``x * Tanh(Softplus(x))``, GELU's
+  ``x * 0.5 * (1 + Erf(x / sqrt 2))`` before opset 20) fused into one node of the domain
+  ``edgec`` (Silu, HardSwish, Mish, Gelu), read as the activation ir/act.py defines.
 """
 from __future__ import annotations
 
@@ -73,6 +77,96 @@ def normalize(model: onnx.ModelProto) -> onnx.ModelProto:
         except Exception:  # noqa: BLE001 - a graph qonnx/onnx cannot process: the importer says why
             return model
     return mw.model
+
+
+FUSED = "edgec"  # the domain of fused activation nodes
+
+
+def fuse_activations(g) -> None:
+    """Fuse the multi-node forms of SiLU, Hardswish, Mish and GELU (erf) into single nodes."""
+    consts = {t.name: onnx.numpy_helper.to_array(t) for t in g.initializer}
+    prod = {o: n for n in g.node for o in n.output}
+    users: dict[str, list] = {}
+    for n in g.node:
+        for i in n.input:
+            users.setdefault(i, []).append(n)
+
+    def only_user(t):
+        u = users.get(t, [])
+        return u[0] if len(u) == 1 and t not in {o.name for o in g.output} else None
+
+    def const(t, want):
+        v = consts.get(t)
+        return v is not None and v.size == 1 and abs(float(v.reshape(-1)[0]) - want) <= 1e-6 * max(1.0, abs(want))
+
+    def other(n, t):
+        ins = list(n.input)
+        return ins[1] if ins[0] == t else ins[0] if len(ins) == 2 and ins[1] == t else None
+
+    fused, drop = {}, set()
+    for m in g.node:
+        if m.op_type != "Mul" or m.domain not in ("", "ai.onnx") or len(m.input) != 2:
+            continue
+        for gate, x in ((m.input[0], m.input[1]), (m.input[1], m.input[0])):
+            p = prod.get(gate)
+            if p is None or only_user(gate) is not m or not p.input or p.input[0] != x and p.op_type != "Tanh":
+                continue
+            kind = {"Sigmoid": "Silu", "HardSigmoid": "HardSwish", "Tanh": "Mish"}.get(p.op_type)
+            if kind == "HardSwish" and not (abs(_attrs(p).get("alpha", 0.2) - 1 / 6) < 1e-6
+                                            and _attrs(p).get("beta", 0.5) == 0.5):
+                continue
+            chain = [p]
+            if kind == "Mish":
+                sp = prod.get(p.input[0])
+                if sp is None or sp.op_type != "Softplus" or only_user(sp.output[0]) is not p:
+                    continue
+                x = sp.input[0]
+                if other(m, gate) != x:
+                    continue
+                chain.append(sp)
+            if kind:
+                fused[id(m)] = helper.make_node(kind, [x], list(m.output), name=m.name or p.name, domain=FUSED)
+                drop.update(id(c) for c in chain)
+                break
+    for e in g.node:  # GELU: x / sqrt(2) (or x * 1/sqrt(2)) -> Erf -> + 1 -> * x and * 0.5 in any order
+        if e.op_type != "Erf":
+            continue
+        d = prod.get(e.input[0])
+        if d is None or only_user(e.input[0]) is not e or not (
+                d.op_type == "Div" and const(d.input[1], float(np.float32(np.sqrt(2.0)))) or
+                d.op_type == "Mul" and const(d.input[1], float(np.float32(1 / np.sqrt(2.0))))):
+            continue
+        x, add = d.input[0], only_user(e.output[0])
+        if add is None or add.op_type != "Add" or not const(other(add, e.output[0]) or "", 1.0):
+            continue
+        chain, t, need_x, need_half = [d, e, add], add.output[0], True, True
+        while need_x or need_half:
+            mul = only_user(t) if t != x else None
+            if mul is None or mul.op_type != "Mul":
+                break
+            o = other(mul, t)
+            if need_x and o == x:
+                need_x = False
+            elif need_half and const(o or "", 0.5):
+                need_half = False
+            elif need_x and o in prod and prod[o].op_type == "Mul" and {prod[o].input[0], prod[o].input[1]} >= {x} \
+                    and const(other(prod[o], x) or "", 0.5) and only_user(o) is mul:
+                need_x = need_half = False
+                chain.append(prod[o])
+            else:
+                break
+            chain.append(mul)
+            t = mul.output[0]
+        if need_x or need_half:
+            continue
+        last = chain[-1]
+        fused[id(last)] = helper.make_node("Gelu", [x], list(last.output), name=e.name or last.name, domain=FUSED)
+        drop.update(id(c) for c in chain[:-1])
+    if not fused:
+        return
+    nodes = [fused.get(id(n), n) for n in g.node if id(n) not in drop]
+    del g.node[:]
+    g.node.extend(nodes)
 
 
 def cleanup(mw):
@@ -198,12 +292,23 @@ def _channels_first(mw) -> None:
         mw.model.opset_import.extend(keep)
 
 
-def normalized(loaded):
-    """``load_onnx``'s (model, initializers) -> the same for the normalised model."""
+def normalized(loaded, fuse: bool = True):
+    """``load_onnx``'s (model, initializers) -> the same for the normalised model, with
+    multi-node activations fused (``fuse``) as the importers read them. The reference
+    executors take the model unfused: qonnx and onnxruntime do not know the domain ``edgec``."""
     from onnx import numpy_helper
 
     m = normalize(loaded[0])
-    return m, {t.name: numpy_helper.to_array(t) for t in m.graph.initializer}
+    m = m, {t.name: numpy_helper.to_array(t) for t in m.graph.initializer}
+    return fused(m) if fuse else m
+
+
+def fused(loaded):
+    """(model, initializers) with ``fuse_activations`` applied to a copy of the model."""
+    m = onnx.ModelProto()
+    m.CopyFrom(loaded[0])
+    fuse_activations(m.graph)
+    return m, loaded[1]
 
 
 # ---- the input quantizer of a QONNX model -----------------------------------------------------

@@ -37,6 +37,46 @@ class _Head(tuple):
 
 
 HEAD_OPS = ("Softmax", "LogSoftmax", "Sigmoid", "ArgMax")  # after the last layer only: run on the host
+ACT_OPS = ("LeakyRelu", "PRelu", "Elu", "Selu", "Tanh", "HardSigmoid", "HardSwish", "Softplus", "Mish", "Gelu", "Clip")
+FUSED_ACTS = ("Silu", "HardSwish", "Mish", "Gelu")  # normalize.fuse_activations writes these in the domain "edgec"
+# ONNX's float32 defaults of Selu, which must be PyTorch's constants (ir/act.py evaluates F.selu)
+_SELU = (1.67326319217681884765625, 1.05070102214813232421875)
+
+
+def onnx_act(b, a, channels: int) -> tuple[str, np.ndarray]:
+    """(ir/act.py kind, args (channels, k)) of elementwise activation node ``b.node``."""
+    from ..ir import act as acts
+
+    op = b.node.op_type
+    one = {"LeakyRelu": ("leaky_relu", [a.get("alpha", 0.01)]), "Elu": ("elu", [a.get("alpha", 1.0)]),
+           "Selu": ("selu", []), "Tanh": ("tanh", []), "Sigmoid": ("sigmoid", []),
+           "HardSigmoid": ("hardsigmoid_ab", [a.get("alpha", 0.2), a.get("beta", 0.5)]),
+           "HardSwish": ("hardswish", []), "Softplus": ("softplus", [1.0, float("inf")]), "Mish": ("mish", []),
+           "Silu": ("silu", [])}
+    if op == "Selu" and (np.float32(a.get("alpha", _SELU[0])), np.float32(a.get("gamma", _SELU[1]))) != \
+            tuple(np.float32(v) for v in _SELU):
+        raise b.fail("Selu with alpha/gamma other than the standard constants is not supported")
+    if op == "Gelu":
+        mode = a.get("approximate", "none")
+        if mode not in ("none", "tanh"):
+            raise b.fail(f"Gelu approximate={mode!r}: use 'none' or 'tanh'")
+        kind, args = ("gelu" if mode == "none" else "gelu_tanh"), []
+    elif op == "Clip":
+        lo, hi = (a.get("min", -np.inf), a.get("max", np.inf)) if b.opset < 11 else \
+            tuple(float(np.asarray(b.c(i, w)).reshape(-1)[0]) if b.has(i) else d
+                  for i, w, d in ((1, "min", -np.inf), (2, "max", np.inf)))
+        kind, args = "clip", [lo, hi]
+    elif op == "PRelu":
+        slope = np.asarray(b.c(1, "slope"), np.float64).reshape(-1)
+        if slope.size not in (1, channels):
+            raise b.fail(f"slope of {slope.size} values for {channels} channels: give one, or one per channel")
+        kind, args = "leaky_relu", np.broadcast_to(slope, (channels,))[:, None].copy()
+    else:
+        kind, args = one[op]
+    args = np.asarray(args, np.float64)
+    args = args if args.ndim == 2 else np.tile(args.reshape(1, -1), (channels, 1))
+    acts.check(kind, args, f"node '{b.label}' ({op}): ")
+    return kind, args
 SUPPORTED_ONNX = (SUPPORTED_SOURCE_OPS + ", Transpose (of a channels-last input, before a Flatten, or at the output), "
                   + "/".join(HEAD_OPS) + " after the last layer")
 
@@ -134,6 +174,8 @@ class _Builder:
 
     def t(self, i: int) -> str:
         v = self.val(i)
+        if isinstance(v, _Head) and v[1] == [["sigmoid"]]:  # a Sigmoid between layers: an activation
+            v = self.vals[self.node.input[i]] = self._sigmoid(v[0])
         if isinstance(v, _Head):
             raise head_error(self, i)
         if isinstance(v, _Perm):
@@ -144,6 +186,12 @@ class _Builder:
         if not isinstance(v, str):
             raise self.fail(f"input '{self.node.input[i]}' must be computed from the model input, not a constant")
         return v
+
+    def _sigmoid(self, x: str) -> str:
+        name = unique_name(f"{x}_sigmoid", self.taken)
+        self.nodes.append(FNode(name, "act", [x], {"kind": "sigmoid"}, {"args": np.zeros((self.shape(x)[0], 0))},
+                                source_op="Sigmoid"))
+        return name
 
     def c(self, i: int, what: str = "weight") -> np.ndarray:
         v = self.val(i)
@@ -310,6 +358,12 @@ def _flatten(b, a):
     return _flat(b, x, order)
 
 
+def _act(b, a):
+    x = b.t(0)
+    kind, args = onnx_act(b, a, b.shape(x)[0])
+    return b.emit("act", [x], {"kind": kind}, {"args": args})
+
+
 def _head(b, a):
     v = b.val(0)
     x, steps = v if isinstance(v, _Head) else (b.t(0), [])
@@ -438,7 +492,7 @@ def _squeeze(b, a):
 
 _ONNX_OPS = {
     "Conv": _conv, "Pad": _pad, "Gemm": _gemm, "MatMul": _matmul, "Add": _add, "BatchNormalization": _batchnorm,
-    "Relu": lambda b, a: b.emit("relu", [b.t(0)]),
+    "Relu": lambda b, a: b.emit("relu", [b.t(0)]), **{op: _act for op in ACT_OPS},
     "MaxPool": _pool("maxpool"), "AveragePool": _pool("avgpool"),
     "GlobalAveragePool": lambda b, a: b.emit("gap", [b.t(0)]), "ReduceMean": _reduce_mean,
     "Flatten": _flatten, "Reshape": _reshape, "Transpose": _transpose, **{op: _head for op in HEAD_OPS},
@@ -449,6 +503,7 @@ _ONNX_OPS = {
     "Concat": lambda b, a: np.concatenate([b.c(i, "input") for i in range(len(b.node.input))], axis=a["axis"]),
     "Cast": lambda b, a: b.c(0, "input"),
 }
+_FUSED = {("edgec", op): _act for op in FUSED_ACTS}
 
 
 # ---- public API ---------------------------------------------------------------------------
@@ -658,7 +713,7 @@ def import_onnx(path, loaded=None) -> FGraph:
         b.node, b.label = node, node.name or f"{node.op_type}_{index}"
         standard = node.domain in ("", "ai.onnx")
         foldable = standard and all(_is_const(b.vals.get(i)) for i in node.input if i)
-        handler = _ONNX_OPS.get(node.op_type) if standard else None
+        handler = _ONNX_OPS.get(node.op_type) if standard else _FUSED.get((node.domain, node.op_type))
         if handler is None and not foldable:
             raise node_error(b.label, node.op_type, "unsupported op; supported: " + SUPPORTED_ONNX)
         try:

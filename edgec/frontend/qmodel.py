@@ -72,6 +72,15 @@ def _t(a, dtype):
     return torch.as_tensor(np.array(a), dtype=dtype)
 
 
+def apply_act(n: FNode, z, args):
+    """Activation node ``n`` (ir/act.py) on z (N, C, ...) with its args (C, k)."""
+    from ..ir.act import apply_torch
+
+    args = torch.as_tensor(np.asarray(args), dtype=z.dtype)
+    shape = (1, -1) + (1,) * (z.dim() - 2)
+    return apply_torch(n.attrs["kind"], z, [args[:, j].view(shape) for j in range(args.shape[1])])
+
+
 @torch.no_grad()
 def float_forward(g: FGraph, x: np.ndarray, keep: set[str] | None = None):
     """Float64 execution of the float graph on a batch (N, *input shape). Returns the
@@ -93,6 +102,8 @@ def float_forward(g: FGraph, x: np.ndarray, keep: set[str] | None = None):
             y = (ins[0] - p["mean"].view(shape)) * g_.view(shape) + p["beta"].view(shape)
         elif n.op == "relu":
             y = torch.relu(ins[0])
+        elif n.op == "act":
+            y = apply_act(n, ins[0], n.params["args"])
         elif n.op == "maxpool":
             y = _pool(n, ins[0], float("-inf"))
         elif n.op == "avgpool":
@@ -242,7 +253,7 @@ class FakeQuantModel(torch.nn.Module):
                     acc = ins[0] + ins[1]
                 shape = (1, -1) + (1,) * (acc.dim() - 2)
                 vals[n.name] = (acc, a.view(shape), c0.view(shape))
-            elif n.op in ("bn", "relu"):
+            elif n.op in ("bn", "relu", "act"):
                 vals[n.name] = ins[0]
             elif n.op in ("maxpool", "avgpool"):
                 lo = q.quant_of(n.inputs[0]).lo
@@ -261,6 +272,8 @@ class FakeQuantModel(torch.nn.Module):
             if seg is not None:
                 acc, a, c0 = vals[seg.compute.name]
                 z = acc * a + c0
+                if seg.fn is not None:  # the activation between the accumulator and the quantizer
+                    z = apply_act(seg.fn, z, seg.fn.params["args"])
                 if seg.out is None:
                     vals[n.name] = (acc, z)
                 else:

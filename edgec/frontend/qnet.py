@@ -2,10 +2,12 @@
 segment's output, a weight quantizer on every Conv/Linear, and calibrated scales.
 
 A *segment* is a compute node (conv, linear or add), an optional BatchNorm and an
-optional ReLU. Its integer accumulator ``acc`` (conv/linear: sum of weight codes times
-input codes; add: the sum of the two input codes, which share one scale) maps to the
-real pre-activation as ``z = acc * a[c] + c0[c]`` per output channel, and its output
-quantizer turns z into codes. Pools and flatten act on codes. See docs/numerics.md.
+optional activation (ReLU, or an ``act`` node: ir/act.py). Its integer accumulator
+``acc`` (conv/linear: sum of weight codes times input codes; add: the sum of the two
+input codes, which share one scale) maps to the real pre-activation as
+``z = acc * a[c] + c0[c]`` per output channel, and its output quantizer turns z (or
+f(z), with an activation f) into codes. Pools and flatten act on codes. See
+docs/numerics.md.
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import EdgecError, node_error
-from .fgraph import FGraph, FNode
+from .fgraph import ACTIVATIONS, FGraph, FNode
 
 PASS_THROUGH = ("maxpool", "avgpool", "gap", "flatten")
 
@@ -61,7 +63,7 @@ class WeightQuant:
 class Segment:
     compute: FNode
     bn: FNode | None
-    relu: FNode | None
+    act: FNode | None  # relu, or an act node
     wq: WeightQuant | None  # conv/linear only
     out: ActQuant | None  # None: the graph output, left as the accumulator
     mask: np.ndarray | None = None  # pruning: 1 where a weight is kept (conv/linear only)
@@ -73,7 +75,12 @@ class Segment:
 
     @property
     def end(self) -> str:
-        return (self.relu or self.bn or self.compute).name
+        return (self.act or self.bn or self.compute).name
+
+    @property
+    def fn(self) -> FNode | None:
+        """The activation f other than ReLU (an ``act`` node), or None."""
+        return self.act if self.act is not None and self.act.op == "act" else None
 
 
 @dataclass
@@ -110,7 +117,7 @@ class QNet:
 
 
 def find_segments(g: FGraph) -> list[tuple[FNode, FNode | None, FNode | None]]:
-    """Cut the float graph into (compute, bn, relu) segments; raise on ops outside one."""
+    """Cut the float graph into (compute, bn, activation) segments; raise on ops outside one."""
     owned: set[str] = set()
     segs = []
     for n in g.nodes:
@@ -119,10 +126,10 @@ def find_segments(g: FGraph) -> list[tuple[FNode, FNode | None, FNode | None]]:
         chain = [n]
         bn = relu = None
         cur = n
-        for want in ("bn", "relu"):
+        for want in (("bn",), ACTIVATIONS):
             cons = g.consumers(cur.name)
-            if len(cons) == 1 and cons[0].op == want and cur.name != g.output:
-                if want == "bn":
+            if len(cons) == 1 and cons[0].op in want and cur.name != g.output:
+                if want == ("bn",):
                     bn = cons[0]
                 else:
                     relu = cons[0]
@@ -131,10 +138,10 @@ def find_segments(g: FGraph) -> list[tuple[FNode, FNode | None, FNode | None]]:
         owned.update(c.name for c in chain)
         segs.append((n, bn, relu))
     for n in g.nodes:
-        if n.op in ("bn", "relu") and n.name not in owned:
+        if n.op in ("bn", *ACTIVATIONS) and n.name not in owned:
             raise node_error(
                 n.name, n.source_op or n.op,
-                "must directly follow a Conv, Linear or Add (optionally Conv -> BatchNorm -> ReLU); "
-                "move it next to the layer it belongs to",
+                "must directly follow a Conv, Linear or Add (optionally Conv -> BatchNorm -> activation), "
+                "and an activation must be the only user of its input; move it next to the layer it belongs to",
             )
     return segs

@@ -118,6 +118,8 @@ def export_qonnx(qnet: QNet, path) -> Path:
                 out = src[0]  # XNOR-Net: the sign replaces the ReLU (docs/numerics.md)
             else:
                 w.node("Relu", src, out)
+        elif n.op == "act":
+            _export_act(w, n, src[0], out)
         elif n.op == "maxpool":
             pt, pl, pb, pr = n.attrs.get("pad", (0, 0, 0, 0))
             w.node("MaxPool", src, out, shape=[1, *n.shape], kernel_shape=list(n.attrs["kernel"]),
@@ -158,3 +160,43 @@ def export_qonnx(qnet: QNet, path) -> Path:
     path = Path(path)
     onnx.save(model, str(path))
     return path
+
+
+def _export_act(w, n, x: str, out: str) -> None:
+    """Activation node ``n`` (ir/act.py) as opset-13 ONNX ops (composed where opset 13 has no single op)."""
+    kind, args = n.attrs["kind"], n.params["args"]
+    shp = [1, *n.shape]
+    one = [float(v) for v in args[0]] if args.shape[1] else []
+
+    def tmp(op, ins, suffix, **attrs):
+        return w.node(op, ins, w.name(f"{n.name}_{suffix}"), shape=shp, **attrs)
+
+    if kind == "clip":
+        w.node("Clip", [x, w.const(f"{n.name}_min", np.float32(one[0])), w.const(f"{n.name}_max", np.float32(one[1]))],
+               out, shape=shp)
+    elif kind == "leaky_relu" and np.all(args[:, 0] == args[0, 0]):
+        w.node("LeakyRelu", [x], out, shape=shp, alpha=one[0])
+    elif kind == "leaky_relu":
+        slope = args[:, 0].reshape((-1,) + (1,) * (len(n.shape) - 1))
+        w.node("PRelu", [x, w.const(f"{n.name}_slope", slope)], out, shape=shp)
+    elif kind in ("elu", "hardsigmoid_ab", "hardsigmoid"):
+        attrs = {"elu": {"alpha": one[0] if one else 1.0}, "hardsigmoid_ab": {"alpha": one[0], "beta": one[1]},
+                 "hardsigmoid": {"alpha": 1.0 / 6.0, "beta": 0.5}}[kind]
+        w.node("Elu" if kind == "elu" else "HardSigmoid", [x], out, shape=shp, **attrs)
+    elif kind in ("selu", "sigmoid", "tanh"):
+        w.node(kind.capitalize(), [x], out, shape=shp)
+    elif kind == "softplus" and one == [1.0, float("inf")]:
+        w.node("Softplus", [x], out, shape=shp)
+    elif kind == "silu":
+        w.node("Mul", [x, tmp("Sigmoid", [x], "sigmoid")], out, shape=shp)
+    elif kind == "hardswish":
+        w.node("Mul", [x, tmp("HardSigmoid", [x], "hsig", alpha=1.0 / 6.0, beta=0.5)], out, shape=shp)
+    elif kind == "mish":
+        w.node("Mul", [x, tmp("Tanh", [tmp("Softplus", [x], "softplus")], "tanh")], out, shape=shp)
+    elif kind == "gelu":
+        e = tmp("Erf", [tmp("Div", [x, w.const(f"{n.name}_sqrt2", np.float32(np.sqrt(2.0)))], "div")], "erf")
+        half = tmp("Mul", [x, w.const(f"{n.name}_half", np.float32(0.5))], "half")
+        w.node("Mul", [half, tmp("Add", [e, w.const(f"{n.name}_one", np.float32(1.0))], "add")], out, shape=shp)
+    else:
+        raise EdgecError(f"--export-qonnx: node '{n.name}': activation {kind} with arguments {one} has no "
+                         "opset-13 ONNX form in edgec's exporter")

@@ -26,14 +26,19 @@ from ..ir.graph import Graph, Node
 from ..ir.ops import Op
 from ..ir.ref import round_to_int
 from ..ir.types import Bipolar, IntType, window_type
+from ..ir.act import shape as act_shape
 from .fgraph import unique_name
-from .onnx_import import (_BATCH, _ONNX_OPS, HEAD_OPS, LAYOUT_OPS, _Builder, _attrs, _check_2d, _fold, _input_shape,
-                          _is_const, _opset, _pads, flatten_axis_ok, head_error, head_step, layout_transpose, load_onnx,
-                          single_input, squeezes_to_features, to_cl)
+from .onnx_import import (_BATCH, _FUSED, _ONNX_OPS, ACT_OPS, HEAD_OPS, LAYOUT_OPS, _Builder, _attrs, _check_2d, _fold,
+                          _input_shape, _is_const, _opset, _pads, flatten_axis_ok, head_error, head_step,
+                          layout_transpose, load_onnx, onnx_act, single_input, squeezes_to_features, to_cl)
 
 QONNX_DOMAINS = ("qonnx.custom_op.general", "finn.custom_op.general", "onnx.brevitas")
 QONNX_OPS = ("Quant", "IntQuant", "BipolarQuant", "Trunc")
+QUANT_OPS = ("Quant", "IntQuant", "BipolarQuant")
+ACT_FOLLOWERS = (*QUANT_OPS, "MaxPool", *LAYOUT_OPS)  # the ops that may read an activation not yet quantized
 SUPPORTED = ("Quant, BipolarQuant, Trunc, Conv, Gemm, MatMul, BatchNormalization, Mul, Div, Add, Sub, Relu, "
+             "LeakyRelu, PRelu, Elu, Selu, Sigmoid, Tanh, HardSigmoid, HardSwish, Softplus, Mish, Gelu, Clip "
+             "(each followed by a Quant), "
              "MaxPool, AveragePool, GlobalAveragePool, Reshape/Flatten to (N, -1), Identity, Dropout, Transpose (of a "
              "channels-last input, before a Flatten, or at the output), Softmax/LogSoftmax/Sigmoid/ArgMax after the "
              "last layer")
@@ -82,6 +87,7 @@ class Lin:
     zp: float = 0.0  # the quantizer's zero point, when ``codes``
     perm: tuple | None = None  # the model's tensor is this one laid out channels last by a Transpose
     head: tuple = ()  # host-side output ops applied (kernels.head steps): nothing but another may follow
+    act: tuple | None = None  # (ir/act.py kind, args (C, k)): f applied after the affine map, before a Quant
 
 
 def _f64(v) -> np.ndarray:
@@ -116,6 +122,9 @@ class _QBuilder(_Builder):
         """A quantized activation (Conv/Gemm/MatMul input): one scale, an integer zero point."""
         v = self.lin(i)
         s = _scalar(v.a)
+        if v.act is not None:
+            raise self.fail(f"its input is the {v.act[0]} activation with no Quant after it; edgec computes an "
+                            "activation exactly only when a quantizer follows it: insert a Quant after the activation")
         if not v.codes or v.relu or s is None or s <= 0 or v.zp != round(v.zp):
             raise self.fail("its input must be a quantized tensor (the output of a Quant or BipolarQuant, "
                             "one positive scale per tensor, an integer zero point); insert a Quant before it")
@@ -199,9 +208,11 @@ def _quant_lin(b, v: Lin, scale, zp, lo, hi, rounding, bipolar, typ) -> Lin:
             raise b.fail("a Relu before a bipolar quantizer makes every output +1; remove the Relu")
         lo = max(lo, int(np.clip(np.rint(z), lo, hi)))  # q(max(z, 0)) = max(q(z), q(0))
     name = b.name(f"{v.layer}_quant")
-    b.add(Node(name, Op.AFFINE_QUANT, [v.t], _hwc(v.shape), typ,
-               {"scale": s, "lo": int(lo), "hi": int(hi), "bipolar": bool(bipolar), "zero_point": z,
-                "rounding": rounding}, {"a": v.a.copy(), "c0": v.c0.copy()}))
+    attrs = {"scale": s, "lo": int(lo), "hi": int(hi), "bipolar": bool(bipolar), "zero_point": z, "rounding": rounding}
+    params = {"a": v.a.copy(), "c0": v.c0.copy()}
+    if v.act is not None:
+        attrs["act"], params["act_args"] = v.act[0], v.act[1].copy()
+    b.add(Node(name, Op.AFFINE_QUANT, [v.t], _hwc(v.shape), typ, attrs, params))
     c = v.shape[0]
     return Lin(name, np.full(c, s), np.full(c, -s * z), v.shape, name, codes=True, zp=z)
 
@@ -463,12 +474,33 @@ def _batchnorm(b, a):
 
 
 def _relu(b, a):
-    return replace(b.lin(0), relu=True)
+    v = b.lin(0)
+    if v.act is not None:
+        raise b.fail(f"a Relu after the {v.act[0]} activation: put a Quant between them")
+    return replace(v, relu=True)
+
+
+def _activation(b, a):
+    """An elementwise activation f (ir/act.py) on the affine chain: the next Quant folds it."""
+    v = b.lin(0, "input of an activation")
+    if v.relu or v.act is not None:
+        raise b.fail("two activations in a row; put a Quant between them")
+    return replace(v, act=onnx_act(b, a, v.shape[0]), codes=False)
+
+
+def _sigmoid_act(b, v: Lin, name: str) -> Lin:
+    """A Sigmoid read first as an output op, then followed by a quantizer: an activation."""
+    if v.relu or v.act is not None:
+        raise b.fail(f"input '{name}' is a Sigmoid right after another activation; put a Quant between them")
+    return replace(v, head=(), act=("sigmoid", np.zeros((v.shape[0], 0))), codes=False)
 
 
 def _maxpool(b, a):
     v = b.lin(0)
     _check_2d(b, a)
+    if v.act is not None and act_shape(*v.act) != "up":
+        raise b.fail(f"max pooling after the {v.act[0]} activation, which falls somewhere, is not the activation "
+                     "of the pooled values; put a Quant before the pool")
     if a.get("ceil_mode", 0) or len(v.shape) != 3:
         raise b.fail("only floor-mode 2-D max pooling of (C, H, W) maps is supported")
     if np.any(v.a <= 0):
@@ -519,9 +551,10 @@ def _flatten_lin(b, v: Lin) -> Lin:
     order = "hwc" if v.perm is not None else "chw"
     name = b.add(Node(b.name(f"{v.layer}_flatten"), Op.FLATTEN, [v.t], (c * h * w,), b.ir_node(v.t).type,
                       {"order": order}))
-    a, c0 = (np.tile(v.a, h * w), np.tile(v.c0, h * w)) if order == "hwc" else \
-        (np.repeat(v.a, h * w), np.repeat(v.c0, h * w))
-    return replace(v, t=name, a=a, c0=c0, shape=(c * h * w,), perm=None)
+    rep = (lambda x: np.tile(x, (h * w,) + (1,) * (x.ndim - 1))) if order == "hwc" else \
+        (lambda x: np.repeat(x, h * w, axis=0))
+    act = None if v.act is None else (v.act[0], rep(v.act[1]))
+    return replace(v, t=name, a=rep(v.a), c0=rep(v.c0), shape=(c * h * w,), perm=None, act=act)
 
 
 def _transpose(b, a):
@@ -585,7 +618,7 @@ _QONNX_OPS = {
     "Add": _arith("Add"), "Sub": _arith("Sub"), "Mul": _arith("Mul"), "Div": _arith("Div"),
     "MaxPool": _maxpool, "AveragePool": _avgpool(False), "GlobalAveragePool": _avgpool(True),
     "Flatten": _flatten, "Reshape": _reshape, "Transpose": _transpose, **{op: _head for op in HEAD_OPS},
-    "Squeeze": _squeeze,
+    "Squeeze": _squeeze, **{op: _activation for op in ACT_OPS},
     **{k: _ONNX_OPS[k] for k in ("Identity", "Dropout", "Shape", "Gather", "Unsqueeze", "Concat", "Cast")},
 }
 
@@ -607,7 +640,8 @@ def import_qonnx(path, loaded=None) -> Graph:
     for index, node in enumerate(g.node):
         b.node, b.label = node, node.name or f"{node.op_type}_{index}"
         standard = node.domain in ("", "ai.onnx")
-        handler = _QONNX_OPS.get(node.op_type) if standard or node.domain in QONNX_DOMAINS else None
+        handler = _QONNX_OPS.get(node.op_type) if standard or node.domain in QONNX_DOMAINS else \
+            _activation if (node.domain, node.op_type) in _FUSED else None
         foldable = standard and all(_is_const(b.vals.get(i)) for i in node.input if i)
         if foldable:
             handler = None
@@ -615,6 +649,11 @@ def import_qonnx(path, loaded=None) -> Graph:
             raise node_error(b.label, node.op_type, f"unsupported op in a QONNX model; supported: {SUPPORTED}")
         for i, name in enumerate(node.input):  # a channels-last view or an output op's result: only where allowed
             x = b.vals.get(name)
+            if isinstance(x, Lin) and x.head == (("sigmoid",),) and node.op_type in QUANT_OPS:
+                b.vals[name] = x = _sigmoid_act(b, x, name)
+            if isinstance(x, Lin) and x.act is not None and node.op_type not in ACT_FOLLOWERS:
+                raise b.fail(f"input '{name}' is the {x.act[0]} activation with no Quant after it; edgec computes "
+                             "an activation exactly only where a quantizer follows it: insert a Quant after it")
             if isinstance(x, (Lin, FloatIn)) and getattr(x, "head", ()) and node.op_type not in HEAD_OPS:
                 raise head_error(b, i)
             if isinstance(x, (Lin, FloatIn)) and x.perm is not None and node.op_type not in LAYOUT_OPS:
@@ -630,8 +669,9 @@ def import_qonnx(path, loaded=None) -> Graph:
     out = b.vals.get(g.output[0].name)
     if not isinstance(out, Lin):
         raise EdgecError(f"the model output '{g.output[0].name}' is not a quantized computation on the model input")
-    if out.relu:
-        raise EdgecError(f"the model output '{g.output[0].name}' ends in a Relu; quantize it or drop the Relu")
+    if out.relu or out.act is not None:
+        what = "a Relu" if out.relu else f"the {out.act[0]} activation"
+        raise EdgecError(f"the model output '{g.output[0].name}' ends in {what}; quantize it or drop it")
     if "input_quant" not in b.meta:
         raise EdgecError("the model input has no quantizer (Quant or BipolarQuant)")
     out_shape = list(out.shape) if out.perm is None else [*out.shape[1:], out.shape[0]]

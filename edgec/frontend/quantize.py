@@ -186,16 +186,17 @@ def quantize(g: FGraph, calib_x: np.ndarray, cfg: QuantConfig) -> QNet:
     keep = {(bn or c).name for c, bn, _ in raw_segs} | {(r or bn or c).name for c, bn, r in raw_segs}
     vals = float_forward(g, x, keep)
     segments: list[Segment] = []
-    for c, bn, relu in raw_segs:
+    for c, bn, act in raw_segs:
         wbits, abits, calibrator = cfg.layer(c.name)
         wq = WeightQuant(wbits) if c.op != "add" else None
-        end = (relu or bn or c).name
-        if end == g.output and relu is None:
+        end = (act or bn or c).name
+        fn = act is not None and act.op == "act"
+        if end == g.output and act is None:
             out = None
         elif abits == 1:
-            out = ActQuant(1, True, f32(float(np.abs(vals[(bn or c).name]).mean()) or 1.0))
-        else:
-            aq = ActQuant(abits, relu is None)
+            out = ActQuant(1, True, f32(float(np.abs(vals[end if fn else (bn or c).name]).mean()) or 1.0))
+        else:  # after a ReLU unsigned; after another activation signed where it gives negative values
+            aq = ActQuant(abits, act is None or fn and bool(vals[end].min() < 0))
             aq.scale = f32(_range(vals[end], calibrator, cfg.percentile) / aq.hi)
             out = aq
         share = cfg.prune_of(c.name) if c.op != "add" else 0.0
@@ -207,7 +208,7 @@ def quantize(g: FGraph, calib_x: np.ndarray, cfg: QuantConfig) -> QNet:
             mask = prune_mask(u, share, cfg.prune_mode) if share > 0 else None
         else:
             mask = prune_mask(c.params["weight"], share, cfg.prune_mode) if share > 0 else None
-        segments.append(Segment(c, bn, relu, wq, out, mask, tile))
+        segments.append(Segment(c, bn, act, wq, out, mask, tile))
     signed = bool(x.min() < 0)
     iq = ActQuant(cfg.input_bits, signed)
     iq.scale = f32(_range(x, "minmax", 100.0) / iq.hi)

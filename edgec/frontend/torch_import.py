@@ -258,7 +258,53 @@ def _no_value(b, *args, **kwargs):  # shape/metadata assertions: nothing to comp
     return None
 
 
+def _act(kind, args=lambda *a, **k: []):
+    """An elementwise activation (ir/act.py ``kind``); ``args`` maps the aten call's
+    arguments to the activation's (one list for every channel, or (C, k))."""
+    def handler(b, x, *a, **k):
+        c = _per_sample(b.n)[0]
+        v = np.asarray(args(b, *a, **k), np.float64)
+        v = v if v.ndim == 2 else np.tile(v.reshape(1, -1), (c, 1))
+        return b.emit("act", [b.tensor(x)], {"kind": kind}, {"args": v})
+    return handler
+
+
+def _elu_args(b, alpha=1.0, scale=1.0, input_scale=1.0):
+    if scale != 1.0 or input_scale != 1.0:
+        raise b.fail(f"elu with scale={scale}, input_scale={input_scale} is not supported")
+    return [alpha]
+
+
+def _prelu_args(b, w):
+    w = b.const(w, "slope").reshape(-1)
+    c = _per_sample(b.n)[0]
+    if w.size not in (1, c):
+        raise b.fail(f"{w.size} slopes for {c} channels")
+    return np.broadcast_to(w, (c,))[:, None].copy()
+
+
+def _clamp_args(b, lo=None, hi=None):
+    return [-np.inf if lo is None else float(lo), np.inf if hi is None else float(hi)]
+
+
+def _gelu(b, x, approximate="none"):
+    if approximate not in ("none", "tanh"):
+        raise b.fail(f"gelu approximate={approximate!r}")
+    return _act("gelu" if approximate == "none" else "gelu_tanh")(b, x)
+
+
+_ACTS = {
+    "hardtanh": _act("clip", lambda b, lo=-1.0, hi=1.0: [lo, hi]), "relu6": _act("clip", lambda b: [0.0, 6.0]),
+    "clamp": _act("clip", _clamp_args),
+    "leaky_relu": _act("leaky_relu", lambda b, slope=0.01: [slope]), "prelu": _act("leaky_relu", _prelu_args),
+    "elu": _act("elu", _elu_args), "selu": _act("selu"), "sigmoid": _act("sigmoid"), "tanh": _act("tanh"),
+    "hardsigmoid": _act("hardsigmoid"), "hardswish": _act("hardswish"), "silu": _act("silu"), "mish": _act("mish"),
+    "softplus": _act("softplus", lambda b, beta=1.0, threshold=20.0: [beta, threshold]), "gelu": _gelu,
+}
+_ACTS.update({f"{k}_": v for k, v in list(_ACTS.items())})  # in-place forms
+
 _TORCH_OPS = {
+    **_ACTS,
     "conv2d": _conv, "convolution": _convolution, "pad": _zero_pad,
     "constant_pad_nd": lambda b, x, pad, value=0: _zero_pad(b, x, pad, "constant", value),
     "linear": _linear, "addmm": _addmm, "mm": _mm, "matmul": _mm,

@@ -94,8 +94,10 @@ def check(kind: str, args: np.ndarray, where: str = "") -> None:
     if np.asarray(args).ndim != 2 or np.asarray(args).shape[1] != n:
         raise EdgecError(f"{where}activation {kind} takes {n} argument(s) per channel, got shape "
                          f"{np.asarray(args).shape}")
-    if not np.isfinite(np.asarray(args, np.float64)[:, : (1 if kind == "softplus" else n)]).all():
-        raise EdgecError(f"{where}activation {kind}: its arguments must be finite")
+    args = np.asarray(args, np.float64)
+    finite = {"clip": 0, "softplus": 1}.get(kind, n)  # clip bounds and the softplus threshold may be infinite
+    if np.isnan(args).any() or not np.isfinite(args[:, :finite]).all():
+        raise EdgecError(f"{where}activation {kind}: its arguments must be finite numbers")
     if kind != "leaky_relu" and n and np.any(args != args[:1]):
         raise EdgecError(f"{where}activation {kind}: one value per argument for all channels (only the "
                          "LeakyReLU/PReLU slope may vary per channel)")

@@ -96,3 +96,44 @@ def test_unknown_or_malformed_activation_is_an_error():
         acts.check("clip", np.zeros((1, 1)))
     with pytest.raises(EdgecError, match="lower bound is above"):
         acts.check("clip", np.array([[1.0, 0.0]]))
+
+
+@settings(max_examples=40, deadline=None)
+@given(kind=st.sampled_from(acts.KINDS), seed=st.integers(0, 2**32 - 1), wbits=st.sampled_from([1, 2, 3, 4, 6]),
+       abits=st.integers(1, 6), residual=st.booleans(), depthwise=st.booleans(),
+       pool=st.sampled_from(["max", "avg", "gap"]), mlp=st.booleans(), per_channel=st.booleans(),
+       winograd=st.sampled_from(["off", "f2", "auto"]))
+def test_networks_with_activations_equal_the_fake_quant_reference(kind, seed, wbits, abits, residual, depthwise,
+                                                                   pool, mlp, per_channel, winograd):
+    """Any network of tests/nets.random_fgraph with its ReLUs replaced by an activation:
+    the lowered IR, after every pass, equals the fake-quant reference (qmodel.py) exactly."""
+    import torch
+
+    from edgec.backend.sim import input_spec
+    from edgec.cost.lowering import POLICY
+    from edgec.frontend.lower import lower
+    from edgec.frontend.qmodel import FakeQuantModel
+    from edgec.frontend.quantize import QuantConfig, quantize
+    from edgec.ir.check import check
+    from edgec.passes import pipeline
+    from edgec.sim.kernels import quantize_input
+    from tests.nets import random_fgraph, with_activation
+
+    rng = np.random.default_rng(seed)
+    g = with_activation(random_fgraph(rng, residual, depthwise, pool, mlp), kind, rng, per_channel)
+    x = rng.normal(size=(24,) + g.input.shape)
+    q = quantize(g, x, QuantConfig(wbits=wbits, abits=abits))
+    ir = lower(q)
+    assert any(n.op == Op.AFFINE_QUANT and n.attrs.get("act") == kind for n in ir.nodes)
+    ir.meta["lowering"] = {"winograd": winograd, "sparse": "off", "layers": {}}
+    codes = quantize_input(x, input_spec(ir.meta["input_quant"]))
+    codes = codes.transpose(0, 2, 3, 1) if codes.ndim == 4 else codes
+    with torch.no_grad():
+        q_ref, _, _ = FakeQuantModel(q)(x)
+    expect = np.rint(q_ref.numpy()).astype(np.int64)
+    np.testing.assert_array_equal(ref.run(ir, codes)[ir.output], expect)
+    for name, fn in pipeline(POLICY):
+        ir = fn(ir)
+        vals = ref.run(ir, codes)
+        check(ir, vals)
+        np.testing.assert_array_equal(vals[ir.output], expect, err_msg=f"pass {name}")

@@ -1,0 +1,133 @@
+"""Activations from the three frontends (issue 17 item 1): every PyTorch activation module
+and its ONNX export imports as the activation ir/act.py defines, the imported float graph
+computes what PyTorch computes, the quantized network lowers to thresholds equal to the
+fake-quant reference on every input, and at int8 it agrees with the float model."""
+import copy
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from edgec.backend.sim import input_spec
+from edgec.cost.lowering import POLICY
+from edgec.frontend.lower import lower
+from edgec.frontend.normalize import normalized
+from edgec.frontend.onnx_import import import_onnx, load_onnx
+from edgec.frontend.qmodel import FakeQuantModel, float_forward
+from edgec.frontend.quantize import QuantConfig, quantize
+from edgec.frontend.torch_import import import_torch
+from edgec.ir import ref
+from edgec.passes import pipeline
+from edgec.sim.kernels import quantize_input
+
+MODULES = {
+    "relu6": (lambda c: nn.ReLU6(), "clip"), "hardtanh": (lambda c: nn.Hardtanh(-0.5, 1.5), "clip"),
+    "leaky": (lambda c: nn.LeakyReLU(0.15), "leaky_relu"), "prelu": (lambda c: nn.PReLU(c, 0.3), "leaky_relu"),
+    "elu": (lambda c: nn.ELU(0.8), "elu"), "selu": (lambda c: nn.SELU(), "selu"),
+    "sigmoid": (lambda c: nn.Sigmoid(), "sigmoid"), "hardsigmoid": (lambda c: nn.Hardsigmoid(), "hardsigmoid"),
+    "tanh": (lambda c: nn.Tanh(), "tanh"), "hardswish": (lambda c: nn.Hardswish(), "hardswish"),
+    "silu": (lambda c: nn.SiLU(), "silu"), "gelu": (lambda c: nn.GELU(), "gelu"),
+    "gelu_tanh": (lambda c: nn.GELU(approximate="tanh"), "gelu_tanh"), "mish": (lambda c: nn.Mish(), "mish"),
+    "softplus": (lambda c: nn.Softplus(1.5, 10.0), "softplus"),
+}
+# the kind an ONNX export reads as (SiLU, Mish: exported as several ops, fused by normalize.py;
+# None: not read, torch's Softplus threshold and GELU's tanh form have no ONNX op)
+ONNX_KIND = {"hardsigmoid": "hardsigmoid_ab", "softplus": None, "gelu_tanh": None}
+SHAPE = (1, 8, 8)
+
+
+class ActNet(nn.Module):
+    def __init__(self, make):
+        super().__init__()
+        self.c1, self.b1, self.a1 = nn.Conv2d(1, 6, 3, padding=1), nn.BatchNorm2d(6), make(6)
+        self.c2, self.a2 = nn.Conv2d(6, 6, 3, padding=1, groups=6), make(6)
+        self.pool = nn.MaxPool2d(2)
+        self.fc1, self.a3 = nn.Linear(96, 12), make(12)
+        self.fc2 = nn.Linear(12, 5)
+
+    def forward(self, x):
+        x = self.pool(self.a2(self.c2(self.a1(self.b1(self.c1(x))))))
+        return self.fc2(self.a3(self.fc1(x.flatten(1))))
+
+
+def _net(name):
+    torch.manual_seed(sum(map(ord, name)))
+    m = ActNet(MODULES[name][0])
+    with torch.no_grad():  # a BatchNorm with statistics of its own, gammas of both signs
+        m.b1.running_mean.uniform_(-0.5, 0.5)
+        m.b1.running_var.uniform_(0.5, 2.0)
+        m.b1.weight.uniform_(-1.5, 1.5)
+    return m.eval()
+
+
+def _onnx(m, path, opset=20):
+    m64 = copy.deepcopy(m).double().eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(m64, (torch.zeros(1, *SHAPE, dtype=torch.float64),), str(path), dynamo=False,
+                          opset_version=opset)
+    return path
+
+
+def _x(n=64, seed=0):
+    return np.random.default_rng(seed).normal(size=(n, *SHAPE)) * 1.5
+
+
+def _lowered_equals_reference(g, x, wbits, abits):
+    q = quantize(g, x, QuantConfig(wbits=wbits, abits=abits))
+    ir = lower(q)
+    codes = quantize_input(x, input_spec(ir.meta["input_quant"])).transpose(0, 2, 3, 1)
+    with torch.no_grad():
+        want = np.rint(FakeQuantModel(q)(x)[0].numpy()).astype(np.int64)
+    for _, fn in pipeline(POLICY):
+        ir = fn(ir)
+    np.testing.assert_array_equal(ref.run(ir, codes)[ir.output], want)
+    return q
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_pytorch_activations(name):
+    m = _net(name)
+    g = import_torch(m, SHAPE)
+    kinds = [n.attrs["kind"] for n in g.nodes if n.op == "act"]
+    assert kinds == [MODULES[name][1]] * 3
+    x = _x()
+    with torch.no_grad():
+        want = m.double()(torch.as_tensor(x)).numpy()
+    np.testing.assert_allclose(float_forward(g, x), want, rtol=1e-9, atol=1e-9)  # f as PyTorch computes it
+    for wbits, abits in ((4, 4), (2, 2), (3, 5)):
+        _lowered_equals_reference(g, x, wbits, abits)
+
+
+def _import_onnx(path):
+    return import_onnx(path, normalized(load_onnx(path)))
+
+
+@pytest.mark.parametrize("opset", [18, 20])
+@pytest.mark.parametrize("name", [n for n in MODULES if ONNX_KIND.get(n, MODULES[n][1])])
+def test_onnx_activations(name, opset, tmp_path):
+    """Opset 18 writes GELU as Div/Erf/Add/Mul/Mul, opset 20 as Gelu; SiLU as x * Sigmoid(x)."""
+    m = _net(name)
+    g = _import_onnx(_onnx(m, tmp_path / f"{name}.onnx", opset))
+    kinds = [n.attrs["kind"] for n in g.nodes if n.op == "act"]
+    assert kinds == [ONNX_KIND.get(name, MODULES[name][1])] * 3
+    x = _x()
+    with torch.no_grad():
+        want = m.double()(torch.as_tensor(x)).numpy()
+    np.testing.assert_allclose(float_forward(g, x), want, rtol=1e-6, atol=1e-6)
+    _lowered_equals_reference(g, x, 4, 4)
+
+
+@pytest.mark.parametrize("name", ["silu", "gelu", "hardswish", "leaky", "sigmoid"])
+def test_int8_agrees_with_the_float_model(name):
+    m = _net(name)
+    g = import_torch(m, SHAPE)
+    x = _x(400, 1)
+    q = _lowered_equals_reference(g, x, 8, 8)
+    with torch.no_grad():
+        _, y, _ = FakeQuantModel(q)(x)
+    y, f = y.numpy(), float_forward(g, x)
+    assert (y.argmax(1) == f.argmax(1)).mean() >= 0.97
+    assert np.linalg.norm(y - f) / np.linalg.norm(f) <= 0.05
