@@ -76,12 +76,15 @@ class Act:
     """A multi-threshold activation as the hardware holds it: out = out_lo + #{i : s*x >=
     table[c][i]} (bipolar: +1 when that count is 1), s = sign[c]; table (C, nt) after
     threshold_table (a sentinel column when the layer has no thresholds), cb its
-    comparison width."""
+    comparison width. With signed steps (MultiThreshold ``steps``), steps (C, nt) of +-1
+    after step_table: out = out_lo + sum_i steps[c][i] * [s*x >= table[c][i]]; None
+    when every step is +1 by definition (no ``steps`` param)."""
     table: np.ndarray
     sign: np.ndarray
     cb: int
     out_lo: int
     bipolar: bool
+    steps: np.ndarray | None = None
 
     @property
     def nt(self) -> int:
@@ -275,12 +278,27 @@ def threshold_table(thr: np.ndarray, acc_bits: int) -> tuple[np.ndarray, int]:
     return thr, cb
 
 
+def step_table(steps: np.ndarray | None, table: np.ndarray) -> np.ndarray | None:
+    """The signed steps (C, N) as the hardware holds them beside ``table`` (threshold_table):
+    int64 +-1, and a +1 under the sentinel column of a layer without thresholds (never
+    reached, so the count stays 0); None without steps."""
+    if steps is None:
+        return None
+    steps = np.asarray(steps, np.int64)
+    if steps.shape[1] == 0:
+        steps = np.ones(table.shape, np.int64)
+    if steps.shape != table.shape or not np.isin(steps, (-1, 1)).all():
+        raise EdgecError(f"signed steps {steps.shape} must be +-1, one per threshold of {table.shape}")
+    return steps
+
+
 def activation(thr_node: Node | None, acc_bits: int) -> Act | None:
     """The fused or stand-alone MultiThreshold ``thr_node`` over values of ``acc_bits``."""
     if thr_node is None:
         return None
     table, cb = threshold_table(thr_node.params["thresholds"], acc_bits)
-    return Act(table, thr_node.params["sign"], cb, int(thr_node.attrs["out_lo"]), bool(thr_node.attrs["bipolar"]))
+    return Act(table, thr_node.params["sign"], cb, int(thr_node.attrs["out_lo"]), bool(thr_node.attrs["bipolar"]),
+               step_table(thr_node.params.get("steps"), table))
 
 
 def load_width(base: int, mw: int, cp: list[int]) -> int:

@@ -78,8 +78,9 @@ def mvau_weights(weight: np.ndarray, pe: int, simd: int, wt: CType, name: str) -
 
 def _partitions(h: HStage) -> list[tuple[str, int]]:
     """The constant arrays of a stage that the top splits completely: the thresholds of its
-    activation by PE lane (dim 1) and threshold (dim 3), the negation flags by lane, a
-    depthwise stage's weights by lane. (The mvau partitions its own weights by PE.)"""
+    activation by PE lane (dim 1) and threshold (dim 3), the negation flags by lane, the
+    falling-step flags of signed steps like the thresholds, a depthwise stage's weights by
+    lane. (The mvau partitions its own weights by PE.)"""
     acts = []
     if h.kind in ("mvau", "smvau", "threshold") and h.act is not None and h.act.nt is not None:
         acts.append(f"act_{h.id}")
@@ -90,6 +91,8 @@ def _partitions(h: HStage) -> list[tuple[str, int]]:
             acts.append(f"op_{h.id}.act")
     for a in acts:
         out += [(f"{a}.t", 1), (f"{a}.t", 3), (f"{a}.neg", 1)]
+        if h.act.steps is not None:
+            out += [(f"{a}.dn", 1), (f"{a}.dn", 3)]
     return out
 
 
@@ -111,17 +114,21 @@ def max_word_bits(stages: list[HStage]) -> int:
     return max(1024, -(-w // 1024) * 1024)
 
 
-def thresholds_act(thr: np.ndarray, sign: np.ndarray, pe: int, acc_bits: int, out_lo: int, bipolar: bool) -> HAct:
-    """Thresholds<PE, NF, NT, CB, ...>: t[pe][nf][i] of channel nf*PE + pe, with its C++
-    initializer."""
-    return _with_init(activation(thr, sign, pe, acc_bits, out_lo, bipolar))
+def thresholds_act(thr: np.ndarray, sign: np.ndarray, pe: int, acc_bits: int, out_lo: int, bipolar: bool,
+                   steps: np.ndarray | None = None) -> HAct:
+    """Thresholds<PE, NF, NT, CB, ...>: t[pe][nf][i] of channel nf*PE + pe (with signed
+    steps: dn[pe][nf][i], set where the step falls), with its C++ initializer."""
+    return _with_init(activation(thr, sign, pe, acc_bits, out_lo, bipolar, steps))
 
 
 def _with_init(a: HAct) -> HAct:
     if a.nt is not None:
         t = a.table.reshape(a.nf, a.pe, a.nt).transpose(1, 0, 2)
         neg = (a.sign < 0).astype(np.int64).reshape(a.nf, a.pe).T
-        a.init = "{" + _braces(t, str) + ", " + _braces(neg, str) + "}"
+        dn = ""
+        if a.steps is not None:
+            dn = ", " + _braces((a.steps < 0).astype(np.int64).reshape(a.nf, a.pe, a.nt).transpose(1, 0, 2), str)
+        a.init = "{" + _braces(t, str) + ", " + _braces(neg, str) + dn + "}"
     return a
 
 

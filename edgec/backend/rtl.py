@@ -62,7 +62,10 @@ def _itype(t: CType, pre: str) -> list[tuple[str, int]]:
 
 
 def _act_params(a: HAct) -> list[tuple[str, int]]:
-    return [("NT", a.nt or 0), ("CB", a.cb or 2), ("OUT_LO", a.out_lo), ("BIPOLAR", int(a.bipolar))]
+    """edgec_act's parameters; SIGNED_STEPS only when the activation has signed steps (the
+    default 0 leaves every other instance as it was)."""
+    steps = [("SIGNED_STEPS", 1)] if a.nt and a.steps is not None else []
+    return [("NT", a.nt or 0), ("CB", a.cb or 2), ("OUT_LO", a.out_lo), ("BIPOLAR", int(a.bipolar)), *steps]
 
 
 def context(plan: Plan, mem: dict[str, list[str]]) -> RtlContext:
@@ -95,7 +98,12 @@ def context(plan: Plan, mem: dict[str, list[str]]) -> RtlContext:
 
 
 def _act_images(a: HAct, pe: int) -> dict:
-    return dict(zip(("TFILE", "NFILE"), _thresholds(a, pe))) if a.nt else {}
+    if not a.nt:
+        return {}
+    img = dict(zip(("TFILE", "NFILE"), _thresholds(a, pe)))
+    if a.steps is not None:
+        img["DFILE"] = rtl_mem.falling_steps(a.steps, pe)
+    return img
 
 
 def _mvau(st, h, ins, outs, ports):

@@ -38,5 +38,15 @@ def thresholds(thr: np.ndarray, sign: np.ndarray, pe: int, cb: int) -> tuple[lis
     return hex_lines(pack_words(t, cb, False), pe * nt * cb), hex_lines(pack_words(neg, 1, False), pe)
 
 
+def falling_steps(steps: np.ndarray, pe: int) -> list[str]:
+    """Falling-step flags of signed steps (C, nt) of +-1, laid out like the thresholds: word
+    nf holds channels nf*PE .. nf*PE + PE-1, channel nf*PE + p's step i at bit p*nt + i,
+    set where the step is -1."""
+    c, nt = steps.shape
+    nf = c // pe
+    dn = (np.asarray(steps) < 0).astype(np.int64).reshape(nf, pe * nt)
+    return hex_lines(pack_words(dn, 1, False), pe * nt)
+
+
 def write(path: Path, lines: list[str]) -> None:
     Path(path).write_text("\n".join(lines) + "\n")

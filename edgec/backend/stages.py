@@ -9,7 +9,7 @@ import numpy as np
 
 from ..ir.types import Bipolar
 from ..dataflow import (Act, AddP, AxisP, DupP, DwcP, MvauP, Plan, SmvauP, Stage, StageKind, Stream, SwgP, ThresholdP,
-                        WindowP, WinoInP, WinoOutP, fifo_depth, index_bits, threshold_table)
+                        WindowP, WinoInP, WinoOutP, fifo_depth, index_bits, step_table, threshold_table)
 from ..errors import EdgecError
 from .words import sparse_stream
 
@@ -51,6 +51,7 @@ class HAct:
     init: str = ""  # the HLS backend's C++ initializer
     table: np.ndarray | None = None  # (C, nt) thresholds as held (threshold_table)
     sign: np.ndarray | None = None  # (C,) +-1 per channel
+    steps: np.ndarray | None = None  # (C, nt) +-1 signed steps (step_table), None: every step +1
 
 
 @dataclass
@@ -66,13 +67,14 @@ class HStage:
     partition: list[tuple[str, int]] = field(default_factory=list)  # HLS: (constant array, dim) split completely
     macro: str = ""  # HLS: the kernel call's macro (templates/hls/calls.j2)
 
-def activation(thr: np.ndarray, sign: np.ndarray, pe: int, acc_bits: int, out_lo: int, bipolar: bool) -> HAct:
-    """A multi-threshold activation folded by PE (channel nf*PE + pe): its thresholds as
-    the hardware holds them and their comparison width."""
+def activation(thr: np.ndarray, sign: np.ndarray, pe: int, acc_bits: int, out_lo: int, bipolar: bool,
+               steps: np.ndarray | None = None) -> HAct:
+    """A multi-threshold activation folded by PE (channel nf*PE + pe): its thresholds (and
+    signed steps, if any) as the hardware holds them and their comparison width."""
     thr, cb = threshold_table(thr, acc_bits)
     c, nt = thr.shape
     nf = c // pe
-    return HAct(pe, nf, nt, cb, out_lo, bipolar, "", thr, sign)
+    return HAct(pe, nf, nt, cb, out_lo, bipolar, "", thr, sign, step_table(steps, thr))
 
 
 class Stages:
@@ -102,7 +104,7 @@ class Stages:
 def _hact(a: Act | None, pe: int, nf: int) -> HAct:
     if a is None:
         return HAct(pe, nf)
-    return HAct(pe, nf, a.nt, a.cb, a.out_lo, a.bipolar, "", a.table, a.sign)
+    return HAct(pe, nf, a.nt, a.cb, a.out_lo, a.bipolar, "", a.table, a.sign, a.steps)
 
 
 def _mvau(st, r: MvauP):

@@ -14,6 +14,8 @@
 // The activation is edgec_act's: thresholds in TFILE (NF words of PE*NT*CB bits, PE block
 // pe, threshold i at [i*CB +: CB], two's complement) and negation flags in NFILE (NF words
 // of PE bits, the same for every weight set); NT = 0 passes the accumulator's low OB bits.
+// SIGNED_STEPS = 1: the falling-step flags in DFILE (NF words of PE*NT bits, lane pe's
+// threshold i at bit pe*NT + i), as edgec_act counts them.
 // tlast: set on the last output word of each frame of VECTORS input vectors.
 module edgec_mvau #(
     parameter MW = 4,
@@ -34,8 +36,10 @@ module edgec_mvau #(
     parameter VECTORS = 1,
     parameter SETS = 1,
     parameter WFILE = "w.mem",
+    parameter SIGNED_STEPS = 0,
     parameter TFILE = "t.mem",
-    parameter NFILE = "n.mem"
+    parameter NFILE = "n.mem",
+    parameter DFILE = "d.mem"
 ) (
     input wire clk,
     input wire rst_n,
@@ -52,6 +56,7 @@ module edgec_mvau #(
     localparam NF = MH / PE;
     localparam WW = PE * SIMD * WB;
     localparam TW = (NT > 0 ? NT : 1) * CB * PE;
+    localparam DNW = (NT > 0 ? NT : 1) * PE;
     localparam SFW = SF > 1 ? $clog2(SF) : 1;
     localparam NFW = NF > 1 ? $clog2(NF) : 1;
     localparam VW = VECTORS > 1 ? $clog2(VECTORS) : 1;
@@ -74,12 +79,14 @@ module edgec_mvau #(
     reg [WW-1:0] wmem[0:SETS*NF*SF-1];
     reg [TW-1:0] tmem[0:NF-1];
     reg [PE-1:0] nmem[0:NF-1];
+    reg [DNW-1:0] dmem[0:NF-1];
     initial begin
         $readmemh(WFILE, wmem);
         if (NT > 0) begin
             $readmemh(TFILE, tmem);
             $readmemh(NFILE, nmem);
         end
+        if (NT > 0 && SIGNED_STEPS != 0) $readmemh(DFILE, dmem);
     end
 
     reg [SIMD*XB-1:0] xbuf[0:SF-1];
@@ -96,13 +103,14 @@ module edgec_mvau #(
     wire [WW-1:0] wrow = wmem[waddr];
     wire [TW-1:0] trow = tmem[nf];
     wire [PE-1:0] nrow = nmem[nf];
+    wire [DNW-1:0] drow = dmem[nf];
     wire unused_tlast = s_tlast;  // frames are counted, not marked, on the input
 
     reg signed [DW-1:0] acc[0:PE-1];
     wire [PE*DW-1:0] sums;
     wire [PE*OB-1:0] act;
-    edgec_act #(.PE(PE), .DW(DW), .NT(NT), .CB(CB), .OB(OB), .OUT_LO(OUT_LO), .BIPOLAR(BIPOLAR)) activation (
-        .acc(sums), .t(trow), .neg(nrow), .out(act));
+    edgec_act #(.PE(PE), .DW(DW), .NT(NT), .CB(CB), .OB(OB), .OUT_LO(OUT_LO), .BIPOLAR(BIPOLAR),
+                .SIGNED_STEPS(SIGNED_STEPS)) activation (.acc(sums), .t(trow), .neg(nrow), .dn(drow), .out(act));
 
     genvar p, i;
     generate

@@ -15,7 +15,8 @@
 // entries; a group's last word emits PE outputs. Vector v uses set v mod SETS: the word
 // pointer just runs on and wraps at STEPS.
 // The activation is edgec_act's, as in edgec_mvau: TFILE (NF words of PE*NT*CB bits),
-// NFILE (NF words of PE bits), NT = 0 passes the accumulator's low OB bits. AB: the
+// NFILE (NF words of PE bits), with SIGNED_STEPS = 1 DFILE (NF words of PE*NT falling-step
+// flags), NT = 0 passes the accumulator's low OB bits. AB: the
 // accumulator's bits (signed or unsigned); the unit sums at AB + 1 signed bits or more.
 // tlast: set on the last output word of each frame of VECTORS input vectors.
 module edgec_smvau #(
@@ -39,8 +40,10 @@ module edgec_smvau #(
     parameter STEPS = 4,
     parameter VECTORS = 1,
     parameter WFILE = "w.mem",
+    parameter SIGNED_STEPS = 0,
     parameter TFILE = "t.mem",
-    parameter NFILE = "n.mem"
+    parameter NFILE = "n.mem",
+    parameter DFILE = "d.mem"
 ) (
     input wire clk,
     input wire rst_n,
@@ -58,6 +61,7 @@ module edgec_smvau #(
     localparam E = WB + IXB;
     localparam WW = PE * SIMD * E;  // the last-word flag is bit WW
     localparam TW = (NT > 0 ? NT : 1) * CB * PE;
+    localparam DNW = (NT > 0 ? NT : 1) * PE;
     localparam LDW = LD > 1 ? $clog2(LD) : 1;
     localparam NFW = NF > 1 ? $clog2(NF) : 1;
     localparam VW = VECTORS > 1 ? $clog2(VECTORS) : 1;
@@ -80,12 +84,14 @@ module edgec_smvau #(
     reg [WW:0] wmem[0:STEPS-1];
     reg [TW-1:0] tmem[0:NF-1];
     reg [PE-1:0] nmem[0:NF-1];
+    reg [DNW-1:0] dmem[0:NF-1];
     initial begin
         $readmemh(WFILE, wmem);
         if (NT > 0) begin
             $readmemh(TFILE, tmem);
             $readmemh(NFILE, nmem);
         end
+        if (NT > 0 && SIGNED_STEPS != 0) $readmemh(DFILE, dmem);
     end
     wire unused_tlast = s_tlast;  // frames are counted, not marked, on the input
     wire [31:0] unused_sets = SETS;  // the sets follow from the weight stream itself
@@ -108,6 +114,7 @@ module edgec_smvau #(
     wire step = full[csel] && (!glast || out_free);
     wire [TW-1:0] trow = tmem[nf];
     wire [PE-1:0] nrow = nmem[nf];
+    wire [DNW-1:0] drow = dmem[nf];
 
     // the two vector buffers, element k in word k/IN_E, lane k%IN_E; xv: the computer's
     wire [XB-1:0] xv[0:MW-1];
@@ -129,8 +136,8 @@ module edgec_smvau #(
     reg signed [DW-1:0] acc[0:PE-1];
     wire [PE*DW-1:0] sums;
     wire [PE*OB-1:0] act;
-    edgec_act #(.PE(PE), .DW(DW), .NT(NT), .CB(CB), .OB(OB), .OUT_LO(OUT_LO), .BIPOLAR(BIPOLAR)) activation (
-        .acc(sums), .t(trow), .neg(nrow), .out(act));
+    edgec_act #(.PE(PE), .DW(DW), .NT(NT), .CB(CB), .OB(OB), .OUT_LO(OUT_LO), .BIPOLAR(BIPOLAR),
+                .SIGNED_STEPS(SIGNED_STEPS)) activation (.acc(sums), .t(trow), .neg(nrow), .dn(drow), .out(act));
 
     generate
         for (p = 0; p < PE; p = p + 1) begin : lane

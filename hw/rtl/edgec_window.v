@@ -6,7 +6,7 @@
 // channels per word, C/PE words per pixel, leaving during the last window position:
 // K*C/PE cycles per pixel. Channel c = cf*PE + pe.
 // Depthwise: WFILE holds K*CF words of PE*WB bits (word k*CF + cf, lane pe at [pe*WB]);
-// TFILE/NFILE as in edgec_mvau with CF words.
+// TFILE/NFILE (and with SIGNED_STEPS = 1 DFILE) as in edgec_mvau with CF words.
 // tlast marks the last output word of each frame of PIXELS pixels.
 module edgec_window #(
     parameter OP = 0,
@@ -25,8 +25,10 @@ module edgec_window #(
     parameter BIPOLAR = 0,
     parameter PIXELS = 1,
     parameter WFILE = "w.mem",
+    parameter SIGNED_STEPS = 0,
     parameter TFILE = "t.mem",
-    parameter NFILE = "n.mem"
+    parameter NFILE = "n.mem",
+    parameter DFILE = "d.mem"
 ) (
     input wire clk,
     input wire rst_n,
@@ -43,6 +45,7 @@ module edgec_window #(
     localparam DW0 = (AB > IB + WB + 2) ? AB + 1 : IB + WB + 3;
     localparam DW = (CB > DW0) ? CB : DW0;
     localparam TW = (NT > 0 ? NT : 1) * CB * PE;
+    localparam DNW = (NT > 0 ? NT : 1) * PE;
     localparam KW_ = K > 1 ? $clog2(K) : 1;
     localparam CFW = CF > 1 ? $clog2(CF) : 1;
     localparam PXW = PIXELS > 1 ? $clog2(PIXELS) : 1;
@@ -58,12 +61,14 @@ module edgec_window #(
     reg [PE*WB-1:0] wmem[0:K*CF-1];
     reg [TW-1:0] tmem[0:CF-1];
     reg [PE-1:0] nmem[0:CF-1];
+    reg [DNW-1:0] dmem[0:CF-1];
     initial begin
         if (OP == 2) $readmemh(WFILE, wmem);
         if (OP == 2 && NT > 0) begin
             $readmemh(TFILE, tmem);
             $readmemh(NFILE, nmem);
         end
+        if (OP == 2 && NT > 0 && SIGNED_STEPS != 0) $readmemh(DFILE, dmem);
     end
 
     reg [KW_-1:0] k;
@@ -78,12 +83,14 @@ module edgec_window #(
     wire [PE*WB-1:0] wrow = wmem[waddr];
     wire [TW-1:0] trow = tmem[cf];
     wire [PE-1:0] nrow = nmem[cf];
+    wire [DNW-1:0] drow = dmem[cf];
 
     wire [PE*DW-1:0] sums;
     wire [PE*OB-1:0] dw_out;
     reg [PE*OB-1:0] result;
-    edgec_act #(.PE(PE), .DW(DW), .NT(OP == 2 ? NT : 0), .CB(CB), .OB(OB), .OUT_LO(OUT_LO), .BIPOLAR(BIPOLAR))
-        activation (.acc(sums), .t(trow), .neg(nrow), .out(dw_out));
+    edgec_act #(.PE(PE), .DW(DW), .NT(OP == 2 ? NT : 0), .CB(CB), .OB(OB), .OUT_LO(OUT_LO), .BIPOLAR(BIPOLAR),
+                .SIGNED_STEPS(SIGNED_STEPS))
+        activation (.acc(sums), .t(trow), .neg(nrow), .dn(drow), .out(dw_out));
 
     genvar p;
     generate

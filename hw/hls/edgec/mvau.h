@@ -109,7 +109,9 @@ struct PassAct {
 // a bipolar output is +1 when that count is 1, else -1. CB: the comparison width.
 // The PE lanes and the NT comparisons work in parallel: the generated top partitions t
 // completely in dims 1 and 3 and neg in dim 1 (ARRAY_PARTITION variable = act_N.t).
-template <unsigned PE, unsigned NF, unsigned NT, int CB, int OUT_LO, bool BIPOLAR, class OT>
+// STEPS (signed steps, the form of an activation that falls somewhere): the specialisation
+// below, with dn[pe][nf][i] set where threshold i is a falling step.
+template <unsigned PE, unsigned NF, unsigned NT, int CB, int OUT_LO, bool BIPOLAR, class OT, bool STEPS = false>
 struct Thresholds {
     typename rom_int<CB>::type t[PE][NF][NT];
     bool neg[PE][NF];
@@ -124,6 +126,35 @@ struct Thresholds {
 #pragma HLS UNROLL
             ap_int<CB> ti = t[pe][nf][i];
             count += (v >= ti) ? 1 : 0;
+        }
+        typename OT::value_t o;
+        if (BIPOLAR)
+            o = (count == 1) ? 1 : -1;
+        else
+            o = OUT_LO + (int)count;
+        return o;
+    }
+};
+
+// Signed steps: out = OUT_LO + sum_i (s * acc >= T[pe][nf][i]) ? (dn[pe][nf][i] ? -1 : +1) : 0
+// (bipolar: +1 when that sum is 1, else -1). The count is signed, |count| <= NT < 2^16; the
+// true result is in OT's range. The top partitions dn like t (dims 1 and 3).
+template <unsigned PE, unsigned NF, unsigned NT, int CB, int OUT_LO, bool BIPOLAR, class OT>
+struct Thresholds<PE, NF, NT, CB, OUT_LO, BIPOLAR, OT, true> {
+    typename rom_int<CB>::type t[PE][NF][NT];
+    bool neg[PE][NF];
+    bool dn[PE][NF][NT];
+
+    template <class AccT>
+    typename OT::value_t activate(unsigned nf, unsigned pe, const AccT &acc) const {
+#pragma HLS INLINE
+        ap_int<CB> v = acc;
+        if (neg[pe][nf]) v = -v;
+        ap_int<17> count = 0;
+        for (unsigned i = 0; i < NT; i++) {
+#pragma HLS UNROLL
+            ap_int<CB> ti = t[pe][nf][i];
+            count += (v >= ti) ? (dn[pe][nf][i] ? -1 : 1) : 0;
         }
         typename OT::value_t o;
         if (BIPOLAR)
