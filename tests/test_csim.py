@@ -187,3 +187,61 @@ def test_layers_whose_weights_are_all_non_negative(tmp_path, nets, sparse):
     check_csim(out, digits.test_split()[0][:100])
     r = cosim(out, "verilator", digits.test_split()[0][:4], 4)
     assert r["ok"] and r["mismatches"] == 0, r
+
+
+def with_signed_steps(g):
+    """The lowered IR with SiLU (ir/act.py) before every unsigned quantizer, its zero point
+    a quarter up the code range, so that the codes fall below it and rise again: the fold
+    gives thresholds with signed steps (MultiThreshold ``steps``). The quantizer after a
+    residual add (whose input is never negative) gets its offset moved down by 4, so that
+    its SiLU sees the valley too."""
+    from edgec.ir.ops import Op
+
+    op = {n.name: n.op for n in g.nodes}
+    for n in g.nodes:
+        if n.op == Op.AFFINE_QUANT and not n.attrs["bipolar"] and n.attrs["lo"] == 0:
+            n.attrs.update(act="silu", zero_point=float((n.attrs["hi"] + 1) // 4))
+            n.params["act_args"] = np.zeros((len(n.params["a"]), 0))
+            if op[n.inputs[0]] == Op.ADD:
+                n.params["c0"] = n.params["c0"] - 4.0
+    return g
+
+
+def build_with_signed_steps(model, out, **kw):
+    """``build`` with the lowering of with_signed_steps (the frontend does not make these
+    activations itself): the simulator, the HLS and the RTL are generated from that IR."""
+    from unittest import mock
+
+    from edgec import compiler
+
+    lower = compiler.lower
+    with mock.patch.object(compiler, "lower", lambda qnet: with_signed_steps(lower(qnet))):
+        return build(model, out, progress=None, **kw)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_activations_with_signed_steps_csim_and_cosim(tmp_path, nets, sparse):
+    """Activations that fall somewhere (SiLU here) fold into thresholds with signed steps;
+    the hardware carries them (Thresholds<..., true>, edgec_act SIGNED_STEPS): the C
+    simulation and the RTL (Verilator, 30% idle and backpressure) equal the simulator on
+    the mvau, the depthwise window, the threshold stage after the residual add and
+    (sparse) the smvau, at the folding edgec picks."""
+    from edgec.cosim.run import run as cosim
+    from edgec.ir.graph import Graph
+    from edgec.ir.ops import Op
+
+    out = tmp_path / "out"
+    extra = dict(prune=0.5, sparse="on", finetune_epochs=0) if sparse else {}
+    build_with_signed_steps(nets["conv"], out, input_shape=(1, 8, 8), preset="int4",
+                            calib=digits.train_split()[0][:300], **extra)
+    g = Graph.load(out / "model")
+    falling = [n.name for n in g.nodes if n.op == Op.MULTI_THRESHOLD and (n.params.get("steps", np.ones(1)) < 0).any()]
+    assert len(falling) >= 3, falling  # the case holds: steps that fall, in several layers
+    stages = json.loads((out / "rtl" / "instances.json").read_text())["stages"]
+    held = {s["module"] for s in stages if s["params"].get("SIGNED_STEPS")}
+    assert {"edgec_window", "edgec_threshold", "edgec_smvau" if sparse else "edgec_mvau"} <= held, held
+    assert "true >" in (out / "hls" / "weights.h").read_text()
+    x = digits.test_split()[0]
+    check_csim(out, x[:200])
+    r = cosim(out, "verilator", x[:16], 16, idle=0.3, backpressure=0.3)
+    assert r["ok"] and r["mismatches"] == 0 and r["framing_ok"], r

@@ -5,7 +5,8 @@ library change cannot drop them silently:
   every loop that runs per frame has a LOOP_TRIPCOUNT;
 - each mvau partitions its weights by PE and its accumulators completely; the top
   partitions every activation's thresholds by PE lane and threshold and its negation
-  flags by lane, and each depthwise stage's weights by lane;
+  flags by lane (an activation with signed steps: its falling-step flags like the
+  thresholds), and each depthwise stage's weights by lane;
 - the dataflow region is canonical: every stage call passes the top's `frames` and named
   streams and constants, no computed expressions or temporaries;
 - one BIND_OP per function body; AP_INT_MAX_W covers every ap_int/ap_uint width.
@@ -19,6 +20,7 @@ from edgec import build
 from edgec.examples import digits
 
 from .nets import ConvNet, trained
+from .test_csim import build_with_signed_steps
 
 
 def _bodies(text: str, head: re.Pattern):
@@ -80,21 +82,31 @@ def library_problems(lib: str) -> list[str]:
 CALL = re.compile(r"edgec::(\w+)<(.*?)>\(\s*(.*?)\);", re.S)
 
 
+def _act_arrays(args: str) -> list[tuple[int, str]]:
+    """(dim, array) a Thresholds<args> activation's arrays are partitioned in: t by lane and
+    threshold, neg by lane, and with signed steps (the last argument STEPS = true) dn like t."""
+    out = [(1, "t"), (3, "t"), (1, "neg")]
+    if args.rstrip().endswith(", true"):
+        out += [(1, "dn"), (3, "dn")]
+    return out
+
+
 def top_problems(hls) -> list[str]:
     probs = []
     top = (hls / "top.cpp").read_text()
     weights = (hls / "weights.h").read_text()
     region = top[top.index("#pragma HLS DATAFLOW"):]
     pragmas = {" ".join(ln.split()) for ln in region.splitlines() if ln.strip().startswith("#pragma")}
-    for name in re.findall(r"edgec::Thresholds<[^;]*> (act_\d+) =", weights):
-        for dim, var in ((1, "t"), (3, "t"), (1, "neg")):
+    for args, name in re.findall(r"edgec::Thresholds<([^;]*)> (act_\d+) =", weights):
+        for dim, var in _act_arrays(args):
             if f"#pragma HLS ARRAY_PARTITION variable = {name}.{var} complete dim = {dim}" not in pragmas:
                 probs.append(f"{name}.{var}: not partitioned in dim {dim}")
     for name in re.findall(r"typedef edgec::DepthwiseOp<[^;]*> (op_\d+)_t;", weights):
         if f"#pragma HLS ARRAY_PARTITION variable = {name}.w complete dim = 1" not in pragmas:
             probs.append(f"{name}.w: depthwise weights not partitioned by lane")
-        if re.search(rf"typedef edgec::DepthwiseOp<[^;]*edgec::Thresholds<[^;]*> {name}_t;", weights):
-            for dim, var in ((1, "t"), (3, "t"), (1, "neg")):
+        m = re.search(rf"typedef edgec::DepthwiseOp<[^;]*edgec::Thresholds<([^;]*)> > {name}_t;", weights)
+        if m:
+            for dim, var in _act_arrays(m.group(1)):
                 if f"#pragma HLS ARRAY_PARTITION variable = {name}.act.{var} complete dim = {dim}" not in pragmas:
                     probs.append(f"{name}.act.{var}: not partitioned in dim {dim}")
     calls = CALL.findall(region)
@@ -133,15 +145,19 @@ def builds(tmp_path_factory):
         "conv": build(net, d / "conv", input_shape=(1, 8, 8), preset="int4", calib=cx, progress=None).out,
         "wino": build(net, d / "wino", input_shape=(1, 8, 8), preset="w2a2", calib=cx, winograd="f2", prune=0.5,
                       sparse="on", finetune_epochs=0, progress=None).out,
+        "steps": build_with_signed_steps(net, d / "steps", input_shape=(1, 8, 8), preset="int4", calib=cx).out,
     }
 
 
-@pytest.mark.parametrize("name", ["example", "conv", "wino"])
+@pytest.mark.parametrize("name", ["example", "conv", "wino", "steps"])
 def test_generated_hls_has_the_pragmas_the_cycle_counts_need(builds, name):
     hls = builds[name] / "hls"
     assert problems(hls) == []
-    if name == "conv":  # the checks had something to look at
+    if name in ("conv", "steps"):  # the checks had something to look at
         assert "DepthwiseOp" in (hls / "weights.h").read_text()
+    if name == "steps":
+        assert ".dn complete dim = 3" in (hls / "top.cpp").read_text()
+        assert re.search(r"typedef edgec::DepthwiseOp<[^;]*, true > > op_\d+_t;", (hls / "weights.h").read_text())
     assert "edgec::Thresholds" in (hls / "weights.h").read_text()
 
 
@@ -163,4 +179,18 @@ def test_the_checker_catches_a_dropped_pragma(builds, tmp_path, mutation):
     text = f.read_text()
     assert old in text, (path, old)
     f.write_text(text.replace(old, new, 1))
+    assert any(message in p for p in problems(hls)), problems(hls)
+
+
+@pytest.mark.parametrize("old,new,message", [
+    ("dn complete dim = 3\n", "dn complete dim = 2\n", ".dn: not partitioned in dim 3"),
+    ("dn complete dim = 1\n", "t complete dim = 1\n", ".dn: not partitioned in dim 1"),
+])
+def test_the_checker_catches_an_unpartitioned_step_table(builds, tmp_path, old, new, message):
+    """The falling-step flags of an activation with signed steps are checked like its thresholds."""
+    hls = tmp_path / "hls"
+    shutil.copytree(builds["steps"] / "hls", hls)
+    f = hls / "top.cpp"
+    assert old in f.read_text()
+    f.write_text(f.read_text().replace(old, new, 1))
     assert any(message in p for p in problems(hls)), problems(hls)

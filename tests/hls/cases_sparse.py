@@ -106,19 +106,20 @@ def sparse_problem(rng, variant, vectors, max_mw=40, max_mh=12) -> SparseProblem
     return SparseProblem(name, mw, mh, pe, simd, in_e, sets, xt, wt, x, w, acc, lo, hi, ctype_for(lo, hi), words, cp)
 
 
-def sparse_case(i, rng, variant):
+def sparse_case(i, rng, variant, steps: bool = False):
+    """``steps`` (a variant of one weight set): always an activation, with signed steps."""
     from edgec.backend.hls import _literal
     from edgec.ir import ref
 
-    from .kernel_cases import Case, _io, act_decl, et, thresholds
+    from .kernel_cases import Case, _io, act_decl, et, some_thresholds
 
     p = sparse_problem(rng, variant, lambda sets: sets * int(rng.integers(1, 4)))
     decl = (f"static const edgec::rom_word<{p.width}>::type w{i}[{len(p.words)}] = "
             f"{{{', '.join(_literal(int(v), p.width) for v in p.words)}}};")
-    if p.sets == 1 and rng.integers(0, 3):
-        thr, sign, out_lo, bipolar, ot = thresholds(rng, p.lo, p.hi, p.mh)
-        act_t, adecl = act_decl(i, thr, sign, p.pe, p.acct.bits, out_lo, bipolar, ot)
-        expected = ref.multi_threshold(p.acc, thr, sign, out_lo, bipolar)
+    if p.sets == 1 and (steps or rng.integers(0, 3)):
+        thr, sign, out_lo, bipolar, ot, st = some_thresholds(rng, p.lo, p.hi, p.mh, steps, p.acc)
+        act_t, adecl = act_decl(i, thr, sign, p.pe, p.acct.bits, out_lo, bipolar, ot, st)
+        expected = ref.multi_threshold(p.acc, thr, sign, out_lo, bipolar, st)
         act = f"act{i}"
     else:
         ot, act_t, adecl, expected = p.acct, f"edgec::PassAct<{et(p.acct)} >", "", p.acc
@@ -128,9 +129,17 @@ def sparse_case(i, rng, variant):
             f"{p.wt.bits}, {p.ixb}, {p.acct.bits}, {et(ot)}, {act_t}, {p.sets}, {len(p.words)}, {len(p.x)}, {i}>"
             f"(in, out, w{i}, {act}, 1);\n    {post}")
     return Case(f"smvau {p.name} mw={p.mw} mh={p.mh} pe={p.pe} simd={p.simd} in_e={p.in_e} sets={p.sets} x={p.xt} "
-                f"w={p.wt} acc={p.acct} steps={p.cp}", code, expected, p.cycles())
+                f"w={p.wt} acc={p.acct} steps={p.cp}{' signed steps' * steps}", code, expected, p.cycles())
 
 
 def make(rng, start: int) -> list:
     """Cases numbered from ``start`` (the case index is the kernel's counter id)."""
     return [sparse_case(start + k, rng, v) for k, v in enumerate(VARIANTS)]
+
+
+STEPS_VARIANTS = [v for v in VARIANTS if v[4] == 1][:3]  # one weight set: the activation is the unit's
+
+
+def make_steps(rng, start: int) -> list:
+    """The variants of one weight set with an activation of signed steps."""
+    return [sparse_case(start + k, rng, v, steps=True) for k, v in enumerate(STEPS_VARIANTS)]

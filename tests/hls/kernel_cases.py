@@ -3,6 +3,9 @@
 Each case instantiates one kernel with random shapes, widths and folding, feeds it
 random codes, and prints its outputs and its loop count; ``expected`` gives what
 ir/ref.py says for the same inputs, and ``cycles`` the trip count the cost model uses.
+The activations come in both forms: thresholds that only rise, and thresholds with
+signed steps (MultiThreshold ``steps``, Thresholds<..., true>) on every kernel that
+holds an activation (mvau, depthwise window, threshold, smvau).
 """
 from __future__ import annotations
 
@@ -81,10 +84,48 @@ def thresholds(rng, acc_lo, acc_hi, c):
     return thr, sign, out_lo, bipolar, ot
 
 
-def act_decl(i, thr, sign, pe, acc_bits, out_lo, bipolar, ot) -> tuple[str, str]:
-    a = thresholds_act(thr, sign, pe, acc_bits, out_lo, bipolar)
-    t = f"edgec::Thresholds<{a.pe}, {a.nf}, {a.nt}, {a.cb}, {a.out_lo}, {'true' if a.bipolar else 'false'}, {et(ot)} >"
+def steps_thresholds(rng, acc_lo, acc_hi, c, values=None):
+    """Random thresholds with signed steps (thr, sign, out_lo, bipolar, ot, steps): steps of
+    +-1 in any order (a bipolar output: +1, -1, +1, ... so that the sum stays 0 or 1, as
+    the fold makes them), out_lo and the output type wide enough for every partial sum; now
+    and then a layer without thresholds (the sentinel column of threshold_table). With
+    ``values`` (..., c), the values the activation will see, most thresholds are drawn
+    near them (so that the outputs vary), the others over the whole range."""
+    nt = int(rng.choice([0, 1, 2, 3, 4, 7, 15]))
+    bipolar = nt > 0 and rng.integers(0, 4) == 0
+    span = max(acc_hi - acc_lo, 1)
+    thr = rng.integers(acc_lo - span // 4, acc_hi + span // 4 + 1, size=(c, nt))
+    sign = rng.choice([-1, 1], size=c)
+    if values is not None and nt:
+        v = np.asarray(values).reshape(-1, c) * sign
+        near = rng.random((c, nt)) < 0.75
+        pick = v[rng.integers(0, len(v), size=(c, nt)), np.arange(c)[:, None]] + rng.integers(-1, 2, size=(c, nt))
+        thr = np.where(near, pick, thr)
+    thr = np.sort(thr, axis=1)
+    if bipolar:
+        steps = np.tile(np.where(np.arange(nt) % 2 == 0, 1, -1), (c, 1))
+    else:
+        steps = rng.choice([-1, 1], size=(c, nt))
+    part = np.concatenate([np.zeros((c, 1), np.int64), np.cumsum(steps, axis=1)], axis=1)
+    lo, hi = int(part.min()), int(part.max())
+    out_lo = 0 if bipolar else -lo + int(rng.choice([0, 0, -1, -3, 2]))
+    ot = CType(1, True, True) if bipolar else ctype_for(out_lo + lo, out_lo + hi)
+    return thr, sign, out_lo, bipolar, ot, steps.astype(np.int64)
+
+
+def act_decl(i, thr, sign, pe, acc_bits, out_lo, bipolar, ot, steps=None) -> tuple[str, str]:
+    a = thresholds_act(thr, sign, pe, acc_bits, out_lo, bipolar, steps)
+    t = (f"edgec::Thresholds<{a.pe}, {a.nf}, {a.nt}, {a.cb}, {a.out_lo}, {'true' if a.bipolar else 'false'}, {et(ot)}"
+         f"{', true' if steps is not None else ''} >")
     return t, f"static const {t} act{i} = {a.init};"
+
+
+def some_thresholds(rng, acc_lo, acc_hi, c, steps: bool, values=None):
+    """(thr, sign, out_lo, bipolar, ot, steps or None): thresholds(), or with signed steps
+    (steps_thresholds, near ``values``)."""
+    if steps:
+        return steps_thresholds(rng, acc_lo, acc_hi, c, values)
+    return (*thresholds(rng, acc_lo, acc_hi, c), None)
 
 
 @dataclass
@@ -129,17 +170,18 @@ def mvau_problem(i, rng, vectors: int, max_mw: int = 40, max_mh: int = 12) -> Mv
     return MvauProblem(kind, mw, mh, pe, simd, xt, wt, x, w, acc, lo, hi, ctype_for(lo, hi))
 
 
-def mvau_case(i, rng) -> Case:
+def mvau_case(i, rng, steps: bool = False) -> Case:
+    """``steps``: always an activation, with signed steps."""
     vec = int(rng.integers(1, 4))
     m = mvau_problem(i, rng, vec)
     kind, mw, mh, pe, simd, xt, wt, x, w, acc, lo, hi, acct = (
         m.kind, m.mw, m.mh, m.pe, m.simd, m.xt, m.wt, m.x, m.w, m.acc, m.lo, m.hi, m.acct)
     warr = mvau_weights(w, pe, simd, wt, f"w{i}")
     decl = f"static const {warr.elem} w{i}[{pe}][{(mh // pe) * (mw // simd)}] = {warr.init};"
-    if rng.integers(0, 3):
-        thr, sign, out_lo, bipolar, ot = thresholds(rng, lo, hi, mh)
-        act_t, adecl = act_decl(i, thr, sign, pe, acct.bits, out_lo, bipolar, ot)
-        expected = ref.multi_threshold(acc, thr, sign, out_lo, bipolar)
+    if steps or rng.integers(0, 3):
+        thr, sign, out_lo, bipolar, ot, st = some_thresholds(rng, lo, hi, mh, steps, acc)
+        act_t, adecl = act_decl(i, thr, sign, pe, acct.bits, out_lo, bipolar, ot, st)
+        expected = ref.multi_threshold(acc, thr, sign, out_lo, bipolar, st)
         act = f"act{i}"
     else:
         ot, act_t, adecl, expected = acct, f"edgec::PassAct<{et(acct)} >", "", acc
@@ -150,7 +192,8 @@ def mvau_case(i, rng) -> Case:
     code = (f"{decl}\n    {adecl}\n    {pre}\n    edgec::mvau<{mw}, {mh}, {simd}, {pe}, edgec::{kenum}, {et(xt)}, "
             f"{et(wt)}, "
             f"{vt(acct)}, {et(ot)}, {act_t}, {vec}, {i}>(in, out, w{i}, {act}, 1);\n    {post}")
-    return Case(f"mvau {kind} mw={mw} mh={mh} pe={pe} simd={simd} x={xt} w={wt}", code, expected,
+    return Case(f"mvau {kind} mw={mw} mh={mh} pe={pe} simd={simd} x={xt} w={wt}{' signed steps' * steps}", code,
+                expected,
                 D.mvau_cycles(vec, mh, mw, pe, simd))
 
 
@@ -182,8 +225,9 @@ def swg_case(i, rng) -> Case:
                 frames * D.swg_cycles(h, w, c, (kh, kw), (oh, ow), simd))
 
 
-def window_case(i, rng) -> Case:
-    op = ["max", "avg", "depthwise"][i % 3]
+def window_case(i, rng, steps: bool = False) -> Case:
+    """``steps``: a depthwise window whose activation has signed steps."""
+    op = "depthwise" if steps else ["max", "avg", "depthwise"][i % 3]
     pixels, k, c = int(rng.integers(1, 5)), int(rng.integers(1, 10)), int(rng.integers(1, 9))
     pe = divisor(rng, c)
     it = rand_type(rng, 2, 8) if op != "max" else rand_type(rng)
@@ -204,9 +248,9 @@ def window_case(i, rng) -> Case:
         accv = ref.matmul(x.reshape(pixels, k * c), wts, groups=c)
         bound = int(np.abs(wts).sum(axis=1).max()) * max(abs(ilo), abs(ihi))
         acc = ctype_for(-bound, bound)
-        thr, sign, out_lo, bipolar, ot = thresholds(rng, -bound, bound, c)
-        act_t, adecl = act_decl(i, thr, sign, pe, acc.bits, out_lo, bipolar, ot)
-        expected = ref.multi_threshold(accv, thr, sign, out_lo, bipolar)
+        thr, sign, out_lo, bipolar, ot, st = some_thresholds(rng, -bound, bound, c, steps, accv)
+        act_t, adecl = act_decl(i, thr, sign, pe, acc.bits, out_lo, bipolar, ot, st)
+        expected = ref.multi_threshold(accv, thr, sign, out_lo, bipolar, st)
         cf = c // pe
         w3 = wts.reshape(cf, pe, k).transpose(1, 0, 2)
         winit = "{" + ", ".join("{" + ", ".join("{" + ", ".join(map(str, r)) + "}" for r in p) + "}"
@@ -218,14 +262,16 @@ def window_case(i, rng) -> Case:
     code = (f"{decl}\n    {pre}\n    edgec::window_reduce<{k}, {c}, {pe}, {et(it)}, {et(ot)}, {vt(acc)}, {opt}, "
             f"{pixels}, {i}>"
             f"(in, out, {opv}, 1);\n    {post}")
-    return Case(f"window {op} k={k} c={c} pe={pe} {it}", code, expected, D.window_cycles(pixels, k, c, pe))
+    return Case(f"window {op} k={k} c={c} pe={pe} {it}{' signed steps' * steps}", code, expected,
+                D.window_cycles(pixels, k, c, pe))
 
 
-def eltwise_case(i, rng) -> Case:
+def eltwise_case(i, rng, steps: bool = False) -> Case:
+    """``steps``: a threshold stage with signed steps."""
     vec, c = int(rng.integers(1, 6)), int(rng.integers(1, 9))
     pe = divisor(rng, c)
     at, bt = rand_type(rng, 2, 8), rand_type(rng, 2, 8)
-    if i % 2 == 0:  # add
+    if i % 2 == 0 and not steps:  # add
         a, b = rand_codes(rng, at, (vec, c)), rand_codes(rng, bt, (vec, c))
         s = a + b
         ot = ctype_for(min(s.min(), -(2 ** 8)), 2 ** 8)
@@ -240,13 +286,14 @@ def eltwise_case(i, rng) -> Case:
                     D.CYCLES[D.StageKind.ADD](D.AddP(pe, at, bt, at, vec * c // pe)))
     x = rand_codes(rng, at, (vec, c))
     lo, hi = int(x.min()), int(x.max())
-    thr, sign, out_lo, bipolar, ot = thresholds(rng, lo, hi, c)
-    act_t, adecl = act_decl(i, thr, sign, pe, at.bits, out_lo, bipolar, ot)
+    thr, sign, out_lo, bipolar, ot, st = some_thresholds(rng, lo, hi, c, steps, x)
+    act_t, adecl = act_decl(i, thr, sign, pe, at.bits, out_lo, bipolar, ot, st)
     pre, post = _io(i, at, pe, x, ot, pe)
     code = (f"{adecl}\n    {pre}\n    edgec::threshold<{c}, {pe}, {et(at)}, {et(ot)}, {act_t}, {vec}, {i}>"
             f"(in, out, act{i}, "
             f"1);\n    {post}")
-    return Case(f"threshold c={c} pe={pe} {at}", code, ref.multi_threshold(x, thr, sign, out_lo, bipolar),
+    return Case(f"threshold c={c} pe={pe} {at}{' signed steps' * steps}", code,
+                ref.multi_threshold(x, thr, sign, out_lo, bipolar, st),
                 D.CYCLES[D.StageKind.THRESHOLD](D.ThresholdP(c, pe, vec, at, at, None)))
 
 
@@ -306,4 +353,8 @@ def make_cases(seed: int) -> list[Case]:
     makers = [mvau_case] * 12 + [swg_case] * 8 + [window_case] * 9 + [eltwise_case] * 6 + [stream_case] * 6
     cases = [m(i, rng) for i, m in enumerate(makers)]
     cases += cases_winograd.make(rng, len(cases))
-    return cases + cases_sparse.make(rng, len(cases))
+    cases += cases_sparse.make(rng, len(cases))
+    # the activations with signed steps, after the others (which keep their random draws)
+    makers = [mvau_case] * 8 + [window_case] * 3 + [eltwise_case] * 3
+    cases += [m(len(cases) + k, rng, steps=True) for k, m in enumerate(makers)]
+    return cases + cases_sparse.make_steps(rng, len(cases))

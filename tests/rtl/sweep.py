@@ -1,5 +1,7 @@
 """Random instances of the hw/rtl kernels gathered in one generated top module, so that a
-sweep over PE, SIMD, widths and kernel kinds costs one simulator build."""
+sweep over PE, SIMD, widths and kernel kinds costs one simulator build. Every kernel with
+an activation is swept with thresholds that only rise and with signed steps
+(SIGNED_STEPS, DFILE)."""
 from __future__ import annotations
 
 import json
@@ -17,7 +19,7 @@ from edgec.backend.words import pack_words
 from edgec.ir import ref
 
 from . import cases_sparse, cases_winograd
-from ..hls.kernel_cases import ctype_for, divisor, mvau_problem, rand_codes, rand_type, swg_geometry, thresholds
+from ..hls.kernel_cases import ctype_for, divisor, mvau_problem, rand_codes, rand_type, some_thresholds, swg_geometry
 
 
 @dataclass
@@ -55,7 +57,21 @@ def lasts(n_words: int, frames: int) -> list[int]:
 KINDS = {"xnor-popcount": 0, "binary-addsub": 1, "lut-mac": 2, "dsp-mac": 3}
 
 
-def mvau_case(i: int, rng) -> RtlCase:
+def act_files(thr, sign, pe: int, acc_bits: int, out_lo: int, bipolar: bool, steps) -> tuple[dict, dict]:
+    """(parameters, memory images) of an activation as the RTL backend holds it (the
+    sentinel column of a layer without thresholds; with signed steps SIGNED_STEPS and the
+    falling-step flags in DFILE)."""
+    a = thresholds_act(thr, sign, pe, acc_bits, out_lo, bipolar, steps)
+    files = dict(zip(("TFILE", "NFILE"), rtl_mem.thresholds(a.table, a.sign, pe, a.cb)))
+    params = dict(NT=a.nt, CB=a.cb, OUT_LO=out_lo, BIPOLAR=int(bipolar))
+    if steps is not None:
+        files["DFILE"] = rtl_mem.falling_steps(a.steps, pe)
+        params["SIGNED_STEPS"] = 1
+    return params, files
+
+
+def mvau_case(i: int, rng, steps: bool = False) -> RtlCase:
+    """``steps``: always an activation, with signed steps."""
     vec, frames = int(rng.integers(1, 4)), 2
     m = mvau_problem(i, rng, frames * vec, max_mw=30, max_mh=10)
     kind, mw, mh, pe, simd, xt, wt, x, w, acc, lo, hi, acct = (
@@ -63,16 +79,17 @@ def mvau_case(i: int, rng) -> RtlCase:
     p = dict(MW=mw, MH=mh, SIMD=simd, PE=pe, KIND=KINDS[kind], XB=xt.bits, XS=int(xt.signed), XBIP=int(xt.bipolar),
              WB=wt.bits, AB=acct.bits, VECTORS=vec)
     files = {"WFILE": rtl_mem.mvau_weights(w, pe, simd, wt.bits, wt.bipolar)}
-    if rng.integers(0, 3):
-        thr, sign, out_lo, bipolar, ot = thresholds(rng, lo, hi, mh)
-        cb = thresholds_act(thr, sign, pe, acct.bits, out_lo, bipolar).cb
-        files["TFILE"], files["NFILE"] = rtl_mem.thresholds(thr, sign, pe, cb)
-        expected = ref.multi_threshold(acc, thr, sign, out_lo, bipolar)
-        p.update(NT=thr.shape[1], CB=cb, OB=ot.bits, OUT_LO=out_lo, BIPOLAR=int(bipolar))
+    if steps or rng.integers(0, 3):
+        thr, sign, out_lo, bipolar, ot, st = some_thresholds(rng, lo, hi, mh, steps, acc)
+        ap, af = act_files(thr, sign, pe, acct.bits, out_lo, bipolar, st)
+        files.update(af)
+        expected = ref.multi_threshold(acc, thr, sign, out_lo, bipolar, st)
+        p.update(ap, OB=ot.bits)
     else:
         ot, expected = acct, acc
         p.update(NT=0, CB=acct.bits + 1, OB=acct.bits)
-    return simple(f"mvau {kind} mw={mw} mh={mh} pe={pe} simd={simd} x={xt.bits}b w={wt.bits}b nt={p['NT']}",
+    return simple(f"mvau {kind} mw={mw} mh={mh} pe={pe} simd={simd} x={xt.bits}b w={wt.bits}b nt={p['NT']}"
+                  f"{' signed steps' * steps}",
                   "edgec_mvau", p, simd * xt.bits, pe * ot.bits, words(x, simd, xt), words(expected, pe, ot), frames,
                   files)
 
@@ -114,8 +131,9 @@ def swg_case(i: int, rng) -> RtlCase:
                   simd * it.bits, simd * ot.bits, words(x, simd, it), words(win, simd, ot), frames)
 
 
-def window_case(i: int, rng) -> RtlCase:
-    op = i % 3
+def window_case(i: int, rng, steps: bool = False) -> RtlCase:
+    """``steps``: a depthwise window whose activation has signed steps."""
+    op = 2 if steps else i % 3
     frames, pixels, k, c = 2, int(rng.integers(1, 4)), int(rng.integers(1, 10)), int(rng.integers(1, 9))
     pe = divisor(rng, c)
     it = (CType(1, True, True) if i == 3 else rand_type(rng)) if op == 0 else rand_type(rng, 2, 8)
@@ -135,16 +153,16 @@ def window_case(i: int, rng) -> RtlCase:
         accv = ref.matmul(x.reshape(-1, k * c), wts, groups=c)
         bound = int(np.abs(wts).sum(axis=1).max()) * max(abs(ilo), abs(ihi))
         ab = ctype_for(-bound, bound).bits
-        thr, sign, out_lo, bipolar, ot = thresholds(rng, -bound, bound, c)
-        cb = thresholds_act(thr, sign, pe, ab, out_lo, bipolar).cb
-        expected = ref.multi_threshold(accv, thr, sign, out_lo, bipolar)
-        files = {"WFILE": rtl_mem.depthwise_weights(wts, pe, wt.bits)}
-        files["TFILE"], files["NFILE"] = rtl_mem.thresholds(thr, sign, pe, cb)
-        p.update(WB=wt.bits, NT=thr.shape[1], CB=cb, OUT_LO=out_lo, BIPOLAR=int(bipolar))
+        thr, sign, out_lo, bipolar, ot, st = some_thresholds(rng, -bound, bound, c, steps, accv)
+        ap, af = act_files(thr, sign, pe, ab, out_lo, bipolar, st)
+        expected = ref.multi_threshold(accv, thr, sign, out_lo, bipolar, st)
+        files = {"WFILE": rtl_mem.depthwise_weights(wts, pe, wt.bits), **af}
+        p.update(WB=wt.bits, **ap)
     p.update(OB=ot.bits, AB=ab)
     if op != 2:
         p["OB"] = ot.bits
-    return simple(f"window op={op} k={k} c={c} pe={pe} {it.bits}b", "edgec_window", p, pe * it.bits, pe * ot.bits,
+    return simple(f"window op={op} k={k} c={c} pe={pe} {it.bits}b{' signed steps' * steps}", "edgec_window", p,
+                  pe * it.bits, pe * ot.bits,
                   words(x, pe, it), words(expected, pe, ot), frames, files)
 
 
@@ -161,19 +179,18 @@ def add_case(i: int, rng) -> RtlCase:
                    [Port("m", pe * ot.bits, words(a + b, pe, ot), la)])
 
 
-def threshold_case(i: int, rng) -> RtlCase:
+def threshold_case(i: int, rng, steps: bool = False) -> RtlCase:
+    """``steps``: an activation with signed steps."""
     frames, vec, c = 2, int(rng.integers(1, 5)), int(rng.integers(1, 9))
     pe = divisor(rng, c)
     it = rand_type(rng, 2, 8)
     x = rand_codes(rng, it, (frames * vec, c))
-    thr, sign, out_lo, bipolar, ot = thresholds(rng, int(x.min()), int(x.max()), c)
-    cb = thresholds_act(thr, sign, pe, it.bits, out_lo, bipolar).cb
-    t, n = rtl_mem.thresholds(thr, sign, pe, cb)
-    p = dict(C=c, PE=pe, IB=it.bits, IS=int(it.signed), NT=thr.shape[1], CB=cb, OB=ot.bits, OUT_LO=out_lo,
-             BIPOLAR=int(bipolar))
-    return simple(f"threshold c={c} pe={pe} nt={thr.shape[1]}", "edgec_threshold", p, pe * it.bits, pe * ot.bits,
-                  words(x, pe, it), words(ref.multi_threshold(x, thr, sign, out_lo, bipolar), pe, ot), frames,
-                  {"TFILE": t, "NFILE": n})
+    thr, sign, out_lo, bipolar, ot, st = some_thresholds(rng, int(x.min()), int(x.max()), c, steps, x)
+    ap, files = act_files(thr, sign, pe, it.bits, out_lo, bipolar, st)
+    p = dict(C=c, PE=pe, IB=it.bits, IS=int(it.signed), OB=ot.bits, **ap)
+    return simple(f"threshold c={c} pe={pe} nt={thr.shape[1]}{' signed steps' * steps}", "edgec_threshold", p,
+                  pe * it.bits, pe * ot.bits, words(x, pe, it),
+                  words(ref.multi_threshold(x, thr, sign, out_lo, bipolar, st), pe, ot), frames, files)
 
 
 def dup_case(i: int, rng) -> RtlCase:
@@ -195,7 +212,11 @@ def make_cases(seed: int) -> list[RtlCase]:
     cases += [add_case(i, rng) for i in range(3)] + [threshold_case(i, rng) for i in range(3)]
     cases += [dup_case(i, rng) for i in range(2)]
     cases += cases_winograd.make(rng) + cases_sparse.make(rng)
-    return cases
+    # the activations with signed steps, after the others (which keep their random draws)
+    cases += [mvau_case(i, rng, steps=True) for i in range(8)]
+    cases += [window_case(i, rng, steps=True) for i in range(3)]
+    cases += [threshold_case(i, rng, steps=True) for i in range(3)]
+    return cases + cases_sparse.make_steps(rng)
 
 
 def top_module(cases: list[RtlCase], mem_dir: Path) -> str:

@@ -46,7 +46,9 @@ LINT_PARAMS = {
     "edgec_mvau.v": ["", "-GKIND=0 -GXB=1 -GXBIP=1 -GWB=1 -GNT=1 -GBIPOLAR=1 -GOB=1",
                      "-GKIND=1 -GXB=3 -GXS=1 -GWB=1 -GNT=3 -GOB=2 -GSIMD=2 -GPE=2",
                      "-GKIND=3 -GXB=8 -GWB=8 -GAB=20 -GCB=22 -GNT=0 -GOB=21 -GMW=8 -GSIMD=8 -GMH=1",
-                     "-GKIND=2 -GXB=2 -GXS=1 -GWB=4 -GSIMD=4 -GMW=8 -GAB=6", "-GKIND=0 -GXB=2 -GWB=2"],
+                     "-GKIND=2 -GXB=2 -GXS=1 -GWB=4 -GSIMD=4 -GMW=8 -GAB=6", "-GKIND=0 -GXB=2 -GWB=2",
+                     "-GKIND=1 -GXB=3 -GXS=1 -GWB=1 -GNT=3 -GOB=2 -GSIMD=2 -GPE=2 -GMH=8 -GSIGNED_STEPS=1",
+                     "-GKIND=0 -GXB=1 -GXBIP=1 -GWB=1 -GNT=2 -GBIPOLAR=1 -GOB=1 -GSIGNED_STEPS=1"],
     "edgec_fifo.v": ["", "-GDEPTH=8"],
     "edgec_dwc.v": ["", "-GIN_E=3 -GOUT_E=2 -GB=4"],
     "edgec_skid.v": [""],
@@ -54,12 +56,14 @@ LINT_PARAMS = {
                     "-GIBIP=1 -GIB=1 -GOB=1 -GPAD=-1", "-GIBIP=1 -GIB=1 -GOB=2 -GPAD=0 -GC=4 -GSIMD=2",
                     "-GKH=1 -GPT=1 -GPB=1 -GKW=2 -GSW=2 -GPL=0 -GPR=0"],
     "edgec_window.v": ["", "-GOP=1 -GIS=1 -GOB=2", "-GOP=2 -GNT=3 -GPE=2 -GC=4", "-GOP=0 -GIBIP=1 -GIB=1 -GOB=1",
-                       "-GK=9 -GC=32 -GPE=8 -GPIXELS=16"],
+                       "-GK=9 -GC=32 -GPE=8 -GPIXELS=16", "-GOP=2 -GNT=3 -GPE=2 -GC=4 -GSIGNED_STEPS=1"],
     "edgec_add.v": ["", "-GAS=1 -GPE=3"],
-    "edgec_threshold.v": ["", "-GNT=3 -GPE=2 -GC=4 -GIS=1"],
+    "edgec_threshold.v": ["", "-GNT=3 -GPE=2 -GC=4 -GIS=1", "-GNT=3 -GPE=2 -GC=4 -GIS=1 -GSIGNED_STEPS=1"],
     "edgec_dup.v": [""],
     "edgec_ctrl.v": ["", "-GIN_BEATS=64 -GOUT_BEATS=3", "-GIN_BEATS=7 -GOUT_BEATS=16"],
-    "edgec_act.v": ["", "-GNT=0 -GOB=8", "-GNT=3 -GPE=2 -GCB=20 -GDW=12", "-GNT=1 -GBIPOLAR=1 -GOB=1"],
+    "edgec_act.v": ["", "-GNT=0 -GOB=8", "-GNT=3 -GPE=2 -GCB=20 -GDW=12", "-GNT=1 -GBIPOLAR=1 -GOB=1",
+                    "-GNT=3 -GPE=2 -GCB=20 -GDW=12 -GSIGNED_STEPS=1", "-GNT=2 -GBIPOLAR=1 -GOB=1 -GSIGNED_STEPS=1",
+                    "-GNT=0 -GOB=8 -GSIGNED_STEPS=1"],
 }
 
 
