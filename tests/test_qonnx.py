@@ -235,14 +235,14 @@ def test_handwritten_qonnx_rounding_modes_trunc_and_pools(tmp_path, mode, signed
 
 
 def test_unsupported_qonnx_op_names_node_and_op(tmp_path):
-    tanh = [helper.make_node("Tanh", ["y"], ["ys"], name="the_tanh")]
+    tanh = [helper.make_node("Softsign", ["y"], ["ys"], name="the_softsign")]
     path = _qonnx_graph(tmp_path / "g.onnx", "ROUND", 0, 0, 0.0, False, extra=tanh)
     r = subprocess.run([sys.executable, "-m", "edgec.cli", "build", str(path), "-o", str(tmp_path / "out")],
                        capture_output=True, text=True)
     assert r.returncode == 2 and "Traceback" not in r.stderr
     err = r.stderr.strip().splitlines()[-1]
-    assert err.startswith("edgec: error:") and "the_tanh" in err and "(Tanh)" in err, err
-    assert "Tanh" not in err.split("supported:")[1]  # no message lists the op it refuses
+    assert err.startswith("edgec: error:") and "the_softsign" in err and "(Softsign)" in err, err
+    assert "Softsign" not in err.split("supported:")[1]  # no message lists the op it refuses
     assert not (tmp_path / "out").exists()
     r = subprocess.run([sys.executable, "-m", "edgec.cli", "build", str(_qonnx_graph(tmp_path / "h.onnx", "ROUND", 0, 0,
                         0.0, False)), "-o", str(tmp_path / "o2"), "--preset", "int8"], capture_output=True, text=True)
@@ -351,3 +351,18 @@ def test_brevitas_float_activations_between_quantizers(tmp_path, group):
     assert svr["reference"] == "qonnx execute_onnx" and svr.get("vectors", 0) >= 64, svr
     assert svr.get("mismatches") == 0, svr
     assert svr["ties"] <= max(1, svr["vectors"] // 100), svr
+
+
+def test_activation_without_a_quantizer_after_it_is_an_error(tmp_path):
+    """An activation must be followed by a Quant (edgec computes it exactly as thresholds of
+    that quantizer): at the output or before a matrix product it is one error naming the node."""
+    for extra, needle in (([helper.make_node("Tanh", ["y"], ["ys"], name="last_tanh")],
+                           "ends in the tanh activation"),
+                          ([helper.make_node("Elu", ["y"], ["ye"], name="the_elu"),
+                            helper.make_node("Elu", ["ye"], ["ys"], name="elu2")], "elu activation with no Quant after")):
+        path = _qonnx_graph(tmp_path / "g.onnx", "ROUND", 0, 0, 0.0, False, extra=extra)
+        r = subprocess.run([sys.executable, "-m", "edgec.cli", "build", str(path), "-o", str(tmp_path / "out")],
+                           capture_output=True, text=True)
+        err = r.stderr.strip().splitlines()[-1]
+        assert r.returncode == 2 and err.startswith("edgec: error:") and needle in err, err
+        assert not (tmp_path / "out").exists()

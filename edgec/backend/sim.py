@@ -23,7 +23,7 @@ KINDS = {
     Op.INPUT: None, Op.AFFINE_QUANT: None,
     Op.SLIDING_WINDOW: "window", Op.MATMUL: "matmul", Op.XNOR_POPCOUNT: "xnor",
     Op.MULTI_THRESHOLD: "threshold", Op.MAX_POOL: "maxpool", Op.AVG_POOL: "avgpool",
-    Op.ADD: "add", Op.FLATTEN: "flatten", Op.WINOGRAD: "winograd",
+    Op.ADD: "add", Op.FLATTEN: "flatten", Op.WINOGRAD: "winograd", Op.CONCAT: "concat", Op.UPSAMPLE: "upsample",
 }
 
 
@@ -91,6 +91,8 @@ def context(g: Graph, name: str) -> SimContext:
             s.out_lo, s.bipolar, s.steps = int(a["out_lo"]), bool(a["bipolar"]), "steps" in n.params
         elif n.op == Op.FLATTEN:
             s.order = a["order"]
+        elif n.op == Op.UPSAMPLE:
+            s.kernel = tuple(a["factor"])
         steps.append(s)
     return SimContext(name, __version__, list(g.meta["input_shape"]), list(g.meta["output_shape"]),
                       input_spec(g.meta["input_quant"]), *layouts(g), var[g.output], 256, g.input.name, steps)

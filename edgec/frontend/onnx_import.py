@@ -43,6 +43,39 @@ FUSED_ACTS = ("Silu", "HardSwish", "Mish", "Gelu")  # normalize.fuse_activations
 _SELU = (1.67326319217681884765625, 1.05070102214813232421875)
 
 
+# (coordinate_transformation_mode, nearest_mode) pairs whose nearest Resize by a whole factor f
+# reads input pixel x // f for output pixel x (the others shift by one pixel)
+_NEAREST_FLOOR = {("asymmetric", "floor"), ("half_pixel", "round_prefer_floor"), ("half_pixel", "round_prefer_ceil"),
+                  ("pytorch_half_pixel", "round_prefer_floor"), ("pytorch_half_pixel", "round_prefer_ceil"),
+                  ("tf_half_pixel_for_nn", "round_prefer_floor"), ("tf_half_pixel_for_nn", "round_prefer_ceil")}
+
+
+def resize_factor(b, a, shape: tuple) -> tuple[int, int]:
+    """The whole (fh, fw) of a nearest-neighbour Resize/Upsample of a (C, H, W) tensor."""
+    op = b.node.op_type
+    mode = str(a.get("mode", "nearest"))
+    if mode != "nearest":
+        raise b.fail(f"mode {mode!r}: only nearest-neighbour resizing is supported")
+    if op == "Resize" and b.opset >= 11:
+        ctm, nm = str(a.get("coordinate_transformation_mode", "half_pixel")), str(a.get("nearest_mode",
+                                                                                      "round_prefer_floor"))
+        if (ctm, nm) not in _NEAREST_FLOOR:
+            raise b.fail(f"coordinate_transformation_mode {ctm!r} with nearest_mode {nm!r} shifts the image; use "
+                         "asymmetric + floor or half_pixel + round_prefer_floor")
+    if op == "Upsample" and "scales" in a:
+        scales = np.asarray(a["scales"], np.float64)
+    elif op == "Resize" and b.opset >= 11 and b.has(3):
+        sizes = np.asarray(b.c(3, "sizes"), np.float64)
+        scales = sizes / np.asarray((1, *shape), np.float64)
+    else:
+        scales = np.asarray(b.c(2 if op == "Resize" and b.opset >= 11 else 1, "scales"), np.float64)
+    if len(shape) != 3 or scales.shape != (4,) or scales[0] != 1 or scales[1] != 1 or \
+            np.any(scales[2:] < 1) or np.any(scales[2:] != np.round(scales[2:])):
+        raise b.fail(f"scales {scales.tolist()}: only whole upsampling factors of the two spatial axes of a "
+                     "(N, C, H, W) tensor are supported")
+    return int(scales[2]), int(scales[3])
+
+
 def onnx_act(b, a, channels: int) -> tuple[str, np.ndarray]:
     """(ir/act.py kind, args (channels, k)) of elementwise activation node ``b.node``."""
     from ..ir import act as acts

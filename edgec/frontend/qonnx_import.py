@@ -25,12 +25,13 @@ from ..errors import EdgecError, node_error
 from ..ir.graph import Graph, Node
 from ..ir.ops import Op
 from ..ir.ref import round_to_int
-from ..ir.types import Bipolar, IntType, window_type
+from ..ir.types import Bipolar, IntType, join_type, window_type
 from ..ir.act import shape as act_shape
 from .fgraph import unique_name
 from .onnx_import import (_BATCH, _FUSED, _ONNX_OPS, ACT_OPS, HEAD_OPS, LAYOUT_OPS, _Builder, _attrs, _check_2d, _fold,
                           _input_shape, _is_const, _opset, _pads, flatten_axis_ok, head_error, head_step,
-                          layout_transpose, load_onnx, onnx_act, single_input, squeezes_to_features, to_cl)
+                          layout_transpose, load_onnx, onnx_act, resize_factor, single_input, squeezes_to_features,
+                          to_cl)
 
 QONNX_DOMAINS = ("qonnx.custom_op.general", "finn.custom_op.general", "onnx.brevitas")
 QONNX_OPS = ("Quant", "IntQuant", "BipolarQuant", "Trunc")
@@ -38,7 +39,7 @@ QUANT_OPS = ("Quant", "IntQuant", "BipolarQuant")
 ACT_FOLLOWERS = (*QUANT_OPS, "MaxPool", *LAYOUT_OPS)  # the ops that may read an activation not yet quantized
 SUPPORTED = ("Quant, BipolarQuant, Trunc, Conv, Gemm, MatMul, BatchNormalization, Mul, Div, Add, Sub, Relu, "
              "LeakyRelu, PRelu, Elu, Selu, Sigmoid, Tanh, HardSigmoid, HardSwish, Softplus, Mish, Gelu, Clip "
-             "(each followed by a Quant), "
+             "(each followed by a Quant), Concat along channels, nearest Resize/Upsample by whole factors, "
              "MaxPool, AveragePool, GlobalAveragePool, Reshape/Flatten to (N, -1), Identity, Dropout, Transpose (of a "
              "channels-last input, before a Flatten, or at the output), Softmax/LogSoftmax/Sigmoid/ArgMax after the "
              "last layer")
@@ -543,6 +544,38 @@ def _avgpool(glob: bool):
     return handler
 
 
+def _resize(b, a):
+    """Nearest upsampling by whole factors: it commutes with the affine map and activations."""
+    v = b.lin(0)
+    fh, fw = resize_factor(b, a, v.shape)
+    c, h, w = v.shape
+    name = b.add(Node(b.name(b.node.output[0]), Op.UPSAMPLE, [v.t], (h * fh, w * fw, c), b.ir_node(v.t).type,
+                      {"factor": (fh, fw)}))
+    return replace(v, t=name, shape=(c, h * fh, w * fw))
+
+
+def _concat(b, a):
+    """Concat along channels of quantized tensors (each keeps its own scale: per channel)."""
+    ins = [b.lin(i) for i in range(len(b.node.input))]
+    rank = len(ins[0].shape) + 1
+    if int(a.get("axis", 1)) % rank != 1:
+        raise b.fail(f"axis {a.get('axis')}: only a concatenation along channels (axis 1) is supported")
+    v = ins[0]
+    for y in ins[1:]:
+        if v.shape[1:] != y.shape[1:] or v.perm is not None or y.perm is not None:
+            raise b.fail(f"joins tensors of shapes {['N', *v.shape]} and {['N', *y.shape]}; only channels may differ")
+        if v.relu or y.relu or v.act is not None or y.act is not None or v.head or y.head:
+            raise b.fail("an input is an activation with no Quant after it; quantize each input of the Concat")
+        t = join_type(b.ir_node(v.t).type, b.ir_node(y.t).type)
+        name = b.add(Node(b.name(b.node.output[0]), Op.CONCAT, [v.t, y.t], (*_hwc(v.shape)[:-1],
+                                                                              v.shape[0] + y.shape[0]), t))
+        same = v.codes and y.codes and _scalar(np.concatenate([v.a, y.a])) is not None and v.zp == y.zp
+        v = Lin(name, np.concatenate([v.a, y.a]), np.concatenate([v.c0, y.c0]), (v.shape[0] + y.shape[0],
+                                                                                  *v.shape[1:]), name,
+                codes=same, zp=v.zp if same else 0.0)
+    return v
+
+
 def _flatten_lin(b, v: Lin) -> Lin:
     """Flatten ``v`` as the model sees it: channels first, or channels last (``v.perm``)."""
     if len(v.shape) == 1:
@@ -619,7 +652,8 @@ _QONNX_OPS = {
     "MaxPool": _maxpool, "AveragePool": _avgpool(False), "GlobalAveragePool": _avgpool(True),
     "Flatten": _flatten, "Reshape": _reshape, "Transpose": _transpose, **{op: _head for op in HEAD_OPS},
     "Squeeze": _squeeze, **{op: _activation for op in ACT_OPS},
-    **{k: _ONNX_OPS[k] for k in ("Identity", "Dropout", "Shape", "Gather", "Unsqueeze", "Concat", "Cast")},
+    "Resize": _resize, "Upsample": _resize, "Concat": _concat,
+    **{k: _ONNX_OPS[k] for k in ("Identity", "Dropout", "Shape", "Gather", "Unsqueeze", "Cast")},
 }
 
 

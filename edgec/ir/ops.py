@@ -67,6 +67,15 @@ class Op(str, Enum):
     """Elementwise sum of two inputs holding codes of one scale. Out type: one bit
     wider than the wider input."""
 
+    CONCAT = "Concat"
+    """Two tensors of one spatial shape joined along channels: (..., C1) and (..., C2) ->
+    (..., C1 + C2), the first input's channels first. Out type: the narrowest type that
+    holds both inputs' types."""
+
+    UPSAMPLE = "Upsample"
+    """Nearest-neighbour upsampling by whole factors: (H, W, C) -> (H * fh, W * fw, C),
+    out[y, x] = in[y // fh, x // fw]. attrs: factor (fh, fw). Out type: the input's."""
+
     FLATTEN = "Flatten"
     """(H, W, C) -> (H*W*C,). attrs: order 'chw' (as PyTorch flattens: channel-major)
     or 'hwc' (as the data streams). Out type: the input's."""
@@ -96,5 +105,7 @@ CONTRACTS = {
     Op.MAX_POOL: Contract(1, ("kernel", "stride", "pad", "pad_value"), (), "the input's"),
     Op.AVG_POOL: Contract(1, ("kernel", "stride"), (), "the input's"),
     Op.ADD: Contract(2, (), (), "one bit wider than the wider input"),
+    Op.CONCAT: Contract(2, (), (), "holds both inputs' types"),
+    Op.UPSAMPLE: Contract(1, ("factor",), (), "the input's"),
     Op.FLATTEN: Contract(1, ("order",), (), "the input's"),
 }

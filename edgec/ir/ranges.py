@@ -95,11 +95,15 @@ def _r_flatten(g, n, ins, last):
     return rep(ins[0][0], hw), rep(ins[0][1], hw)
 
 
+def _r_concat(g, n, ins, last):
+    return np.concatenate([ins[0][0], ins[1][0]]), np.concatenate([ins[0][1], ins[1][1]])
+
+
 # one interval rule per op (tests/test_tables.py holds the table against Op)
 RANGES = {
     Op.INPUT: _r_input, Op.SLIDING_WINDOW: _r_window, Op.MATMUL: _r_matmul, Op.WINOGRAD: _r_winograd,
     Op.XNOR_POPCOUNT: _r_xnor, Op.AFFINE_QUANT: _r_quant, Op.MULTI_THRESHOLD: _r_threshold, Op.MAX_POOL: _r_pool,
-    Op.AVG_POOL: _r_pool, Op.ADD: _r_add, Op.FLATTEN: _r_flatten,
+    Op.AVG_POOL: _r_pool, Op.ADD: _r_add, Op.FLATTEN: _r_flatten, Op.CONCAT: _r_concat, Op.UPSAMPLE: _r_pool,
 }
 
 

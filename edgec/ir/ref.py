@@ -139,6 +139,15 @@ def avg_pool(x, kernel, stride):
     return (2 * s + k) // (2 * k)
 
 
+def upsample(x, factor):
+    n, h, w, c = x.shape
+    out = np.zeros((n, h * factor[0], w * factor[1], c), dtype=x.dtype)
+    for y in range(h * factor[0]):
+        for xx in range(w * factor[1]):
+            out[:, y, xx] = x[:, y // factor[0], xx // factor[1]]
+    return out
+
+
 def flatten(x, order):
     if order == "chw":
         x = x.transpose(0, 3, 1, 2)
@@ -168,6 +177,8 @@ RULES = {
                                          n.attrs["pad_value"]),
     Op.AVG_POOL: lambda n, ins: avg_pool(ins[0], n.attrs["kernel"], n.attrs["stride"]),
     Op.ADD: lambda n, ins: ins[0].astype(np.int64) + ins[1],
+    Op.CONCAT: lambda n, ins: np.concatenate([ins[0].astype(np.int64), ins[1]], axis=-1),
+    Op.UPSAMPLE: lambda n, ins: upsample(ins[0], n.attrs["factor"]),
     Op.FLATTEN: lambda n, ins: flatten(ins[0], n.attrs["order"]),
 }
 

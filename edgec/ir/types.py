@@ -51,6 +51,13 @@ def int_type_for(lo: int, hi: int) -> IntType:
     return IntType(bits, True)
 
 
+def join_type(a, b):
+    """The type of a concatenation of tensors of types ``a`` and ``b``."""
+    if isinstance(a, Bipolar) and isinstance(b, Bipolar):
+        return a
+    return int_type_for(min(a.lo, b.lo), max(a.hi, b.hi))
+
+
 def window_type(t, pad_value: int):
     """The element type of windows over a map of type ``t`` padded with ``pad_value``: a
     bipolar map padded with 0 becomes int2, an integer map widens to hold the pad value."""

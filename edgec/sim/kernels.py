@@ -160,6 +160,14 @@ def avg_pool(x, kernel, stride):
     return (2 * _windows(x, kernel, stride).sum(axis=(-2, -1)) + k) // (2 * k)
 
 
+def upsample(x, factor):
+    return np.repeat(np.repeat(x, factor[0], axis=1), factor[1], axis=2)
+
+
+def concat(a, b):
+    return np.concatenate([a, b], axis=-1)
+
+
 def flatten(x, order):
     if order == "chw":
         x = x.transpose(0, 3, 1, 2)
