@@ -359,7 +359,8 @@ def test_activation_without_a_quantizer_after_it_is_an_error(tmp_path):
     for extra, needle in (([helper.make_node("Tanh", ["y"], ["ys"], name="last_tanh")],
                            "ends in the tanh activation"),
                           ([helper.make_node("Elu", ["y"], ["ye"], name="the_elu"),
-                            helper.make_node("Elu", ["ye"], ["ys"], name="elu2")], "elu activation with no Quant after")):
+                            helper.make_node("Elu", ["ye"], ["ys"], name="elu2")],
+                           "elu activation with no Quant after")):
         path = _qonnx_graph(tmp_path / "g.onnx", "ROUND", 0, 0, 0.0, False, extra=extra)
         r = subprocess.run([sys.executable, "-m", "edgec.cli", "build", str(path), "-o", str(tmp_path / "out")],
                            capture_output=True, text=True)
