@@ -83,7 +83,8 @@ def _lowered_equals_reference(g, x, wbits, abits):
         want = np.rint(FakeQuantModel(q)(x)[0].numpy()).astype(np.int64)
     for _, fn in pipeline(POLICY):
         ir = fn(ir)
-    np.testing.assert_array_equal(ref.run(ir, codes)[ir.output], want)
+    got = ref.run(ir, codes)[ir.output]
+    np.testing.assert_array_equal(got.transpose(0, 3, 1, 2) if got.ndim == 4 else got, want)
     return q
 
 
@@ -131,3 +132,35 @@ def test_int8_agrees_with_the_float_model(name):
     y, f = y.numpy(), float_forward(g, x)
     assert (y.argmax(1) == f.argmax(1)).mean() >= 0.97
     assert np.linalg.norm(y - f) / np.linalg.norm(f) <= 0.05
+
+
+class UNet(nn.Module):
+    """A small U-Net: conv, pool, conv, nearest upsample x2, concat with the skip, conv;
+    with ``act`` between layers."""
+
+    def __init__(self, act=nn.ReLU, mode="nearest"):
+        super().__init__()
+        self.e1, self.a1 = nn.Conv2d(1, 4, 3, padding=1), act()
+        self.e2, self.a2 = nn.Conv2d(4, 6, 3, padding=1), act()
+        self.up = nn.Upsample(scale_factor=2, mode=mode)
+        self.d1, self.a3 = nn.Conv2d(10, 4, 3, padding=1), act()
+        self.head = nn.Conv2d(4, 2, 1)
+
+    def forward(self, x):
+        s = self.a1(self.e1(x))
+        y = self.a2(self.e2(nn.functional.max_pool2d(s, 2)))
+        return self.head(self.a3(self.d1(torch.cat([self.up(y), s], dim=1))))
+
+
+@pytest.mark.parametrize("act", [nn.ReLU, nn.LeakyReLU])
+def test_unet_upsample_and_concat_from_pytorch_and_onnx(act, tmp_path):
+    torch.manual_seed(5)
+    m = UNet(act).eval()
+    x = _x(32, 2)
+    with torch.no_grad():
+        want = m.double()(torch.as_tensor(x)).numpy()
+    for g in (import_torch(m, SHAPE), _import_onnx(_onnx(m, tmp_path / "unet.onnx", 13))):
+        assert [n.op for n in g.nodes].count("concat") == 1 and [n.op for n in g.nodes].count("upsample") == 1
+        np.testing.assert_allclose(float_forward(g, x).reshape(want.shape), want, rtol=1e-6, atol=1e-6)
+        for wbits, abits in ((4, 4), (2, 2)):
+            _lowered_equals_reference(g, x, wbits, abits)

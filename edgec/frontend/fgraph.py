@@ -23,6 +23,8 @@ gap       -  (global average pool, keeps (C, 1, 1))    -
 flatten   order ("chw": (C, H, W) -> (C*H*W,) row-    -
           major; "hwc": as laid out channels last)
 add       -  (two inputs, same shape)                  -
+concat    -  (two inputs, joined along channels)       -
+upsample  factor (fh, fw): nearest, whole factors      -
 ========  ===========================================  ===============================
 
 Identity and Dropout never appear: importers drop them. ``source_op`` keeps the op name
@@ -36,12 +38,14 @@ import numpy as np
 
 from ..errors import EdgecError, node_error
 
-OPS = ("input", "conv", "linear", "bn", "relu", "act", "maxpool", "avgpool", "gap", "flatten", "add")
+OPS = ("input", "conv", "linear", "bn", "relu", "act", "maxpool", "avgpool", "gap", "flatten", "add", "concat",
+       "upsample")
 ACTIVATIONS = ("relu", "act")  # the elementwise activations a segment may end in
 
 SUPPORTED_SOURCE_OPS = (
     "Linear/Gemm/MatMul, Conv2d (groups 1 or depthwise, dilation 1), BatchNorm, ReLU, ReLU6/Hardtanh/Clip, "
     "LeakyReLU, PReLU, ELU, SELU, Sigmoid, Hardsigmoid, Tanh, Hardswish, SiLU, GELU, Mish, Softplus, "
+    "concatenation along channels, nearest upsampling by whole factors, "
     "MaxPool2d, AvgPool2d, GlobalAveragePool/AdaptiveAvgPool2d(1), Flatten/Reshape to "
     "(N, -1), Add, Identity, Dropout"
 )
@@ -222,6 +226,15 @@ def infer_shapes(g: FGraph) -> FGraph:
             out = (ins[0][0], 1, 1)
         elif n.op == "flatten":
             out = (int(np.prod(ins[0])),)
+        elif n.op == "concat":
+            if len(ins) != 2 or ins[0][1:] != ins[1][1:]:
+                raise node_error(n.name, src, f"joins tensors of shapes {ins}; only the channels may differ")
+            out = (ins[0][0] + ins[1][0], *ins[0][1:])
+        elif n.op == "upsample":
+            if len(ins[0]) != 3:
+                raise node_error(n.name, src, f"expects a (C, H, W) input, got {ins[0]}")
+            fh, fw = n.attrs["factor"]
+            out = (ins[0][0], ins[0][1] * fh, ins[0][2] * fw)
         elif n.op == "add":
             if len(ins) != 2 or ins[0] != ins[1]:
                 raise node_error(n.name, src, f"adds tensors of shapes {ins}; both inputs must have the same shape")

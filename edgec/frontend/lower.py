@@ -7,7 +7,7 @@ import torch
 
 from ..ir.graph import Graph, Node
 from ..ir.ops import Op
-from ..ir.types import Bipolar, IntType, window_type
+from ..ir.types import Bipolar, IntType, join_type, window_type
 from .fgraph import model_input_shape
 from .qmodel import FakeQuantModel
 from .qnet import ActQuant, QNet
@@ -108,6 +108,11 @@ def lower(qnet: QNet) -> Graph:
             hw = g.node(n.inputs[0]).shape[1:]
             alias[n.name] = add(Node(n.name, Op.AVG_POOL, src, shape, _avg_type(types[src[0]]), {
                 "kernel": tuple(hw), "stride": tuple(hw)}))
+        elif n.op == "concat":
+            alias[n.name] = add(Node(n.name, Op.CONCAT, src, shape, join_type(types[src[0]], types[src[1]])))
+        elif n.op == "upsample":
+            alias[n.name] = add(Node(n.name, Op.UPSAMPLE, src, shape, types[src[0]],
+                                     {"factor": tuple(n.attrs["factor"])}))
         elif n.op == "flatten":
             if len(g.node(n.inputs[0]).shape) == 1:
                 alias[n.name] = src[0]

@@ -327,6 +327,24 @@ def _add(b, a):  # (two constants are folded before handlers run)
     return _fuse_bias(b, b.t(i), b.c(1 - i, "operand"))
 
 
+def _resize(b, a):
+    x = b.t(0)
+    return b.emit("upsample", [x], {"factor": resize_factor(b, a, b.shape(x))})
+
+
+def _concat(b, a):
+    """Constants (shape arithmetic) are folded; tensors join along channels, two at a time."""
+    if not any(isinstance(b.val(i), str) for i in range(len(b.node.input))):
+        return np.concatenate([b.c(i, "input") for i in range(len(b.node.input))], axis=a["axis"])
+    ts = [b.t(i) for i in range(len(b.node.input))]
+    if int(a["axis"]) % (len(b.shape(ts[0])) + 1) != 1:
+        raise b.fail(f"axis {a['axis']}: only a concatenation along channels (axis 1) is supported")
+    out = ts[0]
+    for t in ts[1:]:
+        out = b.emit("concat", [out, t])
+    return out
+
+
 def _fuse_bias(b, t: str, c: np.ndarray) -> str:
     """tensor + constant: only as the bias of the Gemm/MatMul/Conv producing ``t``. The result
     is a copy of that node with the bias added; the original is pruned if unused."""
@@ -533,7 +551,7 @@ _ONNX_OPS = {
     "Shape": _shape,
     "Gather": lambda b, a: np.take(b.c(0, "input"), b.c(1, "indices"), axis=a.get("axis", 0)),
     "Unsqueeze": _unsqueeze, "Squeeze": _squeeze,
-    "Concat": lambda b, a: np.concatenate([b.c(i, "input") for i in range(len(b.node.input))], axis=a["axis"]),
+    "Concat": _concat, "Resize": _resize, "Upsample": _resize,
     "Cast": lambda b, a: b.c(0, "input"),
 }
 _FUSED = {("edgec", op): _act for op in FUSED_ACTS}

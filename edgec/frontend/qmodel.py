@@ -72,6 +72,11 @@ def _t(a, dtype):
     return torch.as_tensor(np.array(a), dtype=dtype)
 
 
+def upsample(x, factor):
+    """Nearest upsampling of (N, C, H, W) by whole factors (fh, fw)."""
+    return x.repeat_interleave(int(factor[0]), dim=2).repeat_interleave(int(factor[1]), dim=3)
+
+
 def apply_act(n: FNode, z, args):
     """Activation node ``n`` (ir/act.py) on z (N, C, ...) with its args (C, k)."""
     from ..ir.act import apply_torch
@@ -114,6 +119,10 @@ def float_forward(g: FGraph, x: np.ndarray, keep: set[str] | None = None):
             y = flatten_order(ins[0], n.attrs.get("order", "chw"))
         elif n.op == "add":
             y = ins[0] + ins[1]
+        elif n.op == "concat":
+            y = torch.cat([ins[0], ins[1]], dim=1)
+        elif n.op == "upsample":
+            y = upsample(ins[0], n.attrs["factor"])
         vals[n.name] = y
     if keep is None:
         return vals[g.output].numpy()
@@ -268,6 +277,9 @@ class FakeQuantModel(torch.nn.Module):
                 scales[n.name] = scales[n.inputs[0]]
             elif n.op == "flatten":
                 vals[n.name] = flatten_order(ins[0], n.attrs.get("order", "chw"))
+                scales[n.name] = scales[n.inputs[0]]
+            elif n.op in ("concat", "upsample"):  # on codes; a concat's inputs share one scale
+                vals[n.name] = torch.cat(ins, dim=1) if n.op == "concat" else upsample(ins[0], n.attrs["factor"])
                 scales[n.name] = scales[n.inputs[0]]
             if seg is not None:
                 acc, a, c0 = vals[seg.compute.name]

@@ -18,7 +18,7 @@ import numpy as np
 from ..errors import EdgecError, node_error
 from .fgraph import ACTIVATIONS, FGraph, FNode
 
-PASS_THROUGH = ("maxpool", "avgpool", "gap", "flatten")
+PASS_THROUGH = ("maxpool", "avgpool", "gap", "flatten", "upsample", "concat")  # concat: its inputs share one quantizer
 
 
 @dataclass

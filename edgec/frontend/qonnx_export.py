@@ -120,6 +120,12 @@ def export_qonnx(qnet: QNet, path) -> Path:
                 w.node("Relu", src, out)
         elif n.op == "act":
             _export_act(w, n, src[0], out)
+        elif n.op == "concat":
+            w.node("Concat", src, out, shape=[1, *n.shape], axis=1)
+        elif n.op == "upsample":
+            scales = w.const(f"{n.name}_scales", np.asarray([1, 1, *n.attrs["factor"]], np.float32))
+            w.node("Resize", [src[0], "", scales], out, shape=[1, *n.shape], mode="nearest",
+                   coordinate_transformation_mode="asymmetric", nearest_mode="floor")
         elif n.op == "maxpool":
             pt, pl, pb, pr = n.attrs.get("pad", (0, 0, 0, 0))
             w.node("MaxPool", src, out, shape=[1, *n.shape], kernel_shape=list(n.attrs["kernel"]),

@@ -218,7 +218,7 @@ def quantize(g: FGraph, calib_x: np.ndarray, cfg: QuantConfig) -> QNet:
 
 
 def _share_add_scales(q: QNet) -> None:
-    """Give the quantizers that meet in an Add one scale (the larger range wins)."""
+    """Give the quantizers that meet in an Add or a Concat one scale (the larger range wins)."""
     g = q.graph
 
     def owner(t: str) -> str:
@@ -234,10 +234,10 @@ def _share_add_scales(q: QNet) -> None:
             t = parent[t]
         return t
 
-    for s in q.segments:
-        if s.compute.op == "add":
-            a, b = (owner(i) for i in s.compute.inputs)
-            parent[find(a)] = find(b)
+    joins = [s.compute for s in q.segments if s.compute.op == "add"] + [n for n in g.nodes if n.op == "concat"]
+    for n in joins:
+        a, b = (owner(i) for i in n.inputs)
+        parent[find(a)] = find(b)
     groups: dict[str, list[str]] = {}
     for t in list(parent):
         groups.setdefault(find(t), []).append(t)
@@ -245,7 +245,7 @@ def _share_add_scales(q: QNet) -> None:
         quants = [q.quant_of(t) for t in members]
         if len({a.bits for a in quants}) != 1:
             raise EdgecError(
-                f"an Add joins tensors {sorted(members)} of different activation bits "
+                f"an Add or Concat joins tensors {sorted(members)} of different activation bits "
                 f"{sorted({a.bits for a in quants})}; give both branches the same bits in the config"
             )
         scale = max(a.scale for a in quants)

@@ -303,8 +303,25 @@ _ACTS = {
 }
 _ACTS.update({f"{k}_": v for k, v in list(_ACTS.items())})  # in-place forms
 
+def _cat(b, xs, dim=0):
+    ts = [b.tensor(x) for x in xs]
+    if int(dim) % (len(_per_sample(b.n)) + 1) != 1:
+        raise b.fail(f"dim {dim}: only a concatenation along channels (dim 1) is supported")
+    out = ts[0]
+    for t in ts[1:]:
+        out = b.emit("concat", [out, t])
+    return out
+
+
+def _upsample(b, x, output_size=None, scales=None, *rest):
+    ins, out = _in_shape(b.n), _per_sample(b.n)
+    if len(ins) != 3 or out[1] % ins[1] or out[2] % ins[2]:
+        raise b.fail(f"upsampling {list(ins)} to {list(out)}: only whole factors of a (C, H, W) map")
+    return b.emit("upsample", [b.tensor(x)], {"factor": (out[1] // ins[1], out[2] // ins[2])})
+
+
 _TORCH_OPS = {
-    **_ACTS,
+    **_ACTS, "cat": _cat, "concat": _cat, "upsample_nearest2d": _upsample,
     "conv2d": _conv, "convolution": _convolution, "pad": _zero_pad,
     "constant_pad_nd": lambda b, x, pad, value=0: _zero_pad(b, x, pad, "constant", value),
     "linear": _linear, "addmm": _addmm, "mm": _mm, "matmul": _mm,
