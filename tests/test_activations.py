@@ -164,3 +164,70 @@ def test_unet_upsample_and_concat_from_pytorch_and_onnx(act, tmp_path):
         np.testing.assert_allclose(float_forward(g, x).reshape(want.shape), want, rtol=1e-6, atol=1e-6)
         for wbits, abits in ((4, 4), (2, 2)):
             _lowered_equals_reference(g, x, wbits, abits)
+
+
+class Net1D(nn.Module):
+    """A 1-D CNN on (3, 32) signals: Conv1d (stride 2), BatchNorm1d, ReLU, MaxPool1d, a
+    depthwise Conv1d with Hardswish, AvgPool1d, Conv1d with SiLU, a global pool and a head."""
+
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv1d(3, 8, 5, stride=2, padding=2), nn.BatchNorm1d(8), nn.ReLU(), nn.MaxPool1d(2),
+            nn.Conv1d(8, 8, 3, padding=1, groups=8), nn.Hardswish(), nn.AvgPool1d(2),
+            nn.Conv1d(8, 8, 3, padding=1), nn.SiLU(), nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Linear(8, 4))
+
+    def forward(self, x):
+        return self.body(x)
+
+
+def test_1d_cnn_from_pytorch_and_onnx(tmp_path):
+    torch.manual_seed(11)
+    m = Net1D().eval()
+    x = np.random.default_rng(3).normal(size=(48, 3, 32)) * 1.5
+    with torch.no_grad():
+        want = m.double()(torch.as_tensor(x)).numpy()
+    m64 = copy.deepcopy(m).double()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(m64, (torch.zeros(1, 3, 32, dtype=torch.float64),), str(tmp_path / "c1.onnx"), dynamo=False)
+    for g in (import_torch(m, (3, 32)), _import_onnx(tmp_path / "c1.onnx")):
+        assert g.input.attrs == {"shape": (3, 1, 32), "layout": "cl"}
+        np.testing.assert_allclose(float_forward(g, x), want, rtol=1e-6, atol=1e-6)
+        q = quantize(g, x, QuantConfig(wbits=4, abits=4))
+        ir = lower(q)
+        codes = quantize_input(x, input_spec(ir.meta["input_quant"])).transpose(0, 2, 1)[:, None]
+        with torch.no_grad():
+            ref_codes = np.rint(FakeQuantModel(q)(x)[0].numpy()).astype(np.int64)
+        for _, fn in pipeline(POLICY):
+            ir = fn(ir)
+        np.testing.assert_array_equal(ref.run(ir, codes)[ir.output], ref_codes)
+
+
+def test_1d_cnn_with_activations_builds_csim_and_cosim_bit_exact(tmp_path):
+    """The 1-D CNN (Hardswish and SiLU: signed-step thresholds) through `edgec build` of its
+    .pt2, `edgec csim` and Verilator `edgec cosim`: every artifact equals the simulator."""
+    import subprocess
+    import sys
+
+    from edgec import csim
+    from edgec.backend import sim as sim_backend
+    from edgec.cosim.run import run as cosim
+
+    torch.manual_seed(11)
+    m = Net1D().eval()
+    torch.export.save(torch.export.export(m, (torch.zeros(1, 3, 32),)), str(tmp_path / "c1.pt2"))
+    x = (np.random.default_rng(3).normal(size=(64, 3, 32)) * 1.5).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    r = subprocess.run([sys.executable, "-m", "edgec.cli", "build", str(tmp_path / "c1.pt2"), "-o",
+                        str(tmp_path / "out"), "--preset", "int4", "--calib", str(tmp_path / "x.npy")],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    out = tmp_path / "out"
+    sim = sim_backend.load(out / "sim")
+    q, _ = sim.run(x)
+    assert q.shape == (64, 4) and len(np.unique(q)) > 4
+    c = csim.run(out, None, 64)
+    assert c["mismatches"] == 0 and c["vectors"] == 64, c
+    v = cosim(out, "verilator", x[:6], 6, idle=0.2, backpressure=0.2)
+    assert v["ok"] and v["mismatches"] == 0, v

@@ -5,10 +5,11 @@ of the right range each simulator matches its model's own executor: every quanti
 activation of a QONNX model equals qonnx's execute_onnx (ties counted apart, at most
 0.1%) and so do its outputs; a float model at int8 agrees with onnxruntime on top-1 for
 at least 97% of the inputs, with a relative L2 error of at most 5%. `edgec csim` is
-bit-exact on each one, `edgec cosim` (Verilator) on the two QONNX MLPs.
+bit-exact on each one that fits, `edgec cosim` (Verilator) on the two QONNX MLPs.
 
-The channels-last QONNX models are not built yet (LeakyRelu, Resize and Concat are
-issue 17's); their normalisation to channels first is checked against qonnx here."""
+The channels-last separable-conv model (512x512x3 input, LeakyRelu between quantizers) is
+checked on fewer inputs here (each is 786k values); benchmarks/real_models.py runs 1,000.
+Its normalisation to channels first, and the U-Net's, are checked against qonnx."""
 import json
 import subprocess
 import sys
@@ -26,7 +27,8 @@ from edgec.verify import agreement, inputs_in_range, onnxruntime_outputs, qonnx_
 
 MODELS = Path(__file__).resolve().parent.parent.parent / "shared" / "models"
 N = 1000
-QONNX = ("TFC_2W2A", "kwsmlp_w3a3")
+QONNX = {"TFC_2W2A": N, "kwsmlp_w3a3": N, "separable_conv_model_ch_last": 24}  # inputs compared
+MLPS = ("TFC_2W2A", "kwsmlp_w3a3")
 FLOAT = {"three_layer_keras": "normal", "two_layer_pytorch": "normal", "conv2d_small_keras": "image"}
 
 
@@ -66,9 +68,9 @@ def built(tmp_path_factory):
 
 @pytest.mark.parametrize("name", QONNX)
 def test_qonnx_model_equals_qonnx_execution(built, name):
-    out = built[name]
+    out, n = built[name], QONNX[name]
     sim = sim_backend.load(out / "sim")
-    x = inputs_in_range(sim, N, seed=2)
+    x = inputs_in_range(sim, n, seed=2)
     g = Graph.load(out / "model")
     tensors = g.meta["source_tensors"]
     out_name = onnx.load(str(model(name)), load_external_data=False).graph.output[0].name
@@ -76,12 +78,13 @@ def test_qonnx_model_equals_qonnx_execution(built, name):
     keep = {s["ir"]: None for s in tensors.values()}
     _, y = sim.run(x, keep=keep)
     r = qonnx_compare(ref, tensors, keep)
-    assert r["tensors"] == len(tensors) >= 4 and r["vectors"] == N
-    assert r["mismatches"] == 0 and r["ties"] <= N // 1000, r
+    assert r["tensors"] == len(tensors) >= 4 and r["vectors"] == n
+    assert r["mismatches"] == 0 and r["ties"] <= n // 1000, r
     assert all(len(np.unique(v)) > 1 for v in keep.values())  # every activation varies: the check can fail
-    y_ref = ref[out_name].reshape(N, -1)
-    np.testing.assert_allclose(y.reshape(N, -1), y_ref, rtol=1e-5, atol=1e-5 * np.abs(y_ref).max())
-    assert (y.reshape(N, -1).argmax(1) == y_ref.argmax(1)).all()
+    y_ref = ref[out_name].reshape(n, -1)
+    np.testing.assert_allclose(y.reshape(n, -1), y_ref, rtol=1e-5, atol=1e-5 * np.abs(y_ref).max())
+    if name in MLPS:
+        assert (y.reshape(n, -1).argmax(1) == y_ref.argmax(1)).all()
 
 
 @pytest.mark.parametrize("name", list(FLOAT))
@@ -100,11 +103,12 @@ def test_float_model_at_int8_agrees_with_onnxruntime(built, name):
 def test_real_model_csim_bit_exact(built, name):
     rep = json.loads((built[name] / "report.json").read_text())["hardware"]
     assert rep["fits"]
-    r = csim.run(built[name], None, 64)
-    assert r["mismatches"] == 0 and r["vectors"] == 64, r
+    n = 64 if name in MLPS or name in FLOAT else 2  # a 512x512 frame is 262,144 pixels
+    r = csim.run(built[name], None, n)
+    assert r["mismatches"] == 0 and r["vectors"] == n, r
 
 
-@pytest.mark.parametrize("name", QONNX)
+@pytest.mark.parametrize("name", MLPS)
 def test_real_qonnx_model_cosim_verilator(built, name):
     sim = sim_backend.load(built[name] / "sim")
     r = cosim(built[name], "verilator", inputs_in_range(sim, 6, seed=3), 6, idle=0.2, backpressure=0.2)

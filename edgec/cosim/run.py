@@ -56,8 +56,7 @@ def _run(build_dir, manifest, report, cw, simulator, x, vectors, idle, backpress
     K = sim.K
     in_per = lin["elems"] // lin["per_word"]
     out_per = lout["elems"] // lout["per_word"]
-    # the driver takes the model's own input layout (channels first)
-    x_drv = codes.transpose(0, 3, 1, 2) if codes.ndim == 4 else codes
+    x_drv = sim.from_codes(codes)  # the driver takes the model's own input layout
 
     rtl = Path(rtl_dir).resolve() if rtl_dir else build_dir / "rtl"
     sources = [rtl / ln for ln in (rtl / "files.f").read_text().split()] if (rtl / "files.f").is_file() \

@@ -7,8 +7,9 @@ topological order. Supported ops and their fields:
 ========  ===========================================  ===============================
 op        attrs                                        params (float64 numpy arrays)
 ========  ===========================================  ===============================
-input     shape (channels first), layout ("chw", or    -
-          "hwc": the model takes (H, W, C))
+input     shape (channels first), layout ("chw";       -
+          "hwc": the model takes (H, W, C); "cl": a
+          1-D model takes (C, L), read as (C, 1, L))
 conv      stride (sh, sw), pad (top, left, bottom,     weight (O, I/groups, kh, kw),
           right), groups                               bias (O,)
 linear    -                                            weight (O, I), bias (O,)
@@ -55,12 +56,23 @@ def model_input_shape(g) -> tuple[int, ...]:
     """The per-sample input shape as the model takes it (channels last for layout hwc)."""
     a = g.input.attrs
     s = tuple(int(d) for d in a["shape"])
-    return (*s[1:], s[0]) if a.get("layout", "chw") == "hwc" else s
+    layout = a.get("layout", "chw")
+    return (*s[1:], s[0]) if layout == "hwc" else (s[0], s[2]) if layout == "cl" else s
+
+
+def input_attrs(shape) -> dict:
+    """The input node's attrs for a per-sample input ``shape``: a 2-D (C, L) input is a 1-D
+    signal, read as (C, 1, L) (layout "cl"): 1-D convolutions and pools are 2-D ones with H = 1."""
+    shape = tuple(int(d) for d in shape)
+    return {"shape": (shape[0], 1, shape[1]), "layout": "cl"} if len(shape) == 2 else {"shape": shape}
 
 
 def channels_first(x, g):
     """Inputs as the model takes them -> channels first, as the float graph computes."""
-    if g.input.attrs.get("layout", "chw") != "hwc":
+    layout = g.input.attrs.get("layout", "chw")
+    if layout == "cl":  # (N, C, L) -> (N, C, 1, L)
+        return x[:, :, None, :]
+    if layout != "hwc":
         return x
     return x.permute(0, 3, 1, 2) if hasattr(x, "permute") else np.asarray(x).transpose(0, 3, 1, 2)
 

@@ -140,6 +140,8 @@ def lower(qnet: QNet) -> Graph:
         c = out_node.shape[-1]
         meta["output_affine"] = {"a": [aq.scale] * c, "c0": [0.0] * c}
     meta["output_shape"] = list(g.node(g.output).shape)
+    if meta["input_layout"] == "cl" and len(meta["output_shape"]) == 3:  # a 1-D signal out: (C, L)
+        meta["output_shape"], meta["output_layout"] = [meta["output_shape"][0], meta["output_shape"][2]], "cl"
     if g.head:
         meta["head"] = [list(st) for st in g.head]
     return Graph(nodes, out, meta)

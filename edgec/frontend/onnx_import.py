@@ -16,7 +16,8 @@ import onnx
 from onnx import numpy_helper
 
 from ..errors import EdgecError, node_error
-from .fgraph import SUPPORTED_SOURCE_OPS, FGraph, FNode, infer_shapes, params_with_bias, prune, unique_name
+from .fgraph import (SUPPORTED_SOURCE_OPS, FGraph, FNode, infer_shapes, input_attrs, params_with_bias, prune,
+                     unique_name)
 
 _BATCH = -(2**40)  # the (unknown) batch size inside folded shape constants
 
@@ -260,6 +261,20 @@ def _pads(b, a, kernel) -> tuple[int, int, int, int]:
     return tuple(pads)  # ONNX [x1_begin, x2_begin, x1_end, x2_end] is already (top, left, bottom, right)
 
 
+def as_2d(a: dict, kernel_rank: int) -> dict:
+    """Attributes of a 1-D Conv/MaxPool/AveragePool (on (N, C, L), read as (N, C, 1, L))
+    as the 2-D op's: kernel (1, k), strides (1, s), pads (0, p0, 0, p1), dilations (1, d)."""
+    if kernel_rank != 1:
+        return a
+    a = dict(a)
+    for key, one in (("kernel_shape", 1), ("strides", 1), ("dilations", 1)):
+        if key in a:
+            a[key] = [one, *a[key]]
+    if "pads" in a:
+        a["pads"] = [0, a["pads"][0], 0, a["pads"][1]]
+    return a
+
+
 def _check_2d(b, a, key="kernel_shape"):
     if len(a.get(key, [0, 0])) != 2:
         raise b.fail(f"only 2-D operation is supported, got {key}={a[key]}")
@@ -271,6 +286,8 @@ def _check_2d(b, a, key="kernel_shape"):
 
 def _conv(b, a):
     w = b.c(1)
+    if w.ndim == 3:  # Conv1d
+        w, a = w[:, :, None, :], as_2d(a, 1)
     if w.ndim != 4:
         raise b.fail(f"only 2-D convolutions are supported, weight has shape {w.shape}")
     _check_2d(b, a)
@@ -368,6 +385,7 @@ def _batchnorm(b, a):
 
 def _pool(op):
     def handler(b, a):
+        a = as_2d(a, len(a.get("kernel_shape", (0, 0))))
         _check_2d(b, a)
         if a.get("ceil_mode", 0):
             raise b.fail("ceil_mode=1 is not supported")
@@ -758,7 +776,7 @@ def import_onnx(path, loaded=None) -> FGraph:
     b.batch = int(dim0.dim_value) if dim0.HasField("dim_value") else _BATCH
     b.vals.update(inits)
     in_name = unique_name(inputs[0].name, b.taken)
-    b.nodes.append(FNode(in_name, "input", [], {"shape": _input_shape(inputs[0])}, source_op="input"))
+    b.nodes.append(FNode(in_name, "input", [], input_attrs(_input_shape(inputs[0])), source_op="input"))
     b.vals[inputs[0].name] = in_name
     for index, node in enumerate(g.node):
         b.node, b.label = node, node.name or f"{node.op_type}_{index}"

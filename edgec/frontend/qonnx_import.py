@@ -27,9 +27,9 @@ from ..ir.ops import Op
 from ..ir.ref import round_to_int
 from ..ir.types import Bipolar, IntType, join_type, window_type
 from ..ir.act import shape as act_shape
-from .fgraph import unique_name
-from .onnx_import import (_BATCH, _FUSED, _ONNX_OPS, ACT_OPS, HEAD_OPS, LAYOUT_OPS, _Builder, _attrs, _check_2d, _fold,
-                          _input_shape, _is_const, _opset, _pads, flatten_axis_ok, head_error, head_step,
+from .fgraph import input_attrs, unique_name
+from .onnx_import import (_BATCH, _FUSED, _ONNX_OPS, ACT_OPS, HEAD_OPS, LAYOUT_OPS, _Builder, _attrs, _check_2d,
+                          _fold, _input_shape, _is_const, _opset, _pads, as_2d, flatten_axis_ok, head_error, head_step,
                           layout_transpose, load_onnx, onnx_act, resize_factor, single_input, squeezes_to_features,
                           to_cl)
 
@@ -350,6 +350,8 @@ def _matmul_node(b, x: Lin, codes: np.ndarray, ws: np.ndarray, label: str, bias,
 def _conv(b, a):
     x = b.codes(0)
     codes, ws, label = _weight(b, 1, 0)
+    if codes.ndim == 3:  # Conv1d: (N, C, L) is read as (N, C, 1, L)
+        codes, a = codes[:, :, None, :], as_2d(a, 1)
     if codes.ndim != 4 or len(x.shape) != 3:
         raise b.fail(f"only 2-D convolutions of (C, H, W) maps are supported, weight shape {codes.shape}")
     _check_2d(b, a)
@@ -498,6 +500,7 @@ def _sigmoid_act(b, v: Lin, name: str) -> Lin:
 
 def _maxpool(b, a):
     v = b.lin(0)
+    a = as_2d(a, len(a.get("kernel_shape", (0, 0))))
     _check_2d(b, a)
     if v.act is not None and act_shape(*v.act) != "up":
         raise b.fail(f"max pooling after the {v.act[0]} activation, which falls somewhere, is not the activation "
@@ -528,6 +531,7 @@ def _avgpool(glob: bool):
         if glob:
             kernel, stride, pad = (h, w), (1, 1), (0, 0, 0, 0)
         else:
+            a = as_2d(a, len(a.get("kernel_shape", (0, 0))))
             _check_2d(b, a)
             kernel, stride = tuple(a["kernel_shape"]), tuple(a.get("strides", (1, 1)))
             pad = _pads(b, a, kernel)
@@ -666,8 +670,9 @@ def import_qonnx(path, loaded=None) -> Graph:
     opset = _opset(model)
     b = _QBuilder()
     b.vals.update(inits)
-    b.input_name, b.input_shape = inputs[0].name, _input_shape(inputs[0])
-    b.model_input_shape, b.input_layout, b.opset = b.input_shape, "chw", opset
+    b.input_name, b.model_input_shape = inputs[0].name, _input_shape(inputs[0])
+    at = input_attrs(b.model_input_shape)  # a 1-D (C, L) input is read as (C, 1, L)
+    b.input_shape, b.input_layout, b.opset = at["shape"], at.get("layout", "chw"), opset
     dim0 = inputs[0].type.tensor_type.shape.dim[0]
     b.batch = int(dim0.dim_value) if dim0.HasField("dim_value") else _BATCH
     b.vals[inputs[0].name] = FloatIn(b.input_shape)
@@ -709,8 +714,11 @@ def import_qonnx(path, loaded=None) -> Graph:
     if "input_quant" not in b.meta:
         raise EdgecError("the model input has no quantizer (Quant or BipolarQuant)")
     out_shape = list(out.shape) if out.perm is None else [*out.shape[1:], out.shape[0]]
+    out_layout = "chw" if out.perm is None else "hwc"
+    if b.input_layout == "cl" and len(out.shape) == 3 and out.perm is None:  # a 1-D signal out: (C, L)
+        out_shape, out_layout = [out.shape[0], out.shape[2]], "cl"
     b.meta.update(input_shape=list(b.model_input_shape), input_layout=b.input_layout, output_shape=out_shape,
-                  output_layout="chw" if out.perm is None else "hwc",
+                  output_layout=out_layout,
                   output_affine={"a": out.a.tolist(), "c0": out.c0.tolist()}, source="qonnx")
     if out.head:
         b.meta["head"] = [list(st) for st in out.head]

@@ -21,7 +21,8 @@ import torch
 import torch.fx
 
 from ..errors import EdgecError, node_error
-from .fgraph import SUPPORTED_SOURCE_OPS, FGraph, FNode, infer_shapes, params_with_bias, prune, unique_name
+from .fgraph import (SUPPORTED_SOURCE_OPS, FGraph, FNode, infer_shapes, input_attrs, params_with_bias, prune,
+                     unique_name)
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,21 @@ def _in_shape(n, i=0) -> tuple:
 
 # ---- op handlers: (builder, args, kwargs) -> value ------------------------------------
 
+def _one_d(v, h: int = 1):
+    """A 1-D kernel/stride/dilation (``h`` = 1) or padding (``h`` = 0) as the 2-D op's, with H = 1."""
+    v = [int(x) for x in (v if isinstance(v, (list, tuple)) else [v])]
+    return (h, v[0])
+
+
+def _conv1d(b, x, w, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """Conv1d on (N, C, L) as a 2-D convolution with H = 1 (kernel (1, k))."""
+    w = b.const(w)
+    if w.ndim != 3:
+        raise b.fail(f"a 1-D convolution needs a (O, I, k) weight, got {w.shape}")
+    pad = padding if isinstance(padding, str) else _one_d(padding, 0)
+    return _conv(b, x, w[:, :, None, :], bias, _one_d(stride), pad, _one_d(dilation), groups)
+
+
 def _conv(b, x, w, bias=None, stride=1, padding=0, dilation=1, groups=1):
     w = b.const(w)
     if w.ndim != 4:
@@ -117,6 +133,8 @@ def _conv(b, x, w, bias=None, stride=1, padding=0, dilation=1, groups=1):
 def _convolution(b, x, w, bias, stride, padding, dilation, transposed, output_padding, groups):
     if transposed:
         raise b.fail("transposed convolution is not supported")
+    if np.ndim(b.const(w)) == 3:
+        return _conv1d(b, x, w, bias, stride[-1:], padding[-1:], dilation[-1:], groups)
     return _conv(b, x, w, bias, stride, padding, dilation, groups)
 
 
@@ -187,6 +205,14 @@ def _avg_pool(b, x, kernel, stride=(), padding=0, ceil_mode=False, count_include
     if _pair(padding) != (0, 0) or ceil_mode or divisor_override is not None:
         raise b.fail("only padding 0, ceil_mode=False and no divisor_override are supported")
     return b.emit("avgpool", [b.tensor(x)], {"kernel": _pair(kernel), "stride": _pair(stride or kernel)})
+
+
+def _pool1d(pool):
+    """MaxPool1d/AvgPool1d on (N, C, L) as the 2-D pool with H = 1."""
+    def handler(b, x, kernel, stride=(), padding=0, *rest, **kw):
+        return pool(b, x, _one_d(kernel), _one_d(stride) if stride else (), _one_d(padding, 0),
+                    *[_one_d(r) if i == 0 and pool is _max_pool else r for i, r in enumerate(rest)], **kw)
+    return handler
 
 
 def _adaptive_avg_pool(b, x, output_size):
@@ -322,7 +348,8 @@ def _upsample(b, x, output_size=None, scales=None, *rest):
 
 _TORCH_OPS = {
     **_ACTS, "cat": _cat, "concat": _cat, "upsample_nearest2d": _upsample,
-    "conv2d": _conv, "convolution": _convolution, "pad": _zero_pad,
+    "conv2d": _conv, "conv1d": _conv1d, "convolution": _convolution, "pad": _zero_pad,
+    "max_pool1d": _pool1d(_max_pool), "avg_pool1d": _pool1d(_avg_pool), "adaptive_avg_pool1d": _adaptive_avg_pool,
     "constant_pad_nd": lambda b, x, pad, value=0: _zero_pad(b, x, pad, "constant", value),
     "linear": _linear, "addmm": _addmm, "mm": _mm, "matmul": _mm,
     "batch_norm": _batch_norm, "_native_batch_norm_legit_no_training": _bn_no_training,
@@ -388,7 +415,7 @@ def _walk(ep) -> FGraph:
             elif n.name in sig.user_inputs:
                 if b.nodes:
                     raise EdgecError("the model has more than one input; edgec supports exactly one")
-                vals[n.name] = b.emit("input", [], {"shape": _per_sample(n)})
+                vals[n.name] = b.emit("input", [], input_attrs(_per_sample(n)))
             else:
                 raise b.fail("unsupported kind of graph input")
         elif n.op == "call_function":

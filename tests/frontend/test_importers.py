@@ -306,12 +306,18 @@ def test_truncated_pt2(tmp_path):
 
 def test_onnx_output_ops_after_the_last_layer_and_not_before(tmp_path):
     """Sigmoid, Softmax and LogSoftmax after the last layer are the host's (the float graph's
-    head); in the middle of the graph they are refused with the node, the op and the fix."""
+    head); in the middle of the graph Softmax and LogSoftmax are refused with the node, the
+    op and the fix, and a Sigmoid is an activation between layers."""
     for act, op, step in [(nn.Sigmoid(), "Sigmoid", ["sigmoid"]), (nn.Softmax(dim=1), "Softmax", ["softmax", 1]),
                           (nn.LogSoftmax(dim=1), "LogSoftmax", ["logsoftmax", 1])]:
         fg = import_onnx(_export_onnx(nn.Sequential(nn.Linear(4, 3), act).eval(), (4,), tmp_path / f"{op}.onnx"))
         assert fg.head == [step] and [n.op for n in fg.nodes] == ["input", "linear"]
         model = nn.Sequential(nn.Linear(4, 3), act, nn.Linear(3, 2)).eval()
+        if op == "Sigmoid":
+            fg = import_onnx(_export_onnx(model, (4,), tmp_path / f"{op}_mid.onnx"))
+            assert [n.op for n in fg.nodes] == ["input", "linear", "act", "linear"] and not fg.head
+            assert fg.nodes[2].attrs["kind"] == "sigmoid"
+            continue
         with pytest.raises(EdgecError) as e:
             import_onnx(_export_onnx(model, (4,), tmp_path / f"{op}_mid.onnx"))
         msg = str(e.value)

@@ -44,6 +44,12 @@ def to_codes(q):
     return q.transpose(0, 2, 3, 1)
 
 
+def from_codes(q):
+    """Codes channels last (to_codes's result) -> laid out as the model takes its input."""
+    q = np.asarray(q, np.int64)
+    return q.transpose(0, 3, 1, 2)
+
+
 
 def forward(t0, debug=False, trace=None):
     """Integer codes in (channels last), integer outputs out (channels last). ``trace``: a
