@@ -282,9 +282,9 @@ def test_qonnx_output_softmax_runs_on_the_host(tmp_path):
                                   "layer_hardtanh", "layer_maxpool2d", "layer_avgpool2d", "a2q_resnet18_w4a4_16b"])
 def test_brevitas_topologies_equal_qonnx_on_every_activation(tmp_path, name):
     """Brevitas' own layers (QuantConv1d and a 1-D max pool on (N, C, L) signals, QuantLinear,
-    QuantReLU, QuantIdentity, QuantHardTanh, max pool on a QuantTensor, TruncAvgPool2d) and the A2Q CIFAR ResNet-18 (float input: its input
-    quantizer comes from --calib; too large for the Zynq-7020, so reported as not fitting)
-    as QONNX: every quantized activation equals qonnx execute_onnx (the build's own check
+    QuantReLU, QuantIdentity, QuantHardTanh, max pool on a QuantTensor, TruncAvgPool2d) and
+    the A2Q CIFAR ResNet-18 (float input: its input quantizer comes from --calib; too large
+    for the Zynq-7020, so reported as not fitting) as QONNX: every quantized activation equals qonnx execute_onnx (the build's own check
     and one on fresh inputs)."""
     from . import brevitas_models as B
 
