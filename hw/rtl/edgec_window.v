@@ -56,7 +56,8 @@ module edgec_window #(
     localparam [PXW-1:0] PIX_LAST = PIX_L[PXW-1:0];
     localparam [WAW-1:0] WA_LAST = WA_L[WAW-1:0];
     localparam integer K_I = K, K2_I = 2 * K;
-    localparam signed [DW-1:0] K_D = K_I[DW-1:0], K2_D = K2_I[DW-1:0];
+    localparam integer ONE_I = 1;
+    localparam signed [DW-1:0] K_D = K_I[DW-1:0], K2_D = K2_I[DW-1:0], ONE_D = ONE_I[DW-1:0];
 
     reg [PE*WB-1:0] wmem[0:K*CF-1];
     reg [TW-1:0] tmem[0:CF-1];
@@ -108,7 +109,9 @@ module edgec_window #(
                 else sum = ((k == 0) ? {DW{1'b0}} : a) + xe * we;
                 s2 = (sum <<< 1) + K_D;
                 q = s2 / K2_D;
-                if (s2 < 0 && q * K2_D != s2) q = q - 1'sb1;
+                // floor: one below the truncated quotient of a negative inexact s2 (a
+                // 1-bit signed literal 1'sb1 would be -1, and raise it instead)
+                if (s2 < 0 && q * K2_D != s2) q = q - ONE_D;
             end
             assign sums[p*DW+:DW] = sum;
             // a bipolar max leaves as one bit: 1 for +1

@@ -137,6 +137,21 @@ def window_case(i: int, rng, steps: bool = False) -> RtlCase:
     frames, pixels, k, c = 2, int(rng.integers(1, 4)), int(rng.integers(1, 10)), int(rng.integers(1, 9))
     pe = divisor(rng, c)
     it = (CType(1, True, True) if i == 3 else rand_type(rng)) if op == 0 else rand_type(rng, 2, 8)
+    return _window_case(op, frames, pixels, k, c, pe, it, rng, steps)
+
+
+def signed_avg_case(i: int, rng) -> RtlCase:
+    """Average pooling of signed values: negative sums that are not a multiple of 2K round
+    down (floor((2s + K) / 2K)); the first one as in a 1-D CNN (K=2, C=8, PE=2, int4)."""
+    if i == 0:
+        pixels, k, c, pe, it = 4, 2, 8, 2, CType(4, True)
+    else:
+        pixels, k, c = int(rng.integers(1, 4)), int(rng.integers(2, 10)), int(rng.integers(1, 9))
+        pe, it = divisor(rng, c), CType(int(rng.integers(2, 9)), True)
+    return _window_case(1, 2, pixels, k, c, pe, it, rng)
+
+
+def _window_case(op, frames, pixels, k, c, pe, it, rng, steps: bool = False) -> RtlCase:
     x = rand_codes(rng, it, (frames * pixels, k, c))
     ilo = -1 if it.bipolar else (-(2 ** (it.bits - 1)) if it.signed else 0)
     ihi = 1 if it.bipolar else (2 ** (it.bits - 1) - 1 if it.signed else 2**it.bits - 1)
@@ -216,6 +231,8 @@ def make_cases(seed: int) -> list[RtlCase]:
     cases += [mvau_case(i, rng, steps=True) for i in range(8)]
     cases += [window_case(i, rng, steps=True) for i in range(3)]
     cases += [threshold_case(i, rng, steps=True) for i in range(3)]
+    srng = np.random.default_rng([seed, 1])  # its own draws: the other cases keep theirs
+    cases += [signed_avg_case(i, srng) for i in range(4)]
     return cases + cases_sparse.make_steps(rng)
 
 
