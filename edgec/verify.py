@@ -107,8 +107,11 @@ def qonnx_compare(ref: dict, source_tensors: dict, trace: dict) -> dict:
     checked = 0
     for onnx_name, s in source_tensors.items():
         real, pre = ref[onnx_name].astype(np.float64), ref[s["input"]].astype(np.float64)
-        q_ref = np.rint(real / s["scale"] + s["zero_point"]) if not s["bipolar"] else np.sign(real)
-        v = pre / s.get("pre_scale", s["scale"]) + s.get("pre_zero_point", s["zero_point"])  # Trunc: its own
+        scale = np.asarray(s["scale"], np.float64)
+        if scale.size > 1:  # one per channel (axis 1)
+            scale = scale.reshape((1, -1) + (1,) * (real.ndim - 2))
+        q_ref = np.rint(real / scale + s["zero_point"]) if not s["bipolar"] else np.sign(real)
+        v = pre / s.get("pre_scale", scale) + s.get("pre_zero_point", s["zero_point"])  # Trunc: its own
         # the rounding boundaries: 0 for the sign, k + 0.5 to the nearest, integers otherwise
         frac = v - np.floor(v)
         if s["bipolar"]:

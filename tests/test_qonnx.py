@@ -279,13 +279,15 @@ def test_qonnx_output_softmax_runs_on_the_host(tmp_path):
 
 
 @pytest.mark.parametrize("name", ["layer_conv1d", "layer_maxpool1d", "layer_linear", "layer_relu", "layer_identity",
-                                  "layer_hardtanh", "layer_maxpool2d", "layer_avgpool2d", "a2q_resnet18_w4a4_16b"])
+                                  "layer_hardtanh", "layer_maxpool2d", "layer_avgpool2d", "a2q_resnet18_w4a4_16b",
+                                  "mobilenet_v1_4b_64_qin"])
 def test_brevitas_topologies_equal_qonnx_on_every_activation(tmp_path, name):
     """Brevitas' own layers (QuantConv1d and a 1-D max pool on (N, C, L) signals, QuantLinear,
     QuantReLU, QuantIdentity, QuantHardTanh, max pool on a QuantTensor, TruncAvgPool2d) and
     the A2Q CIFAR ResNet-18 (float input: its input quantizer comes from --calib; too large
-    for the Zynq-7020, so reported as not fitting) as QONNX: every quantized activation equals qonnx execute_onnx (the build's own check
-    and one on fresh inputs)."""
+    for the Zynq-7020, so reported as not fitting) and MobileNet v1 4-bit at 64x64 (one
+    activation scale per channel before each depthwise conv) as QONNX: every quantized
+    activation equals qonnx execute_onnx (the build's own check and one on fresh inputs)."""
     from . import brevitas_models as B
 
     path = B.export(name, tmp_path / f"{name}.onnx")
@@ -301,7 +303,9 @@ def test_brevitas_topologies_equal_qonnx_on_every_activation(tmp_path, name):
     sv = rep["sim_vs_reference"]
     # the ResNet's power-of-two requantization lands many values exactly on k + 0.5, where qonnx's float32
     # arithmetic may fall either side (5.4999995 for 5.5): those vectors are ties, counted apart (design.md §4)
-    max_ties = sv["vectors"] // 3 if name.startswith("a2q") else sv["vectors"] // 100
+    # so does MobileNet's (29 tensors): 3 of 29 vectors met such a tie when this was written
+    deep = name.startswith("a2q") or "mobilenet" in name
+    max_ties = sv["vectors"] // 3 if deep else sv["vectors"] // 100
     assert sv["mismatches"] == 0 and sv["tensors"] >= 1 and sv["ties"] <= max_ties, sv
     if name.startswith("a2q"):
         assert rep["input_quantizer"]["source"] == "calibration"

@@ -1,6 +1,8 @@
 """report.json and the printed per-layer table."""
 from __future__ import annotations
 
+import math
+
 from ..cost.counts import layer_rows, totals
 from ..cost.fold import no_fit_message
 from ..cost.hw import BUDGET
@@ -23,7 +25,15 @@ def accuracy(logits, y) -> float:
     return _acc(logits, y)
 
 
-QONNX_VECTORS = 100  # inputs a QONNX build checks against qonnx execution
+QONNX_VECTORS = 100  # inputs a QONNX build checks against qonnx execution, at most
+QONNX_VALUES = 1 << 26  # ... and so many tensor values in all (at least 8 inputs): big maps get fewer
+
+
+def reference_vectors(g) -> int:
+    """How many inputs a QONNX build's check executes: QONNX_VECTORS, fewer for a network
+    whose tensors hold more than QONNX_VALUES / QONNX_VECTORS values per input."""
+    per_vector = sum(math.prod(n.shape) for n in g.nodes)
+    return int(min(QONNX_VECTORS, max(8, QONNX_VALUES // max(per_vector, 1))))
 
 
 def _acc(logits, y):
@@ -67,8 +77,8 @@ def make(g, qnet, board, quant: dict, sim_dir, eval_x, eval_y, progress, float_g
     if qnet is None and qonnx_model is not None:  # a QONNX model: its own executor, qonnx, is the reference
         sim = sim_backend.load(sim_dir)
         coded = g.meta.get("input_quantizer", {}).get("source") == "annotation"  # its values are the codes
-        x = eval_x[:QONNX_VECTORS] if eval_x is not None else \
-            inputs_in_range(sim, QONNX_VECTORS, seed, 0.0 if coded else 0.4)
+        n = reference_vectors(g)
+        x = eval_x[:n] if eval_x is not None else inputs_in_range(sim, n, seed, 0.0 if coded else 0.4)
         how = "calibration" if eval_x is not None else "generated"
         progress(f"checking the simulator against qonnx execute_onnx on {len(x)} {how} inputs")
         try:

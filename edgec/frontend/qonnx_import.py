@@ -119,10 +119,11 @@ class _QBuilder(_Builder):
             raise self.fail(f"the {what} is the unquantized model input; put a Quant or BipolarQuant after the input")
         return v
 
-    def codes(self, i: int) -> Lin:
-        """A quantized activation (Conv/Gemm/MatMul input): one scale, an integer zero point."""
+    def codes(self, i: int, per_channel: bool = False) -> Lin:
+        """A quantized activation (Conv/Gemm/MatMul input): one scale (or, for a depthwise
+        conv, ``per_channel``, one per channel), an integer zero point."""
         v = self.lin(i)
-        s = _scalar(v.a)
+        s = float(v.a.min()) if per_channel else _scalar(v.a)
         if v.act is not None:
             raise self.fail(f"its input is the {v.act[0]} activation with no Quant after it; edgec computes an "
                             "activation exactly only when a quantizer follows it: insert a Quant after the activation")
@@ -199,9 +200,12 @@ def _const_quant(b, x, scale, zp, lo, hi, rounding, bipolar, label) -> QConst:
 
 def _quant_lin(b, v: Lin, scale, zp, lo, hi, rounding, bipolar, typ) -> Lin:
     s, z = _scalar(scale), _scalar(zp)
-    if s is None or z is None:
-        raise b.fail("per-channel scales or zero points on activations are not supported; use per-tensor "
-                     "activation quantizers (weights may be per channel)")
+    per_channel = None
+    if s is None:  # one scale per channel (Brevitas before a depthwise conv): kept per channel
+        per_channel = b.per_channel(scale, v, "scale")
+        s = float(per_channel.max())
+    if z is None:
+        raise b.fail("per-channel zero points on activations are not supported; use one zero point per tensor")
     if s <= 0:
         raise b.fail(f"scale {s}: must be positive")
     if v.relu:
@@ -213,9 +217,11 @@ def _quant_lin(b, v: Lin, scale, zp, lo, hi, rounding, bipolar, typ) -> Lin:
     params = {"a": v.a.copy(), "c0": v.c0.copy()}
     if v.act is not None:
         attrs["act"], params["act_args"] = v.act[0], v.act[1].copy()
+    if per_channel is not None:
+        params["scale"] = per_channel
     b.add(Node(name, Op.AFFINE_QUANT, [v.t], _hwc(v.shape), typ, attrs, params))
-    c = v.shape[0]
-    return Lin(name, np.full(c, s), np.full(c, -s * z), v.shape, name, codes=True, zp=z)
+    sc = np.full(v.shape[0], s) if per_channel is None else per_channel.copy()
+    return Lin(name, sc, -sc * z, v.shape, name, codes=True, zp=z)
 
 
 def _input_quant(b, v: FloatIn, scale, zp, bits, signed, lo, hi, rounding, bipolar, typ) -> Lin:
@@ -263,7 +269,8 @@ def _quantizer(bipolar_op: bool):
         else:
             out = _quant_lin(b, b.lin(0), scale, zp, lo, hi, rounding, bipolar, typ)
         b.meta["source_tensors"][b.node.output[0]] = {
-            "ir": out.t, "scale": float(out.a[0]), "zero_point": out.zp,
+            "ir": out.t, "scale": float(out.a[0]) if _scalar(out.a) is not None else out.a.tolist(),
+            "zero_point": out.zp,
             "bipolar": bool(bipolar), "input": b.node.input[0], "rounding": rounding}
         return out
     return handler
@@ -342,13 +349,13 @@ def _matmul_node(b, x: Lin, codes: np.ndarray, ws: np.ndarray, label: str, bias,
     out_shape = shape or (codes.shape[0],)
     b.add(Node(name, Op.MATMUL, [src], _hwc(out_shape), IntType(32, True),
                {"groups": groups, "layer": name, "wq": label}, {"weight": codes}))
-    a = float(x.a[0]) * ws
+    a = (x.a if groups > 1 else float(x.a[0])) * ws  # depthwise: output o reads input channel o only
     c0 = bias - a * zp * codes.sum(axis=1)
     return Lin(name, a, c0, out_shape, name)
 
 
 def _conv(b, a):
-    x = b.codes(0)
+    x = b.codes(0, per_channel=int(a.get("group", 1)) > 1)  # a depthwise conv keeps each channel's scale
     codes, ws, label = _weight(b, 1, 0)
     if codes.ndim == 3:  # Conv1d: (N, C, L) is read as (N, C, 1, L)
         codes, a = codes[:, :, None, :], as_2d(a, 1)

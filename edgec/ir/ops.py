@@ -41,7 +41,8 @@ class Op(str, Enum):
     AFFINE_QUANT = "AffineQuant"
     """The quantizer before folding: z = acc * a[c] + c0[c] in float64, then with
     attrs.act the activation z = f(z) (ir/act.py; params act_args (C, k)), then
-    clip(round(z / scale + zero_point), lo, hi) with the attr ``rounding`` (default
+    clip(round(z / scale + zero_point), lo, hi) (with params.scale (C,): a scale per channel,
+    attrs.scale then their largest) with the attr ``rounding`` (default
     half_up: floor(v + 0.5); see ref.round_to_int), or for a bipolar output +1 where
     z >= 0 (with a zero point: z / scale + zero_point >= 0) else -1. params: a, c0 (C,).
     attrs: scale, lo, hi, bipolar, optional zero_point, rounding. Removed by

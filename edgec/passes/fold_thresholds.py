@@ -25,10 +25,10 @@ ENUMERATE = 1 << 22  # values per channel the fold evaluates one by one
 _CHUNK = 1 << 21  # values evaluated at once
 
 
-def _quant(v, sign, a, c0, attrs, act_args):
-    """AffineQuant of acc = sign * v for v (C, M): the (C, M) output codes."""
+def _quant(v, sign, a, c0, attrs, act_args, scale):
+    """AffineQuant of acc = sign * v for v (C, M): the (C, M) output codes (``scale`` (C,))."""
     acc = (sign[:, None] * v).T
-    return affine_quant(acc, a, c0, attrs["scale"], attrs["lo"], attrs["hi"], attrs["bipolar"],
+    return affine_quant(acc, a, c0, scale, attrs["lo"], attrs["hi"], attrs["bipolar"],
                         attrs.get("zero_point", 0.0), attrs.get("rounding", "half_up"), attrs.get("act"),
                         act_args).T
 
@@ -37,27 +37,28 @@ def _levels(attrs) -> np.ndarray:
     return np.array([1]) if attrs["bipolar"] else np.arange(attrs["lo"] + 1, attrs["hi"] + 1)
 
 
-def _search(vlo, vhi, sign, a, c0, attrs, act_args):
+def _search(vlo, vhi, sign, a, c0, attrs, act_args, scale):
     """Thresholds by binary search over v in [vlo, vhi] (+1 = never): output monotone in v."""
     levels = _levels(attrs)
     left = vlo[:, None] + np.zeros((1, len(levels)), np.int64)
     right = vhi[:, None] + 1 + np.zeros((1, len(levels)), np.int64)
     while np.any(left < right):
         mid = (left + right) // 2
-        q = _quant(mid, sign, a, c0, attrs, act_args)
+        q = _quant(mid, sign, a, c0, attrs, act_args, scale)
         ok = q >= levels[None, :]
         right = np.where(ok & (left < right), mid, right)
         left = np.where(~ok & (left < right), mid + 1, left)
     return left.astype(np.int64)
 
 
-def _enumerate(vlo, vhi, sign, a, c0, attrs, act_args) -> list[np.ndarray]:
+def _enumerate(vlo, vhi, sign, a, c0, attrs, act_args, scale) -> list[np.ndarray]:
     """Per channel, the output codes on every v of [vlo, vhi]."""
     out = []
     for c in range(len(vlo)):
         vs = np.arange(vlo[c], vhi[c] + 1, dtype=np.int64)
         parts = [_quant(vs[None, i : i + _CHUNK], sign[c : c + 1], a[c : c + 1], c0[c : c + 1], attrs,
-                        None if act_args is None else act_args[c : c + 1])[0] for i in range(0, len(vs), _CHUNK)]
+                        None if act_args is None else act_args[c : c + 1], scale[c : c + 1])[0]
+                 for i in range(0, len(vs), _CHUNK)]
         out.append(np.concatenate(parts))
     return out
 
@@ -85,20 +86,22 @@ def _from_codes(codes, vlo, vhi, attrs):
     return np.take_along_axis(t, order, 1).astype(np.int64), np.take_along_axis(s, order, 1).astype(np.int64), out_lo
 
 
-def thresholds_for(lo, hi, a, c0, attrs, act_args=None, name=""):
-    """(thresholds (C, N), sign (C,), steps (C, N) or None, out_lo) for input ranges lo/hi (C,)."""
+def thresholds_for(lo, hi, a, c0, attrs, act_args=None, name="", scale=None):
+    """(thresholds (C, N), sign (C,), steps (C, N) or None, out_lo) for input ranges lo/hi (C,);
+    ``scale``: the quantizer's per-channel scales (C,), else attrs.scale for every channel."""
     sign = np.where(a < 0, -1, 1).astype(np.int64)
+    scale = np.full(len(a), float(attrs["scale"])) if scale is None else np.asarray(scale, np.float64)
     # search over v = sign * acc, which an affine map does not make fall
     vlo, vhi = np.where(sign > 0, lo, -hi).astype(np.int64), np.where(sign > 0, hi, -lo).astype(np.int64)
     kind = attrs.get("act")
     if kind is None:
-        return _search(vlo, vhi, sign, a, c0, attrs, None), sign, None, int(attrs["lo"])
+        return _search(vlo, vhi, sign, a, c0, attrs, None, scale), sign, None, int(attrs["lo"])
     width = int((vhi - vlo).max()) + 1
     if width <= ENUMERATE:
-        t, steps, out_lo = _from_codes(_enumerate(vlo, vhi, sign, a, c0, attrs, act_args), vlo, vhi, attrs)
+        t, steps, out_lo = _from_codes(_enumerate(vlo, vhi, sign, a, c0, attrs, act_args, scale), vlo, vhi, attrs)
         return t, sign, steps, out_lo
     if acts.shape(kind, act_args) == "up":
-        return _search(vlo, vhi, sign, a, c0, attrs, act_args), sign, None, int(attrs["lo"])
+        return _search(vlo, vhi, sign, a, c0, attrs, act_args, scale), sign, None, int(attrs["lo"])
     raise EdgecError(f"node '{name}': the {kind} before its quantizer spans {width} accumulator values, more than "
                      f"the {ENUMERATE} edgec folds exactly for an activation that falls; use fewer weight or "
                      "activation bits in this layer")
@@ -112,7 +115,7 @@ def fold_thresholds(g: Graph) -> Graph:
             continue
         lo, hi = ranges[n.inputs[0]]
         t, sign, steps, out_lo = thresholds_for(lo, hi, n.params["a"], n.params["c0"], n.attrs,
-                                                n.params.get("act_args"), n.name)
+                                                n.params.get("act_args"), n.name, n.params.get("scale"))
         params = {"thresholds": t, "sign": sign}
         if steps is not None:
             params["steps"] = steps
