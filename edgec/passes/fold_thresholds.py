@@ -119,7 +119,8 @@ def fold_thresholds(g: Graph) -> Graph:
         params = {"thresholds": t, "sign": sign}
         if steps is not None:
             params["steps"] = steps
-        g.nodes[i] = Node(n.name, Op.MULTI_THRESHOLD, n.inputs, n.shape, n.type,
-                          {"out_lo": out_lo, "bipolar": bool(n.attrs["bipolar"]), "scale": n.attrs["scale"]},
-                          params)
+        attrs = {"out_lo": out_lo, "bipolar": bool(n.attrs["bipolar"]), "scale": n.attrs["scale"]}
+        if "act" in n.attrs:  # named in the report's layer table
+            attrs["act"] = n.attrs["act"]
+        g.nodes[i] = Node(n.name, Op.MULTI_THRESHOLD, n.inputs, n.shape, n.type, attrs, params)
     return g
