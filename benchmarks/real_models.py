@@ -160,9 +160,10 @@ def run_model(name: str, source: str, export, d: Path, n_vectors: int, log) -> d
         if qonnx:
             coded = rep.get("input_quantizer", {}).get("source") == "annotation"  # its values are the codes
             x = inputs_in_range(sim, n, seed=2, jitter=0.0 if coded else 0.4)
-            # a float input: qonnx executes the model with the input quantizer edgec added to it
-            model = path if calib is None else \
-                with_input_quantizer(normalized(load_onnx(path), fuse=False), calib, 8)[0]
+            # the model as the build normalised it (channels first: the tensor names the build records),
+            # for a float input with the input quantizer edgec added to it
+            loaded = normalized(load_onnx(path), fuse=False)
+            model = loaded[0] if calib is None else with_input_quantizer(loaded, calib, 8)[0]
             c = check_qonnx(model, Graph.load(out / "model"), sim, x)
             row["vectors"], row["check"] = c["vectors"], f"{c['mismatches']}" + (
                 f" ({c['ties']} tie{'s' * (c['ties'] > 1)})" if c["ties"] else "")
