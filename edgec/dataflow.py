@@ -5,11 +5,15 @@ them, and the RTL backend renders the same ones.
 Stage kinds (one hw/hls kernel each):
   axis_in, axis_out  the AXI4-Stream ports
   dwc                data-width converter between a producer's PE and a consumer's SIMD
-  dup                fork of a stream read by two stages (residual branches)
+  dup                fork of a stream read by two stages (residual and skip branches)
   swg                sliding-window generator (line buffer) of a conv or pool
   mvau               matrix-vector-activation unit (MatMul / XnorPopcount + thresholds)
   window             reduction over a window: max pool, avg pool, depthwise conv
   add, threshold     elementwise
+  concat             two streams joined along channels, per pixel C1/PE words of the
+                     first, then C2/PE words of the second (a U-Net's skip connection)
+  upsample           nearest-neighbour upsampling by whole factors over a one-row
+                     line buffer
   smvau              sparse mvau: walks a compressed stream of the non-zero weights
                      (attrs.sparse); cycles per vector max(load words, weight steps)
   wino_in, wino_out  Winograd input transform (per tile) and output transform (per row
@@ -18,6 +22,11 @@ Stage kinds (one hw/hls kernel each):
 
 ``cycles`` of a stage is the trip count of its pipelined (II = 1) loop per frame; the
 kernels in hw/hls count the same iterations in C simulation.
+
+``NEED`` of a stage is how much of its input it reads before it has written a given share
+of its output; where two branches meet (add, concat), ``join_holds`` composes them from
+the fork and gives the branch that runs ahead a FIFO deep enough for the difference, so
+that a fork never waits on a full FIFO of one branch while the join waits on the other.
 """
 from __future__ import annotations
 
@@ -39,6 +48,7 @@ class Stream:
     type: IntType | Bipolar
     per_word: int  # elements per word
     elems: int  # elements per frame
+    hold: int = 0  # words its FIFO must hold while the other branch of a join catches up (join_holds)
 
     @property
     def width(self) -> int:
@@ -47,6 +57,11 @@ class Stream:
     @property
     def words(self) -> int:
         return self.elems // self.per_word
+
+    @property
+    def depth(self) -> int:
+        """Its FIFO's depth in words (fifo_depth)."""
+        return fifo_depth(self.words, self.hold)
 
 
 class StageKind(StrEnum):
@@ -62,6 +77,8 @@ class StageKind(StrEnum):
     SMVAU = "smvau"
     WINDOW = "window"
     ADD = "add"
+    CONCAT = "concat"
+    UPSAMPLE = "upsample"
     THRESHOLD = "threshold"
     WINO_IN = "wino_in"
     WINO_OUT = "wino_out"
@@ -191,6 +208,30 @@ class AddP:
     words: int
 
 
+@dataclass(frozen=True)
+class ConcatP:
+    """Per pixel C1/PE words of the first input (type at), then C2/PE words of the
+    second (bt), each element widened to ot."""
+    c1: int
+    c2: int
+    pe: int
+    pixels: int  # per frame
+    at: Type
+    bt: Type
+    ot: Type
+
+
+@dataclass(frozen=True)
+class UpsampleP:
+    """(H, W, C) -> (H*FH, W*FW, C), PE channels per word, elements of type t."""
+    h: int
+    w: int
+    c: int
+    factor: tuple[int, int]
+    pe: int
+    t: Type
+
+
 @dataclass(frozen=True, eq=False)
 class ThresholdP:
     c: int
@@ -311,13 +352,17 @@ def load_width(base: int, mw: int, cp: list[int]) -> int:
     return base
 
 
-def fifo_depth(words: int) -> int:
+def fifo_depth(words: int, hold: int = 0) -> int:
     """FIFO depth of a stream carrying ``words`` words per frame: a whole frame, up to
-    MAX_FIFO words (a power of two). The window generators alternate reading and
-    writing; with shallow FIFOs each stage's pauses would stall its neighbours and the
-    pipeline would run slower than its slowest stage."""
+    MAX_FIFO words (a power of two), and at least ``hold`` words (a branch into a join:
+    join_holds; beyond MAX_FIFO a multiple of it, not the next power of two, which could
+    double a large buffer). The window generators alternate reading and writing; with
+    shallow FIFOs each stage's pauses would stall its neighbours and the pipeline would
+    run slower than its slowest stage."""
+    if hold > MAX_FIFO:
+        return -(-hold // MAX_FIFO) * MAX_FIFO
     d = 2
-    while d < min(words, MAX_FIFO):
+    while d < max(min(words, MAX_FIFO), hold):
         d *= 2
     return d
 
@@ -361,8 +406,12 @@ def units(g: Graph) -> dict[str, dict]:
             simd = divisors(src.shape[-1] // (src.attrs["kernel"][0] * src.attrs["kernel"][1])) \
                 if src.op == Op.SLIDING_WINDOW else divisors(mw)
             out[n.name] = {"pe": divisors(n.shape[-1]), "simd": simd}
-        elif n.op in (Op.MATMUL, Op.MAX_POOL, Op.AVG_POOL, Op.ADD) or (n.op == Op.MULTI_THRESHOLD and not _fused(g, n)):
+        elif n.op in (Op.MATMUL, Op.MAX_POOL, Op.AVG_POOL, Op.ADD, Op.UPSAMPLE) or \
+                (n.op == Op.MULTI_THRESHOLD and not _fused(g, n)):
             out[n.name] = {"pe": divisors(n.shape[-1]), "simd": [1]}
+        elif n.op == Op.CONCAT:  # PE divides both inputs' channels
+            c1 = g.node(n.inputs[0]).shape[-1]
+            out[n.name] = {"pe": divisors(int(np.gcd(c1, n.shape[-1] - c1))), "simd": [1]}
     out["output"] = {"pe": divisors(g.node(g.output).shape[-1]), "simd": [1]}
     return out
 
@@ -421,6 +470,16 @@ def dwc_cycles(in_e: int, out_e: int, elems: int) -> int:
     return max(elems // in_e, elems // out_e)
 
 
+def concat_cycles(c1: int, c2: int, pe: int, pixels: int) -> int:
+    return pixels * (c1 + c2) // pe
+
+
+def upsample_cycles(h: int, w: int, c: int, factor, pe: int) -> int:
+    """One write per output word; the input words are read while the first copy of
+    their pixel is written."""
+    return max(h * w * c // pe, h * factor[0] * w * factor[1] * c // pe)
+
+
 def _fifo_cycles(p) -> int:
     raise AssertionError("FIFOs belong to streams: they add no stage")
 
@@ -434,6 +493,8 @@ CYCLES = {
     StageKind.SMVAU: lambda p: smvau_cycles(p.vectors, p.sets, p.mw, p.in_e, p.steps),
     StageKind.WINDOW: lambda p: window_cycles(p.pixels, p.k, p.c, p.pe),
     StageKind.ADD: lambda p: p.words, StageKind.THRESHOLD: lambda p: p.vectors * p.c // p.pe,
+    StageKind.CONCAT: lambda p: concat_cycles(p.c1, p.c2, p.pe, p.pixels),
+    StageKind.UPSAMPLE: lambda p: upsample_cycles(p.h, p.w, p.c, p.factor, p.pe),
     StageKind.WINO_IN: lambda p: wino_in_cycles(p.m, p.c, p.simd, p.tiles),
     StageKind.WINO_OUT: lambda p: wino_out_cycles(p.m, p.mh, p.pe, p.oh, p.ow, p.th, p.tw),
     StageKind.FIFO: _fifo_cycles,
@@ -445,6 +506,169 @@ def stage_cycles(kind: StageKind, p) -> int:
     if rule is None:
         raise EdgecError(f"stage kind '{kind}' has no cycle count (dataflow.py: CYCLES)")
     return int(rule(p))
+
+
+# --- need: how much of each input a stage must have read before it has written a given
+# share of its output, from the kernel's loop order. need(p, t) takes output shares t (the
+# words written over the words of a frame, 0..1) and gives, per input, the share of the
+# input's words it must have read by then. join_holds composes them along the branches.
+
+def _written(t: np.ndarray, words: int) -> np.ndarray:
+    """The index of the last output word written at share ``t`` (-1: none yet)."""
+    return np.ceil(np.asarray(t) * words - 1e-9).astype(np.int64) - 1
+
+
+def _per(t: np.ndarray, groups: int, words_per: int) -> list[np.ndarray]:
+    """A stage that reads a whole group (a vector, a pixel, a tile) before it writes that
+    group's ``words_per`` words."""
+    k = _written(t, groups * words_per)
+    return [np.where(k < 0, 0, k // words_per + 1) / groups]
+
+
+def swg_need(p: SwgP, t: np.ndarray) -> list[np.ndarray]:
+    """Output row oy waits for input rows up to oy*SH + KH - PT (at least one: a frame
+    starts with a read), read whole."""
+    (kh, kw), (sh, _), (oh, ow) = p.kernel, p.stride, p.out_hw
+    k = _written(t, oh * ow * kh * kw * (p.c // p.simd))
+    oy = k // (ow * kh * kw * (p.c // p.simd))
+    return [np.where(k < 0, 0, np.clip(oy * sh + kh - p.pad[0], 1, p.ih)) / p.ih]
+
+
+def dwc_need(p: DwcP, t: np.ndarray) -> list[np.ndarray]:
+    k = _written(t, p.elems // p.out_e) + 1
+    return [np.ceil(k * p.out_e / p.in_e) * p.in_e / p.elems]
+
+
+def concat_need(p: ConcatP, t: np.ndarray) -> list[np.ndarray]:
+    """Word j of a pixel comes from the first input while j < C1/PE."""
+    cf1, cf2 = p.c1 // p.pe, p.c2 // p.pe
+    k = _written(t, p.pixels * (cf1 + cf2))
+    px, j = k // (cf1 + cf2), k % (cf1 + cf2)
+    a = np.where(k < 0, 0, px * cf1 + np.minimum(j + 1, cf1)) / (p.pixels * cf1)
+    b = np.where(k < 0, 0, px * cf2 + np.maximum(j + 1 - cf1, 0)) / (p.pixels * cf2)
+    return [a, b]
+
+
+def upsample_need(p: UpsampleP, t: np.ndarray) -> list[np.ndarray]:
+    """The first copy of an input row reads its words as it writes them; the other
+    copies need the whole row."""
+    (fh, fw), cf = p.factor, p.c // p.pe
+    k = _written(t, p.h * fh * p.w * fw * cf)
+    y, q = k // (p.w * fw * cf), k % (p.w * fw * cf)
+    iy, ox, c = y // fh, q // cf, q % cf
+    first = iy * p.w * cf + (ox // fw) * cf + np.where(ox % fw == 0, c + 1, cf)
+    read = np.where(y % fh == 0, first, (iy + 1) * p.w * cf)
+    return [np.where(k < 0, 0, read) / (p.h * p.w * cf)]
+
+
+def wino_out_need(p: WinoOutP, t: np.ndarray) -> list[np.ndarray]:
+    """Output rows leave after their row of tiles is in."""
+    k = _written(t, p.oh * p.ow * (p.mh // p.pe))
+    oy = k // (p.ow * (p.mh // p.pe))
+    return [np.where(k < 0, 0, oy // p.m + 1) / p.th]
+
+
+def _same(t: np.ndarray) -> list[np.ndarray]:
+    """A word read for each word written."""
+    return [np.asarray(t, np.float64)]
+
+
+def _fifo_need(p, t):
+    raise AssertionError("FIFOs belong to streams: they add no stage")
+
+
+# per stage kind, what it reads before it writes, from its record (tests/test_tables.py:
+# every kind has one)
+NEED = {
+    StageKind.AXIS_IN: lambda p, t: _same(t), StageKind.AXIS_OUT: lambda p, t: _same(t), StageKind.DWC: dwc_need,
+    StageKind.DUP: lambda p, t: _same(t), StageKind.SWG: swg_need,
+    StageKind.MVAU: lambda p, t: _per(t, p.vectors, p.mh // p.pe),
+    StageKind.SMVAU: lambda p, t: _per(t, p.vectors, p.mh // p.pe),
+    StageKind.WINDOW: lambda p, t: _per(t, p.pixels, p.c // p.pe),
+    StageKind.ADD: lambda p, t: _same(t) * 2, StageKind.THRESHOLD: lambda p, t: _same(t),
+    StageKind.CONCAT: concat_need, StageKind.UPSAMPLE: upsample_need,
+    StageKind.WINO_IN: lambda p, t: _per(t, p.tiles, (p.m + 2) ** 2 * (p.c // p.simd)),
+    StageKind.WINO_OUT: wino_out_need, StageKind.FIFO: _fifo_need,
+}
+
+
+def stage_need(st: Stage, t: np.ndarray) -> list[np.ndarray]:
+    rule = NEED.get(st.kind)
+    if rule is None:
+        raise EdgecError(f"stage '{st.name}': stage kind '{st.kind}' has no read schedule (dataflow.py: NEED)")
+    return rule(st.p, t)
+
+
+JOIN_GRID = 8192  # shares of a frame join_holds looks at
+JOIN_SLACK = 16  # words, beside two per stage between the fork and the join: output registers, skid
+
+
+def _branch_capacity(s: Stream, producer: dict[str, int], stages: list[Stage]) -> int:
+    """Elements the FIFOs before ``s`` on its own branch hold: back through the stages of
+    one input and one output (converters, activations, ...) to the fork."""
+    cap, i = 0, producer.get(s.name)
+    while i is not None and len(stages[i].ins) == 1 and len(stages[i].outs) == 1 and stages[i].ins[0].name in producer:
+        x = stages[i].ins[0]
+        cap += x.depth * x.per_word
+        i = producer[x.name]
+    return cap
+
+
+def _read(r: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """A reach ``r`` (sampled on the grid) at shares ``u``, rounded up to the grid."""
+    return r[np.ceil(np.clip(u, 0.0, 1.0) * JOIN_GRID - 1e-9).astype(np.int64)]
+
+
+def join_holds(stages: list[Stage]) -> None:
+    """Size the FIFOs of the branches that meet in a stage with several inputs (add,
+    concat). From the stream the branches share last (the fork's input), ``need``
+    composed along each branch gives the share of that stream read before the branch
+    reaches each share of its own frame. While the join waits for its latest input, the
+    fork must have passed that much on, and each other branch must take it in: its
+    stages read no more than they need, so it has got as far as the least share of it
+    that reads that much, and its FIFOs must hold the difference to what the join has
+    taken (up to a frame: no kernel reads past the frame it works on), or they fill, the
+    fork stops and the latest branch never gets what it waits for. What the FIFOs before
+    the join's input on that branch hold counts; the rest goes into ``Stream.hold`` of
+    the join's input."""
+    t = np.linspace(0.0, 1.0, JOIN_GRID + 1)
+    producer = {s.name: i for i, st in enumerate(stages) for s in st.outs}
+
+    def ancestors(s: Stream) -> set[str]:
+        seen, todo = set(), [s.name]
+        while todo:
+            n = todo.pop()
+            if n not in seen:
+                seen.add(n)
+                if n in producer:
+                    todo += [x.name for x in stages[producer[n]].ins]
+        return seen
+
+    for j, st in enumerate(stages):
+        if len(st.ins) < 2:
+            continue
+        shared = set.intersection(*(ancestors(s) for s in st.ins))
+        if not shared:
+            continue
+        fork = max(shared, key=lambda n: producer.get(n, -1))  # the last stream both branches read
+        reach, hops = {fork: t}, {fork: 0}
+        for later in stages[producer.get(fork, -1) + 1:j]:
+            came = [(_read(reach[x.name], u), hops[x.name])
+                    for x, u in zip(later.ins, stage_need(later, t)) if x.name in reach]
+            if came:
+                for o in later.outs:
+                    reach[o.name] = np.maximum.reduce([r for r, _ in came])
+                    hops[o.name] = max(h for _, h in came) + 1
+        needs = stage_need(st, t)
+        ahead = np.maximum.reduce([_read(reach[s.name], u) for s, u in zip(st.ins, needs)])
+        far = max(hops[s.name] for s in st.ins)
+        for s, u in zip(st.ins, needs):
+            r = reach[s.name]
+            can = t[np.minimum(np.searchsorted(r, ahead - 1e-12, side="left"), JOIN_GRID)]
+            lag = float(np.max(can - u)) + 2.0 / JOIN_GRID
+            need = int(np.ceil(lag * s.elems)) + (2 * (far - hops[s.name] + 1) + JOIN_SLACK) * s.per_word
+            need = min(need, s.elems) - _branch_capacity(s, producer, stages)
+            s.hold = max(0, -(-need // s.per_word))
 
 
 class _Builder:
@@ -531,8 +755,10 @@ class _Builder:
                 self._pool(n)
             elif n.op == Op.WINOGRAD:
                 self._winograd(n)
-            elif n.op == Op.ADD:
-                self._add(n)
+            elif n.op in (Op.ADD, Op.CONCAT):
+                self._join(n)
+            elif n.op == Op.UPSAMPLE:
+                self._upsample(n)
             elif n.op == Op.MULTI_THRESHOLD and not _fused(g, n):
                 self._threshold(n)
             elif n.op not in (Op.SLIDING_WINDOW, Op.FLATTEN, Op.MULTI_THRESHOLD):
@@ -543,6 +769,7 @@ class _Builder:
         beat = beat_bits(pe * x.type.bits)
         axis_out = Stream("out", x.type, pe, x.elems)
         self.add(StageKind.AXIS_OUT, "output", "output", "output", [x], [axis_out], AxisP(beat, x.words))
+        join_holds(self.stages)
         return Plan(self.stages, axis_in, axis_out, self.streams)
 
     def _act(self, n: Node) -> Node | None:
@@ -651,13 +878,29 @@ class _Builder:
         self.add(StageKind.WINDOW, n.name, n.name, n.name, [x], [o], rec, n)
         self.produce(n.name, o, n.name, n.name)
 
-    def _add(self, n: Node) -> None:
+    def _join(self, n: Node) -> None:
+        """Add or Concat: the two branches meet (each input forked off its tensor by
+        ``produce`` when read twice; join_holds sizes the FIFOs of the earlier one)."""
         pe = self.fold[n.name]["pe"]
         a = self.take(_resolve(self.g, n.inputs[0]), pe, n.name, n.name)
         b = self.take(_resolve(self.g, n.inputs[1]), pe, n.name, n.name)
-        o = self.stream(n.name, n.type, pe, a.elems)
-        self.add(StageKind.ADD, n.name, n.name, n.name, [a, b], [o],
-                 AddP(pe, a.type, b.type, o.type, o.words), n)
+        o = self.stream(n.name, n.type, pe, int(np.prod(n.shape)))
+        if n.op == Op.ADD:
+            kind, rec = StageKind.ADD, AddP(pe, a.type, b.type, o.type, o.words)
+        else:
+            c1 = self.g.node(n.inputs[0]).shape[-1]
+            kind, rec = StageKind.CONCAT, ConcatP(c1, n.shape[-1] - c1, pe, int(np.prod(n.shape[:-1])), a.type, b.type,
+                                                  o.type)
+        self.add(kind, n.name, n.name, n.name, [a, b], [o], rec, n)
+        self.produce(n.name, o, n.name, n.name)
+
+    def _upsample(self, n: Node) -> None:
+        pe = self.fold[n.name]["pe"]
+        x = self.take(_resolve(self.g, n.inputs[0]), pe, n.name, n.name)
+        h, w, c = self.g.node(n.inputs[0]).shape
+        o = self.stream(n.name, n.type, pe, int(np.prod(n.shape)))
+        self.add(StageKind.UPSAMPLE, n.name, n.name, n.name, [x], [o],
+                 UpsampleP(h, w, c, tuple(n.attrs["factor"]), pe, x.type), n)
         self.produce(n.name, o, n.name, n.name)
 
     def _threshold(self, n: Node) -> None:

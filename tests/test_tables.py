@@ -1,5 +1,6 @@
-"""One definition per stage kind: the cost model, the shared render context, the HLS and
-the RTL backend each keep one table keyed by dataflow.StageKind, every table covers the
+"""One definition per stage kind: the cycles and the read schedule (dataflow.py), the cost model, the
+shared render context, the HLS and the RTL backend each keep one table keyed by
+dataflow.StageKind, every table covers the
 whole enum, and a stage of a kind a table does not know fails loudly with an EdgecError
 that names it (instead of costing nothing or rendering nothing)."""
 import dataclasses
@@ -13,8 +14,8 @@ from edgec import dataflow
 from edgec.dataflow import StageKind, plan
 from edgec.ir.graph import Graph
 
-TABLES = {"dataflow.py CYCLES": dataflow.CYCLES, "cost/hw.py RESOURCES": hw.RESOURCES,
-          "backend/stages.py PARAMS": stages.PARAMS,
+TABLES = {"dataflow.py CYCLES": dataflow.CYCLES, "dataflow.py NEED": dataflow.NEED,
+          "cost/hw.py RESOURCES": hw.RESOURCES, "backend/stages.py PARAMS": stages.PARAMS,
           "backend/hls.py HLS": hls.HLS, "backend/rtl.py RTL": rtl.RTL}
 
 
@@ -40,7 +41,7 @@ def test_every_kind_of_a_plan_is_known(a_plan):
     assert all(isinstance(s.kind, StageKind) for s in a_plan.stages)
 
 
-@pytest.mark.parametrize("where", ["cost", "hls", "rtl"])
+@pytest.mark.parametrize("where", ["cost", "need", "hls", "rtl"])
 def test_an_unknown_stage_kind_fails_loudly(a_plan, where):
     p = dataclasses.replace(a_plan)
     p.stages = list(a_plan.stages)
@@ -49,6 +50,8 @@ def test_an_unknown_stage_kind_fails_loudly(a_plan, where):
     with pytest.raises(EdgecError, match=f"stage '{p.stages[i].name}'.*'lstm'"):
         if where == "cost":
             hw.stage_resources(p.stages[i])
+        elif where == "need":
+            dataflow.stage_need(p.stages[i], [0.0, 0.5, 1.0])
         elif where == "hls":
             hls.context(p, type("B", (), {"part": "x", "clock_mhz": 100.0})(), 1)
         else:

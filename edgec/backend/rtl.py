@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .. import resources
 from ..version import __version__
-from ..dataflow import Plan, fifo_depth
+from ..dataflow import Plan
 from . import rtl_mem
 from ..dataflow import StageKind
 from ..errors import EdgecError
@@ -74,7 +74,7 @@ def context(plan: Plan, mem: dict[str, list[str]]) -> RtlContext:
     first, last = plan.stages[0], plan.stages[-1]
     ins_var = c.s(first.outs[0]).var
     out_var = c.s(last.ins[0]).var
-    wires = [RWire(c.s(s).var, c.s(s).width, fifo_depth(s.words)) for s in plan.streams]
+    wires = [RWire(c.s(s).var, c.s(s).width, s.depth) for s in plan.streams]
     ctx = RtlContext(TOP, __version__, first.p.beat_bits, last.p.beat_bits, plan.in_stream.words,
                      plan.out_stream.words, ins_var,
                      first.outs[0].width, out_var, last.ins[0].width, wires)
@@ -173,6 +173,20 @@ def _add(st, h, ins, outs, ports):
     return "edgec_add", params, {}, [("a", ins[0] + "_c"), ("b", ins[1] + "_c"), ("m", outs[0] + "_p")]
 
 
+def _concat(st, h, ins, outs, ports):
+    p = h.p
+    params = [("C1", p["c1"]), ("C2", p["c2"]), ("PE", p["pe"]), *_itype(p["at"], "A"), *_itype(p["bt"], "B"),
+              ("OB", p["ot"].bits)]
+    return "edgec_concat", params, {}, [("a", ins[0] + "_c"), ("b", ins[1] + "_c"), ("m", outs[0] + "_p")]
+
+
+def _upsample(st, h, ins, outs, ports):
+    p = h.p
+    params = [("H", p["h"]), ("W", p["w"]), ("C", p["c"]), ("FH", p["fh"]), ("FW", p["fw"]), ("PE", p["pe"]),
+              ("B", p["t"].bits)]
+    return "edgec_upsample", params, {}, ports
+
+
 def _threshold(st, h, ins, outs, ports):
     p, a = h.p, h.act
     params = [("C", p["c"]), ("PE", p["pe"]), ("IB", p["it"].bits), ("IS", int(p["it"].signed)),
@@ -198,7 +212,8 @@ def _in_top(st, h, ins, outs, ports):
 # ports and the FIFOs are the top's own; tests/test_tables.py: every kind has an entry)
 RTL = {
     StageKind.MVAU: _mvau, StageKind.SMVAU: _smvau, StageKind.WINO_IN: _wino_in, StageKind.WINO_OUT: _wino_out,
-    StageKind.SWG: _swg, StageKind.WINDOW: _window, StageKind.ADD: _add, StageKind.THRESHOLD: _threshold,
+    StageKind.SWG: _swg, StageKind.WINDOW: _window, StageKind.ADD: _add, StageKind.CONCAT: _concat,
+    StageKind.UPSAMPLE: _upsample, StageKind.THRESHOLD: _threshold,
     StageKind.DWC: _dwc, StageKind.DUP: _dup, StageKind.AXIS_IN: _in_top, StageKind.AXIS_OUT: _in_top,
     StageKind.FIFO: _in_top,
 }

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..ir.types import Bipolar
-from ..dataflow import (Act, AddP, AxisP, DupP, DwcP, MvauP, Plan, SmvauP, Stage, StageKind, Stream, SwgP, ThresholdP,
-                        WindowP, WinoInP, WinoOutP, fifo_depth, index_bits, step_table, threshold_table)
+from ..dataflow import (Act, AddP, AxisP, ConcatP, DupP, DwcP, MvauP, Plan, SmvauP, Stage, StageKind, Stream, SwgP,
+                        ThresholdP, UpsampleP, WindowP, WinoInP, WinoOutP, index_bits, step_table, threshold_table)
 from ..errors import EdgecError
 from .words import sparse_stream
 
@@ -85,7 +85,7 @@ class Stages:
         self.vars: dict[str, HStream] = {}
         for i, s in enumerate([plan.in_stream, *plan.streams, plan.out_stream]):
             port = IN_PORT if s is plan.in_stream else OUT_PORT if s is plan.out_stream else f"st{i}"
-            self.vars[s.name] = HStream(port, s.name, CType.of(s.type), s.width, fifo_depth(s.words))
+            self.vars[s.name] = HStream(port, s.name, CType.of(s.type), s.width, s.depth)
 
     def s(self, st: Stream) -> HStream:
         return self.vars[st.name]
@@ -151,6 +151,15 @@ def _add(st, r: AddP):
     return dict(pe=r.pe, at=CType.of(r.at), bt=CType.of(r.bt), ot=CType.of(r.ot), words=r.words), None
 
 
+def _concat(st, r: ConcatP):
+    return dict(c1=r.c1, c2=r.c2, pe=r.pe, at=CType.of(r.at), bt=CType.of(r.bt), ot=CType.of(r.ot),
+                pixels=r.pixels), None
+
+
+def _upsample(st, r: UpsampleP):
+    return dict(h=r.h, w=r.w, c=r.c, fh=r.factor[0], fw=r.factor[1], pe=r.pe, t=CType.of(r.t)), None
+
+
 def _threshold(st, r: ThresholdP):
     return dict(c=r.c, pe=r.pe, it=CType.of(r.it), ot=CType.of(r.ot), vectors=r.vectors), \
         _hact(r.act, r.pe, r.c // r.pe)
@@ -180,8 +189,8 @@ def _fifo(st, r):
 PARAMS = {
     StageKind.AXIS_IN: _axis_in, StageKind.AXIS_OUT: _axis_out, StageKind.DWC: _dwc, StageKind.DUP: _dup,
     StageKind.SWG: _swg, StageKind.MVAU: _mvau, StageKind.SMVAU: _smvau, StageKind.WINDOW: _window,
-    StageKind.ADD: _add, StageKind.THRESHOLD: _threshold, StageKind.WINO_IN: _wino_in, StageKind.WINO_OUT: _wino_out,
-    StageKind.FIFO: _fifo,
+    StageKind.ADD: _add, StageKind.CONCAT: _concat, StageKind.UPSAMPLE: _upsample, StageKind.THRESHOLD: _threshold,
+    StageKind.WINO_IN: _wino_in, StageKind.WINO_OUT: _wino_out, StageKind.FIFO: _fifo,
 }
 
 

@@ -6,7 +6,10 @@ resources model the hw/rtl kernels as yosys `synth_xilinx -family xc7` maps them
 adder trees, accumulators, comparators and memories, at the widths the RTL uses); the
 coefficients were fitted to yosys 0.23 on the seven designs of benchmarks/synth.py: of
 their 99 stage and FIFO rows 93 come within 25% of yosys and 97 within 30% (the others:
-a depthwise window, -31%, and an 8-LUT threshold stage estimated at 16).
+a depthwise window, -31%, and an 8-LUT threshold stage estimated at 16). The concat and
+upsample rules were fitted to yosys 0.23 on 7 and 9 instances of their own (PE 1-16,
+2-8 bits, line buffers of 8 to 4,096 words): concat within 5% of its LUTs and 10% of its
+FFs, upsample within 18% and 10%, and the same block RAMs.
 
 Memories follow yosys's own choice for the xc7 (memory_libmap): a written memory goes to
 LUTRAM (RAM32M: 6 bits x 32 in 4 LUTs; RAM64M: 3 bits x 64) unless its block RAMs cost
@@ -19,7 +22,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ..dataflow import Plan, Stage, StageKind, fifo_depth, index_bits
+from ..dataflow import Plan, Stage, StageKind, index_bits
 from ..errors import EdgecError
 from ..ir.types import Bipolar
 
@@ -50,28 +53,32 @@ def bram18s(depth: int, width: int) -> int:
     return min(math.ceil(width / w) * math.ceil(depth / d) for d, w in BRAM18_ASPECTS)
 
 
-def _lutram_cells(depth: int, width: int) -> int:
-    """LUTs in RAM32M/RAM64M cells of a depth x width memory (one write, one read port)."""
+def _lutram_cells(depth: int, width: int, single_port: bool = False) -> int:
+    """LUTs in RAM32M/RAM64M cells of a depth x width memory (one write, one read port);
+    with ``single_port`` (one address for both) RAM64X1S/RAM128X1S/RAM256X1S, a bit each."""
     if depth <= 32:
         return 4 * math.ceil(width / 6)
+    if single_port:
+        return width * (math.ceil(depth / 64) if depth <= 256 else 4 * math.ceil(depth / 256))
     return 4 * math.ceil(depth / 64) * math.ceil(width / 3)
 
 
-def lutram_luts(depth: int, width: int) -> int:
-    """With the read multiplexer of a memory deeper than 64."""
-    return _lutram_cells(depth, width) + (width * (math.ceil(depth / 64) - 1) if depth > 64 else 0)
+def lutram_luts(depth: int, width: int, single_port: bool = False) -> int:
+    """With the read multiplexer of a memory deeper than 64 (256 single-port)."""
+    blocks = math.ceil(depth / (256 if single_port else 64))
+    return _lutram_cells(depth, width, single_port) + (width * (blocks - 1) if blocks > 1 else 0)
 
 
-def memory(depth: int, width: int, banks: int = 1) -> Res:
+def memory(depth: int, width: int, banks: int = 1, single_port: bool = False) -> Res:
     """``banks`` written memories of depth x width bits each: LUTRAM or block RAM,
-    whichever yosys's costs favour."""
+    whichever yosys's costs favour; ``single_port``: read at the address written."""
     if depth <= 0 or width <= 0:
         return Res()
     if depth == 1:
         return Res(FF=banks * width)
     b18 = bram18s(depth, width)
-    if LUTRAM_COST * _lutram_cells(depth, width) <= BRAM18_COST * b18:
-        return Res(LUT=banks * lutram_luts(depth, width))
+    if LUTRAM_COST * _lutram_cells(depth, width, single_port) <= BRAM18_COST * b18:
+        return Res(LUT=banks * lutram_luts(depth, width, single_port))
     return Res(BRAM36=banks * b18 / 2)
 
 
@@ -215,6 +222,31 @@ def _add(st: Stage) -> Res:
     return Res(LUT=4 + 1.5 * w, FF=2 + w)
 
 
+def _bits(n: int) -> int:
+    """Bits of a counter over ``n`` values."""
+    return max(1, (n - 1).bit_length())
+
+
+def _concat(st: Stage) -> Res:
+    """edgec_concat: the output register, fed from either input (each lane widened), and
+    the fold counter that picks the input."""
+    a = st.p
+    w = st.outs[0].width
+    cnt = _bits((a.c1 + a.c2) // a.pe)
+    return Res(LUT=9 + w + 2 * cnt, FF=2 + w + cnt)
+
+
+def _upsample(st: Stage) -> Res:
+    """edgec_upsample: the one-row line buffer (W*C/PE words, read and written at one
+    address: single-port LUTRAM or block RAM), the output register fed from the input or
+    the buffer, and the counters of row, column, fold, the repeats and the address."""
+    a = st.p
+    w = st.outs[0].width
+    cf = a.c // a.pe
+    cnt = sum(_bits(v) for v in (a.h, a.w, cf, *a.factor)) + _bits(a.w * cf)
+    return memory(a.w * cf, w, single_port=True) + Res(LUT=10 + 0.8 * w + 2 * cnt, FF=1 + w + 0.9 * cnt)
+
+
 def _threshold(st: Stage) -> Res:
     a = st.p
     nt, cb = _thresholds(a.act)
@@ -242,7 +274,8 @@ def _fifo_stage(st: Stage) -> Res:
 RESOURCES = {
     StageKind.AXIS_IN: _axis, StageKind.AXIS_OUT: _axis, StageKind.DWC: _dwc, StageKind.DUP: _dup,
     StageKind.SWG: _swg, StageKind.MVAU: _mvau, StageKind.SMVAU: _smvau, StageKind.WINDOW: _window,
-    StageKind.ADD: _add, StageKind.THRESHOLD: _threshold, StageKind.WINO_IN: _winograd,
+    StageKind.ADD: _add, StageKind.CONCAT: _concat, StageKind.UPSAMPLE: _upsample, StageKind.THRESHOLD: _threshold,
+    StageKind.WINO_IN: _winograd,
     StageKind.WINO_OUT: _winograd, StageKind.FIFO: _fifo_stage,
 }
 
@@ -257,7 +290,7 @@ def stage_resources(st: Stage) -> Res:
 def fifo(depth: int, width: int) -> Res:
     """One edgec_fifo of depth x width data bits (with tlast): its memory, pointers and count."""
     mem = memory(depth, width + 1)
-    lg = max(depth.bit_length() - 1, 1)
+    lg = max((depth - 1).bit_length(), 1)
     ctl = Res(LUT=7 * lg + 10, FF=4 * lg + 1)
     if mem.BRAM36:  # block RAM read through a bypass for a write to the address being read
         ctl = ctl + Res(LUT=20 + width + 1, FF=width + 1)
@@ -265,10 +298,10 @@ def fifo(depth: int, width: int) -> Res:
 
 
 def fifo_resources(plan: Plan) -> Res:
-    """The FIFO on every internal stream (dataflow.fifo_depth words)."""
+    """The FIFO on every internal stream (Stream.depth words: dataflow.fifo_depth)."""
     total = Res()
     for s in plan.streams:
-        total = total + fifo(fifo_depth(s.words), s.width)
+        total = total + fifo(s.depth, s.width)
     return total
 
 

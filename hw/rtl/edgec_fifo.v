@@ -1,6 +1,7 @@
 `timescale 1ns / 1ps
-// edgec RTL kernel library: synchronous FIFO of DEPTH (a power of two) AXI4-Stream beats
-// (data + last). Full throughput; tready is low only when full.
+// edgec RTL kernel library: synchronous FIFO of DEPTH >= 2 AXI4-Stream beats (data +
+// last; the network top uses powers of two up to 512 and multiples of 512 beyond, for the
+// branches into a join). Full throughput; tready is low only when full.
 module edgec_fifo #(
     parameter W = 8,
     parameter DEPTH = 2

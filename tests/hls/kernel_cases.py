@@ -348,7 +348,7 @@ def program(cases: list[Case]) -> str:
 
 def make_cases(seed: int) -> list[Case]:
     rng = np.random.default_rng(seed)
-    from . import cases_sparse, cases_winograd
+    from . import cases_sparse, cases_unet, cases_winograd
 
     makers = [mvau_case] * 12 + [swg_case] * 8 + [window_case] * 9 + [eltwise_case] * 6 + [stream_case] * 6
     cases = [m(i, rng) for i, m in enumerate(makers)]
@@ -357,4 +357,5 @@ def make_cases(seed: int) -> list[Case]:
     # the activations with signed steps, after the others (which keep their random draws)
     makers = [mvau_case] * 8 + [window_case] * 3 + [eltwise_case] * 3
     cases += [m(len(cases) + k, rng, steps=True) for k, m in enumerate(makers)]
-    return cases + cases_sparse.make_steps(rng, len(cases))
+    cases += cases_sparse.make_steps(rng, len(cases))
+    return cases + cases_unet.make(rng, len(cases))  # concat and upsample, after the others' draws

@@ -9,7 +9,7 @@ import pytest
 
 from edgec import resources, tools
 
-from . import cases_sparse, cases_winograd, sweep
+from . import cases_sparse, cases_unet, cases_winograd, sweep
 
 SIMS = ["icarus", "verilator"]
 
@@ -49,7 +49,7 @@ LINT_PARAMS = {
                      "-GKIND=2 -GXB=2 -GXS=1 -GWB=4 -GSIMD=4 -GMW=8 -GAB=6", "-GKIND=0 -GXB=2 -GWB=2",
                      "-GKIND=1 -GXB=3 -GXS=1 -GWB=1 -GNT=3 -GOB=2 -GSIMD=2 -GPE=2 -GMH=8 -GSIGNED_STEPS=1",
                      "-GKIND=0 -GXB=1 -GXBIP=1 -GWB=1 -GNT=2 -GBIPOLAR=1 -GOB=1 -GSIGNED_STEPS=1"],
-    "edgec_fifo.v": ["", "-GDEPTH=8"],
+    "edgec_fifo.v": ["", "-GDEPTH=8", "-GDEPTH=12", "-GDEPTH=1536"],
     "edgec_dwc.v": ["", "-GIN_E=3 -GOUT_E=2 -GB=4"],
     "edgec_skid.v": [""],
     "edgec_swg.v": ["", "-GIH=1 -GIW=1 -GC=3 -GKH=1 -GKW=1 -GPT=0 -GPL=0 -GPB=0 -GPR=0", "-GKH=1 -GKW=1 -GSH=2 -GSW=2",
@@ -69,6 +69,7 @@ LINT_PARAMS = {
 
 LINT_PARAMS.update(cases_winograd.LINT_PARAMS)
 LINT_PARAMS.update(cases_sparse.LINT_PARAMS)
+LINT_PARAMS.update(cases_unet.LINT_PARAMS)
 
 
 @pytest.mark.parametrize("name", sorted(LINT_PARAMS))

@@ -8,6 +8,7 @@
 #include "smvau.h"
 #include "streams.h"
 #include "swg.h"
+#include "upsample.h"
 #include "window.h"
 #include "winograd.h"
 

@@ -1,5 +1,6 @@
-// edgec HLS kernel library: elementwise stages — the residual add and a stand-alone
-// multi-threshold activation. PE elements per word, one word per iteration.
+// edgec HLS kernel library: elementwise stages — the residual add, the concatenation of
+// two branches along channels and a stand-alone multi-threshold activation. PE elements
+// per word, one word per iteration.
 #ifndef EDGEC_ELTWISE_H
 #define EDGEC_ELTWISE_H
 
@@ -27,6 +28,38 @@ void add(hls::stream<ap_uint<PE * AT::bits> > &a, hls::stream<ap_uint<PE * BT::b
             OT::put(o, pe, s);
         }
         out.write(o);
+    }
+}
+
+// Concatenation along channels of two (PIXELS, C1) and (PIXELS, C2) streams into (PIXELS,
+// C1 + C2): per pixel C1/PE words of a, then C2/PE words of b, each element widened to OT
+// (a bipolar element becomes -1 or +1). PIXELS * (C1 + C2) / PE iterations per frame.
+template <unsigned C1, unsigned C2, unsigned PE, class AT, class BT, class OT, unsigned PIXELS, int ID>
+void concat(hls::stream<ap_uint<PE * AT::bits> > &a, hls::stream<ap_uint<PE * BT::bits> > &b,
+            hls::stream<ap_uint<PE * OT::bits> > &out, unsigned frames) {
+    const unsigned CF1 = C1 / PE, CF = (C1 + C2) / PE;
+    const unsigned long long TRIP = (unsigned long long)PIXELS * CF;
+    unsigned cf = 0;
+    for (unsigned long long i = 0; i < frames * TRIP; i++) {
+#pragma HLS PIPELINE II = 1
+#pragma HLS LOOP_TRIPCOUNT min = TRIP max = TRIP
+        EDGEC_TICK(ID);
+        ap_uint<PE * OT::bits> o;
+        if (cf < CF1) {
+            ap_uint<PE * AT::bits> x = a.read();
+            for (unsigned pe = 0; pe < PE; pe++) {
+#pragma HLS UNROLL
+                OT::put(o, pe, AT::get(x, pe));
+            }
+        } else {
+            ap_uint<PE * BT::bits> y = b.read();
+            for (unsigned pe = 0; pe < PE; pe++) {
+#pragma HLS UNROLL
+                OT::put(o, pe, BT::get(y, pe));
+            }
+        }
+        out.write(o);
+        if (++cf == CF) cf = 0;
     }
 }
 

@@ -1,0 +1,77 @@
+"""Random cases of the U-Net kernels (hw/hls/edgec/eltwise.h: concat, upsample.h: upsample)
+for the HLS sweep (tests/hls/kernel_cases.py); the problems are shared with the RTL sweep
+(tests/rtl/cases_unet.py). Expected outputs come from edgec/ir/ref.py (Op.CONCAT,
+Op.UPSAMPLE), several frames per case so that every counter wraps."""
+from __future__ import annotations
+
+import numpy as np
+
+from edgec import dataflow as D
+from edgec.backend.hls import CType
+from edgec.ir import ref
+from edgec.ir.ops import Op
+from edgec.ir.types import Bipolar, IntType, join_type
+
+
+def ir_type(t: CType):
+    return Bipolar() if t.bipolar else IntType(t.bits, t.signed)
+
+
+def concat_problem(i: int, rng, frames: int = 2) -> dict:
+    """Two (frames*pixels, C1) and (.., C2) maps of random types (bipolar among them), PE
+    dividing both, and their concatenation in the joined type (ir/types.py: join_type)."""
+    from .kernel_cases import divisor, rand_codes, rand_type
+
+    pixels, c1, c2 = int(rng.integers(1, 5)), int(rng.integers(1, 9)), int(rng.integers(1, 9))
+    if i == 0:  # a rank-1 join of two vectors (one pixel) with a wide common PE
+        pixels, c1, c2 = 1, 4 * int(rng.integers(1, 4)), 4 * int(rng.integers(1, 3))
+    pe = divisor(rng, int(np.gcd(c1, c2)))
+    at = CType(1, True, True) if i == 1 else rand_type(rng)
+    bt = CType(1, True, True) if i in (1, 2) else rand_type(rng)
+    ot = CType.of(join_type(ir_type(at), ir_type(bt)))
+    a = rand_codes(rng, at, (frames * pixels, c1))
+    b = rand_codes(rng, bt, (frames * pixels, c2))
+    return dict(pixels=pixels, c1=c1, c2=c2, pe=pe, at=at, bt=bt, ot=ot, a=a, b=b, frames=frames,
+                y=ref.RULES[Op.CONCAT](None, [a, b]))
+
+
+def upsample_problem(i: int, rng, frames: int = 2) -> dict:
+    """A (frames, H, W, C) map of a random type, whole factors (1 among them) and PE."""
+    from .kernel_cases import divisor, rand_codes, rand_type
+
+    h, w, c = int(rng.integers(1, 5)), int(rng.integers(1, 6)), int(rng.integers(1, 7))
+    fh, fw = [(2, 2), (1, 3), (3, 1), (1, 1)][i] if i < 4 else (int(rng.integers(1, 4)), int(rng.integers(1, 4)))
+    pe = c if i == 5 else divisor(rng, c)
+    t = rand_type(rng)
+    x = rand_codes(rng, t, (frames, h, w, c))
+    node = type("N", (), {"attrs": {"factor": (fh, fw)}})()
+    return dict(h=h, w=w, c=c, fh=fh, fw=fw, pe=pe, t=t, x=x, frames=frames,
+                y=ref.RULES[Op.UPSAMPLE](node, [x]))
+
+
+def make(rng, start: int) -> list:
+    from .kernel_cases import Case, _io, arr, et
+
+    cases = []
+    for k in range(8):
+        i = start + len(cases)
+        p = concat_problem(k, rng)
+        c1, c2, pe, at, bt, ot, frames = p["c1"], p["c2"], p["pe"], p["at"], p["bt"], p["ot"], p["frames"]
+        pre, post = _io(i, at, pe, p["a"], ot, pe, sin="ina")
+        pre_b = (f"{arr(f'y{i}', p['b'])}\n    hls::stream<ap_uint<{pe * bt.bits}> > inb;\n"
+                 f"    push<{pe}, {et(bt)} >(inb, y{i}, {p['b'].size});")
+        code = (f"{pre}\n    {pre_b}\n    edgec::concat<{c1}, {c2}, {pe}, {et(at)}, {et(bt)}, {et(ot)}, {p['pixels']}, "
+                f"{i}>(ina, inb, out, {frames});\n    {post}")
+        cases.append(Case(f"concat c={c1}+{c2} pe={pe} {at}|{bt}->{ot}", code, p["y"],
+                          frames * D.CYCLES[D.StageKind.CONCAT](D.ConcatP(c1, c2, pe, p["pixels"], ir_type(at),
+                                                                          ir_type(bt), ir_type(ot)))))
+    for k in range(8):
+        i = start + len(cases)
+        p = upsample_problem(k, rng)
+        h, w, c, fh, fw, pe, t, frames = p["h"], p["w"], p["c"], p["fh"], p["fw"], p["pe"], p["t"], p["frames"]
+        pre, post = _io(i, t, pe, p["x"], t, pe)
+        code = (f"{pre}\n    edgec::upsample<{h}, {w}, {c}, {fh}, {fw}, {pe}, {et(t)}, {i}>(in, out, {frames});"
+                f"\n    {post}")
+        cases.append(Case(f"upsample {h}x{w}x{c} x{fh}x{fw} pe={pe} {t}", code, p["y"],
+                          frames * D.CYCLES[D.StageKind.UPSAMPLE](D.UpsampleP(h, w, c, (fh, fw), pe, ir_type(t)))))
+    return cases
