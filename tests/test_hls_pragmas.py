@@ -6,7 +6,8 @@ library change cannot drop them silently:
 - each mvau partitions its weights by PE and its accumulators completely; the top
   partitions every activation's thresholds by PE lane and threshold and its negation
   flags by lane (an activation with signed steps: its falling-step flags like the
-  thresholds), and each depthwise stage's weights by lane;
+  thresholds), and each depthwise stage's weights by lane; the upsample's line buffer
+  keeps its true read-after-write distance;
 - the dataflow region is canonical: every stage call passes the top's `frames` and named
   streams and constants, no computed expressions or temporaries;
 - one BIND_OP per function body; AP_INT_MAX_W covers every ap_int/ap_uint width.
@@ -21,6 +22,7 @@ from edgec.examples import digits
 
 from .nets import ConvNet, trained
 from .test_csim import build_with_signed_steps
+from .test_unet import unet_qonnx
 
 
 def _bodies(text: str, head: re.Pattern):
@@ -76,6 +78,11 @@ def library_problems(lib: str) -> list[str]:
                      "#pragma HLS DEPENDENCE variable = buf inter RAW distance = SF true"):
             if need not in mv:
                 probs.append(f"mvau: missing `{need}`")
+    up = next((b for m, b in _bodies(lib, FUNC) if m.group(1) == "upsample"), None)
+    if up is None:
+        probs.append("no upsample() in the library")
+    elif "#pragma HLS DEPENDENCE variable = row inter RAW distance = DIST true" not in up:
+        probs.append("upsample: missing the line buffer's DEPENDENCE")
     return probs
 
 
@@ -146,10 +153,11 @@ def builds(tmp_path_factory):
         "wino": build(net, d / "wino", input_shape=(1, 8, 8), preset="w2a2", calib=cx, winograd="f2", prune=0.5,
                       sparse="on", finetune_epochs=0, progress=None).out,
         "steps": build_with_signed_steps(net, d / "steps", input_shape=(1, 8, 8), preset="int4", calib=cx).out,
+        "unet": build(str(unet_qonnx(d / "unet.onnx")), d / "unet", progress=None).out,
     }
 
 
-@pytest.mark.parametrize("name", ["example", "conv", "wino", "steps"])
+@pytest.mark.parametrize("name", ["example", "conv", "wino", "steps", "unet"])
 def test_generated_hls_has_the_pragmas_the_cycle_counts_need(builds, name):
     hls = builds[name] / "hls"
     assert problems(hls) == []
@@ -159,12 +167,16 @@ def test_generated_hls_has_the_pragmas_the_cycle_counts_need(builds, name):
         assert ".dn complete dim = 3" in (hls / "top.cpp").read_text()
         assert re.search(r"typedef edgec::DepthwiseOp<[^;]*, true > > op_\d+_t;", (hls / "weights.h").read_text())
     assert "edgec::Thresholds" in (hls / "weights.h").read_text()
+    if name == "unet":
+        assert "edgec::upsample<" in (hls / "top.cpp").read_text() and "edgec::concat<" in (hls / "top.cpp").read_text()
 
 
 @pytest.mark.parametrize("mutation", [
     ("edgec/mvau.h", "#pragma HLS ARRAY_PARTITION variable = weights complete dim = 1\n", "", "mvau: missing"),
     ("edgec/streams.h", "#pragma HLS LOOP_TRIPCOUNT min = TRIP max = TRIP\n", "", "no LOOP_TRIPCOUNT"),
     ("edgec/swg.h", "#pragma HLS PIPELINE II = 1\n", "#pragma HLS PIPELINE II = 2\n", "neither pipelined"),
+    ("edgec/upsample.h", "#pragma HLS DEPENDENCE variable = row inter RAW distance = DIST true\n", "",
+     "upsample: missing"),
     ("top.cpp", "complete dim = 3\n", "complete dim = 2\n", "not partitioned in dim 3"),
     ("top.cpp", ", frames);", ", (unsigned long long)frames * 2);", "non-canonical"),
     ("edgec/mvau.h", "op = mul impl = fabric\n",
