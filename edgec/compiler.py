@@ -364,7 +364,9 @@ def _emit(o: BuildOptions, g: Graph, src: Source, name: str, tmp: Path, progress
     sim = sim_backend.load(tmp / "sim")
     # testbench data: the first evaluation inputs, or random codes
     vec = test_codes({}, sim, None if src.eval_x is None else src.eval_x[:TB_FRAMES], TB_FRAMES, o.seed)
-    hls_backend.emit(plan, brd, tmp / "hls", vec, sim.forward(vec))
+    step = sim_backend.batch_size(g)  # a large map: a few frames at a time, in bounded memory
+    hls_backend.emit(plan, brd, tmp / "hls", vec, np.concatenate([sim.forward(vec[i : i + step])
+                                                                  for i in range(0, len(vec), step)]))
     axis = {w: hls_backend.stream_layout(plan, w) for w in ("in", "out")}
     progress("emitting the RTL network")
     rtl_backend.emit(plan, tmp / "rtl")

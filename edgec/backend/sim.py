@@ -1,6 +1,7 @@
 """Graph -> typed render context -> templates/sim/model.py.j2 (+ kernels.py, weights.npz)."""
 from __future__ import annotations
 
+import math
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,6 +65,16 @@ class SimContext:
     steps: list[SimStep] = field(default_factory=list)
 
 
+SIM_MEMORY = 1 << 30  # bytes the simulator's tensors (int64) may hold at once, about
+
+
+def batch_size(g: Graph) -> int:
+    """Inputs per simulator batch: 256, fewer when every tensor of a batch (the simulator
+    keeps them all while it runs one) would hold more than SIM_MEMORY bytes."""
+    per_vector = 8 * sum(math.prod(n.shape) for n in g.nodes)
+    return max(1, min(256, SIM_MEMORY // max(per_vector, 1)))
+
+
 def context(g: Graph, name: str) -> SimContext:
     ranges = value_ranges(g)
     var = {g.input.name: "t0"}
@@ -95,7 +106,8 @@ def context(g: Graph, name: str) -> SimContext:
             s.kernel = tuple(a["factor"])
         steps.append(s)
     return SimContext(name, __version__, list(g.meta["input_shape"]), list(g.meta["output_shape"]),
-                      input_spec(g.meta["input_quant"]), *layouts(g), var[g.output], 256, g.input.name, steps)
+                      input_spec(g.meta["input_quant"]), *layouts(g), var[g.output], batch_size(g), g.input.name,
+                      steps)
 
 
 def layouts(g: Graph) -> tuple[str, str, list]:
