@@ -303,9 +303,10 @@ def test_brevitas_topologies_equal_qonnx_on_every_activation(tmp_path, name):
     sv = rep["sim_vs_reference"]
     # the ResNet's power-of-two requantization lands many values exactly on k + 0.5, where qonnx's float32
     # arithmetic may fall either side (5.4999995 for 5.5): those vectors are ties, counted apart (design.md §4)
-    # so does MobileNet's (29 tensors): 3 of 29 vectors met such a tie when this was written
+    # so does MobileNet's (29 tensors): 29-37 of 100 vectors (ResNet) and 10-31 of 1,000 (MobileNet) in
+    # benchmarks/real_models.py; the build checks few inputs of such nets (report.reference_vectors), 5 of 10 once
     deep = name.startswith("a2q") or "mobilenet" in name
-    max_ties = sv["vectors"] // 3 if deep else sv["vectors"] // 100
+    max_ties = sv["vectors"] // 2 if deep else sv["vectors"] // 100
     assert sv["mismatches"] == 0 and sv["tensors"] >= 1 and sv["ties"] <= max_ties, sv
     if name.startswith("a2q"):
         assert rep["input_quantizer"]["source"] == "calibration"
