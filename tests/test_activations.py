@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from edgec.backend.sim import input_spec
+from edgec.cost.counts import layer_rows
 from edgec.cost.lowering import POLICY
 from edgec.frontend.lower import lower
 from edgec.frontend.normalize import normalized
@@ -85,7 +86,7 @@ def _lowered_equals_reference(g, x, wbits, abits):
         ir = fn(ir)
     got = ref.run(ir, codes)[ir.output]
     np.testing.assert_array_equal(got.transpose(0, 3, 1, 2) if got.ndim == 4 else got, want)
-    return q
+    return q, ir
 
 
 @pytest.mark.parametrize("name", MODULES)
@@ -99,7 +100,10 @@ def test_pytorch_activations(name):
         want = m.double()(torch.as_tensor(x)).numpy()
     np.testing.assert_allclose(float_forward(g, x), want, rtol=1e-9, atol=1e-9)  # f as PyTorch computes it
     for wbits, abits in ((4, 4), (2, 2), (3, 5)):
-        _lowered_equals_reference(g, x, wbits, abits)
+        _, ir = _lowered_equals_reference(g, x, wbits, abits)
+        # the report's layer table names the activation each layer's thresholds carry out
+        acts = [r["act"].split("/")[0] for r in layer_rows(ir) if r["op"] == "MatMul"]
+        assert acts == [MODULES[name][1]] * 3 + ["-"], acts
 
 
 def _import_onnx(path):
@@ -126,7 +130,7 @@ def test_int8_agrees_with_the_float_model(name):
     m = _net(name)
     g = import_torch(m, SHAPE)
     x = _x(400, 1)
-    q = _lowered_equals_reference(g, x, 8, 8)
+    q, _ = _lowered_equals_reference(g, x, 8, 8)
     with torch.no_grad():
         _, y, _ = FakeQuantModel(q)(x)
     y, f = y.numpy(), float_forward(g, x)

@@ -102,7 +102,7 @@ def make(g, qnet, board, quant: dict, sim_dir, eval_x, eval_y, progress, float_g
     return rep
 
 
-COLUMNS = [("layer", "layer"), ("op", "op"), ("kernel", "kernel"), ("in_shape", "in"), ("out_shape", "out"),
+COLUMNS = [("layer", "layer"), ("op", "op"), ("kernel", "kernel"), ("act", "act"), ("in_shape", "in"), ("out_shape", "out"),
            ("params", "params"), ("macs", "MACs"), ("bitops", "bit-ops"), ("wbits", "W"), ("abits", "A"),
            ("acc_bits", "acc")]
 
@@ -130,7 +130,7 @@ def _grid(columns, rows, total, right_from) -> list[str]:
 
 
 def table(rep: dict) -> str:
-    lines = _grid(COLUMNS, rep["layers"], {"layer": "total", **rep["totals"]}, 5)
+    lines = _grid(COLUMNS, rep["layers"], {"layer": "total", **rep["totals"]}, 6)
     if "hardware" in rep:
         h = rep["hardware"]
         lines += [""] + _grid(HW_COLUMNS, h["stages"], {"stage": "total (with DMA and FIFOs)", **h["total"]}, 2)

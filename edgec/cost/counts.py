@@ -60,10 +60,14 @@ def layer_rows(g: Graph) -> list[dict]:
             row["bitops"] = row["macs"] * wb * int_type_for(*n.attrs["v_range"]).bits
         cons = g.consumers(n.name)
         if len(cons) == 1 and cons[0].op == Op.MULTI_THRESHOLD:
-            row["thresholds"] = int(cons[0].params["thresholds"].shape[1])
-            row["out_type"] = str(cons[0].type)
+            t = cons[0]
+            row["thresholds"] = int(t.params["thresholds"].shape[1])
+            row["out_type"] = str(t.type)
+            # the activation the thresholds carry out (ir/act.py kinds; signed steps when it falls)
+            row["act"] = t.attrs.get("act", "thresholds") + ("/steps" if t.params.get("steps") is not None else "")
         else:
             row["out_type"] = str(n.type)
+            row["act"] = "-"
         rows.append(row)
     return rows
 
