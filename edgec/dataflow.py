@@ -206,6 +206,7 @@ class AddP:
     bt: Type
     ot: Type
     words: int
+    shift: tuple = (0, 0)  # out = (a << sa) + (b << sb)
 
 
 @dataclass(frozen=True)
@@ -886,7 +887,7 @@ class _Builder:
         b = self.take(_resolve(self.g, n.inputs[1]), pe, n.name, n.name)
         o = self.stream(n.name, n.type, pe, int(np.prod(n.shape)))
         if n.op == Op.ADD:
-            kind, rec = StageKind.ADD, AddP(pe, a.type, b.type, o.type, o.words)
+            kind, rec = StageKind.ADD, AddP(pe, a.type, b.type, o.type, o.words, tuple(n.attrs.get("shift", (0, 0))))
         else:
             c1 = self.g.node(n.inputs[0]).shape[-1]
             kind, rec = StageKind.CONCAT, ConcatP(c1, n.shape[-1] - c1, pe, int(np.prod(n.shape[:-1])), a.type, b.type,

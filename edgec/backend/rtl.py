@@ -169,7 +169,8 @@ def _window(st, h, ins, outs, ports):
 def _add(st, h, ins, outs, ports):
     p = h.p
     params = [("PE", p["pe"]), ("AB", p["at"].bits), ("AS", int(p["at"].signed)), ("BB", p["bt"].bits),
-              ("BS", int(p["bt"].signed)), ("OB", p["ot"].bits)]
+              ("BS", int(p["bt"].signed)), ("OB", p["ot"].bits)] + \
+        ([("SA", p["sa"]), ("SB", p["sb"])] if p["sa"] or p["sb"] else [])
     return "edgec_add", params, {}, [("a", ins[0] + "_c"), ("b", ins[1] + "_c"), ("m", outs[0] + "_p")]
 
 

@@ -104,6 +104,8 @@ def context(g: Graph, name: str) -> SimContext:
             s.order = a["order"]
         elif n.op == Op.UPSAMPLE:
             s.kernel = tuple(a["factor"])
+        elif n.op == Op.ADD and any(a.get("shift", (0, 0))):
+            s.kernel = tuple(a["shift"])
         steps.append(s)
     return SimContext(name, __version__, list(g.meta["input_shape"]), list(g.meta["output_shape"]),
                       input_spec(g.meta["input_quant"]), *layouts(g), var[g.output], batch_size(g), g.input.name,

@@ -148,7 +148,8 @@ def _window(st, r: WindowP):
 
 
 def _add(st, r: AddP):
-    return dict(pe=r.pe, at=CType.of(r.at), bt=CType.of(r.bt), ot=CType.of(r.ot), words=r.words), None
+    return dict(pe=r.pe, at=CType.of(r.at), bt=CType.of(r.bt), ot=CType.of(r.ot), words=r.words,
+                sa=r.shift[0], sb=r.shift[1]), None
 
 
 def _concat(st, r: ConcatP):

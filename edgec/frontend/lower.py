@@ -10,7 +10,7 @@ from ..ir.ops import Op
 from ..ir.types import Bipolar, IntType, join_type, window_type
 from .fgraph import model_input_shape
 from .qmodel import FakeQuantModel
-from .qnet import ActQuant, QNet
+from .qnet import ActQuant, QNet, join_shifts
 
 
 def _hwc(shape):
@@ -34,6 +34,8 @@ def segment_arrays(qnet: QNet) -> dict[str, tuple]:
     with torch.no_grad():
         for s in qnet.segments:
             s_in = qnet.quant_of(s.compute.inputs[0]).scale
+            if s.compute.op == "add":
+                s_in = join_shifts(s.compute, *(qnet.quant_of(i).scale for i in s.compute.inputs))[1]
             codes, a, c0 = m.segment_affine(s, s_in)
             codes = None if codes is None else np.rint(codes.numpy()).astype(np.int64)
             out[s.name] = (codes, a.numpy().copy(), c0.detach().numpy().copy())
@@ -95,7 +97,9 @@ def lower(qnet: QNet) -> Graph:
                                      {"groups": 1, "layer": n.name, "wq": qnet.segment_by_compute(n.name).wq.label},
                                      {"weight": arrays[n.name][0]}))
         elif n.op == "add":
-            alias[n.name] = add(Node(n.name, Op.ADD, src, shape, IntType(32, True), {"layer": n.name}))
+            shift = join_shifts(n, *(qnet.quant_of(i).scale for i in n.inputs))[0]
+            alias[n.name] = add(Node(n.name, Op.ADD, src, shape, IntType(32, True),
+                                     {"layer": n.name, **({"shift": shift} if any(shift) else {})}))
         elif n.op == "maxpool":
             t = types[src[0]]
             alias[n.name] = add(Node(n.name, Op.MAX_POOL, src, shape, t, {

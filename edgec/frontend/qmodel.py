@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from .fgraph import FGraph, FNode, channels_first, flatten_order
-from .qnet import QNet, Segment, WeightQuant
+from .qnet import QNet, Segment, WeightQuant, join_shifts
 
 
 def _conv(n: FNode, x, w, b=None):
@@ -250,6 +250,8 @@ class FakeQuantModel(torch.nn.Module):
             seg = q.segment_of(n.name)
             if n.op in ("conv", "linear", "add"):
                 s_in = scales[n.inputs[0]]
+                if n.op == "add":  # inputs of scales 2^k apart: the sum at the finer one
+                    shift, s_in = join_shifts(n, scales[n.inputs[0]], scales[n.inputs[1]])
                 codes, a, c0 = self.segment_affine(q.segment_by_compute(n.name), s_in)
                 seg_c = q.segment_by_compute(n.name)
                 if n.op == "conv" and seg_c.winograd:
@@ -259,7 +261,7 @@ class FakeQuantModel(torch.nn.Module):
                 elif n.op == "linear":
                     acc = F.linear(ins[0], codes)
                 else:
-                    acc = ins[0] + ins[1]
+                    acc = ins[0] * 2.0 ** shift[0] + ins[1] * 2.0 ** shift[1]
                 shape = (1, -1) + (1,) * (acc.dim() - 2)
                 vals[n.name] = (acc, a.view(shape), c0.view(shape))
             elif n.op in ("bn", "relu", "act"):

@@ -21,6 +21,31 @@ from .fgraph import ACTIVATIONS, FGraph, FNode
 PASS_THROUGH = ("maxpool", "avgpool", "gap", "flatten", "upsample", "concat")  # concat: its inputs share one quantizer
 
 
+def add_shifts(sa, sb):
+    """The shifts (ka, kb) of an Add whose inputs have scales ``sa`` and ``sb`` (floats or
+    per-channel arrays) a whole power of two apart — sum = (a << ka) + (b << kb) at the finer
+    scale, which is returned too — or None when the ratio is not one power of two."""
+    sa, sb = np.asarray(sa, np.float64), np.asarray(sb, np.float64)
+    fine = np.minimum(sa, sb)
+    ks = []
+    for s in (sa, sb):
+        r = s / fine
+        k = np.rint(np.log2(r))
+        if not (np.all(k == k.flat[0]) and np.all(np.ldexp(1.0, k.astype(int)) == r)):
+            return None
+        ks.append(int(k.flat[0]))
+    return (ks[0], ks[1]), fine
+
+
+def join_shifts(n, sa: float, sb: float) -> tuple[tuple[int, int], float]:
+    """add_shifts of the Add ``n`` (an FNode), or an error naming it."""
+    r = add_shifts(sa, sb)
+    if r is None:
+        raise node_error(n.name, n.source_op or n.op, f"adds tensors of scales {sa:g} and {sb:g}, not a power of "
+                         "two apart; quantize both branches with one shared quantizer")
+    return r[0], float(r[1])
+
+
 @dataclass
 class ActQuant:
     """Codes of a tensor: ``bipolar`` (values +-1, real = scale * code) or integer

@@ -28,6 +28,7 @@ from ..ir.ref import round_to_int
 from ..ir.types import Bipolar, IntType, join_type, window_type
 from ..ir.act import shape as act_shape
 from .fgraph import input_attrs, unique_name
+from .qnet import add_shifts
 from .onnx_import import (_BATCH, _FUSED, _ONNX_OPS, ACT_OPS, HEAD_OPS, LAYOUT_OPS, _Builder, _attrs, _check_2d,
                           _fold, _input_shape, _is_const, _opset, _pads, as_2d, flatten_axis_ok, head_error, head_step,
                           layout_transpose, load_onnx, onnx_act, resize_factor, single_input, squeezes_to_features,
@@ -461,12 +462,18 @@ def _add_tensors(b, x: Lin, y: Lin) -> Lin:
     if x.relu or y.relu or x.shape != y.shape:
         raise b.fail(f"adds tensors of shapes {list(x.shape)} and {list(y.shape)}; both must have the same "
                      "shape and be quantized")
-    if not np.allclose(x.a, y.a, rtol=1e-6, atol=0):
-        raise b.fail(f"adds tensors of different scales ({_scalar(x.a) or 'per channel'} and "
-                     f"{_scalar(y.a) or 'per channel'}); quantize both branches with one shared quantizer")
     name = b.name(b.node.output[0])
-    b.add(Node(name, Op.ADD, [x.t, y.t], _hwc(x.shape), IntType(32, True), {"layer": name}))
-    return Lin(name, x.a.copy(), x.c0 + y.c0, x.shape, name)
+    if np.allclose(x.a, y.a, rtol=1e-6, atol=0):
+        b.add(Node(name, Op.ADD, [x.t, y.t], _hwc(x.shape), IntType(32, True), {"layer": name}))
+        return Lin(name, x.a.copy(), x.c0 + y.c0, x.shape, name)
+    r = add_shifts(x.a, y.a)  # scales 2^k apart (e.g. branches of different bits): exact on the finer scale
+    if r is None:
+        raise b.fail(f"adds tensors of scales ({_scalar(x.a) or 'per channel'} and {_scalar(y.a) or 'per channel'}) "
+                     "that are neither equal nor a power of two apart; quantize both branches with one shared "
+                     "quantizer")
+    (ka, kb), fine = r
+    b.add(Node(name, Op.ADD, [x.t, y.t], _hwc(x.shape), IntType(32, True), {"layer": name, "shift": (ka, kb)}))
+    return Lin(name, np.broadcast_arrays(fine, x.a, y.a)[0].copy(), x.c0 + y.c0, x.shape, name)
 
 
 def _batchnorm(b, a):

@@ -218,7 +218,8 @@ def quantize(g: FGraph, calib_x: np.ndarray, cfg: QuantConfig) -> QNet:
 
 
 def _share_add_scales(q: QNet) -> None:
-    """Give the quantizers that meet in an Add or a Concat one scale (the larger range wins)."""
+    """Give the quantizers that meet in an Add or a Concat one scale (the larger range wins),
+    or, for an Add of branches of different bits, scales a power of two apart."""
     g = q.graph
 
     def owner(t: str) -> str:
@@ -234,20 +235,26 @@ def _share_add_scales(q: QNet) -> None:
             t = parent[t]
         return t
 
-    joins = [s.compute for s in q.segments if s.compute.op == "add"] + [n for n in g.nodes if n.op == "concat"]
+    concats = [n for n in g.nodes if n.op == "concat"]
+    joins = [s.compute for s in q.segments if s.compute.op == "add"] + concats
     for n in joins:
         a, b = (owner(i) for i in n.inputs)
         parent[find(a)] = find(b)
     groups: dict[str, list[str]] = {}
     for t in list(parent):
         groups.setdefault(find(t), []).append(t)
-    for members in groups.values():
+    in_concat = {find(owner(i)) for n in concats for i in n.inputs}
+    for root, members in groups.items():
         quants = [q.quant_of(t) for t in members]
-        if len({a.bits for a in quants}) != 1:
+        bits = {a.bits for a in quants}
+        if len(bits) != 1 and (root in in_concat or 1 in bits):
             raise EdgecError(
-                f"an Add or Concat joins tensors {sorted(members)} of different activation bits "
-                f"{sorted({a.bits for a in quants})}; give both branches the same bits in the config"
-            )
-        scale = max(a.scale for a in quants)
+                f"a Concat (or an Add of a bipolar tensor) joins tensors {sorted(members)} of different activation "
+                f"bits {sorted(bits)}; give both branches the same bits in the config")
+        # one scale for equal bits; a branch of b < B bits gets the scale 2^(B - b) times the
+        # widest's, so that its codes, shifted left by B - b, are codes of the wider scale
+        # (the Add's shift) and the ranges stay about equal. No scale shrinks.
+        wide = max(bits)
+        unit = max(a.scale / 2.0 ** (wide - a.bits) for a in quants)
         for a in quants:
-            a.scale = scale
+            a.scale = unit * 2.0 ** (wide - a.bits)

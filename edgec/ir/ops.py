@@ -65,8 +65,11 @@ class Op(str, Enum):
     Out type: the input's."""
 
     ADD = "Add"
-    """Elementwise sum of two inputs holding codes of one scale. Out type: one bit
-    wider than the wider input."""
+    """Elementwise sum of two inputs: out = (a << sa) + (b << sb), attrs.shift (sa, sb)
+    (default (0, 0)): codes of one scale, or of scales a power of two apart with the
+    coarser-scaled input shifted onto the finer scale (exact: a branch of fewer bits
+    meets a wider one).
+    Out type: wide enough for the shifted sum (infer_acc_widths)."""
 
     CONCAT = "Concat"
     """Two tensors of one spatial shape joined along channels: (..., C1) and (..., C2) ->
@@ -105,7 +108,7 @@ CONTRACTS = {
     Op.MULTI_THRESHOLD: Contract(1, ("out_lo", "bipolar"), ("thresholds", "sign"), "the output codes' type"),
     Op.MAX_POOL: Contract(1, ("kernel", "stride", "pad", "pad_value"), (), "the input's"),
     Op.AVG_POOL: Contract(1, ("kernel", "stride"), (), "the input's"),
-    Op.ADD: Contract(2, (), (), "one bit wider than the wider input"),
+    Op.ADD: Contract(2, (), (), "the shifted sum's proven range"),
     Op.CONCAT: Contract(2, (), (), "holds both inputs' types"),
     Op.UPSAMPLE: Contract(1, ("factor",), (), "the input's"),
     Op.FLATTEN: Contract(1, ("order",), (), "the input's"),

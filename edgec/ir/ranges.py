@@ -85,7 +85,8 @@ def _r_pool(g, n, ins, last):
 
 
 def _r_add(g, n, ins, last):
-    return ins[0][0] + ins[1][0], ins[0][1] + ins[1][1]
+    sa, sb = n.attrs.get("shift", (0, 0))
+    return ins[0][0] * 2**sa + ins[1][0] * 2**sb, ins[0][1] * 2**sa + ins[1][1] * 2**sb
 
 
 def _r_flatten(g, n, ins, last):

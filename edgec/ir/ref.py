@@ -139,6 +139,11 @@ def avg_pool(x, kernel, stride):
     return (2 * s + k) // (2 * k)
 
 
+def add(a, b, shift):
+    """(a << sa) + (b << sb): the codes of two scales a power of two apart on the finer one."""
+    return (a.astype(np.int64) << shift[0]) + (b.astype(np.int64) << shift[1])
+
+
 def upsample(x, factor):
     n, h, w, c = x.shape
     out = np.zeros((n, h * factor[0], w * factor[1], c), dtype=x.dtype)
@@ -177,7 +182,7 @@ RULES = {
     Op.MAX_POOL: lambda n, ins: max_pool(ins[0], n.attrs["kernel"], n.attrs["stride"], n.attrs["pad"],
                                          n.attrs["pad_value"]),
     Op.AVG_POOL: lambda n, ins: avg_pool(ins[0], n.attrs["kernel"], n.attrs["stride"]),
-    Op.ADD: lambda n, ins: ins[0].astype(np.int64) + ins[1],
+    Op.ADD: lambda n, ins: add(ins[0], ins[1], n.attrs.get("shift", (0, 0))),
     Op.CONCAT: lambda n, ins: np.concatenate([ins[0].astype(np.int64), ins[1]], axis=-1),
     Op.UPSAMPLE: lambda n, ins: upsample(ins[0], n.attrs["factor"]),
     Op.FLATTEN: lambda n, ins: flatten(ins[0], n.attrs["order"]),

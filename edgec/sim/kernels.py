@@ -164,6 +164,10 @@ def upsample(x, factor):
     return np.repeat(np.repeat(x, factor[0], axis=1), factor[1], axis=2)
 
 
+def add(a, b, shift):
+    return (a << shift[0]) + (b << shift[1]) if any(shift) else a + b
+
+
 def concat(a, b):
     return np.concatenate([a, b], axis=-1)
 

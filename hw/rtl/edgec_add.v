@@ -1,13 +1,16 @@
 `timescale 1ns / 1ps
-// edgec RTL kernel library: residual add, out = a + b on PE lanes (both inputs hold codes
-// of one scale: the quantizer gives the two branches one scale). One word per cycle.
+// edgec RTL kernel library: residual add, out = (a << SA) + (b << SB) on PE lanes (codes
+// of one scale, or of scales a power of two apart: the coarser input shifted onto the
+// finer scale). One word per cycle.
 module edgec_add #(
     parameter PE = 1,
     parameter AB = 8,
     parameter AS = 0,
     parameter BB = 8,
     parameter BS = 0,
-    parameter OB = 9
+    parameter OB = 9,
+    parameter SA = 0,
+    parameter SB = 0
 ) (
     input wire clk,
     input wire rst_n,
@@ -33,10 +36,10 @@ module edgec_add #(
     integer p;
     always @* begin
         for (p = 0; p < PE; p = p + 1)
-            sum[p*OB+:OB] = (AS != 0 ? {{(OB - AB) {a_tdata[p*AB+AB-1]}}, a_tdata[p*AB+:AB]}
-                                     : {{(OB - AB) {1'b0}}, a_tdata[p*AB+:AB]})
-                          + (BS != 0 ? {{(OB - BB) {b_tdata[p*BB+BB-1]}}, b_tdata[p*BB+:BB]}
-                                     : {{(OB - BB) {1'b0}}, b_tdata[p*BB+:BB]});
+            sum[p*OB+:OB] = ((AS != 0 ? {{(OB - AB) {a_tdata[p*AB+AB-1]}}, a_tdata[p*AB+:AB]}
+                                      : {{(OB - AB) {1'b0}}, a_tdata[p*AB+:AB]}) << SA)
+                          + ((BS != 0 ? {{(OB - BB) {b_tdata[p*BB+BB-1]}}, b_tdata[p*BB+:BB]}
+                                      : {{(OB - BB) {1'b0}}, b_tdata[p*BB+:BB]}) << SB);
     end
     always @(posedge clk) begin
         if (!rst_n) begin

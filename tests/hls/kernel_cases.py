@@ -273,16 +273,16 @@ def eltwise_case(i, rng, steps: bool = False) -> Case:
     at, bt = rand_type(rng, 2, 8), rand_type(rng, 2, 8)
     if i % 2 == 0 and not steps:  # add
         a, b = rand_codes(rng, at, (vec, c)), rand_codes(rng, bt, (vec, c))
-        s = a + b
-        ot = ctype_for(min(s.min(), -(2 ** 8)), 2 ** 8)
+        sa, sb = (0, 0) if i % 4 == 0 else (int(rng.integers(0, 4)), int(rng.integers(0, 4)))  # scales 2^k apart
+        s = a * 2**sa + b * 2**sb
+        ot = ctype_for(min(s.min(), -(2 ** 8)), max(s.max(), 2 ** 8))
         pre_a, _ = _io(i, at, pe, a, ot, pe, sin="ina", sout="out")
         pre_b = (f"{arr(f'y{i}', b)}\n    hls::stream<ap_uint<{pe * bt.bits}> > inb;\n"
                  f"    push<{pe}, {et(bt)} >(inb, y{i}, {b.size});")
         post = f'pop_print<{pe}, {et(ot)} >(out, "case{i}", {i});'
-        code = (f"{pre_a}\n    {pre_b}\n    edgec::add<{pe}, {et(at)}, {et(bt)}, {et(ot)}, {vec * c // pe}, {i}>"
-                f"(ina, inb, out, "
-                f"1);\n    {post}")
-        return Case(f"add c={c} pe={pe} {at}+{bt}", code, s,
+        code = (f"{pre_a}\n    {pre_b}\n    edgec::add<{pe}, {et(at)}, {et(bt)}, {et(ot)}, {vec * c // pe}, {i}, "
+                f"{sa}, {sb}>(ina, inb, out, 1);\n    {post}")
+        return Case(f"add c={c} pe={pe} {at}<<{sa}+{bt}<<{sb}", code, s,
                     D.CYCLES[D.StageKind.ADD](D.AddP(pe, at, bt, at, vec * c // pe)))
     x = rand_codes(rng, at, (vec, c))
     lo, hi = int(x.min()), int(x.max())

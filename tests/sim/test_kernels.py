@@ -155,3 +155,14 @@ def test_winograd_equals_ref_and_the_direct_convolution(xm, m, mh, data):
     np.testing.assert_array_equal(want, W.FACTOR[m] * direct)
     for bound in (0, 2**53):  # the float64 path (exact: these values are far below 2^53) and the int64 one
         np.testing.assert_array_equal(K.winograd(x, u, W.BT[m], W.AT[m], pad, pad_value, bound), want)
+
+
+@SETTINGS
+@given(feature_map(), st.integers(0, 7), st.integers(0, 7), st.integers(0, 2**32 - 1))
+def test_add_with_shifts(xm, sa, sb, seed):
+    """The Add of two scales a power of two apart: a * 2^sa + b * 2^sb."""
+    a, _ = xm
+    b = np.random.default_rng(seed).integers(-128, 128, size=a.shape)
+    want = a * 2**sa + b * 2**sb
+    np.testing.assert_array_equal(K.add(a, b, (sa, sb)), want)
+    np.testing.assert_array_equal(ref.add(a, b, (sa, sb)), want)

@@ -8,9 +8,10 @@
 
 namespace edgec {
 
-// out = a + b, both holding codes of one scale (edgec aligns the scales of the two
-// branches when it quantizes, so the hardware add is a plain integer add). WORDS per frame.
-template <unsigned PE, class AT, class BT, class OT, unsigned WORDS, int ID>
+// out = (a << SA) + (b << SB): codes of one scale (edgec aligns the scales of the two
+// branches when it quantizes), or of scales a power of two apart, the coarser shifted onto
+// the finer scale (wiring, no logic). WORDS per frame.
+template <unsigned PE, class AT, class BT, class OT, unsigned WORDS, int ID, unsigned SA = 0, unsigned SB = 0>
 void add(hls::stream<ap_uint<PE * AT::bits> > &a, hls::stream<ap_uint<PE * BT::bits> > &b,
          hls::stream<ap_uint<PE * OT::bits> > &out, unsigned frames) {
     const unsigned long long TRIP = WORDS;
@@ -24,7 +25,10 @@ void add(hls::stream<ap_uint<PE * AT::bits> > &a, hls::stream<ap_uint<PE * BT::b
         for (unsigned pe = 0; pe < PE; pe++) {
 #pragma HLS UNROLL
             typename OT::value_t s = AT::get(x, pe);
-            s += BT::get(y, pe);
+            s <<= SA;
+            typename OT::value_t t = BT::get(y, pe);
+            t <<= SB;
+            s += t;
             OT::put(o, pe, s);
         }
         out.write(o);
