@@ -43,6 +43,7 @@ from .options import VIVADO_IPS
 # fine-tuning epochs used for the built-in example when --finetune-epochs is not given
 EXAMPLE_FINETUNE = {"int8": 0, "int4": 0, "w2a2": 30, "w1a1": 30}
 TB_FRAMES = 16  # test vectors written to hls/data for the Vitis HLS flow
+UNLABELLED_CHECK = 1000  # calibration inputs without labels the simulator is checked on
 
 
 @dataclass
@@ -289,7 +290,9 @@ def _load(o: BuildOptions) -> Source:
             raise EdgecError("quantization needs calibration data: --calib X.npy with inputs shaped (N, "
                              + ", ".join(map(str, model_input_shape(fg))) + ")")
         src.cx, src.cy = _labelled(o.calib, o.labels, "--calib", model_input_shape(fg), _classes(fg))
-        src.eval_x, src.eval_y = (src.cx, src.cy) if src.cy is not None else (None, None)
+        # the simulator is checked against the fake-quant reference on the calibration inputs
+        # (all of them with labels, for the accuracy; else at most UNLABELLED_CHECK)
+        src.eval_x, src.eval_y = (src.cx, src.cy) if src.cy is not None else (src.cx[:UNLABELLED_CHECK], None)
     src.finetune_epochs = int(epochs or 0)
     return src
 

@@ -3,6 +3,7 @@ and its ONNX export imports as the activation ir/act.py defines, the imported fl
 computes what PyTorch computes, the quantized network lowers to thresholds equal to the
 fake-quant reference on every input, and at int8 it agrees with the float model."""
 import copy
+import json
 import warnings
 
 import numpy as np
@@ -228,6 +229,9 @@ def test_1d_cnn_with_activations_builds_csim_and_cosim_bit_exact(tmp_path):
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-2000:]
     out = tmp_path / "out"
+    # calibration inputs without labels: the build checks the simulator on them (issue 16 item 6)
+    sv = json.loads((out / "report.json").read_text())["sim_vs_reference"]
+    assert sv == {"vectors": 64, "mismatches": 0, "ties": 0, "reference": "fake-quant", "inputs": "calibration"}, sv
     sim = sim_backend.load(out / "sim")
     q, _ = sim.run(x)
     assert q.shape == (64, 4) and len(np.unique(q)) > 4

@@ -247,6 +247,8 @@ def infer_shapes(g: FGraph) -> FGraph:
                 raise node_error(n.name, src, f"expects a (C, H, W) input, got {ins[0]}")
             fh, fw = n.attrs["factor"]
             out = (ins[0][0], ins[0][1] * fh, ins[0][2] * fw)
+        elif n.op == "identity":  # the start of a segment on quantized codes (qnet.attach_orphans)
+            out = ins[0]
         elif n.op == "add":
             if len(ins) != 2 or ins[0] != ins[1]:
                 raise node_error(n.name, src, f"adds tensors of shapes {ins}; both inputs must have the same shape")

@@ -10,7 +10,7 @@ from ..ir.ops import Op
 from ..ir.types import Bipolar, IntType, join_type, window_type
 from .fgraph import model_input_shape
 from .qmodel import FakeQuantModel
-from .qnet import ActQuant, QNet, join_shifts
+from .qnet import COMPUTE, ActQuant, QNet, join_shifts
 
 
 def _hwc(shape):
@@ -123,7 +123,9 @@ def lower(qnet: QNet) -> Graph:
             else:
                 alias[n.name] = add(Node(n.name, Op.FLATTEN, src, shape, types[src[0]],
                                          {"order": n.attrs.get("order", "chw")}))
-        seg = qnet.segment_by_compute(n.name) if n.op in ("conv", "linear", "add") else None
+        elif n.op == "identity":  # a segment on codes: its quantizer reads them (a threshold stage)
+            alias[n.name] = src[0]
+        seg = qnet.segment_by_compute(n.name) if n.op in COMPUTE else None
         if seg is None:
             continue
         _, a, c0 = arrays[seg.name]

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from .fgraph import FGraph, FNode, channels_first, flatten_order
-from .qnet import QNet, Segment, WeightQuant, join_shifts
+from .qnet import COMPUTE, QNet, Segment, WeightQuant, join_shifts
 
 
 def _conv(n: FNode, x, w, b=None):
@@ -119,6 +119,8 @@ def float_forward(g: FGraph, x: np.ndarray, keep: set[str] | None = None):
             y = flatten_order(ins[0], n.attrs.get("order", "chw"))
         elif n.op == "add":
             y = ins[0] + ins[1]
+        elif n.op == "identity":
+            y = ins[0]
         elif n.op == "concat":
             y = torch.cat([ins[0], ins[1]], dim=1)
         elif n.op == "upsample":
@@ -213,7 +215,7 @@ class FakeQuantModel(torch.nn.Module):
     def segment_affine(self, seg: Segment, s_in: float):
         """(codes of the weights or None, a, c0) of a segment, as tensors."""
         n = seg.compute
-        if n.op == "add":
+        if n.op in ("add", "identity"):
             codes, a = None, torch.full((n.shape[0],), s_in, dtype=self.dtype)
             c0 = torch.zeros(n.shape[0], dtype=self.dtype)
         else:
@@ -248,7 +250,7 @@ class FakeQuantModel(torch.nn.Module):
                 scales[n.name] = q.input_quant.scale
                 continue
             seg = q.segment_of(n.name)
-            if n.op in ("conv", "linear", "add"):
+            if n.op in COMPUTE:
                 s_in = scales[n.inputs[0]]
                 if n.op == "add":  # inputs of scales 2^k apart: the sum at the finer one
                     shift, s_in = join_shifts(n, scales[n.inputs[0]], scales[n.inputs[1]])
@@ -260,6 +262,8 @@ class FakeQuantModel(torch.nn.Module):
                     acc = _conv(n, ins[0], codes)
                 elif n.op == "linear":
                     acc = F.linear(ins[0], codes)
+                elif n.op == "identity":
+                    acc = ins[0]
                 else:
                     acc = ins[0] * 2.0 ** shift[0] + ins[1] * 2.0 ** shift[1]
                 shape = (1, -1) + (1,) * (acc.dim() - 2)

@@ -11,12 +11,13 @@ docs/numerics.md.
 """
 from __future__ import annotations
 
+from copy import copy
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..errors import EdgecError, node_error
-from .fgraph import ACTIVATIONS, FGraph, FNode
+from .fgraph import ACTIVATIONS, FGraph, FNode, unique_name
 
 PASS_THROUGH = ("maxpool", "avgpool", "gap", "flatten", "upsample", "concat")  # concat: its inputs share one quantizer
 
@@ -141,12 +142,15 @@ class QNet:
             tensor = n.inputs[0]
 
 
-def find_segments(g: FGraph) -> list[tuple[FNode, FNode | None, FNode | None]]:
-    """Cut the float graph into (compute, bn, activation) segments; raise on ops outside one."""
+COMPUTE = ("conv", "linear", "add", "identity")  # ops a segment starts at (identity: attach_orphans)
+
+
+def _chains(g: FGraph) -> tuple[list, set[str]]:
+    """The (compute, bn, activation) segments and the names of the nodes they own."""
     owned: set[str] = set()
     segs = []
     for n in g.nodes:
-        if n.op not in ("conv", "linear", "add"):
+        if n.op not in COMPUTE:
             continue
         chain = [n]
         bn = relu = None
@@ -162,6 +166,33 @@ def find_segments(g: FGraph) -> list[tuple[FNode, FNode | None, FNode | None]]:
                 chain.append(cur)
         owned.update(c.name for c in chain)
         segs.append((n, bn, relu))
+    return segs, owned
+
+
+def attach_orphans(g: FGraph) -> FGraph:
+    """A copy of ``g`` in which every BatchNorm or activation that no Conv, Linear or Add
+    owns (after a pool, a Concat, an Upsample, the input, or an activation whose input is
+    also read elsewhere) gets an ``identity`` compute in front of it: a segment on the codes
+    of its input, the affine map of the BatchNorm and the activation then its quantizer,
+    which folds into a stand-alone threshold stage."""
+    g = FGraph([copy(n) for n in g.nodes], g.output, list(g.head))
+    taken = {n.name for n in g.nodes}
+    while True:
+        _, owned = _chains(g)
+        orphan = next((n for n in g.nodes if n.op in ("bn", *ACTIVATIONS) and n.name not in owned), None)
+        if orphan is None:
+            return g
+        ident = FNode(unique_name(f"{orphan.name}_in", taken), "identity", [orphan.inputs[0]],
+                      source_op=orphan.source_op)
+        ident.shape = g.node(orphan.inputs[0]).shape
+        orphan.inputs = [ident.name] + list(orphan.inputs[1:])
+        g.nodes.insert(g.nodes.index(orphan), ident)
+
+
+def find_segments(g: FGraph) -> list[tuple[FNode, FNode | None, FNode | None]]:
+    """Cut the float graph into (compute, bn, activation) segments; raise on ops outside one
+    (attach_orphans gives every BatchNorm and activation a segment first)."""
+    segs, owned = _chains(g)
     for n in g.nodes:
         if n.op in ("bn", *ACTIVATIONS) and n.name not in owned:
             raise node_error(

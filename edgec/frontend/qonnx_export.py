@@ -107,6 +107,8 @@ def export_qonnx(qnet: QNet, path) -> Path:
                    out, shape=[1, *n.shape], transB=1)
         elif n.op == "add":
             w.node("Add", src, out)
+        elif n.op == "identity":
+            w.node("Identity", src, out)
         elif n.op == "bn":
             p = n.params
             w.node("BatchNormalization",

@@ -18,7 +18,7 @@ from ..options import DEFAULT_PRESET, PRESETS, PRUNE_DOMAINS, PRUNE_MODES
 from ..validate import choice, integer, known_keys, load_yaml, number
 from .fgraph import FGraph, model_input_shape
 from .qmodel import float_forward
-from .qnet import PASS_THROUGH, ActQuant, QNet, Segment, WeightQuant, find_segments
+from .qnet import COMPUTE, PASS_THROUGH, ActQuant, QNet, Segment, WeightQuant, attach_orphans, find_segments
 
 CALIBRATORS = ("minmax", "percentile")
 CONFIG_KEYS = ("preset", "wbits", "abits", "input_bits", "calibrator", "percentile", "layers", "prune", "prune_mode",
@@ -168,7 +168,7 @@ def winograd_domain(n, wbits: int) -> bool:
 
 
 def check_layer_names(g: FGraph, cfg: QuantConfig) -> None:
-    known = [n.name for n in g.nodes if n.op in ("conv", "linear", "add")]
+    known = [n.name for n in g.nodes if n.op in COMPUTE]
     bad = sorted(set(cfg.layers) - set(known))
     if bad:
         raise EdgecError(f"config names layers {bad} that the model does not have; its layers: {known}")
@@ -177,6 +177,7 @@ def check_layer_names(g: FGraph, cfg: QuantConfig) -> None:
 def quantize(g: FGraph, calib_x: np.ndarray, cfg: QuantConfig) -> QNet:
     """Choose every quantizer and calibrate its scale on ``calib_x`` (float, NCHW)."""
     check_layer_names(g, cfg)
+    g = attach_orphans(g)
     raw_segs = find_segments(g)
     x = np.asarray(calib_x, dtype=np.float64)
     shape = model_input_shape(g)
@@ -188,7 +189,7 @@ def quantize(g: FGraph, calib_x: np.ndarray, cfg: QuantConfig) -> QNet:
     segments: list[Segment] = []
     for c, bn, act in raw_segs:
         wbits, abits, calibrator = cfg.layer(c.name)
-        wq = WeightQuant(wbits) if c.op != "add" else None
+        wq = WeightQuant(wbits) if c.op in ("conv", "linear") else None
         end = (act or bn or c).name
         fn = act is not None and act.op == "act"
         if end == g.output and act is None:
