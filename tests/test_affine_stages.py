@@ -105,7 +105,8 @@ def test_build_csim_and_cosim_bit_exact(tmp_path):
     np.save(tmp_path / "x.npy", x)
     out = tmp_path / "out"
     r = subprocess.run([sys.executable, "-m", "edgec.cli", "build", str(tmp_path / "m.pt2"), "-o", str(out),
-                        "--preset", "int4", "--calib", str(tmp_path / "x.npy")], capture_output=True, text=True)
+                        "--preset", "int4", "--calib", str(tmp_path / "x.npy"), "--export-qonnx", str(tmp_path / "q.onnx")],
+                       capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-2000:]
     rep = json.loads((out / "report.json").read_text())
     assert rep["sim_vs_reference"]["mismatches"] == 0 and rep["sim_vs_reference"]["vectors"] == 64
@@ -114,3 +115,13 @@ def test_build_csim_and_cosim_bit_exact(tmp_path):
     assert c["mismatches"] == 0 and c["vectors"] == 32, c
     v = cosim(out, "verilator", x[:6], 6, idle=0.3, backpressure=0.3)
     assert v["ok"] and v["mismatches"] == 0, v
+    # its QONNX export, built again, equals qonnx's execution of it on every quantized activation
+    from edgec import build
+    from edgec.backend import sim as sim_backend
+    from edgec.ir.graph import Graph
+    from edgec.verify import check_qonnx
+
+    build(str(tmp_path / "q.onnx"), tmp_path / "out2", progress=None)
+    sim = sim_backend.load(tmp_path / "out2" / "sim")
+    r = check_qonnx(tmp_path / "q.onnx", Graph.load(tmp_path / "out2" / "model"), sim, x)
+    assert r["mismatches"] == 0 and r["ties"] == 0 and r["tensors"] >= 6, r
