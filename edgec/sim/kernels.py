@@ -4,6 +4,7 @@ edgec/ir/ref.py exactly (tests/sim/test_kernels.py)."""
 import numpy as np
 
 EXACT_F64 = 2**53  # float64 sums of integers are exact below this
+EXACT_F32 = 2**24  # float32 ones below this
 
 
 ROUND = {  # the rounding modes of ir/ref.py round_to_int
@@ -79,9 +80,10 @@ def sliding_window(x, kernel, stride, pad, pad_value):
 
 
 def matmul(x, weight, groups, bound):
-    """x (..., K*Cg) times weight.T; ``bound`` is the proven max |acc|: below 2^53 a
-    float64 GEMM is exact and much faster than an int64 one."""
-    dt = np.float64 if bound < EXACT_F64 else np.int64
+    """x (..., K*Cg) times weight.T; ``bound`` is the proven max |acc|, which bounds every
+    partial sum too: below 2^24 a float32 GEMM is exact, below 2^53 a float64 one, and
+    either is much faster than an int64 one."""
+    dt = np.float32 if bound < EXACT_F32 else np.float64 if bound < EXACT_F64 else np.int64
     if groups == 1:
         out = x.astype(dt) @ weight.T.astype(dt)
     else:

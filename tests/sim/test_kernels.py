@@ -72,8 +72,20 @@ def test_matmul(k, mh, depthwise, data):
     w, (wlo, whi) = data.draw(codes((groups if depthwise else mh, k)))
     bound = int((np.abs(w).sum(1) * max(abs(lo), abs(hi))).max())
     # a bound at or over 2^53 takes the int64 path; force it too
-    for b in (bound, 2**53):
+    for b in (bound, 2**24, 2**53):  # the float32, float64 and int64 paths
         np.testing.assert_array_equal(K.matmul(x, w, groups, b), ref.matmul(x, w, groups))
+
+
+def test_matmul_float32_path_at_its_bound():
+    """Sums just under 2^24 (float32 exact) and just over it (float64): extreme codes."""
+    rng = np.random.default_rng(0)
+    for k in (1040, 1100):  # 1040 * 127 * 127 < 2^24 < 1100 * 127 * 127
+        x = rng.choice([-127, 127], size=(5, k))
+        w = np.vstack([np.full(k, 127), -np.full(k, 127), rng.choice([-127, 127], size=k)])
+        x[0] = 127
+        bound = int((np.abs(w).sum(1) * 127).max())
+        assert (bound < K.EXACT_F32) == (k == 1040)
+        np.testing.assert_array_equal(K.matmul(x, w, 1, bound), ref.matmul(x, w, 1))
 
 
 @SETTINGS
@@ -91,11 +103,25 @@ def test_multi_threshold(c, nt, bipolar, seed):
     rng = np.random.default_rng(seed)
     nt = 1 if bipolar else nt
     x = rng.integers(-500, 500, size=(7, 3, c))
-    t = np.sort(rng.integers(-600, 600, size=(c, nt)), axis=1)
+    t = np.sort(rng.integers(-600, 600, size=(c, nt)), axis=1)  # repeated thresholds too
     sign = rng.choice([-1, 1], size=c)
     out_lo = int(rng.integers(-10, 3))
     np.testing.assert_array_equal(K.multi_threshold(x, t, sign, out_lo, bipolar),
                                   ref.multi_threshold(x, t, sign, out_lo, bipolar))
+    if not bipolar:  # signed steps
+        steps = rng.choice([-1, 1], size=(c, nt))
+        np.testing.assert_array_equal(K.multi_threshold(x, t, sign, out_lo, False, steps),
+                                      ref.multi_threshold(x, t, sign, out_lo, False, steps))
+
+
+def test_multi_threshold_wide_values_take_the_per_channel_path():
+    rng = np.random.default_rng(1)
+    x = rng.integers(-(2**61), 2**61, size=(4, 5, 3))
+    t = np.sort(rng.integers(-(2**61), 2**61, size=(3, 20)), axis=1)
+    sign = np.array([1, -1, 1])
+    for steps in (None, rng.choice([-1, 1], size=(3, 20))):
+        np.testing.assert_array_equal(K.multi_threshold(x, t, sign, 0, False, steps),
+                                      ref.multi_threshold(x, t, sign, 0, False, steps))
 
 
 @SETTINGS
