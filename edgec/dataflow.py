@@ -77,6 +77,7 @@ class StageKind(StrEnum):
     SMVAU = "smvau"
     WINDOW = "window"
     ADD = "add"
+    MUL = "mul"
     CONCAT = "concat"
     UPSAMPLE = "upsample"
     THRESHOLD = "threshold"
@@ -207,6 +208,20 @@ class AddP:
     ot: Type
     words: int
     shift: tuple = (0, 0)  # out = (a << sa) + (b << sb)
+
+
+@dataclass(frozen=True)
+class MulP:
+    """out = a * b on PE lanes: a holds ``pixels`` pixels of C channels per frame; b the
+    same (``gate`` False) or C values per frame (``gate``: read first and held, then
+    multiplied into every pixel of a)."""
+    c: int
+    pe: int
+    pixels: int
+    gate: bool
+    at: Type
+    bt: Type
+    ot: Type
 
 
 @dataclass(frozen=True)
@@ -407,7 +422,7 @@ def units(g: Graph) -> dict[str, dict]:
             simd = divisors(src.shape[-1] // (src.attrs["kernel"][0] * src.attrs["kernel"][1])) \
                 if src.op == Op.SLIDING_WINDOW else divisors(mw)
             out[n.name] = {"pe": divisors(n.shape[-1]), "simd": simd}
-        elif n.op in (Op.MATMUL, Op.MAX_POOL, Op.AVG_POOL, Op.ADD, Op.UPSAMPLE) or \
+        elif n.op in (Op.MATMUL, Op.MAX_POOL, Op.AVG_POOL, Op.ADD, Op.MUL, Op.UPSAMPLE) or \
                 (n.op == Op.MULTI_THRESHOLD and not _fused(g, n)):
             out[n.name] = {"pe": divisors(n.shape[-1]), "simd": [1]}
         elif n.op == Op.CONCAT:  # PE divides both inputs' channels
@@ -494,6 +509,7 @@ CYCLES = {
     StageKind.SMVAU: lambda p: smvau_cycles(p.vectors, p.sets, p.mw, p.in_e, p.steps),
     StageKind.WINDOW: lambda p: window_cycles(p.pixels, p.k, p.c, p.pe),
     StageKind.ADD: lambda p: p.words, StageKind.THRESHOLD: lambda p: p.vectors * p.c // p.pe,
+    StageKind.MUL: lambda p: (p.pixels + p.gate) * (p.c // p.pe),
     StageKind.CONCAT: lambda p: concat_cycles(p.c1, p.c2, p.pe, p.pixels),
     StageKind.UPSAMPLE: lambda p: upsample_cycles(p.h, p.w, p.c, p.factor, p.pe),
     StageKind.WINO_IN: lambda p: wino_in_cycles(p.m, p.c, p.simd, p.tiles),
@@ -550,6 +566,12 @@ def concat_need(p: ConcatP, t: np.ndarray) -> list[np.ndarray]:
     return [a, b]
 
 
+def mul_need(p: MulP, t: np.ndarray) -> list[np.ndarray]:
+    """A word of a for each word written; a gate is read whole before the first."""
+    t = np.asarray(t, np.float64)
+    return [t, np.where(t > 0, 1.0, 0.0) if p.gate else t]
+
+
 def upsample_need(p: UpsampleP, t: np.ndarray) -> list[np.ndarray]:
     """The first copy of an input row reads its words as it writes them; the other
     copies need the whole row."""
@@ -587,7 +609,7 @@ NEED = {
     StageKind.SMVAU: lambda p, t: _per(t, p.vectors, p.mh // p.pe),
     StageKind.WINDOW: lambda p, t: _per(t, p.pixels, p.c // p.pe),
     StageKind.ADD: lambda p, t: _same(t) * 2, StageKind.THRESHOLD: lambda p, t: _same(t),
-    StageKind.CONCAT: concat_need, StageKind.UPSAMPLE: upsample_need,
+    StageKind.CONCAT: concat_need, StageKind.UPSAMPLE: upsample_need, StageKind.MUL: mul_need,
     StageKind.WINO_IN: lambda p, t: _per(t, p.tiles, (p.m + 2) ** 2 * (p.c // p.simd)),
     StageKind.WINO_OUT: wino_out_need, StageKind.FIFO: _fifo_need,
 }
@@ -756,7 +778,7 @@ class _Builder:
                 self._pool(n)
             elif n.op == Op.WINOGRAD:
                 self._winograd(n)
-            elif n.op in (Op.ADD, Op.CONCAT):
+            elif n.op in (Op.ADD, Op.MUL, Op.CONCAT):
                 self._join(n)
             elif n.op == Op.UPSAMPLE:
                 self._upsample(n)
@@ -888,6 +910,10 @@ class _Builder:
         o = self.stream(n.name, n.type, pe, int(np.prod(n.shape)))
         if n.op == Op.ADD:
             kind, rec = StageKind.ADD, AddP(pe, a.type, b.type, o.type, o.words, tuple(n.attrs.get("shift", (0, 0))))
+        elif n.op == Op.MUL:
+            c = n.shape[-1]
+            kind, rec = StageKind.MUL, MulP(c, pe, int(np.prod(n.shape[:-1])), b.elems != o.elems, a.type, b.type,
+                                            o.type)
         else:
             c1 = self.g.node(n.inputs[0]).shape[-1]
             kind, rec = StageKind.CONCAT, ConcatP(c1, n.shape[-1] - c1, pe, int(np.prod(n.shape[:-1])), a.type, b.type,

@@ -174,6 +174,13 @@ def _add(st, h, ins, outs, ports):
     return "edgec_add", params, {}, [("a", ins[0] + "_c"), ("b", ins[1] + "_c"), ("m", outs[0] + "_p")]
 
 
+def _mul(st, h, ins, outs, ports):
+    p = h.p
+    params = [("PE", p["pe"]), ("CF", p["c"] // p["pe"]), ("GATE", int(p["gate"])), ("AB", p["at"].bits),
+              ("AS", int(p["at"].signed)), ("BB", p["bt"].bits), ("BS", int(p["bt"].signed)), ("OB", p["ot"].bits)]
+    return "edgec_mul", params, {}, [("a", ins[0] + "_c"), ("b", ins[1] + "_c"), ("m", outs[0] + "_p")]
+
+
 def _concat(st, h, ins, outs, ports):
     p = h.p
     params = [("C1", p["c1"]), ("C2", p["c2"]), ("PE", p["pe"]), *_itype(p["at"], "A"), *_itype(p["bt"], "B"),
@@ -213,7 +220,7 @@ def _in_top(st, h, ins, outs, ports):
 # ports and the FIFOs are the top's own; tests/test_tables.py: every kind has an entry)
 RTL = {
     StageKind.MVAU: _mvau, StageKind.SMVAU: _smvau, StageKind.WINO_IN: _wino_in, StageKind.WINO_OUT: _wino_out,
-    StageKind.SWG: _swg, StageKind.WINDOW: _window, StageKind.ADD: _add, StageKind.CONCAT: _concat,
+    StageKind.SWG: _swg, StageKind.WINDOW: _window, StageKind.ADD: _add, StageKind.MUL: _mul, StageKind.CONCAT: _concat,
     StageKind.UPSAMPLE: _upsample, StageKind.THRESHOLD: _threshold,
     StageKind.DWC: _dwc, StageKind.DUP: _dup, StageKind.AXIS_IN: _in_top, StageKind.AXIS_OUT: _in_top,
     StageKind.FIFO: _in_top,

@@ -24,7 +24,7 @@ KINDS = {
     Op.INPUT: None, Op.AFFINE_QUANT: None,
     Op.SLIDING_WINDOW: "window", Op.MATMUL: "matmul", Op.XNOR_POPCOUNT: "xnor",
     Op.MULTI_THRESHOLD: "threshold", Op.MAX_POOL: "maxpool", Op.AVG_POOL: "avgpool",
-    Op.ADD: "add", Op.FLATTEN: "flatten", Op.WINOGRAD: "winograd", Op.CONCAT: "concat", Op.UPSAMPLE: "upsample",
+    Op.ADD: "add", Op.FLATTEN: "flatten", Op.WINOGRAD: "winograd", Op.CONCAT: "concat", Op.MUL: "mul", Op.UPSAMPLE: "upsample",
 }
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..ir.types import Bipolar
-from ..dataflow import (Act, AddP, AxisP, ConcatP, DupP, DwcP, MvauP, Plan, SmvauP, Stage, StageKind, Stream, SwgP,
+from ..dataflow import (Act, AddP, AxisP, ConcatP, DupP, MulP, DwcP, MvauP, Plan, SmvauP, Stage, StageKind, Stream, SwgP,
                         ThresholdP, UpsampleP, WindowP, WinoInP, WinoOutP, index_bits, step_table, threshold_table)
 from ..errors import EdgecError
 from .words import sparse_stream
@@ -152,6 +152,11 @@ def _add(st, r: AddP):
                 sa=r.shift[0], sb=r.shift[1]), None
 
 
+def _mul(st, r: MulP):
+    return dict(c=r.c, pe=r.pe, pixels=r.pixels, gate=r.gate, at=CType.of(r.at), bt=CType.of(r.bt),
+                ot=CType.of(r.ot)), None
+
+
 def _concat(st, r: ConcatP):
     return dict(c1=r.c1, c2=r.c2, pe=r.pe, at=CType.of(r.at), bt=CType.of(r.bt), ot=CType.of(r.ot),
                 pixels=r.pixels), None
@@ -190,7 +195,7 @@ def _fifo(st, r):
 PARAMS = {
     StageKind.AXIS_IN: _axis_in, StageKind.AXIS_OUT: _axis_out, StageKind.DWC: _dwc, StageKind.DUP: _dup,
     StageKind.SWG: _swg, StageKind.MVAU: _mvau, StageKind.SMVAU: _smvau, StageKind.WINDOW: _window,
-    StageKind.ADD: _add, StageKind.CONCAT: _concat, StageKind.UPSAMPLE: _upsample, StageKind.THRESHOLD: _threshold,
+    StageKind.ADD: _add, StageKind.MUL: _mul, StageKind.CONCAT: _concat, StageKind.UPSAMPLE: _upsample, StageKind.THRESHOLD: _threshold,
     StageKind.WINO_IN: _wino_in, StageKind.WINO_OUT: _wino_out, StageKind.FIFO: _fifo,
 }
 

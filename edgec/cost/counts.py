@@ -7,8 +7,8 @@ from ..ir.graph import Graph
 from ..ir.ops import Op
 from ..ir.types import int_type_for
 
-ROW_OPS = (Op.MATMUL, Op.XNOR_POPCOUNT, Op.WINOGRAD, Op.ADD, Op.CONCAT, Op.UPSAMPLE, Op.MAX_POOL, Op.AVG_POOL)
-JOIN_OPS = (Op.ADD, Op.CONCAT)  # two inputs: A is the wider one's bits
+ROW_OPS = (Op.MATMUL, Op.XNOR_POPCOUNT, Op.WINOGRAD, Op.ADD, Op.MUL, Op.CONCAT, Op.UPSAMPLE, Op.MAX_POOL, Op.AVG_POOL)
+JOIN_OPS = (Op.ADD, Op.MUL, Op.CONCAT)  # two inputs: A is the wider one's bits
 
 
 def weight_label(w: np.ndarray) -> tuple[str, int]:
@@ -44,7 +44,7 @@ def layer_rows(g: Graph) -> list[dict]:
             "in_shape": list(src.shape), "out_shape": list(n.shape), "params": 0, "macs": 0, "bitops": 0,
             "wbits": "-",
             "abits": src.type.bits if n.op not in JOIN_OPS else max(g.node(i).type.bits for i in n.inputs),
-            "acc_bits": n.type.bits if n.op in (Op.MATMUL, Op.XNOR_POPCOUNT, Op.ADD, Op.WINOGRAD) else "-",
+            "acc_bits": n.type.bits if n.op in (Op.MATMUL, Op.XNOR_POPCOUNT, Op.ADD, Op.MUL, Op.WINOGRAD) else "-",
         }
         if n.op in (Op.MATMUL, Op.XNOR_POPCOUNT):
             w = n.params["weight"]

@@ -28,6 +28,9 @@ from ..ir.types import Bipolar
 
 LUTRAM_COST, BRAM18_COST = 2, 129  # yosys memory_libmap (xc7): per LUTRAM LUT, per RAMB18
 ROM_BRAM_DEPTH, ROM_BRAM_BITS = 512, 8192
+# edgec_mul: lanes up to MUL_LUT_BITS bits (with sign) in logic, MUL_LUT LUTs per bit product; fitted to
+# yosys 0.23 on one instance only (4 x 4 bits, PE 1, a gate of 8 words: 42 LUT), wider lanes a DSP48E1 each
+MUL_LUT_BITS, MUL_LUT = 4, 1.75
 BUDGET = 0.85  # share of each board resource a design may use (routing headroom)
 # the Zynq side of the design: AXI DMA, interconnect, reset (Vivado utilisation figures)
 PLATFORM = {"LUT": 2200, "FF": 3000, "BRAM36": 2.0, "DSP": 0}
@@ -227,6 +230,19 @@ def _bits(n: int) -> int:
     return max(1, (n - 1).bit_length())
 
 
+def _mul(st: Stage) -> Res:
+    """edgec_mul: PE lane multipliers of the inputs' widths (LUT logic, or a DSP48E1 per
+    lane where both operands are wider than MUL_LUT_BITS), the output register and, for
+    a gate, its C/PE words in LUTRAM and the fold counter."""
+    a = st.p
+    ab, bb = a.at.bits + a.at.signed, a.bt.bits + a.bt.signed
+    w = st.outs[0].width
+    lanes = Res(DSP=a.pe) if min(ab, bb) > MUL_LUT_BITS else Res(LUT=a.pe * ab * bb * MUL_LUT)
+    gate = memory(a.c // a.pe, a.pe * a.bt.bits) + Res(LUT=2 * _bits(a.c // a.pe), FF=_bits(a.c // a.pe) + 1) \
+        if a.gate else Res()
+    return lanes + gate + Res(LUT=4, FF=2 + w)
+
+
 def _concat(st: Stage) -> Res:
     """edgec_concat: the output register, fed from either input (each lane widened), and
     the fold counter that picks the input."""
@@ -274,7 +290,7 @@ def _fifo_stage(st: Stage) -> Res:
 RESOURCES = {
     StageKind.AXIS_IN: _axis, StageKind.AXIS_OUT: _axis, StageKind.DWC: _dwc, StageKind.DUP: _dup,
     StageKind.SWG: _swg, StageKind.MVAU: _mvau, StageKind.SMVAU: _smvau, StageKind.WINDOW: _window,
-    StageKind.ADD: _add, StageKind.CONCAT: _concat, StageKind.UPSAMPLE: _upsample, StageKind.THRESHOLD: _threshold,
+    StageKind.ADD: _add, StageKind.MUL: _mul, StageKind.CONCAT: _concat, StageKind.UPSAMPLE: _upsample, StageKind.THRESHOLD: _threshold,
     StageKind.WINO_IN: _winograd,
     StageKind.WINO_OUT: _winograd, StageKind.FIFO: _fifo_stage,
 }

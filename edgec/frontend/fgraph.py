@@ -40,7 +40,7 @@ import numpy as np
 from ..errors import EdgecError, node_error
 
 OPS = ("input", "conv", "linear", "bn", "relu", "act", "maxpool", "avgpool", "gap", "flatten", "add", "concat",
-       "upsample")
+       "upsample", "mul", "identity")
 ACTIVATIONS = ("relu", "act")  # the elementwise activations a segment may end in
 
 SUPPORTED_SOURCE_OPS = (
@@ -48,7 +48,7 @@ SUPPORTED_SOURCE_OPS = (
     "LeakyReLU, PReLU, ELU, SELU, Sigmoid, Hardsigmoid, Tanh, Hardswish, SiLU, GELU, Mish, Softplus, "
     "concatenation along channels, nearest upsampling by whole factors, "
     "MaxPool2d, AvgPool2d, GlobalAveragePool/AdaptiveAvgPool2d(1), Flatten/Reshape to "
-    "(N, -1), Add, Identity, Dropout"
+    "(N, -1), Add, Mul of two tensors (or of a per-channel gate: squeeze-and-excitation), Identity, Dropout"
 )
 
 
@@ -247,6 +247,13 @@ def infer_shapes(g: FGraph) -> FGraph:
                 raise node_error(n.name, src, f"expects a (C, H, W) input, got {ins[0]}")
             fh, fw = n.attrs["factor"]
             out = (ins[0][0], ins[0][1] * fh, ins[0][2] * fw)
+        elif n.op == "mul":  # elementwise; a (C, 1, 1) gate broadcasts over a map (squeeze-and-excitation)
+            if len(ins) == 2 and ins[0] != ins[1] and ins[0] == (ins[1][0],) + (1,) * (len(ins[1]) - 1):
+                n.inputs, ins = [n.inputs[1], n.inputs[0]], [ins[1], ins[0]]  # the map first, the gate second
+            if len(ins) != 2 or ins[1] not in (ins[0], (ins[0][0],) + (1,) * (len(ins[0]) - 1)):
+                raise node_error(n.name, src, f"multiplies tensors of shapes {ins}; both must have the same shape, "
+                                 "or one be a per-channel (C, 1, 1) gate of the other")
+            out = ins[0]
         elif n.op == "identity":  # the start of a segment on quantized codes (qnet.attach_orphans)
             out = ins[0]
         elif n.op == "add":

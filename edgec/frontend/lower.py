@@ -36,6 +36,8 @@ def segment_arrays(qnet: QNet) -> dict[str, tuple]:
             s_in = qnet.quant_of(s.compute.inputs[0]).scale
             if s.compute.op == "add":
                 s_in = join_shifts(s.compute, *(qnet.quant_of(i).scale for i in s.compute.inputs))[1]
+            elif s.compute.op == "mul":
+                s_in = qnet.quant_of(s.compute.inputs[0]).scale * qnet.quant_of(s.compute.inputs[1]).scale
             codes, a, c0 = m.segment_affine(s, s_in)
             codes = None if codes is None else np.rint(codes.numpy()).astype(np.int64)
             out[s.name] = (codes, a.numpy().copy(), c0.detach().numpy().copy())
@@ -123,6 +125,8 @@ def lower(qnet: QNet) -> Graph:
             else:
                 alias[n.name] = add(Node(n.name, Op.FLATTEN, src, shape, types[src[0]],
                                          {"order": n.attrs.get("order", "chw")}))
+        elif n.op == "mul":  # the map first, a (1, 1, C) gate second (fgraph.infer_shapes)
+            alias[n.name] = add(Node(n.name, Op.MUL, src, shape, IntType(32, True), {"layer": n.name}))
         elif n.op == "identity":  # a segment on codes: its quantizer reads them (a threshold stage)
             alias[n.name] = src[0]
         seg = qnet.segment_by_compute(n.name) if n.op in COMPUTE else None

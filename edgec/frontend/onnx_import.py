@@ -344,6 +344,13 @@ def _add(b, a):  # (two constants are folded before handlers run)
     return _fuse_bias(b, b.t(i), b.c(1 - i, "operand"))
 
 
+def _mul(b, a):  # (two constants are folded before handlers run; a Sigmoid gate is a tensor here)
+    if not isinstance(b.val(0), np.ndarray) and not isinstance(b.val(1), np.ndarray):
+        return b.emit("mul", [b.t(0), b.t(1)])
+    raise b.fail("only the product of two tensors (or of a tensor and a per-channel gate, as in "
+                 "squeeze-and-excitation) is supported; fold a constant factor into the layer before it")
+
+
 def _resize(b, a):
     x = b.t(0)
     return b.emit("upsample", [x], {"factor": resize_factor(b, a, b.shape(x))})
@@ -560,7 +567,7 @@ def _squeeze(b, a):
 
 
 _ONNX_OPS = {
-    "Conv": _conv, "Pad": _pad, "Gemm": _gemm, "MatMul": _matmul, "Add": _add, "BatchNormalization": _batchnorm,
+    "Conv": _conv, "Pad": _pad, "Gemm": _gemm, "MatMul": _matmul, "Add": _add, "Mul": _mul, "BatchNormalization": _batchnorm,
     "Relu": lambda b, a: b.emit("relu", [b.t(0)]), **{op: _act for op in ACT_OPS},
     "MaxPool": _pool("maxpool"), "AveragePool": _pool("avgpool"),
     "GlobalAveragePool": lambda b, a: b.emit("gap", [b.t(0)]), "ReduceMean": _reduce_mean,

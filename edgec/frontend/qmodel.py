@@ -121,6 +121,8 @@ def float_forward(g: FGraph, x: np.ndarray, keep: set[str] | None = None):
             y = ins[0] + ins[1]
         elif n.op == "identity":
             y = ins[0]
+        elif n.op == "mul":
+            y = ins[0] * ins[1]
         elif n.op == "concat":
             y = torch.cat([ins[0], ins[1]], dim=1)
         elif n.op == "upsample":
@@ -215,7 +217,7 @@ class FakeQuantModel(torch.nn.Module):
     def segment_affine(self, seg: Segment, s_in: float):
         """(codes of the weights or None, a, c0) of a segment, as tensors."""
         n = seg.compute
-        if n.op in ("add", "identity"):
+        if n.op in ("add", "mul", "identity"):
             codes, a = None, torch.full((n.shape[0],), s_in, dtype=self.dtype)
             c0 = torch.zeros(n.shape[0], dtype=self.dtype)
         else:
@@ -254,6 +256,8 @@ class FakeQuantModel(torch.nn.Module):
                 s_in = scales[n.inputs[0]]
                 if n.op == "add":  # inputs of scales 2^k apart: the sum at the finer one
                     shift, s_in = join_shifts(n, scales[n.inputs[0]], scales[n.inputs[1]])
+                elif n.op == "mul":  # the product of codes is at the product of the scales
+                    s_in = scales[n.inputs[0]] * scales[n.inputs[1]]
                 codes, a, c0 = self.segment_affine(q.segment_by_compute(n.name), s_in)
                 seg_c = q.segment_by_compute(n.name)
                 if n.op == "conv" and seg_c.winograd:
@@ -264,6 +268,8 @@ class FakeQuantModel(torch.nn.Module):
                     acc = F.linear(ins[0], codes)
                 elif n.op == "identity":
                     acc = ins[0]
+                elif n.op == "mul":
+                    acc = ins[0] * ins[1]
                 else:
                     acc = ins[0] * 2.0 ** shift[0] + ins[1] * 2.0 ** shift[1]
                 shape = (1, -1) + (1,) * (acc.dim() - 2)

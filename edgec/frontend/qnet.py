@@ -142,7 +142,7 @@ class QNet:
             tensor = n.inputs[0]
 
 
-COMPUTE = ("conv", "linear", "add", "identity")  # ops a segment starts at (identity: attach_orphans)
+COMPUTE = ("conv", "linear", "add", "mul", "identity")  # ops a segment starts at (identity: attach_orphans)
 
 
 def _chains(g: FGraph) -> tuple[list, set[str]]:

@@ -109,6 +109,8 @@ def export_qonnx(qnet: QNet, path) -> Path:
             w.node("Add", src, out)
         elif n.op == "identity":
             w.node("Identity", src, out)
+        elif n.op == "mul":
+            w.node("Mul", src, out)
         elif n.op == "bn":
             p = n.params
             w.node("BatchNormalization",

@@ -29,7 +29,7 @@ from ..ir.types import Bipolar, IntType, join_type, window_type
 from ..ir.act import shape as act_shape
 from .fgraph import input_attrs, unique_name
 from .qnet import add_shifts
-from .onnx_import import (_BATCH, _FUSED, _ONNX_OPS, ACT_OPS, HEAD_OPS, LAYOUT_OPS, _Builder, _attrs, _check_2d,
+from .onnx_import import (_BATCH, _FUSED, _ONNX_OPS, ACT_OPS, HEAD_OPS, LAYOUT_OPS, _Builder, _attrs, _axes, _check_2d,
                           _fold, _input_shape, _is_const, _opset, _pads, as_2d, flatten_axis_ok, head_error, head_step,
                           layout_transpose, load_onnx, onnx_act, resize_factor, single_input, squeezes_to_features,
                           to_cl)
@@ -41,7 +41,7 @@ ACT_FOLLOWERS = (*QUANT_OPS, "MaxPool", *LAYOUT_OPS)  # the ops that may read an
 SUPPORTED = ("Quant, BipolarQuant, Trunc, Conv, Gemm, MatMul, BatchNormalization, Mul, Div, Add, Sub, Relu, "
              "LeakyRelu, PRelu, Elu, Selu, Sigmoid, Tanh, HardSigmoid, HardSwish, Softplus, Mish, Gelu, Clip "
              "(each followed by a Quant), Concat along channels, nearest Resize/Upsample by whole factors, "
-             "MaxPool, AveragePool, GlobalAveragePool, Reshape/Flatten to (N, -1), Identity, Dropout, Transpose (of a "
+             "MaxPool, AveragePool, GlobalAveragePool (or ReduceMean over H, W), Reshape/Flatten to (N, -1), Identity, Dropout, Transpose (of a "
              "channels-last input, before a Flatten, or at the output), Softmax/LogSoftmax/Sigmoid/ArgMax after the "
              "last layer")
 QONNX_ROUNDING = {"ROUND": "half_even", "HALF_EVEN": "half_even", "CEIL": "ceil", "FLOOR": "floor", "UP": "up",
@@ -422,8 +422,10 @@ def _arith(op):
         if isinstance(x0, FloatIn) or isinstance(x1, FloatIn):
             return _input_arith(b, op)
         if isinstance(x0, Lin) and isinstance(x1, Lin):
+            if op == "Mul":
+                return _mul_tensors(b, x0, x1)
             if op != "Add":
-                raise b.fail(f"{op} of two tensors is not supported; only Add")
+                raise b.fail(f"{op} of two tensors is not supported; only Add and Mul")
             return _add_tensors(b, x0, x1)
         i = 0 if isinstance(x0, Lin) else 1
         v = b.lin(i)
@@ -474,6 +476,24 @@ def _add_tensors(b, x: Lin, y: Lin) -> Lin:
     (ka, kb), fine = r
     b.add(Node(name, Op.ADD, [x.t, y.t], _hwc(x.shape), IntType(32, True), {"layer": name, "shift": (ka, kb)}))
     return Lin(name, np.broadcast_arrays(fine, x.a, y.a)[0].copy(), x.c0 + y.c0, x.shape, name)
+
+
+def _mul_tensors(b, x: Lin, y: Lin) -> Lin:
+    """The product of two quantized tensors, of one shape or a map and a per-channel
+    (C, 1, 1) gate (squeeze-and-excitation): codes times codes at the product of the scales."""
+    if len(y.shape) > 1 and x.shape != y.shape and x.shape == (y.shape[0],) + (1,) * (len(y.shape) - 1):
+        x, y = y, x  # the map first, the gate second
+    gate = (x.shape[0],) + (1,) * (len(x.shape) - 1)
+    if y.shape not in (x.shape, gate):
+        raise b.fail(f"multiplies tensors of shapes {list(x.shape)} and {list(y.shape)}; both must have the same "
+                     "shape, or one be a per-channel (C, 1, 1) gate of the other")
+    if x.relu or y.relu or np.any(x.c0 != 0) or np.any(y.c0 != 0):
+        raise b.fail("multiplies tensors that are not plain quantized codes (a zero point, an offset or a Relu "
+                     "after the quantizer); quantize both factors with zero-point-free quantizers")
+    name = b.name(b.node.output[0])
+    b.add(Node(name, Op.MUL, [x.t, y.t], _hwc(x.shape), IntType(32, True), {"layer": name}))
+    a = np.broadcast_arrays(x.a * y.a, x.a)[0].copy()
+    return Lin(name, a, np.zeros_like(a), x.shape, name)
 
 
 def _batchnorm(b, a):
@@ -560,6 +580,16 @@ def _avgpool(glob: bool):
                    {"weight": np.ones((c, n), np.int64)}))
         return Lin(name, v.a / n, v.c0, (c, oh, ow), name)
     return handler
+
+
+def _reduce_mean(b, a):
+    """The mean over the spatial axes with keepdims (Brevitas writes AdaptiveAvgPool2d(1)
+    this way): a global average pool."""
+    rank = len(b.lin(0).shape) + 1
+    if rank != 4 or sorted(d % rank for d in _axes(b, a)) != [2, 3] or not a.get("keepdims", 1):
+        raise b.fail(f"only the mean over the spatial axes [2, 3] of an NCHW tensor with keepdims=1 is supported, "
+                     f"got axes {_axes(b, a)}, keepdims {a.get('keepdims', 1)}")
+    return _avgpool(True)(b, a)
 
 
 def _resize(b, a):
@@ -668,6 +698,7 @@ _QONNX_OPS = {
     "Conv": _conv, "Gemm": _gemm, "MatMul": _matmul, "BatchNormalization": _batchnorm, "Relu": _relu,
     "Add": _arith("Add"), "Sub": _arith("Sub"), "Mul": _arith("Mul"), "Div": _arith("Div"),
     "MaxPool": _maxpool, "AveragePool": _avgpool(False), "GlobalAveragePool": _avgpool(True),
+    "ReduceMean": _reduce_mean,
     "Flatten": _flatten, "Reshape": _reshape, "Transpose": _transpose, **{op: _head for op in HEAD_OPS},
     "Squeeze": _squeeze, **{op: _activation for op in ACT_OPS},
     "Resize": _resize, "Upsample": _resize, "Concat": _concat,

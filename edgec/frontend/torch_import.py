@@ -252,6 +252,14 @@ def _add(b, x, y, alpha=1):
     return _fuse_bias(b, b.tensor(t), b.const(c, "operand"))
 
 
+def _mul(b, x, y):
+    """The product of two tensors (same shape, or a per-channel (N, C, 1, 1) gate)."""
+    if isinstance(x, _T) and isinstance(y, _T):
+        return b.emit("mul", [x, y])
+    raise b.fail("only the product of two tensors (or of a tensor and a per-channel gate, as in "
+                 "squeeze-and-excitation) is supported; fold a constant factor into the layer before it")
+
+
 def _fuse_bias(b, t: _T, c: np.ndarray) -> _T:
     """tensor + constant: only as the bias of the linear/conv producing ``t``. The result is a
     copy of that node with the bias added; the original is pruned if nothing else uses it."""
@@ -359,7 +367,7 @@ _TORCH_OPS = {
     "adaptive_avg_pool2d": _adaptive_avg_pool, "_adaptive_avg_pool2d": _adaptive_avg_pool, "mean": _mean,
     "flatten": lambda b, x, *a: _flatten_to(b, x), "view": lambda b, x, s: _flatten_to(b, x),
     "reshape": lambda b, x, s: _flatten_to(b, x), "_unsafe_view": lambda b, x, s: _flatten_to(b, x),
-    "add": _add, "add_": _add,
+    "add": _add, "add_": _add, "mul": _mul, "mul_": _mul,
     "getitem": _getitem,
     "dropout": _passthrough, "dropout_": _passthrough, "feature_dropout": _passthrough,
     "clone": _passthrough, "alias": _passthrough, "detach": _passthrough, "detach_": _passthrough,

@@ -50,6 +50,13 @@ def check(g: Graph, values: dict[str, np.ndarray] | None = None) -> None:
                     or not np.issubdtype(u.dtype, np.integer)):
                 raise IRCheckError(f"{n.name}: Winograd tile {m} needs integer weights "
                                    f"((m+2)^2, {n.shape[-1]}, {c_in}), has {u.shape} {u.dtype}")
+        if n.op == Op.MUL:
+            a, b = (tuple(g.node(i).shape) for i in n.inputs)
+            if a != tuple(n.shape) or b not in (a, (1,) * (len(a) - 1) + (a[-1],)):
+                raise IRCheckError(f"{n.name}: Mul of {a} and {b}: the second must have the first's shape or be "
+                                   "(1, 1, C)")
+            if any(isinstance(g.node(i).type, Bipolar) for i in n.inputs):
+                raise IRCheckError(f"{n.name}: Mul of a bipolar tensor")
         if n.op == Op.MULTI_THRESHOLD:
             t = n.params["thresholds"]
             if t.shape[0] != n.shape[-1] or (np.diff(t, axis=1) < 0).any():

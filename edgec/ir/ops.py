@@ -71,6 +71,12 @@ class Op(str, Enum):
     meets a wider one).
     Out type: wide enough for the shifted sum (infer_acc_widths)."""
 
+    MUL = "Mul"
+    """Elementwise product of two tensors of codes: (..., C) times (..., C) of the same
+    shape, or a (H, W, C) map times a (1, 1, C) per-channel vector broadcast over H and W
+    (squeeze-and-excitation: the gate after a global pool). The real product's scale is the
+    product of the scales. Out type: the product's proven range (infer_acc_widths)."""
+
     CONCAT = "Concat"
     """Two tensors of one spatial shape joined along channels: (..., C1) and (..., C2) ->
     (..., C1 + C2), the first input's channels first. Out type: the narrowest type that
@@ -109,6 +115,7 @@ CONTRACTS = {
     Op.MAX_POOL: Contract(1, ("kernel", "stride", "pad", "pad_value"), (), "the input's"),
     Op.AVG_POOL: Contract(1, ("kernel", "stride"), (), "the input's"),
     Op.ADD: Contract(2, (), (), "the shifted sum's proven range"),
+    Op.MUL: Contract(2, (), (), "the product's proven range"),
     Op.CONCAT: Contract(2, (), (), "holds both inputs' types"),
     Op.UPSAMPLE: Contract(1, ("factor",), (), "the input's"),
     Op.FLATTEN: Contract(1, ("order",), (), "the input's"),

@@ -96,6 +96,12 @@ def _r_flatten(g, n, ins, last):
     return rep(ins[0][0], hw), rep(ins[0][1], hw)
 
 
+def _r_mul(g, n, ins, last):
+    """Per channel: the extremes of the interval product."""
+    p = [ins[0][i] * ins[1][j] for i in (0, 1) for j in (0, 1)]
+    return np.minimum.reduce(p), np.maximum.reduce(p)
+
+
 def _r_concat(g, n, ins, last):
     return np.concatenate([ins[0][0], ins[1][0]]), np.concatenate([ins[0][1], ins[1][1]])
 
@@ -104,7 +110,7 @@ def _r_concat(g, n, ins, last):
 RANGES = {
     Op.INPUT: _r_input, Op.SLIDING_WINDOW: _r_window, Op.MATMUL: _r_matmul, Op.WINOGRAD: _r_winograd,
     Op.XNOR_POPCOUNT: _r_xnor, Op.AFFINE_QUANT: _r_quant, Op.MULTI_THRESHOLD: _r_threshold, Op.MAX_POOL: _r_pool,
-    Op.AVG_POOL: _r_pool, Op.ADD: _r_add, Op.FLATTEN: _r_flatten, Op.CONCAT: _r_concat, Op.UPSAMPLE: _r_pool,
+    Op.AVG_POOL: _r_pool, Op.ADD: _r_add, Op.FLATTEN: _r_flatten, Op.CONCAT: _r_concat, Op.MUL: _r_mul, Op.UPSAMPLE: _r_pool,
 }
 
 

@@ -183,6 +183,7 @@ RULES = {
                                          n.attrs["pad_value"]),
     Op.AVG_POOL: lambda n, ins: avg_pool(ins[0], n.attrs["kernel"], n.attrs["stride"]),
     Op.ADD: lambda n, ins: add(ins[0], ins[1], n.attrs.get("shift", (0, 0))),
+    Op.MUL: lambda n, ins: ins[0].astype(np.int64) * ins[1],  # numpy broadcasts a (1, 1, C) gate
     Op.CONCAT: lambda n, ins: np.concatenate([ins[0].astype(np.int64), ins[1]], axis=-1),
     Op.UPSAMPLE: lambda n, ins: upsample(ins[0], n.attrs["factor"]),
     Op.FLATTEN: lambda n, ins: flatten(ins[0], n.attrs["order"]),

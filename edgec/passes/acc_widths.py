@@ -1,4 +1,4 @@
-"""Give every MatMul, XnorPopcount, Add and Winograd the narrowest accumulator type that interval
+"""Give every MatMul, XnorPopcount, Add, Mul and Winograd the narrowest accumulator type that interval
 arithmetic on the real weights and input ranges proves sufficient."""
 from ..ir.graph import Graph
 from ..ir.ops import Op
@@ -10,7 +10,7 @@ def infer_acc_widths(g: Graph) -> Graph:
     g = g.copy()
     ranges = value_ranges(g)
     for n in g.nodes:
-        if n.op in (Op.MATMUL, Op.XNOR_POPCOUNT, Op.ADD, Op.WINOGRAD):
+        if n.op in (Op.MATMUL, Op.XNOR_POPCOUNT, Op.ADD, Op.MUL, Op.WINOGRAD):
             lo, hi = ranges[n.name]
             n.type = int_type_for(lo.min(), hi.max())
             n.attrs["acc_range"] = (int(lo.min()), int(hi.max()))

@@ -1,4 +1,6 @@
 """Random cases of the U-Net kernels (hw/hls/edgec/eltwise.h: concat, upsample.h: upsample)
+and of the squeeze-and-excitation product (eltwise.h: mul, with a per-channel gate or of
+two maps)
 for the HLS sweep (tests/hls/kernel_cases.py); the problems are shared with the RTL sweep
 (tests/rtl/cases_unet.py). Expected outputs come from edgec/ir/ref.py (Op.CONCAT,
 Op.UPSAMPLE), several frames per case so that every counter wraps."""
@@ -49,6 +51,23 @@ def upsample_problem(i: int, rng, frames: int = 2) -> dict:
                 y=ref.RULES[Op.UPSAMPLE](node, [x]))
 
 
+def mul_problem(i: int, rng, frames: int = 2) -> dict:
+    """A (frames, pixels, C) map times a gate (frames, 1, C) (even i) or a map of its shape,
+    random types (no bipolar: ir/check.py refuses a bipolar Mul), the product's type."""
+    from .kernel_cases import divisor, rand_codes, rand_type
+    from .kernel_cases import ctype_for
+
+    pixels, c = int(rng.integers(1, 6)), int(rng.integers(1, 9))
+    gate = i % 2 == 0
+    pe = c if i == 2 else divisor(rng, c)
+    at, bt = rand_type(rng, 2, 8), rand_type(rng, 2, 8)
+    a = rand_codes(rng, at, (frames, pixels, c))
+    b = rand_codes(rng, bt, (frames, 1 if gate else pixels, c))
+    y = ref.RULES[Op.MUL](None, [a, b])
+    ot = ctype_for(min(int(y.min()), -1), max(int(y.max()), 1))
+    return dict(pixels=pixels, c=c, pe=pe, gate=gate, at=at, bt=bt, ot=ot, a=a, b=b, frames=frames, y=y)
+
+
 def make(rng, start: int) -> list:
     from .kernel_cases import Case, _io, arr, et
 
@@ -74,4 +93,16 @@ def make(rng, start: int) -> list:
                 f"\n    {post}")
         cases.append(Case(f"upsample {h}x{w}x{c} x{fh}x{fw} pe={pe} {t}", code, p["y"],
                           frames * D.CYCLES[D.StageKind.UPSAMPLE](D.UpsampleP(h, w, c, (fh, fw), pe, ir_type(t)))))
+    for k in range(6):
+        i = start + len(cases)
+        p = mul_problem(k, rng)
+        c, pe, at, bt, ot, frames = p["c"], p["pe"], p["at"], p["bt"], p["ot"], p["frames"]
+        pre, post = _io(i, at, pe, p["a"], ot, pe, sin="ina")
+        pre_b = (f"{arr(f'y{i}', p['b'])}\n    hls::stream<ap_uint<{pe * bt.bits}> > inb;\n"
+                 f"    push<{pe}, {et(bt)} >(inb, y{i}, {p['b'].size});")
+        code = (f"{pre}\n    {pre_b}\n    edgec::mul<{c}, {pe}, {et(at)}, {et(bt)}, {et(ot)}, {p['pixels']}, "
+                f"{'true' if p['gate'] else 'false'}, {i}>(ina, inb, out, {frames});\n    {post}")
+        cases.append(Case(f"mul{' gate' * p['gate']} {p['pixels']}x{c} pe={pe} {at}*{bt}->{ot}", code, p["y"],
+                          frames * D.CYCLES[D.StageKind.MUL](D.MulP(c, pe, p["pixels"], p["gate"], ir_type(at),
+                                                                    ir_type(bt), ir_type(ot)))))
     return cases

@@ -4,7 +4,7 @@ edgec_upsample (whole factors, 1 among them), on the problems of tests/hls/cases
 and edgec_fifo at depths that are not powers of two (the deep FIFO of a skip branch)."""
 from __future__ import annotations
 
-from ..hls.cases_unet import concat_problem, upsample_problem
+from ..hls.cases_unet import concat_problem, mul_problem, upsample_problem
 
 LINT_PARAMS: dict[str, list[str]] = {
     "edgec_concat.v": ["", "-GC1=6 -GC2=3 -GPE=3 -GAB=3 -GAS=1 -GBB=5 -GOB=6",
@@ -13,7 +13,23 @@ LINT_PARAMS: dict[str, list[str]] = {
                        "-GC1=8 -GC2=8 -GPE=8 -GAB=8 -GBB=8 -GOB=8"],
     "edgec_upsample.v": ["", "-GH=1 -GW=1 -GC=1 -GFH=1 -GFW=1", "-GH=5 -GW=7 -GC=6 -GPE=2 -GFH=3 -GFW=1 -GB=1",
                          "-GH=4 -GW=3 -GC=8 -GPE=8 -GFH=1 -GFW=4 -GB=3", "-GH=16 -GW=16 -GC=4 -GFH=2 -GFW=2"],
+    "edgec_mul.v": ["", "-GGATE=1", "-GGATE=1 -GCF=5 -GPE=2 -GAB=3 -GAS=1 -GBB=5 -GOB=9",
+                    "-GCF=3 -GPE=4 -GAB=8 -GAS=1 -GBB=8 -GBS=1 -GOB=16"],
 }
+
+
+def mul_case(i: int, rng):
+    from .sweep import Port, RtlCase, lasts, words
+
+    p = mul_problem(i, rng)
+    c, pe, at, bt, ot, frames = p["c"], p["pe"], p["at"], p["bt"], p["ot"], p["frames"]
+    prm = dict(PE=pe, CF=c // pe, GATE=int(p["gate"]), AB=at.bits, AS=int(at.signed), BB=bt.bits,
+               BS=int(bt.signed), OB=ot.bits)
+    return RtlCase(f"mul{' gate' * p['gate']} {p['pixels']}x{c} pe={pe} {at.bits}b*{bt.bits}b->{ot.bits}b",
+                   "edgec_mul", prm,
+                   [Port("a", pe * at.bits, words(p["a"], pe, at), lasts(p["a"].size // pe, frames)),
+                    Port("b", pe * bt.bits, words(p["b"], pe, bt), lasts(p["b"].size // pe, frames))],
+                   [Port("m", pe * ot.bits, words(p["y"], pe, ot), lasts(p["y"].size // pe, frames))])
 
 
 def concat_case(i: int, rng):
@@ -53,4 +69,4 @@ def fifo_case(depth: int, rng):
 
 def make(rng) -> list:
     return ([concat_case(i, rng) for i in range(8)] + [upsample_case(i, rng) for i in range(8)]
-            + [fifo_case(d, rng) for d in (3, 12, 1536)])
+            + [fifo_case(d, rng) for d in (3, 12, 1536)] + [mul_case(i, rng) for i in range(6)])

@@ -35,6 +35,40 @@ void add(hls::stream<ap_uint<PE * AT::bits> > &a, hls::stream<ap_uint<PE * BT::b
     }
 }
 
+// out = a * b on PE lanes, OT wide enough for the product. GATE false: a and b of one shape,
+// PIXELS * C / PE words of each per frame. GATE true (squeeze-and-excitation): b holds C
+// values per frame, read first into `gate`, then every pixel of a is multiplied by them;
+// (PIXELS + 1) * C / PE iterations per frame.
+template <unsigned C, unsigned PE, class AT, class BT, class OT, unsigned PIXELS, bool GATE, int ID>
+void mul(hls::stream<ap_uint<PE * AT::bits> > &a, hls::stream<ap_uint<PE * BT::bits> > &b,
+         hls::stream<ap_uint<PE * OT::bits> > &out, unsigned frames) {
+    const unsigned CF = C / PE;
+    const unsigned long long TRIP = (unsigned long long)(PIXELS + (GATE ? 1 : 0)) * CF;
+    ap_uint<PE * BT::bits> gate[CF];
+    unsigned long long k = 0;  // the iteration within the frame
+    for (unsigned long long i = 0; i < frames * TRIP; i++) {
+#pragma HLS PIPELINE II = 1
+#pragma HLS LOOP_TRIPCOUNT min = TRIP max = TRIP
+        EDGEC_TICK(ID);
+        unsigned cf = (unsigned)(k % CF);
+        if (GATE && k < CF) {
+            gate[cf] = b.read();
+        } else {
+            ap_uint<PE * AT::bits> x = a.read();
+            ap_uint<PE * BT::bits> y = GATE ? gate[cf] : b.read();
+            ap_uint<PE * OT::bits> o;
+            for (unsigned pe = 0; pe < PE; pe++) {
+#pragma HLS UNROLL
+                typename OT::value_t v = AT::get(x, pe);
+                v *= BT::get(y, pe);
+                OT::put(o, pe, v);
+            }
+            out.write(o);
+        }
+        if (++k == TRIP) k = 0;
+    }
+}
+
 // Concatenation along channels of two (PIXELS, C1) and (PIXELS, C2) streams into (PIXELS,
 // C1 + C2): per pixel C1/PE words of a, then C2/PE words of b, each element widened to OT
 // (a bipolar element becomes -1 or +1). PIXELS * (C1 + C2) / PE iterations per frame.
