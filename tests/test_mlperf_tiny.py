@@ -2,10 +2,11 @@
 the FC autoencoder) and a small MobileNetV2, with seeded random weights, built for the
 zynq7020 from the nn.Module, from a torch.export `.pt2` and from ONNX at int4: the three
 builds give the same simulator outputs, each fits, the simulator equals the fake-quant
-reference on every input (1,000 for the three cheaper nets, fewer for the two whose numpy
-simulation is slow; benchmarks/mlperf_tiny.py runs 1,000 on all), `edgec csim` is bit-exact
-on a few frames of the smaller ones, and w2a2 and w1a1 (first and last layer at 8 bits)
-build, fit and match the reference too. Each network is built once per format and preset."""
+reference on every input (1,000 for the autoencoder, 300 or fewer for the convolutional nets,
+whose numpy simulation is slower, to keep the file near 4 minutes; benchmarks/mlperf_tiny.py
+runs 1,000 on all), `edgec csim` is bit-exact on a few frames of the smaller ones,
+and w2a2 and w1a1 (first and last layer at 8 bits) build, fit and match the reference too.
+Each network is built once per format and preset."""
 import json
 import warnings
 
@@ -21,7 +22,7 @@ from edgec.verify import compare
 from tests.nets import MLPERF_TINY, macs, mlperf_net
 
 NETS = list(MLPERF_TINY)
-VECTORS = {"autoencoder": 1000, "dscnn": 1000, "mobilenet_v2": 1000, "resnet8": 100, "mobilenet_v1": 50}
+VECTORS = {"autoencoder": 1000, "dscnn": 300, "mobilenet_v2": 300, "resnet8": 100, "mobilenet_v1": 50}
 MACS = {"resnet8": 12_501_632, "dscnn": 2_656_768, "mobilenet_v1": 7_489_664, "autoencoder": 264_192,
         "mobilenet_v2": 756_864}
 CSIM = ("autoencoder", "dscnn")  # csim frames of the smaller nets
