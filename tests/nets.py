@@ -161,3 +161,169 @@ def with_activation(g: FGraph, kind: str, rng: np.random.Generator, per_channel:
             n = FNode(n.name, "act", n.inputs, {"kind": kind}, {"args": args})
         nodes.append(n)
     return infer_shapes(FGraph(nodes, g.output, g.head))
+
+
+# ---- the MLPerf Tiny reference topologies (from the published descriptions) --------------------
+
+def macs(module: nn.Module, input_shape) -> int:
+    """Multiply-accumulates of one inference: every Conv (1-D, 2-D, grouped) and Linear,
+    counted on the output shapes of a forward pass with forward hooks."""
+    total = [0]
+
+    def hook(m, inp, out):
+        if isinstance(m, (nn.Conv1d, nn.Conv2d)):
+            k = int(np.prod(m.kernel_size)) * (m.in_channels // m.groups)
+            total[0] += int(out[0].numel()) * k
+        elif isinstance(m, nn.Linear):
+            total[0] += int(out[0].numel()) * m.in_features
+
+    hs = [m.register_forward_hook(hook) for m in module.modules() if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Linear))]
+    try:
+        with torch.no_grad():
+            module.eval()(torch.zeros(1, *input_shape))
+    finally:
+        for h in hs:
+            h.remove()
+    return total[0]
+
+
+def _cbr(cin, cout, k, stride=1, groups=1, act=nn.ReLU):
+    pad = tuple(x // 2 for x in k) if isinstance(k, tuple) else k // 2
+    return [nn.Conv2d(cin, cout, k, stride, pad, groups=groups, bias=False), nn.BatchNorm2d(cout), act()]
+
+
+class _Res(nn.Module):
+    """A ResNet v1 basic block: conv3x3-BN-ReLU, conv3x3-BN, plus the shortcut (identity, or
+    a strided 1x1 conv when the shape changes), then ReLU."""
+
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.body = nn.Sequential(*_cbr(cin, cout, 3, stride), nn.Conv2d(cout, cout, 3, 1, 1, bias=False),
+                                  nn.BatchNorm2d(cout))
+        self.short = (nn.Identity() if stride == 1 and cin == cout
+                      else nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout)))
+
+    def forward(self, x):
+        return torch.relu(self.body(x) + self.short(x))
+
+
+class ResNet8(nn.Module):
+    """MLPerf Tiny image classification: ResNet-8 on CIFAR-10 (3x32x32): a 3x3 conv of 16,
+    three residual stacks of 16, 32 (stride 2) and 64 (stride 2) filters, global average
+    pool, FC 10. 12,501,632 MACs (``macs``)."""
+    INPUT = (3, 32, 32)
+
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(*_cbr(3, 16, 3), _Res(16, 16, 1), _Res(16, 32, 2), _Res(32, 64, 2),
+                                 nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10))
+
+    def forward(self, x):
+        return self.net(x)
+
+
+class DSCNN(nn.Module):
+    """MLPerf Tiny keyword spotting: DS-CNN small on 49x10 MFCC (1x49x10): conv 10x4 stride 2
+    of 64 (25x5 out), four depthwise-separable blocks (depthwise 3x3, pointwise 64, each with
+    BN and ReLU), average pool, FC 12. 2,656,768 MACs (``macs``)."""
+    INPUT = (1, 49, 10)
+
+    def __init__(self):
+        super().__init__()
+        layers = [nn.Conv2d(1, 64, (10, 4), 2, (5, 1), bias=False), nn.BatchNorm2d(64), nn.ReLU()]
+        for _ in range(4):
+            layers += _cbr(64, 64, 3, groups=64) + _cbr(64, 64, 1)
+        self.net = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 12))
+
+    def forward(self, x):
+        return self.net(x)
+
+
+class MobileNetV1(nn.Module):
+    """MLPerf Tiny visual wake words: MobileNetV1 with width multiplier 0.25 on 3x96x96: a 3x3
+    stride-2 conv of 8, thirteen depthwise-separable blocks (16, 32/2, 32, 64/2, 64, 128/2,
+    128 x5, 256/2, 256), global average pool, FC 2. 7,489,664 MACs (``macs``)."""
+    INPUT = (3, 96, 96)
+    BLOCKS = ((16, 1), (32, 2), (32, 1), (64, 2), (64, 1), (128, 2), (128, 1), (128, 1), (128, 1), (128, 1),
+              (128, 1), (256, 2), (256, 1))
+
+    def __init__(self):
+        super().__init__()
+        layers, c = _cbr(3, 8, 3, 2), 8
+        for cout, s in self.BLOCKS:
+            layers += _cbr(c, c, 3, s, groups=c) + _cbr(c, cout, 1)
+            c = cout
+        self.net = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, 2))
+
+    def forward(self, x):
+        return self.net(x)
+
+
+class AutoEncoder(nn.Module):
+    """MLPerf Tiny anomaly detection: the FC autoencoder on 640 features (5 frames of 128
+    log-mel bins): four Linear 128 + BatchNorm + ReLU, an 8-wide bottleneck (Linear + BN +
+    ReLU), four Linear 128 + BN + ReLU, Linear 640. 264,192 MACs (``macs``)."""
+    INPUT = (640,)
+
+    def __init__(self):
+        super().__init__()
+        dims = [640, 128, 128, 128, 128, 8, 128, 128, 128, 128]
+        layers = []
+        for a, b in zip(dims, dims[1:]):
+            layers += [nn.Linear(a, b), nn.BatchNorm1d(b), nn.ReLU()]
+        self.net = nn.Sequential(*layers, nn.Linear(128, 640))
+
+    def forward(self, x):
+        return self.net(x)
+
+
+class _Inverted(nn.Module):
+    """A MobileNetV2 inverted residual: 1x1 expansion (ReLU6), depthwise 3x3 (ReLU6), 1x1
+    linear bottleneck, and the residual add when stride is 1 and the width stays."""
+
+    def __init__(self, cin, cout, stride, expand):
+        super().__init__()
+        h = cin * expand
+        self.body = nn.Sequential(*_cbr(cin, h, 1, act=nn.ReLU6), *_cbr(h, h, 3, stride, groups=h, act=nn.ReLU6),
+                                  nn.Conv2d(h, cout, 1, bias=False), nn.BatchNorm2d(cout))
+        self.res = stride == 1 and cin == cout
+
+    def forward(self, x):
+        y = self.body(x)
+        return x + y if self.res else y
+
+
+class MobileNetV2Tiny(nn.Module):
+    """A small MobileNetV2-style net on 3x32x32: a 3x3 stride-2 conv of 8 (ReLU6), inverted
+    residuals (expansion 4) 8->8, 8->16/2, 16->16, 16->24/2, 24->24 (three with the residual
+    add), a 1x1 conv of 64 (ReLU6), global average pool, FC 10. 756,864 MACs (``macs``)."""
+    INPUT = (3, 32, 32)
+
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(*_cbr(3, 8, 3, 2, act=nn.ReLU6), _Inverted(8, 8, 1, 4), _Inverted(8, 16, 2, 4),
+                                 _Inverted(16, 16, 1, 4), _Inverted(16, 24, 2, 4), _Inverted(24, 24, 1, 4),
+                                 *_cbr(24, 64, 1, act=nn.ReLU6), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                                 nn.Linear(64, 10))
+
+    def forward(self, x):
+        return self.net(x)
+
+
+MLPERF_TINY = {"resnet8": ResNet8, "dscnn": DSCNN, "mobilenet_v1": MobileNetV1, "autoencoder": AutoEncoder,
+               "mobilenet_v2": MobileNetV2Tiny}
+
+
+def mlperf_net(name: str, seed: int = 0) -> nn.Module:
+    """One of MLPERF_TINY with seeded random weights and non-trivial BatchNorm statistics."""
+    torch.manual_seed(seed)
+    m = MLPERF_TINY[name]()
+    g = torch.Generator().manual_seed(seed + 1)
+    for b in m.modules():
+        if isinstance(b, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            n = b.num_features
+            b.running_mean.copy_(torch.randn(n, generator=g) * 0.1)
+            b.running_var.copy_(torch.rand(n, generator=g) * 0.5 + 0.5)
+            b.weight.data.copy_(torch.rand(n, generator=g) * 0.5 + 0.75)
+            b.bias.data.copy_(torch.randn(n, generator=g) * 0.1)
+    return m.eval()

@@ -1,0 +1,108 @@
+"""The MLPerf Tiny reference topologies (tests/nets.py: ResNet-8, DS-CNN, MobileNetV1 0.25,
+the FC autoencoder) and a small MobileNetV2, with seeded random weights, built for the
+zynq7020 from the nn.Module, from a torch.export `.pt2` and from ONNX at int4: the three
+builds give the same simulator outputs, each fits, the simulator equals the fake-quant
+reference on every input (1,000 for the autoencoder, 300 or fewer for the convolutional nets,
+whose numpy simulation is slower, to keep the file near 4 minutes; benchmarks/mlperf_tiny.py
+runs 1,000 on all), `edgec csim` is bit-exact on a few frames of the smaller ones,
+and w2a2 and w1a1 (first and last layer at 8 bits) build, fit and match the reference too.
+Each network is built once per format and preset."""
+import json
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from edgec import build, csim
+from edgec.backend import sim as sim_backend
+from edgec.frontend.quantize import make_config, quantize
+from edgec.frontend.torch_import import import_torch
+from edgec.verify import compare
+from tests.nets import MLPERF_TINY, macs, mlperf_net
+
+NETS = list(MLPERF_TINY)
+VECTORS = {"autoencoder": 1000, "dscnn": 300, "mobilenet_v2": 300, "resnet8": 100, "mobilenet_v1": 50}
+MACS = {"resnet8": 12_501_632, "dscnn": 2_656_768, "mobilenet_v1": 7_489_664, "autoencoder": 264_192,
+        "mobilenet_v2": 756_864}
+CSIM = ("autoencoder", "dscnn")  # csim frames of the smaller nets
+CALIB = 64
+
+
+def calib(name: str, n: int = CALIB, seed: int = 1) -> np.ndarray:
+    return np.random.default_rng(seed).normal(size=(n, *MLPERF_TINY[name].INPUT)).astype(np.float32)
+
+
+def w1a1_config(path, g) -> str:
+    """w1a1 with the first and the last layer kept at 8 bits (the config's per-layer bits)."""
+    layers = [n.name for n in g.nodes if n.op in ("conv", "linear")]
+    path.write_text(f"preset: w1a1\nlayers:\n  {layers[0]}: {{wbits: 8, abits: 8}}\n  {layers[-1]}: {{wbits: 8}}\n")
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def builds(tmp_path_factory):
+    """(name, format) -> build folder, at int4; and each net's module and calibration data."""
+    d = tmp_path_factory.mktemp("mlperf")
+    out = {}
+    for name in NETS:
+        m, shape, x = mlperf_net(name), MLPERF_TINY[name].INPUT, calib(name)
+        np.save(d / f"{name}.npy", x)
+        ex = (torch.zeros(1, *shape),)
+        torch.export.save(torch.export.export(m, ex), str(d / f"{name}.pt2"))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(m, ex, str(d / f"{name}.onnx"), dynamo=False)
+        for fmt, model in (("module", m), ("pt2", str(d / f"{name}.pt2")), ("onnx", str(d / f"{name}.onnx"))):
+            kw = {"input_shape": shape} if fmt == "module" else {}
+            out[name, fmt] = build(model, d / f"{name}-{fmt}", preset="int4", calib=d / f"{name}.npy",
+                                   progress=None, **kw).out
+    return out
+
+
+@pytest.mark.parametrize("name", NETS)
+def test_macs_are_the_published_counts(name):
+    assert macs(MLPERF_TINY[name](), MLPERF_TINY[name].INPUT) == MACS[name]
+
+
+@pytest.mark.parametrize("name", NETS)
+def test_int4_fits_and_equals_the_reference(builds, name):
+    out = builds[name, "module"]
+    rep = json.loads((out / "report.json").read_text())["hardware"]
+    assert rep["fits"], rep.get("does_not_fit")
+    assert rep["fps"] > 100
+    g = import_torch(mlperf_net(name), MLPERF_TINY[name].INPUT)
+    qnet = quantize(g, calib(name).astype(np.float64), make_config("int4"))
+    c = compare(qnet, sim_backend.load(out / "sim"), calib(name, VECTORS[name], seed=2))
+    assert c["vectors"] == VECTORS[name] and c["mismatches"] == 0 and c["ties"] == 0, c
+    assert len(np.unique(c["q"])) > 8  # the outputs vary: the check can fail
+
+
+@pytest.mark.parametrize("name", NETS)
+def test_module_pt2_and_onnx_builds_agree(builds, name):
+    x = calib(name, 32, seed=3)
+    q = {fmt: sim_backend.load(builds[name, fmt] / "sim").run(x)[0] for fmt in ("module", "pt2", "onnx")}
+    np.testing.assert_array_equal(q["pt2"], q["module"])
+    np.testing.assert_array_equal(q["onnx"], q["module"])
+
+
+@pytest.mark.parametrize("name", CSIM)
+def test_csim_bit_exact(builds, name):
+    r = csim.run(builds[name, "module"], None, 4)
+    assert r["vectors"] == 4 and r["mismatches"] == 0, r
+
+
+# w1a1 on MobileNetV2 is refused: its first residual add would join the 8-bit first layer with a
+# 1-bit branch (an Add needs one width on both sides)
+@pytest.mark.parametrize("name,preset", [("autoencoder", "w2a2"), ("dscnn", "w2a2"), ("mobilenet_v2", "w2a2"),
+                                         ("autoencoder", "w1a1"), ("dscnn", "w1a1")])
+def test_low_bit_builds_fit_and_equal_the_reference(tmp_path, name, preset):
+    shape, x = MLPERF_TINY[name].INPUT, calib(name)
+    g = import_torch(mlperf_net(name), shape)
+    kw = {"preset": "w2a2"} if preset == "w2a2" else {"config": w1a1_config(tmp_path / "w1a1.yaml", g)}
+    res = build(mlperf_net(name), tmp_path / "o", input_shape=shape, calib=x, progress=None, **kw)
+    assert res.report["hardware"]["fits"]
+    cfg = make_config(**kw) if preset == "w2a2" else make_config(None, kw["config"])
+    c = compare(quantize(g, x.astype(np.float64), cfg), sim_backend.load(res.out / "sim"), calib(name, 100, seed=2))
+    assert c["mismatches"] == 0 and c["ties"] == 0, c
+    assert len(np.unique(c["q"])) > 2
