@@ -92,6 +92,15 @@ def test_csim_bit_exact(builds, name):
     assert r["vectors"] == 4 and r["mismatches"] == 0, r
 
 
+def test_autoencoder_cosim_bit_exact(builds):
+    """The smallest net's RTL under Verilator, with random idle and backpressure."""
+    from edgec.cosim.run import run as cosim
+
+    x = np.random.default_rng(7).normal(size=(4, 640)).astype(np.float32)
+    r = cosim(builds["autoencoder", "module"], "verilator", x, 4, idle=0.2, backpressure=0.2)
+    assert r["ok"] and r["mismatches"] == 0 and r["framing_ok"], r
+
+
 # w1a1 on MobileNetV2 is refused: its first residual add would join the 8-bit first layer with a
 # 1-bit branch (an Add needs one width on both sides)
 @pytest.mark.parametrize("name,preset", [("autoencoder", "w2a2"), ("dscnn", "w2a2"), ("mobilenet_v2", "w2a2"),
