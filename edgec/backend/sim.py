@@ -25,6 +25,7 @@ KINDS = {
     Op.SLIDING_WINDOW: "window", Op.MATMUL: "matmul", Op.XNOR_POPCOUNT: "xnor",
     Op.MULTI_THRESHOLD: "threshold", Op.MAX_POOL: "maxpool", Op.AVG_POOL: "avgpool",
     Op.ADD: "add", Op.FLATTEN: "flatten", Op.WINOGRAD: "winograd", Op.CONCAT: "concat", Op.UPSAMPLE: "upsample",
+    Op.PAD: "pad", Op.SLICE: "slice",
 }
 
 
@@ -104,6 +105,10 @@ def context(g: Graph, name: str) -> SimContext:
             s.order = a["order"]
         elif n.op == Op.UPSAMPLE:
             s.kernel = tuple(a["factor"])
+        elif n.op == Op.PAD:
+            s.pad, s.pad_value = tuple(a["pad"]), int(a["value"])
+        elif n.op == Op.SLICE:
+            s.kernel = (int(a["lo"]), int(a["hi"]))
         steps.append(s)
     return SimContext(name, __version__, list(g.meta["input_shape"]), list(g.meta["output_shape"]),
                       input_spec(g.meta["input_quant"]), *layouts(g), var[g.output], batch_size(g), g.input.name,

@@ -164,6 +164,11 @@ def upsample(x, factor):
     return np.repeat(np.repeat(x, factor[0], axis=1), factor[1], axis=2)
 
 
+def pad(x, pad, value):
+    pt, pl, pb, pr = pad
+    return np.pad(x, ((0, 0), (pt, pb), (pl, pr), (0, 0)), constant_values=value)
+
+
 def concat(a, b):
     return np.concatenate([a, b], axis=-1)
 

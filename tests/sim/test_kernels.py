@@ -155,3 +155,12 @@ def test_winograd_equals_ref_and_the_direct_convolution(xm, m, mh, data):
     np.testing.assert_array_equal(want, W.FACTOR[m] * direct)
     for bound in (0, 2**53):  # the float64 path (exact: these values are far below 2^53) and the int64 one
         np.testing.assert_array_equal(K.winograd(x, u, W.BT[m], W.AT[m], pad, pad_value, bound), want)
+
+
+@SETTINGS
+@given(feature_map(), st.data())
+def test_pad(xm, data):
+    x, (lo, hi) = xm
+    pad = tuple(data.draw(st.integers(0, 3)) for _ in range(4))
+    v = data.draw(st.integers(lo, hi))
+    np.testing.assert_array_equal(K.pad(x, pad, v), ref.pad(x, pad, v))
