@@ -10,7 +10,7 @@ from ..ir.ops import Op
 from ..ir.types import Bipolar, IntType, join_type, window_type
 from .fgraph import model_input_shape
 from .qmodel import FakeQuantModel
-from .qnet import ActQuant, QNet
+from .qnet import ActQuant, QNet, pad_code
 
 
 def _hwc(shape):
@@ -113,6 +113,13 @@ def lower(qnet: QNet) -> Graph:
         elif n.op == "upsample":
             alias[n.name] = add(Node(n.name, Op.UPSAMPLE, src, shape, types[src[0]],
                                      {"factor": tuple(n.attrs["factor"])}))
+        elif n.op == "pad":
+            code = pad_code(n, qnet.quant_of(n.inputs[0]))
+            alias[n.name] = add(Node(n.name, Op.PAD, src, shape, window_type(types[src[0]], code),
+                                     {"pad": tuple(int(p) for p in n.attrs["pad"]), "value": code}))
+        elif n.op == "slice":
+            alias[n.name] = add(Node(n.name, Op.SLICE, src, shape, types[src[0]],
+                                     {"lo": int(n.attrs["lo"]), "hi": int(n.attrs["hi"])}))
         elif n.op == "flatten":
             if len(g.node(n.inputs[0]).shape) == 1:
                 alias[n.name] = src[0]
