@@ -331,10 +331,10 @@ def _pad(b, a):
         raise b.fail(f"pads {pads} do not match a rank-{rank} input")
     if any(pads[i] for i in (0, 1, rank, rank + 1)) or min(pads) < 0:
         raise b.fail(f"pads {pads}: only non-negative padding of H and W (or L) is supported")
-    t, l, bo, r = (pads[2], pads[3], pads[6], pads[7]) if rank == 4 else (0, pads[2], 0, pads[5])
+    tlbr = (pads[2], pads[3], pads[6], pads[7]) if rank == 4 else (0, pads[2], 0, pads[5])
     if value == 0:
-        return _Padded((x, (t, l, bo, r), b.label))
-    return b.emit("pad", [x], {"pad": (t, l, bo, r), "value": value})
+        return _Padded((x, tlbr, b.label))
+    return b.emit("pad", [x], {"pad": tlbr, "value": value})
 
 
 def _rank(b, x) -> int:

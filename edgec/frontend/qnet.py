@@ -18,7 +18,8 @@ import numpy as np
 from ..errors import EdgecError, node_error
 from .fgraph import ACTIVATIONS, FGraph, FNode
 
-PASS_THROUGH = ("maxpool", "avgpool", "gap", "flatten", "upsample", "concat", "pad", "slice")  # concat: its inputs share one quantizer
+# concat: its inputs share one quantizer; pad: its constant is a code of its input's
+PASS_THROUGH = ("maxpool", "avgpool", "gap", "flatten", "upsample", "concat", "pad", "slice")
 
 
 @dataclass
