@@ -53,7 +53,7 @@ class PadSplitNet(nn.Module):
             p, q = y[:, : self.cut], y[:, self.cut:]
         pads = (1, 0) if self.one_d else (1, 0, 0, 1)  # asymmetric
         pool = f.max_pool1d if self.one_d else f.max_pool2d
-        p = pool(f.pad(f.relu(self.a(p)), pads), 2)
+        p = pool(f.pad(self.a(p), pads), 2)  # signed codes: the zero pad is a Pad stage
         q = pool(f.relu(self.b(f.pad(q, (1, 1) if self.one_d else (1, 1, 1, 1)))), 2)
         return self.fc(torch.cat([p, q], dim=1).flatten(1))
 
@@ -154,15 +154,18 @@ def test_int8_agrees_with_the_float_model(graphs, tmp_path):
 
 
 class ConstPad(nn.Module):
-    def __init__(self, value, mode="constant"):
+    """relu(conv) -> constant pad -> max pool (``then`` "pool") or a 3x3 conv without padding ("conv")."""
+
+    def __init__(self, value, mode="constant", then="pool"):
         super().__init__()
-        self.c, self.value, self.mode = nn.Conv2d(1, 2, 3), value, mode
+        self.c, self.value, self.mode, self.then = nn.Conv2d(1, 2, 3), value, mode, then
+        self.d = nn.Conv2d(2, 3, 3)
 
     def forward(self, x):
         y = nn.functional.relu(self.c(x))
-        y = nn.functional.pad(y, (1, 1, 1, 1), mode=self.mode, **({"value": self.value} if self.mode == "constant"
+        y = nn.functional.pad(y, (1, 0, 2, 1), mode=self.mode, **({"value": self.value} if self.mode == "constant"
                                                                    else {}))
-        return nn.functional.max_pool2d(y, 2).flatten(1)
+        return (nn.functional.max_pool2d(y, 2) if self.then == "pool" else self.d(y)).flatten(1)
 
 
 def test_a_pad_constant_is_quantized_exactly(tmp_path):
@@ -178,7 +181,19 @@ def test_a_pad_constant_is_quantized_exactly(tmp_path):
     q = quantize(g, x, QuantConfig(wbits=4, abits=4))
     assert q.quant_of(next(n.name for n in g.nodes if n.op == "pad")).scale == s
     ir = lower(q)
-    assert next(n for n in ir.nodes if n.op == Op.PAD).attrs["value"] == 3
+    assert next(n for n in ir.nodes if n.op == Op.PAD).attrs["value"] == 3  # not the pool's padding code
+    _sim_equals_reference(g, x, 4, 4, tmp_path / "pad3")
+    m.then = "conv"  # folded into the window: pad_value 3
+    g = import_torch(m, SHAPE)
+    _, ir = _sim_equals_reference(g, x, 4, 4, tmp_path / "conv3")
+    assert not any(n.op == Op.PAD for n in ir.nodes)
+    win = next(n for n in ir.nodes if n.op == Op.SLIDING_WINDOW and n.attrs["pad_value"] == 3)
+    assert tuple(win.attrs["pad"]) == (2, 1, 1, 0)
+    m.value, m.then = 0.0, "pool"  # a zero pad of unsigned codes folds into the max pool's padding
+    g = import_torch(m, SHAPE)
+    _, ir = _sim_equals_reference(g, x, 4, 4, tmp_path / "pool0")
+    assert not any(n.op == Op.PAD for n in ir.nodes)
+    assert tuple(next(n for n in ir.nodes if n.op == Op.MAX_POOL).attrs["pad"]) == (2, 1, 1, 0)
     m.value = 0.37 * s
     g = import_torch(m, SHAPE)
     with pytest.raises(EdgecError, match=r"node 'pad' .*pads with .*cannot hold exactly"):
