@@ -105,7 +105,8 @@ def test_build_csim_and_cosim_bit_exact(tmp_path):
     np.save(tmp_path / "x.npy", x)
     out = tmp_path / "out"
     r = subprocess.run([sys.executable, "-m", "edgec.cli", "build", str(tmp_path / "m.pt2"), "-o", str(out),
-                        "--preset", "int4", "--calib", str(tmp_path / "x.npy"), "--export-qonnx", str(tmp_path / "q.onnx")],
+                        "--preset", "int4", "--calib", str(tmp_path / "x.npy"),
+                        "--export-qonnx", str(tmp_path / "q.onnx")],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-2000:]
     rep = json.loads((out / "report.json").read_text())

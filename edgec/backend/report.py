@@ -102,9 +102,9 @@ def make(g, qnet, board, quant: dict, sim_dir, eval_x, eval_y, progress, float_g
     return rep
 
 
-COLUMNS = [("layer", "layer"), ("op", "op"), ("kernel", "kernel"), ("act", "act"), ("in_shape", "in"), ("out_shape", "out"),
-           ("params", "params"), ("macs", "MACs"), ("bitops", "bit-ops"), ("wbits", "W"), ("abits", "A"),
-           ("acc_bits", "acc")]
+COLUMNS = [("layer", "layer"), ("op", "op"), ("kernel", "kernel"), ("act", "act"), ("in_shape", "in"),
+           ("out_shape", "out"), ("params", "params"), ("macs", "MACs"), ("bitops", "bit-ops"), ("wbits", "W"),
+           ("abits", "A"), ("acc_bits", "acc")]
 
 
 HW_COLUMNS = [("stage", "stage"), ("kind", "kind"), ("pe", "PE"), ("simd", "SIMD"), ("cycles", "cycles"),

@@ -24,7 +24,8 @@ KINDS = {
     Op.INPUT: None, Op.AFFINE_QUANT: None,
     Op.SLIDING_WINDOW: "window", Op.MATMUL: "matmul", Op.XNOR_POPCOUNT: "xnor",
     Op.MULTI_THRESHOLD: "threshold", Op.MAX_POOL: "maxpool", Op.AVG_POOL: "avgpool",
-    Op.ADD: "add", Op.FLATTEN: "flatten", Op.WINOGRAD: "winograd", Op.CONCAT: "concat", Op.MUL: "mul", Op.UPSAMPLE: "upsample",
+    Op.ADD: "add", Op.FLATTEN: "flatten", Op.WINOGRAD: "winograd", Op.CONCAT: "concat",
+    Op.MUL: "mul", Op.UPSAMPLE: "upsample", Op.PAD: "pad", Op.SLICE: "slice",
 }
 
 
@@ -106,6 +107,10 @@ def context(g: Graph, name: str) -> SimContext:
             s.kernel = tuple(a["factor"])
         elif n.op == Op.ADD and any(a.get("shift", (0, 0))):
             s.kernel = tuple(a["shift"])
+        elif n.op == Op.PAD:
+            s.pad, s.pad_value = tuple(a["pad"]), int(a["value"])
+        elif n.op == Op.SLICE:
+            s.kernel = (int(a["lo"]), int(a["hi"]))
         steps.append(s)
     return SimContext(name, __version__, list(g.meta["input_shape"]), list(g.meta["output_shape"]),
                       input_spec(g.meta["input_quant"]), *layouts(g), var[g.output], batch_size(g), g.input.name,

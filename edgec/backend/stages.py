@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..ir.types import Bipolar
-from ..dataflow import (Act, AddP, AxisP, ConcatP, DupP, MulP, DwcP, MvauP, Plan, SmvauP, Stage, StageKind, Stream, SwgP,
-                        ThresholdP, UpsampleP, WindowP, WinoInP, WinoOutP, index_bits, step_table, threshold_table)
+from ..dataflow import (Act, AddP, AxisP, ConcatP, DupP, DwcP, MulP, MvauP, Plan, SmvauP, Stage, StageKind, Stream,
+                        SwgP, ThresholdP, UpsampleP, WindowP, WinoInP, WinoOutP, index_bits, step_table,
+                        threshold_table)
 from ..errors import EdgecError
 from .words import sparse_stream
 
@@ -195,7 +196,8 @@ def _fifo(st, r):
 PARAMS = {
     StageKind.AXIS_IN: _axis_in, StageKind.AXIS_OUT: _axis_out, StageKind.DWC: _dwc, StageKind.DUP: _dup,
     StageKind.SWG: _swg, StageKind.MVAU: _mvau, StageKind.SMVAU: _smvau, StageKind.WINDOW: _window,
-    StageKind.ADD: _add, StageKind.MUL: _mul, StageKind.CONCAT: _concat, StageKind.UPSAMPLE: _upsample, StageKind.THRESHOLD: _threshold,
+    StageKind.ADD: _add, StageKind.MUL: _mul, StageKind.CONCAT: _concat, StageKind.UPSAMPLE: _upsample,
+    StageKind.THRESHOLD: _threshold,
     StageKind.WINO_IN: _wino_in, StageKind.WINO_OUT: _wino_out, StageKind.FIFO: _fifo,
 }
 

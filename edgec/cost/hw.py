@@ -290,7 +290,8 @@ def _fifo_stage(st: Stage) -> Res:
 RESOURCES = {
     StageKind.AXIS_IN: _axis, StageKind.AXIS_OUT: _axis, StageKind.DWC: _dwc, StageKind.DUP: _dup,
     StageKind.SWG: _swg, StageKind.MVAU: _mvau, StageKind.SMVAU: _smvau, StageKind.WINDOW: _window,
-    StageKind.ADD: _add, StageKind.MUL: _mul, StageKind.CONCAT: _concat, StageKind.UPSAMPLE: _upsample, StageKind.THRESHOLD: _threshold,
+    StageKind.ADD: _add, StageKind.MUL: _mul, StageKind.CONCAT: _concat, StageKind.UPSAMPLE: _upsample,
+    StageKind.THRESHOLD: _threshold,
     StageKind.WINO_IN: _winograd,
     StageKind.WINO_OUT: _winograd, StageKind.FIFO: _fifo_stage,
 }

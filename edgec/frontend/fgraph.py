@@ -26,6 +26,10 @@ flatten   order ("chw": (C, H, W) -> (C*H*W,) row-    -
 add       -  (two inputs, same shape)                  -
 concat    -  (two inputs, joined along channels)       -
 upsample  factor (fh, fw): nearest, whole factors      -
+pad       pad (top, left, bottom, right), value:      -
+          constant padding of a (C, H, W) map
+slice     lo, hi: the channels [lo, hi) (split,       -
+          chunk, x[:, lo:hi])
 ========  ===========================================  ===============================
 
 Identity and Dropout never appear: importers drop them. ``source_op`` keeps the op name
@@ -40,13 +44,14 @@ import numpy as np
 from ..errors import EdgecError, node_error
 
 OPS = ("input", "conv", "linear", "bn", "relu", "act", "maxpool", "avgpool", "gap", "flatten", "add", "concat",
-       "upsample", "mul", "identity")
+       "upsample", "mul", "identity", "pad", "slice")
 ACTIVATIONS = ("relu", "act")  # the elementwise activations a segment may end in
 
 SUPPORTED_SOURCE_OPS = (
     "Linear/Gemm/MatMul, Conv2d (groups 1 or depthwise, dilation 1), BatchNorm, ReLU, ReLU6/Hardtanh/Clip, "
     "LeakyReLU, PReLU, ELU, SELU, Sigmoid, Hardsigmoid, Tanh, Hardswish, SiLU, GELU, Mish, Softplus, "
-    "concatenation along channels, nearest upsampling by whole factors, "
+    "concatenation along channels, nearest upsampling by whole factors, constant Pad, "
+    "split/chunk/slice along channels, "
     "MaxPool2d, AvgPool2d, GlobalAveragePool/AdaptiveAvgPool2d(1), Flatten/Reshape to "
     "(N, -1), Add, Mul of two tensors (or of a per-channel gate: squeeze-and-excitation), Identity, Dropout"
 )
@@ -256,6 +261,16 @@ def infer_shapes(g: FGraph) -> FGraph:
             out = ins[0]
         elif n.op == "identity":  # the start of a segment on quantized codes (qnet.attach_orphans)
             out = ins[0]
+        elif n.op == "pad":
+            if len(ins[0]) != 3:
+                raise node_error(n.name, src, f"expects a (C, H, W) input, got {ins[0]}")
+            pt, pl, pb, pr = n.attrs["pad"]
+            out = (ins[0][0], ins[0][1] + pt + pb, ins[0][2] + pl + pr)
+        elif n.op == "slice":
+            lo, hi = n.attrs["lo"], n.attrs["hi"]
+            if not 0 <= lo < hi <= ins[0][0]:
+                raise node_error(n.name, src, f"channels [{lo}, {hi}) of a tensor of {ins[0][0]} channels")
+            out = (hi - lo, *ins[0][1:])
         elif n.op == "add":
             if len(ins) != 2 or ins[0] != ins[1]:
                 raise node_error(n.name, src, f"adds tensors of shapes {ins}; both inputs must have the same shape")

@@ -8,9 +8,9 @@ import torch
 from ..ir.graph import Graph, Node
 from ..ir.ops import Op
 from ..ir.types import Bipolar, IntType, join_type, window_type
-from .fgraph import model_input_shape
+from .fgraph import FNode, model_input_shape
 from .qmodel import FakeQuantModel
-from .qnet import COMPUTE, ActQuant, QNet, join_shifts
+from .qnet import COMPUTE, ActQuant, QNet, join_shifts, pad_code
 
 
 def _hwc(shape):
@@ -44,6 +44,21 @@ def segment_arrays(qnet: QNet) -> dict[str, tuple]:
     return out
 
 
+def _foldable_pad(qnet: QNet, n, code: int, t) -> bool:
+    """Whether pad node ``n`` (its constant's code ``code``, input type ``t``) folds into the
+    padding of its one consumer: a direct convolution that pads with 0 or has no padding of
+    its own (its window then pads with ``code``), or a max pool whose padding code, the
+    input's lowest, is ``code``."""
+    g = qnet.graph
+    cons = g.consumers(n.name)
+    if len(cons) != 1 or n.name == g.output:
+        return False
+    c = cons[0]
+    if c.op == "conv":
+        return not qnet.segment_by_compute(c.name).winograd and (code == 0 or not any(c.attrs["pad"]))
+    return c.op == "maxpool" and code == t.lo
+
+
 def lower(qnet: QNet) -> Graph:
     g = qnet.graph
     arrays = segment_arrays(qnet)
@@ -57,8 +72,14 @@ def lower(qnet: QNet) -> Graph:
         return node.name
 
     meta: dict = {}
+    folded: dict[str, tuple] = {}  # pad node -> (pad, code): folded into the window of its one consumer
     for n in g.nodes:
         src = [alias.get(i, i) for i in n.inputs]
+        if n.inputs and n.inputs[0] in folded:
+            fpad = folded[n.inputs[0]][0]
+            n = FNode(n.name, n.op, n.inputs, {**n.attrs, "pad": tuple(p + q for p, q in
+                                                                        zip(n.attrs.get("pad", (0,) * 4), fpad))},
+                      n.params, n.source_op, n.shape)
         shape = _hwc(n.shape)
         if n.op == "input":
             iq = qnet.input_quant
@@ -84,11 +105,12 @@ def lower(qnet: QNet) -> Graph:
             groups = n.attrs.get("groups", 1)
             t_in = types[src[0]]
             pad = tuple(n.attrs["pad"])
-            win_t = window_type(t_in, 0) if any(pad) else t_in
+            pv = folded[n.inputs[0]][1] if n.inputs[0] in folded else 0
+            win_t = window_type(t_in, pv) if any(pad) else t_in
             in_c = g.node(n.inputs[0]).shape[0]
             oh, ow = shape[0], shape[1]
             w = add(Node(f"{n.name}_window", Op.SLIDING_WINDOW, src, (oh, ow, kh * kw * in_c), win_t,
-                         {"kernel": (kh, kw), "stride": tuple(n.attrs["stride"]), "pad": pad, "pad_value": 0}))
+                         {"kernel": (kh, kw), "stride": tuple(n.attrs["stride"]), "pad": pad, "pad_value": pv}))
             wmat = codes.transpose(0, 2, 3, 1).reshape(codes.shape[0], -1)
             alias[n.name] = add(Node(n.name, Op.MATMUL, [w], shape, IntType(32, True),
                                      {"groups": groups, "layer": n.name,
@@ -119,6 +141,17 @@ def lower(qnet: QNet) -> Graph:
         elif n.op == "upsample":
             alias[n.name] = add(Node(n.name, Op.UPSAMPLE, src, shape, types[src[0]],
                                      {"factor": tuple(n.attrs["factor"])}))
+        elif n.op == "pad":
+            code = pad_code(n, qnet.quant_of(n.inputs[0]))
+            if _foldable_pad(qnet, n, code, types[src[0]]):
+                folded[n.name] = (tuple(int(p) for p in n.attrs["pad"]), code)
+                alias[n.name] = src[0]
+                continue
+            alias[n.name] = add(Node(n.name, Op.PAD, src, shape, window_type(types[src[0]], code),
+                                     {"pad": tuple(int(p) for p in n.attrs["pad"]), "value": code}))
+        elif n.op == "slice":
+            alias[n.name] = add(Node(n.name, Op.SLICE, src, shape, types[src[0]],
+                                     {"lo": int(n.attrs["lo"]), "hi": int(n.attrs["hi"])}))
         elif n.op == "flatten":
             if len(g.node(n.inputs[0]).shape) == 1:
                 alias[n.name] = src[0]

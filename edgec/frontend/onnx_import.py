@@ -23,7 +23,12 @@ _BATCH = -(2**40)  # the (unknown) batch size inside folded shape constants
 
 
 class _Padded(tuple):
-    """(tensor, (top, left, bottom, right)): a zero ``Pad`` waiting for the Conv consuming it."""
+    """(tensor, (top, left, bottom, right), name): a zero ``Pad`` waiting for the Conv
+    consuming it; any other consumer reads it as a pad node ``name``."""
+
+
+class _Outputs(tuple):
+    """The values of a node's outputs, in order (Split)."""
 
 
 class _Perm(tuple):
@@ -215,8 +220,10 @@ class _Builder:
         if isinstance(v, _Perm):
             raise self.fail(f"input '{self.node.input[i]}' is laid out channels last by a Transpose; edgec reads that "
                             "only before a Flatten/Reshape or at the output")
-        if isinstance(v, _Padded):
-            raise self.fail("zero padding (Pad) is only supported right before a Conv")
+        if isinstance(v, _Padded):  # a zero Pad not folded into a Conv: a pad node of its own
+            name = unique_name(v[2], self.taken)
+            self.nodes.append(FNode(name, "pad", [v[0]], {"pad": v[1], "value": 0.0}, source_op="Pad"))
+            v = self.vals[self.node.input[i]] = name
         if not isinstance(v, str):
             raise self.fail(f"input '{self.node.input[i]}' must be computed from the model input, not a constant")
         return v
@@ -294,7 +301,7 @@ def _conv(b, a):
     if "kernel_shape" in a and tuple(a["kernel_shape"]) != tuple(w.shape[2:]):
         raise b.fail(f"kernel_shape {list(a['kernel_shape'])} does not match the weight's {list(w.shape[2:])}")
     bias = b.c(2, "bias") if b.has(2) else np.zeros(w.shape[0])
-    x, extra = b.val(0) if isinstance(b.val(0), _Padded) else (b.t(0), (0, 0, 0, 0))
+    x, extra = b.val(0)[:2] if isinstance(b.val(0), _Padded) else (b.t(0), (0, 0, 0, 0))
     c = b.shape(x)[0]
     if c != w.shape[1] * int(a.get("group", 1)):
         raise b.fail(f"the input has {c} channels but the weight takes {w.shape[1]} x group {int(a.get('group', 1))}")
@@ -304,13 +311,89 @@ def _conv(b, a):
 
 
 def _pad(b, a):
-    pads = [int(p) for p in (b.c(1, "pads") if b.has(1) else a.get("pads", []))]
-    value = float(np.asarray(b.c(2, "constant value")).reshape(-1)[0]) if b.has(2) else a.get("value", 0.0)
+    """Constant Pad of H and W (a 1-D signal: of L), pads as an attribute (opset < 11) or an
+    input, with the axes input of opset 18. Zero: waits for a Conv to fold into; otherwise a pad node."""
     x = b.t(0)
-    if a.get("mode", "constant") != "constant" or value != 0 or b.has(3) or len(pads) != 8 \
-            or any(pads[i] for i in (0, 1, 4, 5)) or min(pads) < 0:
-        raise b.fail(f"only zero padding of H and W is supported, got pads={pads} value={value}")
-    return _Padded((x, (pads[2], pads[3], pads[6], pads[7])))
+    rank = _rank(b, x)
+    mode = a.get("mode", "constant")
+    mode = mode.decode() if isinstance(mode, bytes) else mode
+    if mode != "constant":
+        raise b.fail(f"mode '{mode}' is not supported; only constant padding (mode 'constant')")
+    pads = [int(p) for p in (np.asarray(b.c(1, "pads")).reshape(-1) if b.has(1) else a.get("pads", []))]
+    value = float(np.asarray(b.c(2, "constant value")).reshape(-1)[0]) if b.has(2) else float(a.get("value", 0.0))
+    if b.has(3):  # opset 18: pads for the listed axes only
+        axes = [int(v) % rank for v in np.asarray(b.c(3, "axes")).reshape(-1)]
+        full = [0] * (2 * rank)
+        for j, ax in enumerate(axes):
+            full[ax], full[rank + ax] = pads[j], pads[len(axes) + j]
+        pads = full
+    if len(pads) != 2 * rank:
+        raise b.fail(f"pads {pads} do not match a rank-{rank} input")
+    if any(pads[i] for i in (0, 1, rank, rank + 1)) or min(pads) < 0:
+        raise b.fail(f"pads {pads}: only non-negative padding of H and W (or L) is supported")
+    tlbr = (pads[2], pads[3], pads[6], pads[7]) if rank == 4 else (0, pads[2], 0, pads[5])
+    if value == 0:
+        return _Padded((x, tlbr, b.label))
+    return b.emit("pad", [x], {"pad": tlbr, "value": value})
+
+
+def _rank(b, x) -> int:
+    """The ONNX rank of FGraph tensor ``x`` (batch axis included): a 1-D model's maps are (N, C, L)."""
+    shape = b.shape(x)
+    return 3 if b.nodes[0].attrs.get("layout") == "cl" and len(shape) == 3 else len(shape) + 1
+
+
+def _channel_axis(b, axis, x) -> bool:
+    return int(axis) % _rank(b, x) == 1
+
+
+def _split(b, a):
+    """Split along channels: sizes as an attribute (opset < 13) or an input, or equal parts
+    (num_outputs in opset 18; the last part smaller)."""
+    x = b.t(0)
+    if not _channel_axis(b, a.get("axis", 0), x):
+        raise b.fail(f"axis {a.get('axis', 0)}: only a split along channels (axis 1) is supported")
+    c, n = b.shape(x)[0], len(b.node.output)
+    if b.has(1):
+        sizes = [int(v) for v in np.asarray(b.c(1, "split")).reshape(-1)]
+    elif "split" in a:
+        sizes = [int(v) for v in a["split"]]
+    else:
+        k = -(-c // int(a.get("num_outputs", n)))
+        sizes = [min(k, c - i) for i in range(0, c, k)]
+    if sum(sizes) != c or len(sizes) != n or min(sizes) < 1:
+        raise b.fail(f"split {sizes} into {n} outputs does not cut {c} channels")
+    out, lo = [], 0
+    for o, k in zip(b.node.output, sizes):
+        name = unique_name(o or f"{b.label}_{len(out)}", b.taken)
+        b.nodes.append(FNode(name, "slice", [x], {"lo": lo, "hi": lo + k}, source_op="Split"))
+        out.append(name)
+        lo += k
+    return _Outputs(out)
+
+
+def _slice(b, a):
+    """Slice of a range of channels (step 1); full ranges of other axes are the tensor itself."""
+    x = b.t(0)
+    shape = b.shape(x)
+    rank = _rank(b, x)
+    dims = (1 << 62, shape[0], shape[2]) if rank == 3 and len(shape) == 3 else (1 << 62, *shape)  # batch: any size
+    get = (lambda i, key, d: [int(v) for v in np.asarray(b.c(i, key)).reshape(-1)] if b.has(i) else d) \
+        if b.opset >= 10 else (lambda i, key, d: [int(v) for v in a[key]] if key in a else d)
+    starts, ends = get(1, "starts", []), get(2, "ends", [])
+    axes = get(3, "axes", list(range(len(starts))))
+    steps = get(4, "steps", [1] * len(starts)) if b.opset >= 10 else [1] * len(starts)
+    lo, hi = 0, shape[0]
+    for st, en, ax, sp in zip(starts, ends, axes, steps):
+        ax = ax % rank
+        first, last, _ = slice(st, en, sp).indices(dims[ax])
+        if ax == 1 and sp == 1 and first < last:
+            lo, hi = first, last
+        elif not (sp == 1 and first == 0 and last == dims[ax]):
+            raise b.fail(f"slicing axis {ax} [{st}:{en}:{sp}]: only a range of channels (axis 1, step 1)")
+    if (lo, hi) == (0, shape[0]):
+        return x
+    return b.emit("slice", [x], {"lo": lo, "hi": hi})
 
 
 def _linear(b, x, w, bias):
@@ -567,7 +650,8 @@ def _squeeze(b, a):
 
 
 _ONNX_OPS = {
-    "Conv": _conv, "Pad": _pad, "Gemm": _gemm, "MatMul": _matmul, "Add": _add, "Mul": _mul, "BatchNormalization": _batchnorm,
+    "Conv": _conv, "Pad": _pad, "Gemm": _gemm, "MatMul": _matmul, "Add": _add, "Mul": _mul,
+    "BatchNormalization": _batchnorm,
     "Relu": lambda b, a: b.emit("relu", [b.t(0)]), **{op: _act for op in ACT_OPS},
     "MaxPool": _pool("maxpool"), "AveragePool": _pool("avgpool"),
     "GlobalAveragePool": lambda b, a: b.emit("gap", [b.t(0)]), "ReduceMean": _reduce_mean,
@@ -576,7 +660,7 @@ _ONNX_OPS = {
     "Shape": _shape,
     "Gather": lambda b, a: np.take(b.c(0, "input"), b.c(1, "indices"), axis=a.get("axis", 0)),
     "Unsqueeze": _unsqueeze, "Squeeze": _squeeze,
-    "Concat": _concat, "Resize": _resize, "Upsample": _resize,
+    "Concat": _concat, "Resize": _resize, "Upsample": _resize, "Split": _split, "Slice": _slice,
     "Cast": lambda b, a: b.c(0, "input"),
 }
 _FUSED = {("edgec", op): _act for op in FUSED_ACTS}
@@ -794,6 +878,9 @@ def import_onnx(path, loaded=None) -> FGraph:
             raise node_error(b.label, node.op_type, "unsupported op; supported: " + SUPPORTED_ONNX)
         try:
             v = _fold(b, opset) if foldable else handler(b, _attrs(node))
+            if isinstance(v, _Outputs):
+                b.vals.update(zip(node.output, v))
+                continue
             b.vals[node.output[0]] = v if isinstance(v, (str, _Padded, _Perm, _Head)) else np.asarray(v)
         except EdgecError:
             raise

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from .fgraph import FGraph, FNode, channels_first, flatten_order
-from .qnet import COMPUTE, QNet, Segment, WeightQuant, join_shifts
+from .qnet import COMPUTE, QNet, Segment, WeightQuant, join_shifts, pad_code
 
 
 def _conv(n: FNode, x, w, b=None):
@@ -77,6 +77,12 @@ def upsample(x, factor):
     return x.repeat_interleave(int(factor[0]), dim=2).repeat_interleave(int(factor[1]), dim=3)
 
 
+def pad(x, pad, value: float):
+    """Constant padding of (N, C, H, W) by (top, left, bottom, right)."""
+    pt, pl, pb, pr = (int(p) for p in pad)
+    return F.pad(x, (pl, pr, pt, pb), mode="constant", value=value)
+
+
 def apply_act(n: FNode, z, args):
     """Activation node ``n`` (ir/act.py) on z (N, C, ...) with its args (C, k)."""
     from ..ir.act import apply_torch
@@ -127,6 +133,10 @@ def float_forward(g: FGraph, x: np.ndarray, keep: set[str] | None = None):
             y = torch.cat([ins[0], ins[1]], dim=1)
         elif n.op == "upsample":
             y = upsample(ins[0], n.attrs["factor"])
+        elif n.op == "pad":
+            y = pad(ins[0], n.attrs["pad"], float(n.attrs["value"]))
+        elif n.op == "slice":
+            y = ins[0][:, n.attrs["lo"]:n.attrs["hi"]]
         vals[n.name] = y
     if keep is None:
         return vals[g.output].numpy()
@@ -292,6 +302,12 @@ class FakeQuantModel(torch.nn.Module):
                 scales[n.name] = scales[n.inputs[0]]
             elif n.op in ("concat", "upsample"):  # on codes; a concat's inputs share one scale
                 vals[n.name] = torch.cat(ins, dim=1) if n.op == "concat" else upsample(ins[0], n.attrs["factor"])
+                scales[n.name] = scales[n.inputs[0]]
+            elif n.op == "pad":  # the constant's code (exact, or an error naming the node)
+                vals[n.name] = pad(ins[0], n.attrs["pad"], float(pad_code(n, q.quant_of(n.inputs[0]))))
+                scales[n.name] = scales[n.inputs[0]]
+            elif n.op == "slice":
+                vals[n.name] = ins[0][:, n.attrs["lo"]:n.attrs["hi"]]
                 scales[n.name] = scales[n.inputs[0]]
             if seg is not None:
                 acc, a, c0 = vals[seg.compute.name]

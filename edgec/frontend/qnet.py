@@ -19,7 +19,8 @@ import numpy as np
 from ..errors import EdgecError, node_error
 from .fgraph import ACTIVATIONS, FGraph, FNode, unique_name
 
-PASS_THROUGH = ("maxpool", "avgpool", "gap", "flatten", "upsample", "concat")  # concat: its inputs share one quantizer
+# concat: its inputs share one quantizer; pad: its constant is a code of its input's
+PASS_THROUGH = ("maxpool", "avgpool", "gap", "flatten", "upsample", "concat", "pad", "slice")
 
 
 def add_shifts(sa, sb):
@@ -140,6 +141,21 @@ class QNet:
             if n.op not in PASS_THROUGH:
                 raise node_error(n.name, n.source_op or n.op, "its input is not a quantized tensor")
             tensor = n.inputs[0]
+
+
+def pad_code(n: FNode, q: ActQuant) -> int:
+    """The code of pad node ``n``'s constant under the quantizer ``q`` of its input: the
+    constant must be exactly a code's value (0 always is)."""
+    v = float(n.attrs.get("value", 0.0))
+    k = v / q.scale
+    code = int(round(k))
+    ok = (code in (-1, 1)) if q.bipolar else q.lo <= code <= q.hi
+    if not ok or abs(k - code) > 1e-9 * max(1.0, abs(k)) or (q.bipolar and v == 0):
+        codes = "+-scale" if q.bipolar else f"integer multiples of the scale {q.scale:g} in [{q.lo}, {q.hi}]"
+        raise node_error(n.name, n.source_op or n.op,
+                         f"pads with {v:g}, which its input's quantizer cannot hold exactly (codes are {codes}); "
+                         "pad with 0, or with a value the input's quantizer represents")
+    return code
 
 
 COMPUTE = ("conv", "linear", "add", "mul", "identity")  # ops a segment starts at (identity: attach_orphans)

@@ -41,7 +41,8 @@ ACT_FOLLOWERS = (*QUANT_OPS, "MaxPool", *LAYOUT_OPS)  # the ops that may read an
 SUPPORTED = ("Quant, BipolarQuant, Trunc, Conv, Gemm, MatMul, BatchNormalization, Mul, Div, Add, Sub, Relu, "
              "LeakyRelu, PRelu, Elu, Selu, Sigmoid, Tanh, HardSigmoid, HardSwish, Softplus, Mish, Gelu, Clip "
              "(each followed by a Quant), Concat along channels, nearest Resize/Upsample by whole factors, "
-             "MaxPool, AveragePool, GlobalAveragePool (or ReduceMean over H, W), Reshape/Flatten to (N, -1), Identity, Dropout, Transpose (of a "
+             "MaxPool, AveragePool, GlobalAveragePool (or ReduceMean over H, W), Reshape/Flatten to (N, -1), Identity, "
+             "Dropout, Transpose (of a "
              "channels-last input, before a Flatten, or at the output), Softmax/LogSoftmax/Sigmoid/ArgMax after the "
              "last layer")
 QONNX_ROUNDING = {"ROUND": "half_even", "HALF_EVEN": "half_even", "CEIL": "ceil", "FLOOR": "floor", "UP": "up",

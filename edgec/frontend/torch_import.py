@@ -33,9 +33,11 @@ class _T:
 @dataclass(frozen=True)
 class _Padded:
     """``x`` zero-padded by ``pad`` (top, left, bottom, right), waiting for the convolution
-    that consumes it (``F.pad`` before a conv; ``padding='same'`` once decomposed)."""
+    that consumes it (``F.pad`` before a conv; ``padding='same'`` once decomposed); any other
+    consumer reads it as a pad node named ``name``."""
     x: _T
     pad: tuple
+    name: str = ""
 
 
 def _pair(v) -> tuple[int, int]:
@@ -49,6 +51,7 @@ class _Builder:
     def __init__(self):
         self.nodes: list[FNode] = []
         self.taken: set[str] = set()
+        self.pads: dict = {}  # _Padded -> the pad node read by a consumer other than a convolution
         self.n = None
 
     def fail(self, what: str) -> EdgecError:
@@ -64,8 +67,12 @@ class _Builder:
     def tensor(self, v) -> _T:
         if v is None:
             raise self.fail("uses an output edgec does not compute (batch-norm statistics or pool indices)")
-        if isinstance(v, _Padded):
-            raise self.fail("zero padding is only supported right before a convolution")
+        if isinstance(v, _Padded):  # a zero pad not folded into a convolution: a pad node of its own
+            if v not in self.pads:
+                self.pads[v] = _T(unique_name(v.name, self.taken))
+                self.nodes.append(FNode(self.pads[v].name, "pad", [v.x.name], {"pad": v.pad, "value": 0.0},
+                                        source_op="aten.pad"))
+            return self.pads[v]
         if not isinstance(v, _T):
             raise self.fail("this input must be computed from the model input, not a constant")
         return v
@@ -139,11 +146,63 @@ def _convolution(b, x, w, bias, stride, padding, dilation, transposed, output_pa
 
 
 def _zero_pad(b, x, pad, mode="constant", value=None):
-    """aten.pad; ``pad`` is (left, right, top, bottom) as in F.pad."""
-    if mode != "constant" or value not in (None, 0) or len(pad) not in (2, 4) or min(pad) < 0:
-        raise b.fail(f"only zero padding of H and W is supported, got pad={list(pad)} value={value}")
+    """aten.pad; ``pad`` is (left, right, top, bottom) as in F.pad (1-D: (left, right)). A zero
+    pad waits for the convolution it may fold into; another constant is a pad node."""
+    if mode != "constant":
+        raise b.fail(f"padding mode '{mode}' is not supported; only constant padding (F.pad mode='constant', "
+                     "nn.ZeroPad2d, nn.ConstantPad1d/2d)")
+    if len(pad) not in (2, 4) or min(pad) < 0:
+        raise b.fail(f"pad={list(pad)}: only non-negative padding of H and W (or L) is supported")
     left, right, top, bottom = (list(pad) + [0, 0])[:4]
-    return _Padded(b.tensor(x), (top, left, bottom, right))
+    if value in (None, 0):
+        return _Padded(b.tensor(x), (top, left, bottom, right), b.n.name)
+    return b.emit("pad", [b.tensor(x)], {"pad": (top, left, bottom, right), "value": float(value)})
+
+
+def _channel_slices(b, x, sizes) -> tuple:
+    """One slice node per part of a split of the channels into ``sizes``."""
+    t, out, lo = b.tensor(x), [], 0
+    for i, k in enumerate(sizes):
+        out.append(b.emit("slice", [t], {"lo": lo, "hi": lo + int(k)}, name=f"{b.n.name}_{i}"))
+        lo += int(k)
+    return tuple(out)
+
+
+def _split_dim(b, dim):
+    if int(dim) % (len(_in_shape(b.n)) + 1) != 1:
+        raise b.fail(f"dim {dim}: only a split along channels (dim 1) is supported")
+
+
+def _split(b, x, size, dim=0):
+    """torch.split with one size (aten.split.Tensor) or a list (split_with_sizes)."""
+    _split_dim(b, dim)
+    c = _in_shape(b.n)[0]
+    sizes = list(size) if isinstance(size, (list, tuple)) else [min(int(size), c - i) for i in range(0, c, int(size))]
+    return _channel_slices(b, x, sizes)
+
+
+def _chunk(b, x, chunks, dim=0):
+    _split_dim(b, dim)
+    c = _in_shape(b.n)[0]
+    k = -(-c // int(chunks))
+    return _channel_slices(b, x, [min(k, c - i) for i in range(0, c, k)])
+
+
+def _slice(b, x, dim=0, start=None, end=None, step=1):
+    """x[:, lo:hi] (aten.slice.Tensor); a slice keeping a whole dimension is the tensor itself."""
+    ins = _in_shape(b.n)
+    d = int(dim) % (len(ins) + 1)
+    size = ins[d - 1] if d else None
+    if d == 0:
+        if start not in (None, 0) or (end is not None and end < 1 << 62) or step != 1:
+            raise b.fail("slicing the batch dimension is not supported")
+        return x
+    lo, hi, _ = slice(start, end, step).indices(size)
+    if (lo, hi, step) == (0, size, 1):
+        return x
+    if d != 1 or step != 1 or lo >= hi:
+        raise b.fail(f"slicing dim {dim} [{start}:{end}:{step}]: only a range of channels (dim 1, step 1)")
+    return b.emit("slice", [b.tensor(x)], {"lo": lo, "hi": hi})
 
 
 def _linear_node(b, x, w, bias):
@@ -369,6 +428,7 @@ _TORCH_OPS = {
     "reshape": lambda b, x, s: _flatten_to(b, x), "_unsafe_view": lambda b, x, s: _flatten_to(b, x),
     "add": _add, "add_": _add, "mul": _mul, "mul_": _mul,
     "getitem": _getitem,
+    "split": _split, "split_with_sizes": _split, "chunk": _chunk, "slice": _slice,
     "dropout": _passthrough, "dropout_": _passthrough, "feature_dropout": _passthrough,
     "clone": _passthrough, "alias": _passthrough, "detach": _passthrough, "detach_": _passthrough,
     "contiguous": _passthrough, "lift_fresh_copy": _passthrough, "identity": _passthrough,

@@ -86,6 +86,16 @@ class Op(str, Enum):
     """Nearest-neighbour upsampling by whole factors: (H, W, C) -> (H * fh, W * fw, C),
     out[y, x] = in[y // fh, x // fw]. attrs: factor (fh, fw). Out type: the input's."""
 
+    PAD = "Pad"
+    """Constant padding of a map: (H, W, C) -> (H + top + bottom, W + left + right, C), the
+    new border holding the code attrs.value (the quantizer's code of the source's constant).
+    attrs: pad (top, left, bottom, right), value. Out type: the input's, widened to hold
+    ``value`` (ir/types.py: window_type)."""
+
+    SLICE = "Slice"
+    """The channels [lo, hi) of a tensor: (..., C) -> (..., hi - lo); one Slice per output
+    of a split or chunk, all reading the one producer. attrs: lo, hi. Out type: the input's."""
+
     FLATTEN = "Flatten"
     """(H, W, C) -> (H*W*C,). attrs: order 'chw' (as PyTorch flattens: channel-major)
     or 'hwc' (as the data streams). Out type: the input's."""
@@ -119,4 +129,6 @@ CONTRACTS = {
     Op.CONCAT: Contract(2, (), (), "holds both inputs' types"),
     Op.UPSAMPLE: Contract(1, ("factor",), (), "the input's"),
     Op.FLATTEN: Contract(1, ("order",), (), "the input's"),
+    Op.PAD: Contract(1, ("pad", "value"), (), "the input's, widened to hold value"),
+    Op.SLICE: Contract(1, ("lo", "hi"), (), "the input's"),
 }

@@ -106,11 +106,21 @@ def _r_concat(g, n, ins, last):
     return np.concatenate([ins[0][0], ins[1][0]]), np.concatenate([ins[0][1], ins[1][1]])
 
 
+def _r_pad(g, n, ins, last):
+    v = n.attrs["value"]
+    return np.minimum(ins[0][0], v), np.maximum(ins[0][1], v)
+
+
+def _r_slice(g, n, ins, last):
+    return ins[0][0][n.attrs["lo"]:n.attrs["hi"]], ins[0][1][n.attrs["lo"]:n.attrs["hi"]]
+
+
 # one interval rule per op (tests/test_tables.py holds the table against Op)
 RANGES = {
     Op.INPUT: _r_input, Op.SLIDING_WINDOW: _r_window, Op.MATMUL: _r_matmul, Op.WINOGRAD: _r_winograd,
     Op.XNOR_POPCOUNT: _r_xnor, Op.AFFINE_QUANT: _r_quant, Op.MULTI_THRESHOLD: _r_threshold, Op.MAX_POOL: _r_pool,
-    Op.AVG_POOL: _r_pool, Op.ADD: _r_add, Op.FLATTEN: _r_flatten, Op.CONCAT: _r_concat, Op.MUL: _r_mul, Op.UPSAMPLE: _r_pool,
+    Op.AVG_POOL: _r_pool, Op.ADD: _r_add, Op.FLATTEN: _r_flatten, Op.CONCAT: _r_concat,
+    Op.MUL: _r_mul, Op.UPSAMPLE: _r_pool, Op.PAD: _r_pad, Op.SLICE: _r_slice,
 }
 
 

@@ -153,6 +153,16 @@ def upsample(x, factor):
     return out
 
 
+def pad(x, pad, value):
+    n, h, w, c = x.shape
+    pt, pl, pb, pr = pad
+    out = np.full((n, h + pt + pb, w + pl + pr, c), value, dtype=np.int64)
+    for y in range(h):
+        for xx in range(w):
+            out[:, pt + y, pl + xx] = x[:, y, xx]
+    return out
+
+
 def flatten(x, order):
     if order == "chw":
         x = x.transpose(0, 3, 1, 2)
@@ -187,6 +197,8 @@ RULES = {
     Op.CONCAT: lambda n, ins: np.concatenate([ins[0].astype(np.int64), ins[1]], axis=-1),
     Op.UPSAMPLE: lambda n, ins: upsample(ins[0], n.attrs["factor"]),
     Op.FLATTEN: lambda n, ins: flatten(ins[0], n.attrs["order"]),
+    Op.PAD: lambda n, ins: pad(ins[0], n.attrs["pad"], n.attrs["value"]),
+    Op.SLICE: lambda n, ins: ins[0][..., n.attrs["lo"]:n.attrs["hi"]].astype(np.int64),
 }
 
 

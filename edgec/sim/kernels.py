@@ -170,6 +170,11 @@ def add(a, b, shift):
     return (a << shift[0]) + (b << shift[1]) if any(shift) else a + b
 
 
+def pad(x, pad, value):
+    pt, pl, pb, pr = pad
+    return np.pad(x, ((0, 0), (pt, pb), (pl, pr), (0, 0)), constant_values=value)
+
+
 def concat(a, b):
     return np.concatenate([a, b], axis=-1)
 

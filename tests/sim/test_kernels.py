@@ -192,3 +192,12 @@ def test_add_with_shifts(xm, sa, sb, seed):
     want = a * 2**sa + b * 2**sb
     np.testing.assert_array_equal(K.add(a, b, (sa, sb)), want)
     np.testing.assert_array_equal(ref.add(a, b, (sa, sb)), want)
+
+
+@SETTINGS
+@given(feature_map(), st.data())
+def test_pad(xm, data):
+    x, (lo, hi) = xm
+    pad = tuple(data.draw(st.integers(0, 3)) for _ in range(4))
+    v = data.draw(st.integers(lo, hi))
+    np.testing.assert_array_equal(K.pad(x, pad, v), ref.pad(x, pad, v))
