@@ -15,6 +15,7 @@ from edgec import EdgecError, build, csim
 from edgec.examples import digits
 
 from .nets import MLP, ConvNet, reseal, trained
+from .signed_steps import build_with_signed_steps
 
 
 def load_module(path):
@@ -187,36 +188,6 @@ def test_layers_whose_weights_are_all_non_negative(tmp_path, nets, sparse):
     check_csim(out, digits.test_split()[0][:100])
     r = cosim(out, "verilator", digits.test_split()[0][:4], 4)
     assert r["ok"] and r["mismatches"] == 0, r
-
-
-def with_signed_steps(g):
-    """The lowered IR with SiLU (ir/act.py) before every unsigned quantizer, its zero point
-    a quarter up the code range, so that the codes fall below it and rise again: the fold
-    gives thresholds with signed steps (MultiThreshold ``steps``). The quantizer after a
-    residual add (whose input is never negative) gets its offset moved down by 4, so that
-    its SiLU sees the valley too."""
-    from edgec.ir.ops import Op
-
-    op = {n.name: n.op for n in g.nodes}
-    for n in g.nodes:
-        if n.op == Op.AFFINE_QUANT and not n.attrs["bipolar"] and n.attrs["lo"] == 0:
-            n.attrs.update(act="silu", zero_point=float((n.attrs["hi"] + 1) // 4))
-            n.params["act_args"] = np.zeros((len(n.params["a"]), 0))
-            if op[n.inputs[0]] == Op.ADD:
-                n.params["c0"] = n.params["c0"] - 4.0
-    return g
-
-
-def build_with_signed_steps(model, out, **kw):
-    """``build`` with the lowering of with_signed_steps (the frontend does not make these
-    activations itself): the simulator, the HLS and the RTL are generated from that IR."""
-    from unittest import mock
-
-    from edgec import compiler
-
-    lower = compiler.lower
-    with mock.patch.object(compiler, "lower", lambda qnet: with_signed_steps(lower(qnet))):
-        return build(model, out, progress=None, **kw)
 
 
 @pytest.mark.parametrize("sparse", [False, True])

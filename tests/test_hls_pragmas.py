@@ -21,7 +21,7 @@ from edgec import build
 from edgec.examples import digits
 
 from .nets import ConvNet, trained
-from .test_csim import build_with_signed_steps
+from .signed_steps import build_with_signed_steps
 from .test_unet import unet_qonnx
 
 

@@ -167,6 +167,17 @@ def params_with_bias(p: FNode, c: np.ndarray) -> dict:
     return dict(p.params, bias=p.params["bias"] + extra)
 
 
+def concat_channels(b, ts: list, axis: int, rank: int) -> str:
+    """Tensors ``ts`` (each of ``rank`` dims with the batch) joined along channels by a chain
+    of two-input concat nodes emitted by builder ``b`` (any importer's: ``emit``, ``fail``)."""
+    if int(axis) % rank != 1:
+        raise b.fail(f"a concatenation along dimension {axis}: only along channels (dimension 1) is supported")
+    out = ts[0]
+    for t in ts[1:]:
+        out = b.emit("concat", [out, t])
+    return out
+
+
 def prune(g: FGraph) -> FGraph:
     """Drop the nodes the output does not depend on (e.g. a linear whose bias an
     importer fused into a copy of it)."""

@@ -16,8 +16,8 @@ import onnx
 from onnx import numpy_helper
 
 from ..errors import EdgecError, node_error
-from .fgraph import (SUPPORTED_SOURCE_OPS, FGraph, FNode, infer_shapes, input_attrs, params_with_bias, prune,
-                     unique_name)
+from .fgraph import (SUPPORTED_SOURCE_OPS, FGraph, FNode, concat_channels, infer_shapes, input_attrs,
+                     params_with_bias, prune, unique_name)
 
 _BATCH = -(2**40)  # the (unknown) batch size inside folded shape constants
 
@@ -444,12 +444,7 @@ def _concat(b, a):
     if not any(isinstance(b.val(i), str) for i in range(len(b.node.input))):
         return np.concatenate([b.c(i, "input") for i in range(len(b.node.input))], axis=a["axis"])
     ts = [b.t(i) for i in range(len(b.node.input))]
-    if int(a["axis"]) % (len(b.shape(ts[0])) + 1) != 1:
-        raise b.fail(f"axis {a['axis']}: only a concatenation along channels (axis 1) is supported")
-    out = ts[0]
-    for t in ts[1:]:
-        out = b.emit("concat", [out, t])
-    return out
+    return concat_channels(b, ts, a["axis"], len(b.shape(ts[0])) + 1)
 
 
 def _fuse_bias(b, t: str, c: np.ndarray) -> str:

@@ -21,8 +21,8 @@ import torch
 import torch.fx
 
 from ..errors import EdgecError, node_error
-from .fgraph import (SUPPORTED_SOURCE_OPS, FGraph, FNode, infer_shapes, input_attrs, params_with_bias, prune,
-                     unique_name)
+from .fgraph import (SUPPORTED_SOURCE_OPS, FGraph, FNode, concat_channels, infer_shapes, input_attrs,
+                     params_with_bias, prune, unique_name)
 
 
 @dataclass(frozen=True)
@@ -266,11 +266,13 @@ def _avg_pool(b, x, kernel, stride=(), padding=0, ceil_mode=False, count_include
     return b.emit("avgpool", [b.tensor(x)], {"kernel": _pair(kernel), "stride": _pair(stride or kernel)})
 
 
-def _pool1d(pool):
-    """MaxPool1d/AvgPool1d on (N, C, L) as the 2-D pool with H = 1."""
+def _pool1d(pool, dilated: bool):
+    """MaxPool1d/AvgPool1d on (N, C, L) as the 2-D pool with H = 1; ``dilated``: the first
+    argument after the padding is a dilation (max pool), to be made 2-D too."""
     def handler(b, x, kernel, stride=(), padding=0, *rest, **kw):
-        return pool(b, x, _one_d(kernel), _one_d(stride) if stride else (), _one_d(padding, 0),
-                    *[_one_d(r) if i == 0 and pool is _max_pool else r for i, r in enumerate(rest)], **kw)
+        if dilated and rest:
+            rest = (_one_d(rest[0]), *rest[1:])
+        return pool(b, x, _one_d(kernel), _one_d(stride) if stride else (), _one_d(padding, 0), *rest, **kw)
     return handler
 
 
@@ -397,13 +399,7 @@ _ACTS = {
 _ACTS.update({f"{k}_": v for k, v in list(_ACTS.items())})  # in-place forms
 
 def _cat(b, xs, dim=0):
-    ts = [b.tensor(x) for x in xs]
-    if int(dim) % (len(_per_sample(b.n)) + 1) != 1:
-        raise b.fail(f"dim {dim}: only a concatenation along channels (dim 1) is supported")
-    out = ts[0]
-    for t in ts[1:]:
-        out = b.emit("concat", [out, t])
-    return out
+    return concat_channels(b, [b.tensor(x) for x in xs], dim, len(_per_sample(b.n)) + 1)
 
 
 def _upsample(b, x, output_size=None, scales=None, *rest):
@@ -416,7 +412,8 @@ def _upsample(b, x, output_size=None, scales=None, *rest):
 _TORCH_OPS = {
     **_ACTS, "cat": _cat, "concat": _cat, "upsample_nearest2d": _upsample,
     "conv2d": _conv, "conv1d": _conv1d, "convolution": _convolution, "pad": _zero_pad,
-    "max_pool1d": _pool1d(_max_pool), "avg_pool1d": _pool1d(_avg_pool), "adaptive_avg_pool1d": _adaptive_avg_pool,
+    "max_pool1d": _pool1d(_max_pool, True), "avg_pool1d": _pool1d(_avg_pool, False),
+    "adaptive_avg_pool1d": _adaptive_avg_pool,
     "constant_pad_nd": lambda b, x, pad, value=0: _zero_pad(b, x, pad, "constant", value),
     "linear": _linear, "addmm": _addmm, "mm": _mm, "matmul": _mm,
     "batch_norm": _batch_norm, "_native_batch_norm_legit_no_training": _bn_no_training,
