@@ -101,10 +101,10 @@ def test_autoencoder_cosim_bit_exact(builds):
     assert r["ok"] and r["mismatches"] == 0 and r["framing_ok"], r
 
 
-# w1a1 on MobileNetV2 is refused: its first residual add would join the 8-bit first layer with a
-# 1-bit branch (an Add needs one width on both sides)
+# w1a1 on MobileNetV2: its first residual add joins the 8-bit first layer with a bipolar branch,
+# whose codes the add shifts onto the 8-bit scale
 @pytest.mark.parametrize("name,preset", [("autoencoder", "w2a2"), ("dscnn", "w2a2"), ("mobilenet_v2", "w2a2"),
-                                         ("autoencoder", "w1a1"), ("dscnn", "w1a1")])
+                                         ("autoencoder", "w1a1"), ("dscnn", "w1a1"), ("mobilenet_v2", "w1a1")])
 def test_low_bit_builds_fit_and_equal_the_reference(tmp_path, name, preset):
     shape, x = MLPERF_TINY[name].INPUT, calib(name)
     g = import_torch(mlperf_net(name), shape)

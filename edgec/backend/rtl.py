@@ -170,7 +170,8 @@ def _add(st, h, ins, outs, ports):
     p = h.p
     params = [("PE", p["pe"]), ("AB", p["at"].bits), ("AS", int(p["at"].signed)), ("BB", p["bt"].bits),
               ("BS", int(p["bt"].signed)), ("OB", p["ot"].bits)] + \
-        ([("SA", p["sa"]), ("SB", p["sb"])] if p["sa"] or p["sb"] else [])
+        ([("SA", p["sa"]), ("SB", p["sb"])] if p["sa"] or p["sb"] else []) + \
+        [(k, 1) for k, t in (("ABIP", p["at"]), ("BBIP", p["bt"])) if t.bipolar]
     return "edgec_add", params, {}, [("a", ins[0] + "_c"), ("b", ins[1] + "_c"), ("m", outs[0] + "_p")]
 
 

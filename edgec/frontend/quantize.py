@@ -248,10 +248,10 @@ def _share_add_scales(q: QNet) -> None:
     for root, members in groups.items():
         quants = [q.quant_of(t) for t in members]
         bits = {a.bits for a in quants}
-        if len(bits) != 1 and (root in in_concat or 1 in bits):
+        if len(bits) != 1 and root in in_concat:
             raise EdgecError(
-                f"a Concat (or an Add of a bipolar tensor) joins tensors {sorted(members)} of different activation "
-                f"bits {sorted(bits)}; give both branches the same bits in the config")
+                f"a Concat joins tensors {sorted(members)} of different activation bits {sorted(bits)}; give both "
+                "branches the same bits in the config")
         # one scale for equal bits; a branch of b < B bits gets the scale 2^(B - b) times the
         # widest's, so that its codes, shifted left by B - b, are codes of the wider scale
         # (the Add's shift) and the ranges stay about equal. No scale shrinks.

@@ -1,7 +1,8 @@
 `timescale 1ns / 1ps
 // edgec RTL kernel library: residual add, out = (a << SA) + (b << SB) on PE lanes (codes
 // of one scale, or of scales a power of two apart: the coarser input shifted onto the
-// finer scale). One word per cycle.
+// finer scale). A bipolar input (ABIP/BBIP: one bit per lane, 1 meaning +1, 0 meaning
+// -1) enters as -1/+1. One word per cycle.
 module edgec_add #(
     parameter PE = 1,
     parameter AB = 8,
@@ -10,7 +11,9 @@ module edgec_add #(
     parameter BS = 0,
     parameter OB = 9,
     parameter SA = 0,
-    parameter SB = 0
+    parameter SB = 0,
+    parameter ABIP = 0,
+    parameter BBIP = 0
 ) (
     input wire clk,
     input wire rst_n,
@@ -36,10 +39,12 @@ module edgec_add #(
     integer p;
     always @* begin
         for (p = 0; p < PE; p = p + 1)
-            sum[p*OB+:OB] = ((AS != 0 ? {{(OB - AB) {a_tdata[p*AB+AB-1]}}, a_tdata[p*AB+:AB]}
-                                      : {{(OB - AB) {1'b0}}, a_tdata[p*AB+:AB]}) << SA)
-                          + ((BS != 0 ? {{(OB - BB) {b_tdata[p*BB+BB-1]}}, b_tdata[p*BB+:BB]}
-                                      : {{(OB - BB) {1'b0}}, b_tdata[p*BB+:BB]}) << SB);
+            sum[p*OB+:OB] = ((ABIP != 0 ? {{(OB - 1) {~a_tdata[p*AB]}}, 1'b1}
+                              : AS != 0 ? {{(OB - AB) {a_tdata[p*AB+AB-1]}}, a_tdata[p*AB+:AB]}
+                                        : {{(OB - AB) {1'b0}}, a_tdata[p*AB+:AB]}) << SA)
+                          + ((BBIP != 0 ? {{(OB - 1) {~b_tdata[p*BB]}}, 1'b1}
+                              : BS != 0 ? {{(OB - BB) {b_tdata[p*BB+BB-1]}}, b_tdata[p*BB+:BB]}
+                                        : {{(OB - BB) {1'b0}}, b_tdata[p*BB+:BB]}) << SB);
     end
     always @(posedge clk) begin
         if (!rst_n) begin

@@ -272,6 +272,8 @@ def eltwise_case(i, rng, steps: bool = False) -> Case:
     pe = divisor(rng, c)
     at, bt = rand_type(rng, 2, 8), rand_type(rng, 2, 8)
     if i % 2 == 0 and not steps:  # add
+        if i % 4 == 2:  # a bipolar branch (w1a1) into the add
+            bt = CType(1, True, True)
         a, b = rand_codes(rng, at, (vec, c)), rand_codes(rng, bt, (vec, c))
         sa, sb = (0, 0) if i % 4 == 0 else (int(rng.integers(0, 4)), int(rng.integers(0, 4)))  # scales 2^k apart
         s = a * 2**sa + b * 2**sb

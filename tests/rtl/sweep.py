@@ -185,12 +185,15 @@ def add_case(i: int, rng) -> RtlCase:
     frames, vec, c = 2, int(rng.integers(1, 5)), int(rng.integers(1, 9))
     pe = divisor(rng, c)
     at, bt = rand_type(rng, 2, 8), rand_type(rng, 2, 8)
+    if i == 2:  # a bipolar branch (w1a1) into the add
+        bt = CType(1, True, True)
     a, b = rand_codes(rng, at, (frames * vec, c)), rand_codes(rng, bt, (frames * vec, c))
-    sa, sb = (0, 0) if i == 0 else (int(rng.integers(0, 4)), int(rng.integers(0, 4)))  # scales 2^k apart
+    sa, sb = (0, 0) if i == 0 else (int(rng.integers(0, 4)), int(rng.integers(0, 8)))  # scales 2^k apart
     ot = CType(10 + max(sa, sb), True)
     la = lasts(frames * vec * c // pe, frames)
-    return RtlCase(f"add c={c} pe={pe} shift={sa},{sb}", "edgec_add",
-                   dict(PE=pe, AB=at.bits, AS=int(at.signed), BB=bt.bits, BS=int(bt.signed), OB=ot.bits, SA=sa, SB=sb),
+    return RtlCase(f"add c={c} pe={pe} shift={sa},{sb}{' bipolar b' * bt.bipolar}", "edgec_add",
+                   dict(PE=pe, AB=at.bits, AS=int(at.signed), BB=bt.bits, BS=int(bt.signed), OB=ot.bits, SA=sa, SB=sb,
+                        BBIP=int(bt.bipolar)),
                    [Port("a", pe * at.bits, words(a, pe, at), la), Port("b", pe * bt.bits, words(b, pe, bt), la)],
                    [Port("m", pe * ot.bits, words(a * 2**sa + b * 2**sb, pe, ot), la)])
 

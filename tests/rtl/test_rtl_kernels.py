@@ -57,7 +57,7 @@ LINT_PARAMS = {
                     "-GKH=1 -GPT=1 -GPB=1 -GKW=2 -GSW=2 -GPL=0 -GPR=0"],
     "edgec_window.v": ["", "-GOP=1 -GIS=1 -GOB=2", "-GOP=2 -GNT=3 -GPE=2 -GC=4", "-GOP=0 -GIBIP=1 -GIB=1 -GOB=1",
                        "-GK=9 -GC=32 -GPE=8 -GPIXELS=16", "-GOP=2 -GNT=3 -GPE=2 -GC=4 -GSIGNED_STEPS=1"],
-    "edgec_add.v": ["", "-GAS=1 -GPE=3"],
+    "edgec_add.v": ["", "-GAS=1 -GPE=3", "-GABIP=1 -GBBIP=1 -GSB=3"],
     "edgec_threshold.v": ["", "-GNT=3 -GPE=2 -GC=4 -GIS=1", "-GNT=3 -GPE=2 -GC=4 -GIS=1 -GSIGNED_STEPS=1"],
     "edgec_dup.v": [""],
     "edgec_ctrl.v": ["", "-GIN_BEATS=64 -GOUT_BEATS=3", "-GIN_BEATS=7 -GOUT_BEATS=16"],
