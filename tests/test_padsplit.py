@@ -223,3 +223,56 @@ def test_splits_along_other_axes_are_errors(tmp_path):
 
     with pytest.raises(EdgecError, match=r"node 'chunk' .*only a split along channels"):
         import_torch(W(), (2, 4, 4))
+
+
+# --- the hardware: slice and pad stages (dataflow.StageKind.SLICE / PAD) built, C-simulated and co-simulated
+
+BUILDS = [("chunk", False, "torch"), ("split", True, "onnx"), ("slice", False, "onnx"), ("slice", True, "torch")]
+
+
+@pytest.fixture(scope="module")
+def builds(tmp_path_factory):
+    """One int4 build of each of four variants (2-D and 1-D, PyTorch and ONNX): its folder
+    and a few float inputs."""
+    from edgec import build
+
+    d = tmp_path_factory.mktemp("padsplit_build")
+    out = {}
+    for mode, one_d, src in BUILDS:
+        m, shape = _net(mode, one_d), SHAPE_1D if one_d else SHAPE
+        x = _x(shape, 64, 3).astype(np.float32)
+        np.save(d / f"x{mode}{one_d}.npy", x)
+        model = str(_onnx(m, d / f"{mode}{one_d}.onnx", shape, 13)) if src == "onnx" else m
+        o = d / f"{mode}{one_d}{src}"
+        build(model, o, preset="int4", calib=str(d / f"x{mode}{one_d}.npy"), input_shape=shape, progress=None)
+        out[(mode, one_d, src)] = (o, x)
+    return out
+
+
+@pytest.mark.parametrize("key", BUILDS)
+def test_build_has_slice_and_pad_stages(builds, key):
+    """Two slices of one tensor (read through a fork) and the pad that does not fold."""
+    import json
+
+    out, _ = builds[key]
+    rep = json.loads((out / "report.json").read_text())
+    assert rep["sim_vs_reference"]["mismatches"] == 0
+    kinds = [s["kind"] for s in rep["hardware"]["stages"]]
+    assert kinds.count("slice") == 2 and kinds.count("pad") == 1 and "dup" in kinds, kinds
+
+
+@pytest.mark.parametrize("key", BUILDS[:2])
+def test_csim_bit_exact(builds, key):
+    from edgec import csim
+
+    out, x = builds[key]
+    c = csim.run(out, x[:16], 16)
+    assert c["mismatches"] == 0 and c["vectors"] == 16 and not c["warnings"], c
+
+
+def test_cosim_bit_exact_under_backpressure(builds):
+    from edgec.cosim.run import run as cosim
+
+    out, x = builds[("chunk", False, "torch")]
+    v = cosim(out, "verilator", x[:4], 4, idle=0.3, backpressure=0.3)
+    assert v["ok"] and v["mismatches"] == 0, v
