@@ -5,7 +5,9 @@
 // for +1) in every lane; inside it each input element is widened to OB bits (IB-bit
 // input, IS signed, IBIP bipolar: one bit, 1 meaning +1, becomes -1 or +1 unless the
 // output stays bipolar, OB = 1). One output word per cycle: (PT + H + PB)*(PL + W + PR)*
-// C/PE cycles per frame, as the HLS kernel. tlast marks the last word of each frame.
+// C/PE cycles per frame, as the HLS kernel. tlast marks the last word of each frame. A
+// frame's leading border waits for its first input word to be offered (not taken): no
+// word of a frame leaves before the frame has begun.
 module edgec_pad #(
     parameter H = 2,
     parameter W = 2,
@@ -55,7 +57,8 @@ module edgec_pad #(
     wire body = dy < H_Y && dx < W_X;
     wire out_free = !m_tvalid || m_tready;
     assign s_tready = body && out_free;
-    wire fire = out_free && (!body || s_tvalid);
+    reg started;  // the frame's first input word has been offered
+    wire fire = out_free && (s_tvalid || (!body && started));  // a border word: once the frame has begun
     wire unused_last = s_tlast;
     wire cf_end = cf == CF_LAST, x_end = x == X_LAST, y_end = y == Y_LAST;
 
@@ -72,6 +75,7 @@ module edgec_pad #(
     always @(posedge clk) begin
         if (!rst_n) begin
             y <= 0; x <= 0; cf <= 0;
+            started <= 1'b0;
             m_tvalid <= 1'b0;
             m_tlast <= 1'b0;
         end else begin
@@ -80,6 +84,7 @@ module edgec_pad #(
                 m_tdata <= body ? wi : {PE{V}};
                 m_tvalid <= 1'b1;
                 m_tlast <= cf_end && x_end && y_end;
+                started <= !(cf_end && x_end && y_end);
                 cf <= cf_end ? {CFW{1'b0}} : cf + 1'b1;
                 if (cf_end) begin
                     x <= x_end ? {XW{1'b0}} : x + 1'b1;
