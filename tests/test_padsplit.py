@@ -276,3 +276,55 @@ def test_cosim_bit_exact_under_backpressure(builds):
     out, x = builds[("chunk", False, "torch")]
     v = cosim(out, "verilator", x[:4], 4, idle=0.3, backpressure=0.3)
     assert v["ok"] and v["mismatches"] == 0, v
+
+
+# --- QONNX: a Brevitas export with Split, Slice and Pad between the quantizers
+
+def _brevitas_padsplit():
+    import brevitas.nn as qnn
+    from brevitas.quant import Int8WeightPerTensorFloat, Uint8ActPerTensorFloat
+
+    w = dict(weight_quant=Int8WeightPerTensorFloat, weight_bit_width=4)
+    a = dict(act_quant=Uint8ActPerTensorFloat, bit_width=4)
+    torch.manual_seed(5)
+
+    class QPadSplit(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inp = qnn.QuantIdentity(return_quant_tensor=True)
+            self.c1, self.r1 = qnn.QuantConv2d(1, 6, 3, padding=1, **w), qnn.QuantReLU(**a)
+            self.ca, self.ra = qnn.QuantConv2d(2, 4, 1, **w), qnn.QuantReLU(**a)
+            self.cb, self.rb = qnn.QuantConv2d(4, 4, 3, **w), qnn.QuantReLU(**a)
+            self.q = qnn.QuantIdentity(bit_width=4, return_quant_tensor=True)
+            self.fc = qnn.QuantLinear(8 * 4 * 4, 5, bias=True, **w)
+
+        def forward(self, x):
+            f = nn.functional
+            y = self.r1(self.c1(self.inp(x)))
+            p, q = torch.split(y, [2, 4], dim=1)  # Split
+            p = self.ra(self.ca(f.max_pool2d(f.pad(p, (1, 0, 0, 1)), 2, stride=1)))  # a Pad before a max pool
+            q = self.rb(self.cb(f.pad(q, (1, 1, 1, 1))))  # (the exporter folds this Pad into the Conv)
+            z = torch.cat([p[:, 1:], q, p[:, :1]], dim=1)  # Slices of one tensor
+            return self.fc(torch.flatten(self.q(f.max_pool2d(z, 2)), 1))
+
+    return QPadSplit().eval()
+
+
+def test_qonnx_split_slice_pad_match_qonnx(tmp_path):
+    from edgec import build
+    from edgec.ir.graph import Graph
+    from edgec.verify import check_qonnx, inputs_in_range
+
+    from . import qonnx_nets as Q
+
+    m = _brevitas_padsplit()
+    Q.calibrate(m, np.random.default_rng(0).uniform(-1, 1, size=(64, *SHAPE)).astype(np.float32))
+    path = Q.export(m, SHAPE, tmp_path / "padsplit.onnx")
+    ops = [n.op_type for n in onnx.load(str(path)).graph.node]
+    assert {"Split", "Slice", "Pad"} <= set(ops), ops
+    build(str(path), tmp_path / "out", progress=None)
+    g = Graph.load(tmp_path / "out" / "model")
+    assert [n.op for n in g.nodes].count(Op.SLICE) == 4 and [n.op for n in g.nodes].count(Op.PAD) == 1
+    sim = sim_backend.load(tmp_path / "out" / "sim")
+    c = check_qonnx(path, g, sim, inputs_in_range(sim, 200, seed=3))
+    assert c["mismatches"] == 0 and c["ties"] <= 3, c
