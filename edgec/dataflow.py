@@ -996,41 +996,32 @@ class _Builder:
         self.add(kind, n.name, n.name, n.name, [a, b], [o], rec, n)
         self.produce(n.name, o, n.name, n.name)
 
-    def _upsample(self, n: Node) -> None:
+    def _one(self, n: Node, kind: StageKind, record) -> None:
+        """A stage of one input and one output, both at the node's PE: ``record(x, pe,
+        input shape)`` its parameter record (``x`` the input stream)."""
         pe = self.fold[n.name]["pe"]
         x = self.take(_resolve(self.g, n.inputs[0]), pe, n.name, n.name)
-        h, w, c = self.g.node(n.inputs[0]).shape
         o = self.stream(n.name, n.type, pe, int(np.prod(n.shape)))
-        self.add(StageKind.UPSAMPLE, n.name, n.name, n.name, [x], [o],
-                 UpsampleP(h, w, c, tuple(n.attrs["factor"]), pe, x.type), n)
+        self.add(kind, n.name, n.name, n.name, [x], [o], record(x, pe, self.g.node(n.inputs[0]).shape), n)
         self.produce(n.name, o, n.name, n.name)
+
+    def _upsample(self, n: Node) -> None:
+        self._one(n, StageKind.UPSAMPLE, lambda x, pe, s: UpsampleP(*s, tuple(n.attrs["factor"]), pe, x.type))
 
     def _slice(self, n: Node) -> None:
         """A channel range; two slices of one tensor read it through a fork (``produce``)."""
-        pe = self.fold[n.name]["pe"]
-        x = self.take(_resolve(self.g, n.inputs[0]), pe, n.name, n.name)
-        c = self.g.node(n.inputs[0]).shape[-1]
-        o = self.stream(n.name, n.type, pe, int(np.prod(n.shape)))
-        self.add(StageKind.SLICE, n.name, n.name, n.name, [x], [o],
-                 SliceP(c, int(n.attrs["lo"]), int(n.attrs["hi"]), pe, x.elems // c, x.type), n)
-        self.produce(n.name, o, n.name, n.name)
+        a = n.attrs
+        self._one(n, StageKind.SLICE, lambda x, pe, s: SliceP(s[-1], int(a["lo"]), int(a["hi"]), pe,
+                                                              x.elems // s[-1], x.type))
 
     def _pad(self, n: Node) -> None:
-        pe = self.fold[n.name]["pe"]
-        x = self.take(_resolve(self.g, n.inputs[0]), pe, n.name, n.name)
-        h, w, c = self.g.node(n.inputs[0]).shape
-        o = self.stream(n.name, n.type, pe, int(np.prod(n.shape)))
-        self.add(StageKind.PAD, n.name, n.name, n.name, [x], [o],
-                 PadP(h, w, c, tuple(int(v) for v in n.attrs["pad"]), int(n.attrs["value"]), pe, x.type, n.type), n)
-        self.produce(n.name, o, n.name, n.name)
+        pad, value = tuple(int(v) for v in n.attrs["pad"]), int(n.attrs["value"])
+        self._one(n, StageKind.PAD, lambda x, pe, s: PadP(*s, pad, value, pe, x.type, n.type))
 
     def _threshold(self, n: Node) -> None:
-        pe = self.fold[n.name]["pe"]
-        x = self.take(_resolve(self.g, n.inputs[0]), pe, n.name, n.name)
-        o = self.stream(n.name, n.type, pe, x.elems)
-        self.add(StageKind.THRESHOLD, n.name, n.name, n.name, [x], [o],
-                 ThresholdP(n.shape[-1], pe, x.elems // n.shape[-1], x.type, o.type, activation(n, x.type.bits)), n)
-        self.produce(n.name, o, n.name, n.name)
+        c = n.shape[-1]
+        self._one(n, StageKind.THRESHOLD, lambda x, pe, s: ThresholdP(c, pe, x.elems // c, x.type, n.type,
+                                                                      activation(n, x.type.bits)))
 
 
 def plan(g: Graph, fold: dict[str, dict] | None = None) -> Plan:

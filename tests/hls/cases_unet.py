@@ -108,6 +108,16 @@ def pad_problem(i: int, rng, frames: int = 2) -> dict:
                 y=ref.RULES[Op.PAD](node, [x]))
 
 
+def _one_input(i: int, p: dict, it: CType, ot: CType, call: str, name: str, kind, record):
+    """The case of a kernel of one input stream and one output stream, both of PE = p["pe"]
+    elements a word: ``call`` the kernel's name and template arguments up to its ID."""
+    from .kernel_cases import Case, _io
+
+    pre, post = _io(i, it, p["pe"], p["x"], ot, p["pe"])
+    code = f"{pre}\n    edgec::{call}, {i}>(in, out, {p['frames']});\n    {post}"
+    return Case(name, code, p["y"], p["frames"] * D.CYCLES[kind](record))
+
+
 def make(rng, start: int) -> list:
     from .kernel_cases import Case, _io, arr, et
 
@@ -125,14 +135,11 @@ def make(rng, start: int) -> list:
                           frames * D.CYCLES[D.StageKind.CONCAT](D.ConcatP(c1, c2, pe, p["pixels"], ir_type(at),
                                                                           ir_type(bt), ir_type(ot)))))
     for k in range(8):
-        i = start + len(cases)
         p = upsample_problem(k, rng)
-        h, w, c, fh, fw, pe, t, frames = p["h"], p["w"], p["c"], p["fh"], p["fw"], p["pe"], p["t"], p["frames"]
-        pre, post = _io(i, t, pe, p["x"], t, pe)
-        code = (f"{pre}\n    edgec::upsample<{h}, {w}, {c}, {fh}, {fw}, {pe}, {et(t)}, {i}>(in, out, {frames});"
-                f"\n    {post}")
-        cases.append(Case(f"upsample {h}x{w}x{c} x{fh}x{fw} pe={pe} {t}", code, p["y"],
-                          frames * D.CYCLES[D.StageKind.UPSAMPLE](D.UpsampleP(h, w, c, (fh, fw), pe, ir_type(t)))))
+        h, w, c, fh, fw, pe, t = p["h"], p["w"], p["c"], p["fh"], p["fw"], p["pe"], p["t"]
+        cases.append(_one_input(start + len(cases), p, t, t, f"upsample<{h}, {w}, {c}, {fh}, {fw}, {pe}, {et(t)}",
+                                f"upsample {h}x{w}x{c} x{fh}x{fw} pe={pe} {t}", D.StageKind.UPSAMPLE,
+                                D.UpsampleP(h, w, c, (fh, fw), pe, ir_type(t))))
     for k in range(6):
         i = start + len(cases)
         p = mul_problem(k, rng)
@@ -146,22 +153,17 @@ def make(rng, start: int) -> list:
                           frames * D.CYCLES[D.StageKind.MUL](D.MulP(c, pe, p["pixels"], p["gate"], ir_type(at),
                                                                     ir_type(bt), ir_type(ot)))))
     for k in range(6):  # after the others: they keep their random draws
-        i = start + len(cases)
         p = slice_problem(k, rng)
-        c, lo, hi, pe, t, frames = p["c"], p["lo"], p["hi"], p["pe"], p["t"], p["frames"]
-        pre, post = _io(i, t, pe, p["x"], t, pe)
-        code = (f"{pre}\n    edgec::slice<{c}, {lo}, {hi}, {pe}, {et(t)}, {p['pixels']}, {i}>(in, out, {frames});"
-                f"\n    {post}")
-        cases.append(Case(f"slice {p['pixels']}x{c}[{lo}:{hi}] pe={pe} {t}", code, p["y"],
-                          frames * D.CYCLES[D.StageKind.SLICE](D.SliceP(c, lo, hi, pe, p["pixels"], ir_type(t)))))
+        c, lo, hi, pe, t = p["c"], p["lo"], p["hi"], p["pe"], p["t"]
+        cases.append(_one_input(start + len(cases), p, t, t, f"slice<{c}, {lo}, {hi}, {pe}, {et(t)}, {p['pixels']}",
+                                f"slice {p['pixels']}x{c}[{lo}:{hi}] pe={pe} {t}", D.StageKind.SLICE,
+                                D.SliceP(c, lo, hi, pe, p["pixels"], ir_type(t))))
     for k in range(6):
-        i = start + len(cases)
         p = pad_problem(k, rng)
-        h, w, c, pad, pe, it, ot, frames = p["h"], p["w"], p["c"], p["pad"], p["pe"], p["it"], p["ot"], p["frames"]
-        pre, post = _io(i, it, pe, p["x"], ot, pe)
-        code = (f"{pre}\n    edgec::pad<{h}, {w}, {c}, {', '.join(map(str, pad))}, {pe}, {et(it)}, {et(ot)}, "
-                f"{p['value']}, {i}>(in, out, {frames});\n    {post}")
-        cases.append(Case(f"pad {h}x{w}x{c} {pad}={p['value']} pe={pe} {it}->{ot}", code, p["y"],
-                          frames * D.CYCLES[D.StageKind.PAD](D.PadP(h, w, c, pad, p["value"], pe, ir_type(it),
-                                                                    ir_type(ot)))))
+        h, w, c, pad, pe, it, ot = p["h"], p["w"], p["c"], p["pad"], p["pe"], p["it"], p["ot"]
+        cases.append(_one_input(start + len(cases), p, it, ot,
+                                f"pad<{h}, {w}, {c}, {', '.join(map(str, pad))}, {pe}, {et(it)}, {et(ot)}, "
+                                f"{p['value']}",
+                                f"pad {h}x{w}x{c} {pad}={p['value']} pe={pe} {it}->{ot}", D.StageKind.PAD,
+                                D.PadP(h, w, c, pad, p["value"], pe, ir_type(it), ir_type(ot))))
     return cases
