@@ -228,6 +228,8 @@ def test_splits_along_other_axes_are_errors(tmp_path):
 # --- the hardware: slice and pad stages (dataflow.StageKind.SLICE / PAD) built, C-simulated and co-simulated
 
 BUILDS = [("chunk", False, "torch"), ("split", True, "onnx"), ("slice", False, "onnx"), ("slice", True, "torch")]
+# the first build's folding: both slices of the 6 channels and the pad of 4 several channels a word
+FOLD = {"conv2d": {"pe": 6}, "chunk_0": {"pe": 3}, "chunk_1": {"pe": 3}, "pad": {"pe": 2}}
 
 
 @pytest.fixture(scope="module")
@@ -244,7 +246,9 @@ def builds(tmp_path_factory):
         np.save(d / f"x{mode}{one_d}.npy", x)
         model = str(_onnx(m, d / f"{mode}{one_d}.onnx", shape, 13)) if src == "onnx" else m
         o = d / f"{mode}{one_d}{src}"
-        build(model, o, preset="int4", calib=str(d / f"x{mode}{one_d}.npy"), input_shape=shape, progress=None)
+        fold = FOLD if (mode, one_d, src) == BUILDS[0] else "auto"
+        build(model, o, preset="int4", calib=str(d / f"x{mode}{one_d}.npy"), input_shape=shape, folding=fold,
+              progress=None)
         out[(mode, one_d, src)] = (o, x)
     return out
 
@@ -259,6 +263,9 @@ def test_build_has_slice_and_pad_stages(builds, key):
     assert rep["sim_vs_reference"]["mismatches"] == 0
     kinds = [s["kind"] for s in rep["hardware"]["stages"]]
     assert kinds.count("slice") == 2 and kinds.count("pad") == 1 and "dup" in kinds, kinds
+    if key == BUILDS[0]:
+        pes = {s["stage"]: s["pe"] for s in rep["hardware"]["stages"] if s["kind"] in ("slice", "pad")}
+        assert pes == {"chunk_0": 3, "chunk_1": 3, "pad": 2}, pes
 
 
 @pytest.mark.parametrize("key", BUILDS[:2])
