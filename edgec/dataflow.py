@@ -14,6 +14,10 @@ Stage kinds (one hw/hls kernel each):
                      first, then C2/PE words of the second (a U-Net's skip connection)
   upsample           nearest-neighbour upsampling by whole factors over a one-row
                      line buffer
+  slice              the channels [lo, hi) of a stream: every word read, the words of
+                     channels lo/PE .. hi/PE - 1 of each pixel written (a split or chunk)
+  pad                a constant border of rows and columns around a map streamed row by
+                     row (a Pad that does not fold into the window of its consumer)
   smvau              sparse mvau: walks a compressed stream of the non-zero weights
                      (attrs.sparse); cycles per vector max(load words, weight steps)
   wino_in, wino_out  Winograd input transform (per tile) and output transform (per row
@@ -80,6 +84,8 @@ class StageKind(StrEnum):
     MUL = "mul"
     CONCAT = "concat"
     UPSAMPLE = "upsample"
+    SLICE = "slice"
+    PAD = "pad"
     THRESHOLD = "threshold"
     WINO_IN = "wino_in"
     WINO_OUT = "wino_out"
@@ -246,6 +252,32 @@ class UpsampleP:
     factor: tuple[int, int]
     pe: int
     t: Type
+
+
+@dataclass(frozen=True)
+class SliceP:
+    """(PIXELS, C) -> (PIXELS, HI - LO): channels [lo, hi) of each pixel, PE channels per
+    word (PE divides C, lo and hi), elements of type t."""
+    c: int
+    lo: int
+    hi: int
+    pe: int
+    pixels: int  # per frame
+    t: Type
+
+
+@dataclass(frozen=True)
+class PadP:
+    """(H, W, C) of type it -> (H + top + bottom, W + left + right, C) of type ot, the border
+    holding the code ``value``; PE channels per word."""
+    h: int
+    w: int
+    c: int
+    pad: tuple[int, int, int, int]  # top, left, bottom, right
+    value: int
+    pe: int
+    it: Type
+    ot: Type
 
 
 @dataclass(frozen=True, eq=False)
@@ -428,6 +460,11 @@ def units(g: Graph) -> dict[str, dict]:
         elif n.op == Op.CONCAT:  # PE divides both inputs' channels
             c1 = g.node(n.inputs[0]).shape[-1]
             out[n.name] = {"pe": divisors(int(np.gcd(c1, n.shape[-1] - c1))), "simd": [1]}
+        elif n.op == Op.SLICE:  # PE divides the input's channels and both ends of the range
+            c = g.node(n.inputs[0]).shape[-1]
+            out[n.name] = {"pe": divisors(int(np.gcd.reduce([c, n.attrs["lo"], n.attrs["hi"]]))), "simd": [1]}
+        elif n.op == Op.PAD:
+            out[n.name] = {"pe": divisors(n.shape[-1]), "simd": [1]}
     out["output"] = {"pe": divisors(g.node(g.output).shape[-1]), "simd": [1]}
     return out
 
@@ -496,6 +533,16 @@ def upsample_cycles(h: int, w: int, c: int, factor, pe: int) -> int:
     return max(h * w * c // pe, h * factor[0] * w * factor[1] * c // pe)
 
 
+def slice_cycles(c: int, pe: int, pixels: int) -> int:
+    """One read per input word (the words outside the range are dropped)."""
+    return pixels * c // pe
+
+
+def pad_cycles(h: int, w: int, c: int, pad, pe: int) -> int:
+    """One write per output word; the input words are read as they are written."""
+    return (h + pad[0] + pad[2]) * (w + pad[1] + pad[3]) * c // pe
+
+
 def _fifo_cycles(p) -> int:
     raise AssertionError("FIFOs belong to streams: they add no stage")
 
@@ -512,6 +559,8 @@ CYCLES = {
     StageKind.MUL: lambda p: (p.pixels + p.gate) * (p.c // p.pe),
     StageKind.CONCAT: lambda p: concat_cycles(p.c1, p.c2, p.pe, p.pixels),
     StageKind.UPSAMPLE: lambda p: upsample_cycles(p.h, p.w, p.c, p.factor, p.pe),
+    StageKind.SLICE: lambda p: slice_cycles(p.c, p.pe, p.pixels),
+    StageKind.PAD: lambda p: pad_cycles(p.h, p.w, p.c, p.pad, p.pe),
     StageKind.WINO_IN: lambda p: wino_in_cycles(p.m, p.c, p.simd, p.tiles),
     StageKind.WINO_OUT: lambda p: wino_out_cycles(p.m, p.mh, p.pe, p.oh, p.ow, p.th, p.tw),
     StageKind.FIFO: _fifo_cycles,
@@ -584,6 +633,27 @@ def upsample_need(p: UpsampleP, t: np.ndarray) -> list[np.ndarray]:
     return [np.where(k < 0, 0, read) / (p.h * p.w * cf)]
 
 
+def slice_need(p: SliceP, t: np.ndarray) -> list[np.ndarray]:
+    """Output word j of a pixel is input word LO/PE + j of it."""
+    cf, of = p.c // p.pe, (p.hi - p.lo) // p.pe
+    k = _written(t, p.pixels * of)
+    px, j = k // of, k % of
+    return [np.where(k < 0, 0, px * cf + p.lo // p.pe + j + 1) / (p.pixels * cf)]
+
+
+def pad_need(p: PadP, t: np.ndarray) -> list[np.ndarray]:
+    """An output word inside the border is the input word of its pixel; one on the border
+    needs the input pixels before it in raster order."""
+    (pt, pl, pb, pr), cf = p.pad, p.c // p.pe
+    ow = p.w + pl + pr
+    k = _written(t, (p.h + pt + pb) * ow * cf)
+    iy, ix, c = k // (ow * cf) - pt, (k // cf) % ow - pl, k % cf
+    inside = (iy >= 0) & (iy < p.h) & (ix >= 0) & (ix < p.w)
+    read = np.clip(iy, 0, p.h) * p.w * cf + np.where(iy < 0, 0, np.where(iy >= p.h, 0, np.clip(ix, 0, p.w) * cf))
+    read = np.where(inside, read + c + 1, read)
+    return [np.where(k < 0, 0, read) / (p.h * p.w * cf)]
+
+
 def wino_out_need(p: WinoOutP, t: np.ndarray) -> list[np.ndarray]:
     """Output rows leave after their row of tiles is in."""
     k = _written(t, p.oh * p.ow * (p.mh // p.pe))
@@ -610,6 +680,7 @@ NEED = {
     StageKind.WINDOW: lambda p, t: _per(t, p.pixels, p.c // p.pe),
     StageKind.ADD: lambda p, t: _same(t) * 2, StageKind.THRESHOLD: lambda p, t: _same(t),
     StageKind.CONCAT: concat_need, StageKind.UPSAMPLE: upsample_need, StageKind.MUL: mul_need,
+    StageKind.SLICE: slice_need, StageKind.PAD: pad_need,
     StageKind.WINO_IN: lambda p, t: _per(t, p.tiles, (p.m + 2) ** 2 * (p.c // p.simd)),
     StageKind.WINO_OUT: wino_out_need, StageKind.FIFO: _fifo_need,
 }
@@ -782,6 +853,10 @@ class _Builder:
                 self._join(n)
             elif n.op == Op.UPSAMPLE:
                 self._upsample(n)
+            elif n.op == Op.SLICE:
+                self._slice(n)
+            elif n.op == Op.PAD:
+                self._pad(n)
             elif n.op == Op.MULTI_THRESHOLD and not _fused(g, n):
                 self._threshold(n)
             elif n.op not in (Op.SLIDING_WINDOW, Op.FLATTEN, Op.MULTI_THRESHOLD):
@@ -921,22 +996,32 @@ class _Builder:
         self.add(kind, n.name, n.name, n.name, [a, b], [o], rec, n)
         self.produce(n.name, o, n.name, n.name)
 
-    def _upsample(self, n: Node) -> None:
+    def _one(self, n: Node, kind: StageKind, record) -> None:
+        """A stage of one input and one output, both at the node's PE: ``record(x, pe,
+        input shape)`` its parameter record (``x`` the input stream)."""
         pe = self.fold[n.name]["pe"]
         x = self.take(_resolve(self.g, n.inputs[0]), pe, n.name, n.name)
-        h, w, c = self.g.node(n.inputs[0]).shape
         o = self.stream(n.name, n.type, pe, int(np.prod(n.shape)))
-        self.add(StageKind.UPSAMPLE, n.name, n.name, n.name, [x], [o],
-                 UpsampleP(h, w, c, tuple(n.attrs["factor"]), pe, x.type), n)
+        self.add(kind, n.name, n.name, n.name, [x], [o], record(x, pe, self.g.node(n.inputs[0]).shape), n)
         self.produce(n.name, o, n.name, n.name)
 
+    def _upsample(self, n: Node) -> None:
+        self._one(n, StageKind.UPSAMPLE, lambda x, pe, s: UpsampleP(*s, tuple(n.attrs["factor"]), pe, x.type))
+
+    def _slice(self, n: Node) -> None:
+        """A channel range; two slices of one tensor read it through a fork (``produce``)."""
+        a = n.attrs
+        self._one(n, StageKind.SLICE, lambda x, pe, s: SliceP(s[-1], int(a["lo"]), int(a["hi"]), pe,
+                                                              x.elems // s[-1], x.type))
+
+    def _pad(self, n: Node) -> None:
+        pad, value = tuple(int(v) for v in n.attrs["pad"]), int(n.attrs["value"])
+        self._one(n, StageKind.PAD, lambda x, pe, s: PadP(*s, pad, value, pe, x.type, n.type))
+
     def _threshold(self, n: Node) -> None:
-        pe = self.fold[n.name]["pe"]
-        x = self.take(_resolve(self.g, n.inputs[0]), pe, n.name, n.name)
-        o = self.stream(n.name, n.type, pe, x.elems)
-        self.add(StageKind.THRESHOLD, n.name, n.name, n.name, [x], [o],
-                 ThresholdP(n.shape[-1], pe, x.elems // n.shape[-1], x.type, o.type, activation(n, x.type.bits)), n)
-        self.produce(n.name, o, n.name, n.name)
+        c = n.shape[-1]
+        self._one(n, StageKind.THRESHOLD, lambda x, pe, s: ThresholdP(c, pe, x.elems // c, x.type, n.type,
+                                                                      activation(n, x.type.bits)))
 
 
 def plan(g: Graph, fold: dict[str, dict] | None = None) -> Plan:

@@ -223,3 +223,115 @@ def test_splits_along_other_axes_are_errors(tmp_path):
 
     with pytest.raises(EdgecError, match=r"node 'chunk' .*only a split along channels"):
         import_torch(W(), (2, 4, 4))
+
+
+# --- the hardware: slice and pad stages (dataflow.StageKind.SLICE / PAD) built, C-simulated and co-simulated
+
+BUILDS = [("chunk", False, "torch"), ("split", True, "onnx"), ("slice", False, "onnx"), ("slice", True, "torch")]
+# the first build's folding: both slices of the 6 channels and the pad of 4 several channels a word
+FOLD = {"conv2d": {"pe": 6}, "chunk_0": {"pe": 3}, "chunk_1": {"pe": 3}, "pad": {"pe": 2}}
+
+
+@pytest.fixture(scope="module")
+def builds(tmp_path_factory):
+    """One int4 build of each of four variants (2-D and 1-D, PyTorch and ONNX): its folder
+    and a few float inputs."""
+    from edgec import build
+
+    d = tmp_path_factory.mktemp("padsplit_build")
+    out = {}
+    for mode, one_d, src in BUILDS:
+        m, shape = _net(mode, one_d), SHAPE_1D if one_d else SHAPE
+        x = _x(shape, 64, 3).astype(np.float32)
+        np.save(d / f"x{mode}{one_d}.npy", x)
+        model = str(_onnx(m, d / f"{mode}{one_d}.onnx", shape, 13)) if src == "onnx" else m
+        o = d / f"{mode}{one_d}{src}"
+        fold = FOLD if (mode, one_d, src) == BUILDS[0] else "auto"
+        build(model, o, preset="int4", calib=str(d / f"x{mode}{one_d}.npy"), input_shape=shape, folding=fold,
+              progress=None)
+        out[(mode, one_d, src)] = (o, x)
+    return out
+
+
+@pytest.mark.parametrize("key", BUILDS)
+def test_build_has_slice_and_pad_stages(builds, key):
+    """Two slices of one tensor (read through a fork) and the pad that does not fold."""
+    import json
+
+    out, _ = builds[key]
+    rep = json.loads((out / "report.json").read_text())
+    assert rep["sim_vs_reference"]["mismatches"] == 0
+    kinds = [s["kind"] for s in rep["hardware"]["stages"]]
+    assert kinds.count("slice") == 2 and kinds.count("pad") == 1 and "dup" in kinds, kinds
+    if key == BUILDS[0]:
+        pes = {s["stage"]: s["pe"] for s in rep["hardware"]["stages"] if s["kind"] in ("slice", "pad")}
+        assert pes == {"chunk_0": 3, "chunk_1": 3, "pad": 2}, pes
+
+
+@pytest.mark.parametrize("key", BUILDS[:2])
+def test_csim_bit_exact(builds, key):
+    from edgec import csim
+
+    out, x = builds[key]
+    c = csim.run(out, x[:16], 16)
+    assert c["mismatches"] == 0 and c["vectors"] == 16 and not c["warnings"], c
+
+
+def test_cosim_bit_exact_under_backpressure(builds):
+    from edgec.cosim.run import run as cosim
+
+    out, x = builds[("chunk", False, "torch")]
+    v = cosim(out, "verilator", x[:4], 4, idle=0.3, backpressure=0.3)
+    assert v["ok"] and v["mismatches"] == 0, v
+
+
+# --- QONNX: a Brevitas export with Split, Slice and Pad between the quantizers
+
+def _brevitas_padsplit():
+    import brevitas.nn as qnn
+    from brevitas.quant import Int8WeightPerTensorFloat, Uint8ActPerTensorFloat
+
+    w = dict(weight_quant=Int8WeightPerTensorFloat, weight_bit_width=4)
+    a = dict(act_quant=Uint8ActPerTensorFloat, bit_width=4)
+    torch.manual_seed(5)
+
+    class QPadSplit(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inp = qnn.QuantIdentity(return_quant_tensor=True)
+            self.c1, self.r1 = qnn.QuantConv2d(1, 6, 3, padding=1, **w), qnn.QuantReLU(**a)
+            self.ca, self.ra = qnn.QuantConv2d(2, 4, 1, **w), qnn.QuantReLU(**a)
+            self.cb, self.rb = qnn.QuantConv2d(4, 4, 3, **w), qnn.QuantReLU(**a)
+            self.q = qnn.QuantIdentity(bit_width=4, return_quant_tensor=True)
+            self.fc = qnn.QuantLinear(8 * 4 * 4, 5, bias=True, **w)
+
+        def forward(self, x):
+            f = nn.functional
+            y = self.r1(self.c1(self.inp(x)))
+            p, q = torch.split(y, [2, 4], dim=1)  # Split
+            p = self.ra(self.ca(f.max_pool2d(f.pad(p, (1, 0, 0, 1)), 2, stride=1)))  # a Pad before a max pool
+            q = self.rb(self.cb(f.pad(q, (1, 1, 1, 1))))  # (the exporter folds this Pad into the Conv)
+            z = torch.cat([p[:, 1:], q, p[:, :1]], dim=1)  # Slices of one tensor
+            return self.fc(torch.flatten(self.q(f.max_pool2d(z, 2)), 1))
+
+    return QPadSplit().eval()
+
+
+def test_qonnx_split_slice_pad_match_qonnx(tmp_path):
+    from edgec import build
+    from edgec.ir.graph import Graph
+    from edgec.verify import check_qonnx, inputs_in_range
+
+    from . import qonnx_nets as Q
+
+    m = _brevitas_padsplit()
+    Q.calibrate(m, np.random.default_rng(0).uniform(-1, 1, size=(64, *SHAPE)).astype(np.float32))
+    path = Q.export(m, SHAPE, tmp_path / "padsplit.onnx")
+    ops = [n.op_type for n in onnx.load(str(path)).graph.node]
+    assert {"Split", "Slice", "Pad"} <= set(ops), ops
+    build(str(path), tmp_path / "out", progress=None)
+    g = Graph.load(tmp_path / "out" / "model")
+    assert [n.op for n in g.nodes].count(Op.SLICE) == 4 and [n.op for n in g.nodes].count(Op.PAD) == 1
+    sim = sim_backend.load(tmp_path / "out" / "sim")
+    c = check_qonnx(path, g, sim, inputs_in_range(sim, 200, seed=3))
+    assert c["mismatches"] == 0 and c["ties"] <= 3, c

@@ -158,6 +158,7 @@ HLS = {
     StageKind.DUP: ("dup", _none), StageKind.SWG: ("swg", _none), StageKind.MVAU: ("mvau", _mvau_rom),
     StageKind.SMVAU: ("smvau", _smvau_rom), StageKind.WINDOW: ("window", _window_rom), StageKind.ADD: ("add", _none),
     StageKind.CONCAT: ("concat", _none), StageKind.UPSAMPLE: ("upsample", _none), StageKind.MUL: ("mul", _none),
+    StageKind.SLICE: ("slice", _none), StageKind.PAD: ("pad", _none),
     StageKind.THRESHOLD: ("threshold", _none), StageKind.WINO_IN: ("wino_in", _none),
     StageKind.WINO_OUT: ("wino_out", _none), StageKind.FIFO: (None, _none),  # FIFOs: the STREAM pragma of a stream
 }

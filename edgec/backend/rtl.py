@@ -196,6 +196,21 @@ def _upsample(st, h, ins, outs, ports):
     return "edgec_upsample", params, {}, ports
 
 
+def _slice(st, h, ins, outs, ports):
+    p = h.p
+    params = [("C", p["c"]), ("LO", p["lo"]), ("HI", p["hi"]), ("PE", p["pe"]), ("PIXELS", p["pixels"]),
+              ("B", p["t"].bits)]
+    return "edgec_slice", params, {}, ports
+
+
+def _pad(st, h, ins, outs, ports):
+    p = h.p
+    params = [("H", p["h"]), ("W", p["w"]), ("C", p["c"]), ("PT", p["pad"][0]), ("PL", p["pad"][1]),
+              ("PB", p["pad"][2]), ("PR", p["pad"][3]), ("PE", p["pe"]), *_itype(p["it"], "I"), ("OB", p["ot"].bits),
+              ("VALUE", p["word"])]
+    return "edgec_pad", params, {}, ports
+
+
 def _threshold(st, h, ins, outs, ports):
     p, a = h.p, h.act
     params = [("C", p["c"]), ("PE", p["pe"]), ("IB", p["it"].bits), ("IS", int(p["it"].signed)),
@@ -222,7 +237,7 @@ def _in_top(st, h, ins, outs, ports):
 RTL = {
     StageKind.MVAU: _mvau, StageKind.SMVAU: _smvau, StageKind.WINO_IN: _wino_in, StageKind.WINO_OUT: _wino_out,
     StageKind.SWG: _swg, StageKind.WINDOW: _window, StageKind.ADD: _add, StageKind.MUL: _mul, StageKind.CONCAT: _concat,
-    StageKind.UPSAMPLE: _upsample, StageKind.THRESHOLD: _threshold,
+    StageKind.UPSAMPLE: _upsample, StageKind.SLICE: _slice, StageKind.PAD: _pad, StageKind.THRESHOLD: _threshold,
     StageKind.DWC: _dwc, StageKind.DUP: _dup, StageKind.AXIS_IN: _in_top, StageKind.AXIS_OUT: _in_top,
     StageKind.FIFO: _in_top,
 }

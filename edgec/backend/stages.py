@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..ir.types import Bipolar
-from ..dataflow import (Act, AddP, AxisP, ConcatP, DupP, DwcP, MulP, MvauP, Plan, SmvauP, Stage, StageKind, Stream,
-                        SwgP, ThresholdP, UpsampleP, WindowP, WinoInP, WinoOutP, index_bits, step_table,
-                        threshold_table)
+from ..dataflow import (Act, AddP, AxisP, ConcatP, DupP, DwcP, MulP, MvauP, PadP, Plan, SliceP, SmvauP, Stage,
+                        StageKind, Stream, SwgP, ThresholdP, UpsampleP, WindowP, WinoInP, WinoOutP, index_bits,
+                        step_table, threshold_table)
 from ..errors import EdgecError
 from .words import sparse_stream
 
@@ -167,6 +167,18 @@ def _upsample(st, r: UpsampleP):
     return dict(h=r.h, w=r.w, c=r.c, fh=r.factor[0], fw=r.factor[1], pe=r.pe, t=CType.of(r.t)), None
 
 
+def _slice(st, r: SliceP):
+    return dict(c=r.c, lo=r.lo, hi=r.hi, pe=r.pe, pixels=r.pixels, t=CType.of(r.t)), None
+
+
+def _pad(st, r: PadP):
+    ot = CType.of(r.ot)
+    # the border's code as an element of the output word (bipolar: 1 for +1)
+    word = int(r.value > 0) if ot.bipolar else r.value & ((1 << ot.bits) - 1)
+    return dict(h=r.h, w=r.w, c=r.c, pad=list(r.pad), value=r.value, word=word, pe=r.pe, it=CType.of(r.it),
+                ot=ot), None
+
+
 def _threshold(st, r: ThresholdP):
     return dict(c=r.c, pe=r.pe, it=CType.of(r.it), ot=CType.of(r.ot), vectors=r.vectors), \
         _hact(r.act, r.pe, r.c // r.pe)
@@ -197,7 +209,7 @@ PARAMS = {
     StageKind.AXIS_IN: _axis_in, StageKind.AXIS_OUT: _axis_out, StageKind.DWC: _dwc, StageKind.DUP: _dup,
     StageKind.SWG: _swg, StageKind.MVAU: _mvau, StageKind.SMVAU: _smvau, StageKind.WINDOW: _window,
     StageKind.ADD: _add, StageKind.MUL: _mul, StageKind.CONCAT: _concat, StageKind.UPSAMPLE: _upsample,
-    StageKind.THRESHOLD: _threshold,
+    StageKind.SLICE: _slice, StageKind.PAD: _pad, StageKind.THRESHOLD: _threshold,
     StageKind.WINO_IN: _wino_in, StageKind.WINO_OUT: _wino_out, StageKind.FIFO: _fifo,
 }
 

@@ -263,6 +263,26 @@ def _upsample(st: Stage) -> Res:
     return memory(a.w * cf, w, single_port=True) + Res(LUT=10 + 0.8 * w + 2 * cnt, FF=1 + w + 0.9 * cnt)
 
 
+def _slice(st: Stage) -> Res:
+    """edgec_slice: the output register, the fold and pixel counters and the compare that
+    keeps the range (an estimate by analogy with edgec_concat, not fitted)."""
+    a = st.p
+    w = st.outs[0].width
+    cnt = _bits(a.c // a.pe) + _bits(a.pixels)
+    return Res(LUT=8 + 0.5 * w + 2 * cnt, FF=2 + w + cnt)
+
+
+def _pad(st: Stage) -> Res:
+    """edgec_pad: the output register fed from the input (each lane widened) or the
+    constant, and the row, column and fold counters with the border compares (an
+    estimate by analogy with edgec_upsample, not fitted)."""
+    a = st.p
+    w = st.outs[0].width
+    t, lf, b, r = a.pad
+    cnt = _bits(a.h + t + b) + _bits(a.w + lf + r) + _bits(a.c // a.pe)
+    return Res(LUT=10 + w + 3 * cnt, FF=2 + w + cnt)
+
+
 def _threshold(st: Stage) -> Res:
     a = st.p
     nt, cb = _thresholds(a.act)
@@ -291,7 +311,7 @@ RESOURCES = {
     StageKind.AXIS_IN: _axis, StageKind.AXIS_OUT: _axis, StageKind.DWC: _dwc, StageKind.DUP: _dup,
     StageKind.SWG: _swg, StageKind.MVAU: _mvau, StageKind.SMVAU: _smvau, StageKind.WINDOW: _window,
     StageKind.ADD: _add, StageKind.MUL: _mul, StageKind.CONCAT: _concat, StageKind.UPSAMPLE: _upsample,
-    StageKind.THRESHOLD: _threshold,
+    StageKind.SLICE: _slice, StageKind.PAD: _pad, StageKind.THRESHOLD: _threshold,
     StageKind.WINO_IN: _winograd,
     StageKind.WINO_OUT: _winograd, StageKind.FIFO: _fifo_stage,
 }

@@ -310,11 +310,10 @@ def _conv(b, a):
                                 "groups": int(a.get("group", 1))}, {"weight": w, "bias": bias})
 
 
-def _pad(b, a):
-    """Constant Pad of H and W (a 1-D signal: of L), pads as an attribute (opset < 11) or an
-    input, with the axes input of opset 18. Zero: waits for a Conv to fold into; otherwise a pad node."""
-    x = b.t(0)
-    rank = _rank(b, x)
+def pad_spec(b, a, rank: int) -> tuple[tuple, float]:
+    """A constant Pad of H and W (a 1-D signal: of L) of a rank-``rank`` tensor: pads as an
+    attribute (opset < 11) or an input, with the axes input of opset 18; ((top, left, bottom,
+    right), value). An error naming the node for another mode or padded axis."""
     mode = a.get("mode", "constant")
     mode = mode.decode() if isinstance(mode, bytes) else mode
     if mode != "constant":
@@ -331,7 +330,13 @@ def _pad(b, a):
         raise b.fail(f"pads {pads} do not match a rank-{rank} input")
     if any(pads[i] for i in (0, 1, rank, rank + 1)) or min(pads) < 0:
         raise b.fail(f"pads {pads}: only non-negative padding of H and W (or L) is supported")
-    tlbr = (pads[2], pads[3], pads[6], pads[7]) if rank == 4 else (0, pads[2], 0, pads[5])
+    return ((pads[2], pads[3], pads[6], pads[7]) if rank == 4 else (0, pads[2], 0, pads[5])), value
+
+
+def _pad(b, a):
+    """Zero: waits for a Conv to fold into; another constant: a pad node."""
+    x = b.t(0)
+    tlbr, value = pad_spec(b, a, _rank(b, x))
     if value == 0:
         return _Padded((x, tlbr, b.label))
     return b.emit("pad", [x], {"pad": tlbr, "value": value})
@@ -347,13 +352,10 @@ def _channel_axis(b, axis, x) -> bool:
     return int(axis) % _rank(b, x) == 1
 
 
-def _split(b, a):
-    """Split along channels: sizes as an attribute (opset < 13) or an input, or equal parts
-    (num_outputs in opset 18; the last part smaller)."""
-    x = b.t(0)
-    if not _channel_axis(b, a.get("axis", 0), x):
-        raise b.fail(f"axis {a.get('axis', 0)}: only a split along channels (axis 1) is supported")
-    c, n = b.shape(x)[0], len(b.node.output)
+def split_sizes(b, a, c: int) -> list[int]:
+    """The channel counts of a Split of ``c`` channels into its outputs: sizes as an attribute
+    (opset < 13) or an input, or equal parts (num_outputs in opset 18; the last part smaller)."""
+    n = len(b.node.output)
     if b.has(1):
         sizes = [int(v) for v in np.asarray(b.c(1, "split")).reshape(-1)]
     elif "split" in a:
@@ -363,8 +365,16 @@ def _split(b, a):
         sizes = [min(k, c - i) for i in range(0, c, k)]
     if sum(sizes) != c or len(sizes) != n or min(sizes) < 1:
         raise b.fail(f"split {sizes} into {n} outputs does not cut {c} channels")
+    return sizes
+
+
+def _split(b, a):
+    """Split along channels: one slice node per output."""
+    x = b.t(0)
+    if not _channel_axis(b, a.get("axis", 0), x):
+        raise b.fail(f"axis {a.get('axis', 0)}: only a split along channels (axis 1) is supported")
     out, lo = [], 0
-    for o, k in zip(b.node.output, sizes):
+    for o, k in zip(b.node.output, split_sizes(b, a, b.shape(x)[0])):
         name = unique_name(o or f"{b.label}_{len(out)}", b.taken)
         b.nodes.append(FNode(name, "slice", [x], {"lo": lo, "hi": lo + k}, source_op="Split"))
         out.append(name)
@@ -372,18 +382,16 @@ def _split(b, a):
     return _Outputs(out)
 
 
-def _slice(b, a):
-    """Slice of a range of channels (step 1); full ranges of other axes are the tensor itself."""
-    x = b.t(0)
-    shape = b.shape(x)
-    rank = _rank(b, x)
-    dims = (1 << 62, shape[0], shape[2]) if rank == 3 and len(shape) == 3 else (1 << 62, *shape)  # batch: any size
+def slice_range(b, a, rank: int, dims: tuple) -> tuple[int, int]:
+    """The channels [lo, hi) a Slice keeps (step 1) of a tensor of per-axis sizes ``dims``
+    (batch first, any size); starts/ends/axes/steps as attributes (opset < 10) or inputs.
+    Full ranges of other axes are allowed; anything else is an error naming the node."""
     get = (lambda i, key, d: [int(v) for v in np.asarray(b.c(i, key)).reshape(-1)] if b.has(i) else d) \
         if b.opset >= 10 else (lambda i, key, d: [int(v) for v in a[key]] if key in a else d)
     starts, ends = get(1, "starts", []), get(2, "ends", [])
     axes = get(3, "axes", list(range(len(starts))))
     steps = get(4, "steps", [1] * len(starts)) if b.opset >= 10 else [1] * len(starts)
-    lo, hi = 0, shape[0]
+    lo, hi = 0, dims[1]
     for st, en, ax, sp in zip(starts, ends, axes, steps):
         ax = ax % rank
         first, last, _ = slice(st, en, sp).indices(dims[ax])
@@ -391,6 +399,16 @@ def _slice(b, a):
             lo, hi = first, last
         elif not (sp == 1 and first == 0 and last == dims[ax]):
             raise b.fail(f"slicing axis {ax} [{st}:{en}:{sp}]: only a range of channels (axis 1, step 1)")
+    return lo, hi
+
+
+def _slice(b, a):
+    """Slice of a range of channels; a Slice keeping everything is the tensor itself."""
+    x = b.t(0)
+    shape = b.shape(x)
+    rank = _rank(b, x)
+    dims = (1 << 62, shape[0], shape[2]) if rank == 3 and len(shape) == 3 else (1 << 62, *shape)
+    lo, hi = slice_range(b, a, rank, dims)
     if (lo, hi) == (0, shape[0]):
         return x
     return b.emit("slice", [x], {"lo": lo, "hi": hi})

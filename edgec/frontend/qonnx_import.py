@@ -29,10 +29,10 @@ from ..ir.types import Bipolar, IntType, join_type, window_type
 from ..ir.act import shape as act_shape
 from .fgraph import input_attrs, unique_name
 from .qnet import add_shifts
-from .onnx_import import (_BATCH, _FUSED, _ONNX_OPS, ACT_OPS, HEAD_OPS, LAYOUT_OPS, _Builder, _attrs, _axes, _check_2d,
-                          _fold, _input_shape, _is_const, _opset, _pads, as_2d, flatten_axis_ok, head_error, head_step,
-                          layout_transpose, load_onnx, onnx_act, resize_factor, single_input, squeezes_to_features,
-                          to_cl)
+from .onnx_import import (_BATCH, _FUSED, _ONNX_OPS, ACT_OPS, HEAD_OPS, LAYOUT_OPS, _Builder, _Outputs, _attrs, _axes,
+                          _check_2d, _fold, _input_shape, _is_const, _opset, _pads, as_2d, flatten_axis_ok, head_error,
+                          head_step, layout_transpose, load_onnx, onnx_act, pad_spec, resize_factor, single_input,
+                          slice_range, split_sizes, squeezes_to_features, to_cl)
 
 QONNX_DOMAINS = ("qonnx.custom_op.general", "finn.custom_op.general", "onnx.brevitas")
 QONNX_OPS = ("Quant", "IntQuant", "BipolarQuant", "Trunc")
@@ -40,7 +40,8 @@ QUANT_OPS = ("Quant", "IntQuant", "BipolarQuant")
 ACT_FOLLOWERS = (*QUANT_OPS, "MaxPool", *LAYOUT_OPS)  # the ops that may read an activation not yet quantized
 SUPPORTED = ("Quant, BipolarQuant, Trunc, Conv, Gemm, MatMul, BatchNormalization, Mul, Div, Add, Sub, Relu, "
              "LeakyRelu, PRelu, Elu, Selu, Sigmoid, Tanh, HardSigmoid, HardSwish, Softplus, Mish, Gelu, Clip "
-             "(each followed by a Quant), Concat along channels, nearest Resize/Upsample by whole factors, "
+             "(each followed by a Quant), Concat, Split and Slice along channels, constant Pad of H and W, "
+             "nearest Resize/Upsample by whole factors, "
              "MaxPool, AveragePool, GlobalAveragePool (or ReduceMean over H, W), Reshape/Flatten to (N, -1), Identity, "
              "Dropout, Transpose (of a "
              "channels-last input, before a Flatten, or at the output), Softmax/LogSoftmax/Sigmoid/ArgMax after the "
@@ -625,6 +626,62 @@ def _concat(b, a):
     return v
 
 
+def _map_rank(b, v: Lin) -> int:
+    """The ONNX rank of the model's tensor for ``v`` (batch included): a 1-D model's (C, 1, L) maps are (N, C, L)."""
+    return 3 if b.input_layout == "cl" and len(v.shape) == 3 else len(v.shape) + 1
+
+
+def _channels(b, v: Lin, lo: int, hi: int, out: str) -> Lin:
+    """The channels [lo, hi) of a quantized (C, H, W) map: a Slice node; the affine map
+    (and the Relu) of those channels."""
+    if len(v.shape) != 3 or v.perm is not None or v.head:
+        raise b.fail(f"slices a tensor of shape {['N', *v.shape]}; only channels of a (C, H, W) map")
+    name = b.add(Node(b.name(out or f"{b.label}_{lo}"), Op.SLICE, [v.t], (*_hwc(v.shape)[:-1], hi - lo),
+                      b.ir_node(v.t).type, {"lo": lo, "hi": hi}))
+    return replace(v, t=name, a=v.a[lo:hi].copy(), c0=v.c0[lo:hi].copy(), shape=(hi - lo, *v.shape[1:]))
+
+
+def _split(b, a):
+    """Split along channels: one Slice node per output."""
+    v = b.lin(0)
+    if int(a.get("axis", 0)) % _map_rank(b, v) != 1:
+        raise b.fail(f"axis {a.get('axis', 0)}: only a split along channels (axis 1) is supported")
+    out, lo = [], 0
+    for o, k in zip(b.node.output, split_sizes(b, a, v.shape[0])):
+        out.append(_channels(b, v, lo, lo + k, o))
+        lo += k
+    return _Outputs(out)
+
+
+def _slice(b, a):
+    """Slice of a range of channels; a Slice keeping everything is the tensor itself."""
+    v = b.lin(0)
+    rank = _map_rank(b, v)
+    dims = (1 << 62, v.shape[0], v.shape[2]) if rank == 3 else (1 << 62, *v.shape)
+    lo, hi = slice_range(b, a, rank, dims)
+    return v if (lo, hi) == (0, v.shape[0]) else _channels(b, v, lo, hi, b.node.output[0])
+
+
+def _pad(b, a):
+    """Constant Pad of H and W (of L) of a quantized map: a Pad node whose border holds the
+    code of the constant, which must be one integer code for every channel."""
+    v = b.lin(0)
+    if len(v.shape) != 3 or v.relu or v.perm is not None or v.head:
+        raise b.fail("pads a tensor that is not a quantized (C, H, W) map; quantize before the Pad")
+    tlbr, value = pad_spec(b, a, _map_rank(b, v))
+    code = (float(value) - v.c0) / v.a
+    k = int(np.rint(code[0]))
+    if not np.allclose(code, k, rtol=0, atol=1e-6):
+        raise b.fail(f"pads with {value}, which the quantized input holds as no one integer code "
+                     f"(codes {sorted(set(np.round(code, 4).tolist()))[:4]}); pad with a multiple of the scale")
+    t = b.ir_node(v.t).type
+    c, h, w = v.shape
+    shape = (c, h + tlbr[0] + tlbr[2], w + tlbr[1] + tlbr[3])
+    name = b.add(Node(b.name(b.node.output[0]), Op.PAD, [v.t], _hwc(shape), window_type(t, k),
+                      {"pad": tuple(int(p) for p in tlbr), "value": k}))
+    return replace(v, t=name, shape=shape)
+
+
 def _flatten_lin(b, v: Lin) -> Lin:
     """Flatten ``v`` as the model sees it: channels first, or channels last (``v.perm``)."""
     if len(v.shape) == 1:
@@ -702,7 +759,7 @@ _QONNX_OPS = {
     "ReduceMean": _reduce_mean,
     "Flatten": _flatten, "Reshape": _reshape, "Transpose": _transpose, **{op: _head for op in HEAD_OPS},
     "Squeeze": _squeeze, **{op: _activation for op in ACT_OPS},
-    "Resize": _resize, "Upsample": _resize, "Concat": _concat,
+    "Resize": _resize, "Upsample": _resize, "Concat": _concat, "Split": _split, "Slice": _slice, "Pad": _pad,
     **{k: _ONNX_OPS[k] for k in ("Identity", "Dropout", "Shape", "Gather", "Unsqueeze", "Cast")},
 }
 
@@ -746,6 +803,9 @@ def import_qonnx(path, loaded=None) -> Graph:
                              "right after the input, before a Flatten/Reshape or at the output")
         try:
             v = _fold(b, opset) if handler is None else handler(b, _attrs(node))
+            if isinstance(v, _Outputs):
+                b.vals.update(zip(node.output, v))
+                continue
         except EdgecError:
             raise
         except Exception as e:  # noqa: BLE001 - malformed attributes or inputs

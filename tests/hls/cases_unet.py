@@ -1,9 +1,9 @@
-"""Random cases of the U-Net kernels (hw/hls/edgec/eltwise.h: concat, upsample.h: upsample)
-and of the squeeze-and-excitation product (eltwise.h: mul, with a per-channel gate or of
-two maps)
+"""Random cases of the U-Net kernels (hw/hls/edgec/eltwise.h: concat, upsample.h: upsample),
+of the squeeze-and-excitation product (eltwise.h: mul, with a per-channel gate or of
+two maps) and of a split's channel range and a constant pad (eltwise.h: slice, pad.h: pad)
 for the HLS sweep (tests/hls/kernel_cases.py); the problems are shared with the RTL sweep
 (tests/rtl/cases_unet.py). Expected outputs come from edgec/ir/ref.py (Op.CONCAT,
-Op.UPSAMPLE), several frames per case so that every counter wraps."""
+Op.UPSAMPLE, Op.SLICE, Op.PAD), several frames per case so that every counter wraps."""
 from __future__ import annotations
 
 import numpy as np
@@ -12,7 +12,7 @@ from edgec import dataflow as D
 from edgec.backend.hls import CType
 from edgec.ir import ref
 from edgec.ir.ops import Op
-from edgec.ir.types import Bipolar, IntType, join_type
+from edgec.ir.types import Bipolar, IntType, join_type, window_type
 
 
 def ir_type(t: CType):
@@ -68,6 +68,56 @@ def mul_problem(i: int, rng, frames: int = 2) -> dict:
     return dict(pixels=pixels, c=c, pe=pe, gate=gate, at=at, bt=bt, ot=ot, a=a, b=b, frames=frames, y=y)
 
 
+def slice_problem(i: int, rng, frames: int = 2) -> dict:
+    """A (frames*pixels, C) map of a random type (bipolar among them) and a channel range
+    [lo, hi) with PE dividing C, lo and hi: the first and the last channels, the whole map
+    and one channel among them."""
+    from .kernel_cases import divisor, rand_codes, rand_type
+
+    pixels, pe = int(rng.integers(1, 5)), int(rng.integers(1, 4))
+    cf = int(rng.integers(1, 6))
+    lo, hi = [(0, 1), (cf - 1, cf), (0, cf)][i] if i < 3 else tuple(sorted(rng.choice(cf + 1, 2, replace=False)))
+    if i == 3:
+        pe = 1
+    t = CType(1, True, True) if i == 4 else rand_type(rng)
+    c, lo, hi = cf * pe, int(lo) * pe, int(hi) * pe
+    x = rand_codes(rng, t, (frames * pixels, c))
+    node = type("N", (), {"attrs": {"lo": lo, "hi": hi}})()
+    pe = pe if i == 3 else divisor(rng, int(np.gcd.reduce([c, lo, hi])))
+    return dict(pixels=pixels, c=c, lo=lo, hi=hi, pe=pe, t=t, x=x, frames=frames, y=ref.RULES[Op.SLICE](node, [x]))
+
+
+def pad_problem(i: int, rng, frames: int = 2) -> dict:
+    """A (frames, H, W, C) map of a random type (bipolar among them, padded with +-1 or 0),
+    random borders (none, one side only among them), a code the output type holds."""
+    from .kernel_cases import divisor, rand_codes, rand_type
+
+    h, w, c = int(rng.integers(1, 5)), int(rng.integers(1, 5)), int(rng.integers(1, 6))
+    pad = [(0, 0, 0, 0), (0, 1, 0, 0), (2, 0, 1, 3)][i] if i < 3 else tuple(int(v) for v in rng.integers(0, 3, 4))
+    pe = c if i == 2 else divisor(rng, c)
+    t = CType(1, True, True) if i in (3, 4) else rand_type(rng, 2)
+    it = ir_type(t)
+    if t.bipolar:
+        value = 1 if i == 3 else 0
+    else:
+        value = int(rng.integers(it.lo - 3, it.hi + 4))
+    ot = CType.of(window_type(it, value))
+    x = rand_codes(rng, t, (frames, h, w, c))
+    node = type("N", (), {"attrs": {"pad": pad, "value": value}})()
+    return dict(h=h, w=w, c=c, pad=pad, value=value, pe=pe, it=t, ot=ot, x=x, frames=frames,
+                y=ref.RULES[Op.PAD](node, [x]))
+
+
+def _one_input(i: int, p: dict, it: CType, ot: CType, call: str, name: str, kind, record):
+    """The case of a kernel of one input stream and one output stream, both of PE = p["pe"]
+    elements a word: ``call`` the kernel's name and template arguments up to its ID."""
+    from .kernel_cases import Case, _io
+
+    pre, post = _io(i, it, p["pe"], p["x"], ot, p["pe"])
+    code = f"{pre}\n    edgec::{call}, {i}>(in, out, {p['frames']});\n    {post}"
+    return Case(name, code, p["y"], p["frames"] * D.CYCLES[kind](record))
+
+
 def make(rng, start: int) -> list:
     from .kernel_cases import Case, _io, arr, et
 
@@ -85,14 +135,11 @@ def make(rng, start: int) -> list:
                           frames * D.CYCLES[D.StageKind.CONCAT](D.ConcatP(c1, c2, pe, p["pixels"], ir_type(at),
                                                                           ir_type(bt), ir_type(ot)))))
     for k in range(8):
-        i = start + len(cases)
         p = upsample_problem(k, rng)
-        h, w, c, fh, fw, pe, t, frames = p["h"], p["w"], p["c"], p["fh"], p["fw"], p["pe"], p["t"], p["frames"]
-        pre, post = _io(i, t, pe, p["x"], t, pe)
-        code = (f"{pre}\n    edgec::upsample<{h}, {w}, {c}, {fh}, {fw}, {pe}, {et(t)}, {i}>(in, out, {frames});"
-                f"\n    {post}")
-        cases.append(Case(f"upsample {h}x{w}x{c} x{fh}x{fw} pe={pe} {t}", code, p["y"],
-                          frames * D.CYCLES[D.StageKind.UPSAMPLE](D.UpsampleP(h, w, c, (fh, fw), pe, ir_type(t)))))
+        h, w, c, fh, fw, pe, t = p["h"], p["w"], p["c"], p["fh"], p["fw"], p["pe"], p["t"]
+        cases.append(_one_input(start + len(cases), p, t, t, f"upsample<{h}, {w}, {c}, {fh}, {fw}, {pe}, {et(t)}",
+                                f"upsample {h}x{w}x{c} x{fh}x{fw} pe={pe} {t}", D.StageKind.UPSAMPLE,
+                                D.UpsampleP(h, w, c, (fh, fw), pe, ir_type(t))))
     for k in range(6):
         i = start + len(cases)
         p = mul_problem(k, rng)
@@ -105,4 +152,18 @@ def make(rng, start: int) -> list:
         cases.append(Case(f"mul{' gate' * p['gate']} {p['pixels']}x{c} pe={pe} {at}*{bt}->{ot}", code, p["y"],
                           frames * D.CYCLES[D.StageKind.MUL](D.MulP(c, pe, p["pixels"], p["gate"], ir_type(at),
                                                                     ir_type(bt), ir_type(ot)))))
+    for k in range(6):  # after the others: they keep their random draws
+        p = slice_problem(k, rng)
+        c, lo, hi, pe, t = p["c"], p["lo"], p["hi"], p["pe"], p["t"]
+        cases.append(_one_input(start + len(cases), p, t, t, f"slice<{c}, {lo}, {hi}, {pe}, {et(t)}, {p['pixels']}",
+                                f"slice {p['pixels']}x{c}[{lo}:{hi}] pe={pe} {t}", D.StageKind.SLICE,
+                                D.SliceP(c, lo, hi, pe, p["pixels"], ir_type(t))))
+    for k in range(6):
+        p = pad_problem(k, rng)
+        h, w, c, pad, pe, it, ot = p["h"], p["w"], p["c"], p["pad"], p["pe"], p["it"], p["ot"]
+        cases.append(_one_input(start + len(cases), p, it, ot,
+                                f"pad<{h}, {w}, {c}, {', '.join(map(str, pad))}, {pe}, {et(it)}, {et(ot)}, "
+                                f"{p['value']}",
+                                f"pad {h}x{w}x{c} {pad}={p['value']} pe={pe} {it}->{ot}", D.StageKind.PAD,
+                                D.PadP(h, w, c, pad, p["value"], pe, ir_type(it), ir_type(ot))))
     return cases

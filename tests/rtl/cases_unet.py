@@ -1,10 +1,11 @@
 """Random cases of the U-Net kernels for the sweep top (tests/rtl/sweep.py): edgec_concat
 (two inputs of random types, bipolar among them, widened to the joined type) and
-edgec_upsample (whole factors, 1 among them), on the problems of tests/hls/cases_unet.py;
-and edgec_fifo at depths that are not powers of two (the deep FIFO of a skip branch)."""
+edgec_upsample (whole factors, 1 among them), edgec_slice (a split's channel ranges) and
+edgec_pad (constant borders, widened), on the problems of tests/hls/cases_unet.py; and
+edgec_fifo at depths that are not powers of two (the deep FIFO of a skip branch)."""
 from __future__ import annotations
 
-from ..hls.cases_unet import concat_problem, mul_problem, upsample_problem
+from ..hls.cases_unet import concat_problem, mul_problem, pad_problem, slice_problem, upsample_problem
 
 LINT_PARAMS: dict[str, list[str]] = {
     "edgec_concat.v": ["", "-GC1=6 -GC2=3 -GPE=3 -GAB=3 -GAS=1 -GBB=5 -GOB=6",
@@ -15,6 +16,11 @@ LINT_PARAMS: dict[str, list[str]] = {
                          "-GH=4 -GW=3 -GC=8 -GPE=8 -GFH=1 -GFW=4 -GB=3", "-GH=16 -GW=16 -GC=4 -GFH=2 -GFW=2"],
     "edgec_mul.v": ["", "-GGATE=1", "-GGATE=1 -GCF=5 -GPE=2 -GAB=3 -GAS=1 -GBB=5 -GOB=9",
                     "-GCF=3 -GPE=4 -GAB=8 -GAS=1 -GBB=8 -GBS=1 -GOB=16"],
+    "edgec_slice.v": ["", "-GC=6 -GLO=3 -GHI=6 -GPE=3 -GPIXELS=5", "-GC=8 -GLO=0 -GHI=8 -GPE=8 -GPIXELS=1",
+                      "-GC=4 -GLO=1 -GHI=2 -GB=1"],
+    "edgec_pad.v": ["", "-GPT=0 -GPL=0 -GPB=0 -GPR=0 -GIB=1 -GIBIP=1 -GOB=2 -GVALUE=0",
+                    "-GH=5 -GW=7 -GC=6 -GPE=2 -GPT=2 -GPL=0 -GPB=1 -GPR=3 -GIB=3 -GIS=1 -GOB=5 -GVALUE=29",
+                    "-GH=1 -GW=1 -GPT=0 -GPL=1 -GPB=0 -GPR=0 -GIB=1 -GIBIP=1 -GOB=1 -GVALUE=1"],
 }
 
 
@@ -55,6 +61,32 @@ def upsample_case(i: int, rng):
                   pe * t.bits, words(p["x"], pe, t), words(p["y"], pe, t), p["frames"])
 
 
+def slice_case(i: int, rng):
+    from .sweep import simple, words
+
+    p = slice_problem(i, rng)
+    c, lo, hi, pe, t = p["c"], p["lo"], p["hi"], p["pe"], p["t"]
+    prm = dict(C=c, LO=lo, HI=hi, PE=pe, PIXELS=p["pixels"], B=t.bits)
+    return simple(f"slice {p['pixels']}x{c}[{lo}:{hi}] pe={pe} {t.bits}b", "edgec_slice", prm, pe * t.bits,
+                  pe * t.bits, words(p["x"], pe, t), words(p["y"], pe, t), p["frames"])
+
+
+def pad_case(i: int, rng):
+    from edgec.backend.stages import PARAMS
+    from edgec.dataflow import PadP, StageKind
+
+    from ..hls.cases_unet import ir_type
+    from .sweep import simple, words
+
+    p = pad_problem(i, rng)
+    h, w, c, pad, pe, it, ot = p["h"], p["w"], p["c"], p["pad"], p["pe"], p["it"], p["ot"]
+    word = PARAMS[StageKind.PAD](None, PadP(h, w, c, pad, p["value"], pe, ir_type(it), ir_type(ot)))[0]["word"]
+    prm = dict(H=h, W=w, C=c, PT=pad[0], PL=pad[1], PB=pad[2], PR=pad[3], PE=pe, IB=it.bits, IS=int(it.signed),
+               IBIP=int(it.bipolar), OB=ot.bits, VALUE=word)
+    return simple(f"pad {h}x{w}x{c} {pad}={p['value']} pe={pe} {it.bits}b->{ot.bits}b", "edgec_pad", prm,
+                  pe * it.bits, pe * ot.bits, words(p["x"], pe, it), words(p["y"], pe, ot), p["frames"])
+
+
 def fifo_case(depth: int, rng):
     """A FIFO whose depth is not a power of two (a branch into a join beyond 512 words:
     dataflow.fifo_depth), filled past its depth under backpressure."""
@@ -69,4 +101,5 @@ def fifo_case(depth: int, rng):
 
 def make(rng) -> list:
     return ([concat_case(i, rng) for i in range(8)] + [upsample_case(i, rng) for i in range(8)]
-            + [fifo_case(d, rng) for d in (3, 12, 1536)] + [mul_case(i, rng) for i in range(6)])
+            + [fifo_case(d, rng) for d in (3, 12, 1536)] + [mul_case(i, rng) for i in range(6)]
+            + [slice_case(i, rng) for i in range(6)] + [pad_case(i, rng) for i in range(6)])

@@ -5,6 +5,7 @@
 #include "common.h"
 #include "eltwise.h"
 #include "mvau.h"
+#include "pad.h"
 #include "smvau.h"
 #include "streams.h"
 #include "swg.h"

@@ -1,5 +1,6 @@
 // edgec HLS kernel library: elementwise stages — the residual add, the concatenation of
-// two branches along channels and a stand-alone multi-threshold activation. PE elements
+// two branches along channels, a channel range of one (a split) and a stand-alone
+// multi-threshold activation. PE elements
 // per word, one word per iteration.
 #ifndef EDGEC_ELTWISE_H
 #define EDGEC_ELTWISE_H
@@ -97,6 +98,24 @@ void concat(hls::stream<ap_uint<PE * AT::bits> > &a, hls::stream<ap_uint<PE * BT
             }
         }
         out.write(o);
+        if (++cf == CF) cf = 0;
+    }
+}
+
+// The channels [LO, HI) of a (PIXELS, C) stream (one output of a split or chunk): every
+// word is read, the words LO/PE .. HI/PE - 1 of each pixel are written (PE divides C, LO
+// and HI). PIXELS * C / PE iterations per frame.
+template <unsigned C, unsigned LO, unsigned HI, unsigned PE, class T, unsigned PIXELS, int ID>
+void slice(hls::stream<ap_uint<PE * T::bits> > &in, hls::stream<ap_uint<PE * T::bits> > &out, unsigned frames) {
+    const unsigned CF = C / PE, CLO = LO / PE, CHI = HI / PE;
+    const unsigned long long TRIP = (unsigned long long)PIXELS * CF;
+    unsigned cf = 0;
+    for (unsigned long long i = 0; i < frames * TRIP; i++) {
+#pragma HLS PIPELINE II = 1
+#pragma HLS LOOP_TRIPCOUNT min = TRIP max = TRIP
+        EDGEC_TICK(ID);
+        ap_uint<PE * T::bits> x = in.read();
+        if (cf - CLO < CHI - CLO) out.write(x);  // unsigned: false below CLO
         if (++cf == CF) cf = 0;
     }
 }
