@@ -12,8 +12,8 @@ Stage kinds (one hw/hls kernel each):
   add, threshold     elementwise
   concat             two streams joined along channels, per pixel C1/PE words of the
                      first, then C2/PE words of the second (a U-Net's skip connection)
-  upsample           nearest-neighbour upsampling by whole factors over a one-row
-                     line buffer
+  upsample           upsampling by whole factors: nearest over a one-row line buffer,
+                     or zero insertion (a transposed convolution's; no buffer)
   smvau              sparse mvau: walks a compressed stream of the non-zero weights
                      (attrs.sparse); cycles per vector max(load words, weight steps)
   wino_in, wino_out  Winograd input transform (per tile) and output transform (per row
@@ -239,13 +239,16 @@ class ConcatP:
 
 @dataclass(frozen=True)
 class UpsampleP:
-    """(H, W, C) -> (H*FH, W*FW, C), PE channels per word, elements of type t."""
+    """(H, W, C) -> (H*FH, W*FW, C), PE channels per word, elements of type t; fill
+    "nearest" or "zero" (the code ``value`` between the input pixels)."""
     h: int
     w: int
     c: int
     factor: tuple[int, int]
     pe: int
     t: Type
+    fill: str = "nearest"
+    value: int = 0
 
 
 @dataclass(frozen=True, eq=False)
@@ -574,7 +577,7 @@ def mul_need(p: MulP, t: np.ndarray) -> list[np.ndarray]:
 
 def upsample_need(p: UpsampleP, t: np.ndarray) -> list[np.ndarray]:
     """The first copy of an input row reads its words as it writes them; the other
-    copies need the whole row."""
+    copies need the whole row (zero fill: the same, its other copies are zeros)."""
     (fh, fw), cf = p.factor, p.c // p.pe
     k = _written(t, p.h * fh * p.w * fw * cf)
     y, q = k // (p.w * fw * cf), k % (p.w * fw * cf)
@@ -927,7 +930,8 @@ class _Builder:
         h, w, c = self.g.node(n.inputs[0]).shape
         o = self.stream(n.name, n.type, pe, int(np.prod(n.shape)))
         self.add(StageKind.UPSAMPLE, n.name, n.name, n.name, [x], [o],
-                 UpsampleP(h, w, c, tuple(n.attrs["factor"]), pe, x.type), n)
+                 UpsampleP(h, w, c, tuple(n.attrs["factor"]), pe, x.type, n.attrs.get("fill", "nearest"),
+                           int(n.attrs.get("value", 0))), n)
         self.produce(n.name, o, n.name, n.name)
 
     def _threshold(self, n: Node) -> None:
