@@ -38,7 +38,8 @@ QONNX_DOMAINS = ("qonnx.custom_op.general", "finn.custom_op.general", "onnx.brev
 QONNX_OPS = ("Quant", "IntQuant", "BipolarQuant", "Trunc")
 QUANT_OPS = ("Quant", "IntQuant", "BipolarQuant")
 ACT_FOLLOWERS = (*QUANT_OPS, "MaxPool", *LAYOUT_OPS)  # the ops that may read an activation not yet quantized
-SUPPORTED = ("Quant, BipolarQuant, Trunc, Conv, Gemm, MatMul, BatchNormalization, Mul, Div, Add, Sub, Relu, "
+SUPPORTED = ("Quant, BipolarQuant, Trunc, Conv, ConvTranspose (group 1), Gemm, MatMul, BatchNormalization, Mul, "
+             "Div, Add, Sub, Relu, "
              "LeakyRelu, PRelu, Elu, Selu, Sigmoid, Tanh, HardSigmoid, HardSwish, Softplus, Mish, Gelu, Clip "
              "(each followed by a Quant), Concat along channels, nearest Resize/Upsample by whole factors, "
              "MaxPool, AveragePool, GlobalAveragePool (or ReduceMean over H, W), Reshape/Flatten to (N, -1), Identity, "
@@ -370,21 +371,62 @@ def _conv(b, a):
     if codes.shape[1] * groups != c or (groups != 1 and (groups != c or o != c)):
         raise b.fail(f"weight {codes.shape} with group={groups} does not match {c} input channels; "
                      "use group 1 or depthwise (group = in = out channels)")
-    kh, kw = codes.shape[2:]
     stride = tuple(int(s) for s in a.get("strides", (1, 1)))
-    pad = _pads(b, a, (kh, kw))
+    return _window_matmul(b, x, x.t, (c, h, w), codes, ws, label, stride, _pads(b, a, codes.shape[2:]), groups)
+
+
+def _window_matmul(b, x: Lin, src: str, chw, codes, ws, label, stride, pad, groups=1):
+    """The SlidingWindow + MatMul of a convolution of IR tensor ``src`` ((C, H, W), codes
+    of ``x``'s quantizer) with weight codes (O, C/groups, kh, kw), padded with the zero point."""
+    c, h, w = chw
+    o, (kh, kw) = codes.shape[0], codes.shape[2:]
     oh, ow = (h + pad[0] + pad[2] - kh) // stride[0] + 1, (w + pad[1] + pad[3] - kw) // stride[1] + 1
     if oh < 1 or ow < 1:
         raise b.fail(f"kernel {(kh, kw)} does not fit the {h}x{w} input")
     zp = int(round(x.zp))
-    t_in = b.ir_node(x.t).type
+    t_in = b.ir_node(src).type
     win_t = window_type(t_in, 0) if any(pad) else t_in
     if not win_t.lo <= zp <= win_t.hi:
         raise b.fail(f"zero padding needs the code {zp} (the zero point), outside the input's range")
-    win = b.add(Node(b.name(f"{b.node.output[0]}_window"), Op.SLIDING_WINDOW, [x.t], (oh, ow, kh * kw * c), win_t,
-                     {"kernel": (kh, kw), "stride": stride, "pad": pad, "pad_value": zp}))
+    win = b.add(Node(b.name(f"{b.node.output[0]}_window"), Op.SLIDING_WINDOW, [src], (oh, ow, kh * kw * c), win_t,
+                     {"kernel": (kh, kw), "stride": stride, "pad": tuple(pad), "pad_value": zp}))
     wmat = codes.transpose(0, 2, 3, 1).reshape(o, -1)
     return _matmul_node(b, x, wmat, ws, label, _bias(b, 2, o), win, groups, (o, oh, ow))
+
+
+def _conv_transpose(b, a):
+    """ConvTranspose (1-D or 2-D, group 1, dilation 1, auto_pad NOTSET) of a quantized
+    weight (Cin, Cout, kh, kw): an Upsample of fill zero (the zero point between the input
+    codes) and a stride-1 convolution of the flipped weight (frontend/convtranspose.py)."""
+    from .convtranspose import lowered
+
+    x = b.codes(0)
+    codes, ws, label = _weight(b, 1, 1)  # the output channels are the weight's axis 1
+    if codes.ndim == 3:  # on (N, C, L), read as (N, C, 1, L)
+        codes, a = codes[:, :, None, :], dict(as_2d(a, 1), **({"output_padding": [0, *a["output_padding"]]}
+                                                               if "output_padding" in a else {}))
+    if codes.ndim != 4 or len(x.shape) != 3:
+        raise b.fail(f"only 1-D and 2-D transposed convolutions of (C, H, W) maps are supported, weight shape "
+                     f"{codes.shape}")
+    _check_2d(b, a)
+    if a.get("auto_pad", "NOTSET") != "NOTSET":
+        raise b.fail(f"auto_pad={a['auto_pad']} is not supported; give explicit pads (auto_pad NOTSET)")
+    if int(a.get("group", 1)) != 1:
+        raise b.fail(f"group={a['group']} is not supported for a transposed convolution; only group 1")
+    if "output_shape" in a:
+        raise b.fail("output_shape is not supported; give pads and output_padding")
+    c, h, w = x.shape
+    if codes.shape[0] != c:
+        raise b.fail(f"the input has {c} channels but the weight takes {codes.shape[0]}")
+    conv_codes, (sh, sw), pad = lowered(b.label, b.node.op_type, codes,
+                                        a.get("strides", (1, 1)), a.get("pads", (0, 0, 0, 0)),
+                                        a.get("output_padding", (0, 0)))
+    zp, t_in = int(round(x.zp)), b.ir_node(x.t).type
+    if not t_in.lo <= zp <= t_in.hi:
+        raise b.fail(f"zero insertion needs the code {zp} (the zero point), outside the input's range")
+    up = b.add(Node(b.name(f"{b.node.output[0]}_zeros"), Op.UPSAMPLE, [x.t], (h * sh, w * sw, c), t_in,
+                    {"factor": (sh, sw), "fill": "zero", "value": zp}))
+    return _window_matmul(b, x, up, (c, h * sh, w * sw), conv_codes, ws, label, (1, 1), pad)
 
 
 def _gemm(b, a):
@@ -702,7 +744,7 @@ _QONNX_OPS = {
     "ReduceMean": _reduce_mean,
     "Flatten": _flatten, "Reshape": _reshape, "Transpose": _transpose, **{op: _head for op in HEAD_OPS},
     "Squeeze": _squeeze, **{op: _activation for op in ACT_OPS},
-    "Resize": _resize, "Upsample": _resize, "Concat": _concat,
+    "Resize": _resize, "Upsample": _resize, "Concat": _concat, "ConvTranspose": _conv_transpose,
     **{k: _ONNX_OPS[k] for k in ("Identity", "Dropout", "Shape", "Gather", "Unsqueeze", "Cast")},
 }
 
