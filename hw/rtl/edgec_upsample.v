@@ -67,6 +67,7 @@ module edgec_upsample #(
     generate
         if (ZERO != 0) begin : g_zero
             assign held = {PE{ZV_B}};
+            wire unused_addr = ^addr;
         end else begin : g_line
             reg [PE*B-1:0] line[0:DEPTH-1];
             assign held = line[addr];
