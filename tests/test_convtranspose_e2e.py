@@ -6,7 +6,8 @@ with calibration. Each ConvTranspose becomes a zero-fill Upsample (hardware stag
 float graph equals PyTorch, the simulator equals the fake-quant reference on every
 calibration input, the builds fit, csim is bit-exact and the RTL under Verilator (idle and
 backpressure) too; a Brevitas QuantConvTranspose2d QONNX model equals qonnx execution on
-every quantized tensor; unsupported configurations give one ``edgec: error:`` line."""
+every quantized tensor; the QONNX export of the PTQ build round-trips; unsupported
+configurations give one ``edgec: error:`` line."""
 from __future__ import annotations
 
 import contextlib
@@ -101,11 +102,12 @@ def _brevitas(path):
 def builds(tmp_path_factory):
     d = tmp_path_factory.mktemp("convt")
     m, x = _ae(), _x()
-    out = {"module": build(m, d / "module", input_shape=SHAPE, calib=x, preset="int4", progress=None),
+    out = {"module": build(m, d / "module", input_shape=SHAPE, calib=x, preset="int4", progress=None,
+                           export_qonnx=d / "module_q.onnx"),
            "onnx13": build(_onnx(m, d / "ae13.onnx", 13), d / "onnx13", calib=x, preset="int4", progress=None),
            "onnx18": build(_onnx(m, d / "ae18.onnx", 18), d / "onnx18", calib=x, preset="int4", progress=None),
            "brevitas": build(_brevitas(d / "dec.onnx"), d / "brevitas", progress=None)}
-    return {k: r.out for k, r in out.items()}
+    return {**{k: r.out for k, r in out.items()}, "export": d / "module_q.onnx"}
 
 
 def test_float_graph_equals_pytorch():
@@ -134,6 +136,25 @@ def test_ptq_builds_equal_the_fake_quant_reference_and_fit(builds, name):
     wins = {n.inputs[0]: n.attrs["pad"] for n in g.nodes if n.op == Op.SLIDING_WINDOW}
     assert [tuple(wins[n.name]) for n in ups] == [(1, 1, 0, 0), (1, 1, 1, 1)]  # s - 1 less at bottom/right
     assert sum(s["kind"] == "upsample" for s in rep["hardware"]["stages"]) == 2
+    assert [r["kernel"] for r in rep["layers"] if r["op"] == "Upsample"] == ["zero-insert"] * 2
+
+
+def test_qonnx_export_round_trips(builds, tmp_path):
+    """--export-qonnx writes each (zero-fill upsample, conv) as one ConvTranspose: qonnx
+    execution equals the simulator, and edgec reading it builds the same simulator."""
+    from edgec.backend import sim as sim_backend
+
+    from .test_qonnx import check_against_qonnx
+
+    path = builds["export"]
+    assert [n.op_type for n in onnx.load(str(path)).graph.node].count("ConvTranspose") == 2
+    tensors = json.loads({p.key: p.value for p in onnx.load(str(path)).metadata_props}["edgec.tensors"])
+    x = _x()
+    check_against_qonnx(path, builds["module"], x, tensors)
+    build(str(path), tmp_path / "again", progress=None)
+    q1, _ = sim_backend.load(builds["module"] / "sim").run(x)
+    q2, _ = sim_backend.load(tmp_path / "again" / "sim").run(x)
+    np.testing.assert_array_equal(q1, q2)
 
 
 def test_module_csim_bit_exact(builds):

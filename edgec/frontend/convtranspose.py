@@ -67,25 +67,18 @@ def lowered(node: str, op: str, weight: np.ndarray, stride, padding, output_padd
     return conv_w, (sh, sw), (pt, pl, pb - (sh - 1), pr - (sw - 1))
 
 
-def unlowered(conv_weight: np.ndarray, factors, pad):
-    """The inverse of ``lowered`` (the QONNX export): (ConvTranspose weight (Cin, Cout, kh,
-    kw), pads (top, left, bottom, right), output_padding (oh, ow)) of a zero-fill upsample
-    by ``factors`` and a stride-1 convolution of weight (Cout, Cin, kh, kw) and ``pad``."""
-    kh, kw = conv_weight.shape[2:]
-    (sh, sw), (pt, pl, pb, pr) = factors, pad
-    ends = []
-    for k, s, end in ((kh, sh, pb + sh - 1), (kw, sw, pr + sw - 1)):
-        o = max(0, end - (k - 1))  # the smallest output padding that keeps the end padding >= 0
+def unlowered(kernel, factors, pad):
+    """The inverse of ``lowered`` (the QONNX export): ONNX ConvTranspose (pads (top, left,
+    bottom, right), output_padding (oh, ow)) of a zero-fill upsample by ``factors`` and a
+    stride-1 convolution of ``kernel`` (kh, kw) and ``pad``; its weight is
+    ``transposed_weight`` of the convolution's."""
+    (pt, pl, pb, pr), ends = pad, []
+    for k, s, end in ((kernel[0], factors[0], pb + factors[0] - 1), (kernel[1], factors[1], pr + factors[1] - 1)):
+        o = max(0, end - (k - 1))  # the smallest output padding that keeps the end's padding >= 0
         ends.append((k - 1 - end + o, o))
-    weight = np.ascontiguousarray(np.asarray(conv_weight).transpose(1, 0, 2, 3)[:, :, ::-1, ::-1])
-    return weight, (kh - 1 - pt, kw - 1 - pl, ends[0][0], ends[1][0]), (ends[0][1], ends[1][1])
+    return (kernel[0] - 1 - pt, kernel[1] - 1 - pl, ends[0][0], ends[1][0]), (ends[0][1], ends[1][1])
 
 
-def zero_insert(x: np.ndarray, factors, zero=0) -> np.ndarray:
-    """x (..., H, W) with factors[0] - 1 rows and factors[1] - 1 columns of ``zero``
-    between neighbouring pixels: (..., (H - 1)·sh + 1, (W - 1)·sw + 1)."""
-    sh, sw = factors
-    h, w = x.shape[-2:]
-    out = np.full(x.shape[:-2] + ((h - 1) * sh + 1, (w - 1) * sw + 1), zero, dtype=x.dtype)
-    out[..., ::sh, ::sw] = x
-    return out
+def transposed_weight(conv_weight: np.ndarray) -> np.ndarray:
+    """A ConvTranspose weight (Cin, Cout, kh, kw) of the flipped conv weight (Cout, Cin, kh, kw)."""
+    return np.ascontiguousarray(np.asarray(conv_weight).transpose(1, 0, 2, 3)[:, :, ::-1, ::-1])
