@@ -310,12 +310,12 @@ def _conv(b, a):
                                 "groups": int(a.get("group", 1))}, {"weight": w, "bias": bias})
 
 
-def _conv_transpose(b, a):
-    """ConvTranspose (1-D or 2-D, group 1, dilation 1, auto_pad NOTSET) as a zero-fill
-    upsample + a stride-1 convolution (frontend/convtranspose.py)."""
+def conv_transpose_lowered(b, a, w: np.ndarray, c: int):
+    """The checked lowering (frontend/convtranspose.py: ``lowered``) of ConvTranspose node
+    attrs ``a`` with weight ``w`` (Cin, Cout, k) or (Cin, Cout, kh, kw) (group 1, dilation 1,
+    auto_pad NOTSET) on an input of ``c`` channels: (conv weight, factors, conv pad)."""
     from .convtranspose import lowered
 
-    w = b.c(1)
     if w.ndim == 3:  # on (N, C, L): the 2-D op with H = 1
         w, a = w[:, :, None, :], dict(as_2d(a, 1), **({"output_padding": [0, *a["output_padding"]]}
                                                        if "output_padding" in a else {}))
@@ -330,11 +330,16 @@ def _conv_transpose(b, a):
         raise b.fail("output_shape is not supported; give pads and output_padding")
     if "kernel_shape" in a and tuple(a["kernel_shape"]) != tuple(w.shape[2:]):
         raise b.fail(f"kernel_shape {list(a['kernel_shape'])} does not match the weight's {list(w.shape[2:])}")
-    x = b.t(0)
-    if b.shape(x)[0] != w.shape[0]:
-        raise b.fail(f"the input has {b.shape(x)[0]} channels but the weight takes {w.shape[0]}")
-    conv_w, factors, pad = lowered(b.label, b.node.op_type, w, a.get("strides", (1, 1)), a.get("pads", (0, 0, 0, 0)),
-                                   a.get("output_padding", (0, 0)))
+    if c != w.shape[0]:
+        raise b.fail(f"the input has {c} channels but the weight takes {w.shape[0]}")
+    return lowered(b.label, b.node.op_type, w, a.get("strides", (1, 1)), a.get("pads", (0, 0, 0, 0)),
+                   a.get("output_padding", (0, 0)))
+
+
+def _conv_transpose(b, a):
+    """ConvTranspose as a zero-fill upsample + a stride-1 convolution."""
+    w, x = b.c(1), b.t(0)
+    conv_w, factors, pad = conv_transpose_lowered(b, a, w, b.shape(x)[0])
     up = b.emit("upsample", [x], {"factor": factors, "fill": "zero"}, name=f"{b.label}_zeros")
     bias = b.c(2, "bias") if b.has(2) else np.zeros(w.shape[1])
     return b.emit("conv", [up], {"stride": (1, 1), "pad": pad, "groups": 1}, {"weight": conv_w, "bias": bias})

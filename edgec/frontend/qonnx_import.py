@@ -30,9 +30,9 @@ from ..ir.act import shape as act_shape
 from .fgraph import input_attrs, unique_name
 from .qnet import add_shifts
 from .onnx_import import (_BATCH, _FUSED, _ONNX_OPS, ACT_OPS, HEAD_OPS, LAYOUT_OPS, _Builder, _attrs, _axes, _check_2d,
-                          _fold, _input_shape, _is_const, _opset, _pads, as_2d, flatten_axis_ok, head_error, head_step,
-                          layout_transpose, load_onnx, onnx_act, resize_factor, single_input, squeezes_to_features,
-                          to_cl)
+                          _fold, _input_shape, _is_const, _opset, _pads, as_2d, conv_transpose_lowered, flatten_axis_ok,
+                          head_error, head_step, layout_transpose, load_onnx, onnx_act, resize_factor, single_input,
+                          squeezes_to_features, to_cl)
 
 QONNX_DOMAINS = ("qonnx.custom_op.general", "finn.custom_op.general", "onnx.brevitas")
 QONNX_OPS = ("Quant", "IntQuant", "BipolarQuant", "Trunc")
@@ -395,32 +395,15 @@ def _window_matmul(b, x: Lin, src: str, chw, codes, ws, label, stride, pad, grou
 
 
 def _conv_transpose(b, a):
-    """ConvTranspose (1-D or 2-D, group 1, dilation 1, auto_pad NOTSET) of a quantized
-    weight (Cin, Cout, kh, kw): an Upsample of fill zero (the zero point between the input
-    codes) and a stride-1 convolution of the flipped weight (frontend/convtranspose.py)."""
-    from .convtranspose import lowered
-
+    """ConvTranspose of a quantized weight (Cin, Cout, kh, kw): an Upsample of fill zero
+    (the input's zero point between its codes) and a stride-1 convolution of the flipped
+    weight (frontend/convtranspose.py)."""
     x = b.codes(0)
     codes, ws, label = _weight(b, 1, 1)  # the output channels are the weight's axis 1
-    if codes.ndim == 3:  # on (N, C, L), read as (N, C, 1, L)
-        codes, a = codes[:, :, None, :], dict(as_2d(a, 1), **({"output_padding": [0, *a["output_padding"]]}
-                                                               if "output_padding" in a else {}))
-    if codes.ndim != 4 or len(x.shape) != 3:
-        raise b.fail(f"only 1-D and 2-D transposed convolutions of (C, H, W) maps are supported, weight shape "
-                     f"{codes.shape}")
-    _check_2d(b, a)
-    if a.get("auto_pad", "NOTSET") != "NOTSET":
-        raise b.fail(f"auto_pad={a['auto_pad']} is not supported; give explicit pads (auto_pad NOTSET)")
-    if int(a.get("group", 1)) != 1:
-        raise b.fail(f"group={a['group']} is not supported for a transposed convolution; only group 1")
-    if "output_shape" in a:
-        raise b.fail("output_shape is not supported; give pads and output_padding")
+    if len(x.shape) != 3:
+        raise b.fail(f"only transposed convolutions of (C, H, W) maps are supported, input shape {x.shape}")
     c, h, w = x.shape
-    if codes.shape[0] != c:
-        raise b.fail(f"the input has {c} channels but the weight takes {codes.shape[0]}")
-    conv_codes, (sh, sw), pad = lowered(b.label, b.node.op_type, codes,
-                                        a.get("strides", (1, 1)), a.get("pads", (0, 0, 0, 0)),
-                                        a.get("output_padding", (0, 0)))
+    conv_codes, (sh, sw), pad = conv_transpose_lowered(b, a, codes, c)
     zp, t_in = int(round(x.zp)), b.ir_node(x.t).type
     if not t_in.lo <= zp <= t_in.hi:
         raise b.fail(f"zero insertion needs the code {zp} (the zero point), outside the input's range")
