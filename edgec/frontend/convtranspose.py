@@ -82,3 +82,13 @@ def unlowered(kernel, factors, pad):
 def transposed_weight(conv_weight: np.ndarray) -> np.ndarray:
     """A ConvTranspose weight (Cin, Cout, kh, kw) of the flipped conv weight (Cout, Cin, kh, kw)."""
     return np.ascontiguousarray(np.asarray(conv_weight).transpose(1, 0, 2, 3)[:, :, ::-1, ::-1])
+
+
+def zero_insert(x: np.ndarray, factors, zero=0) -> np.ndarray:
+    """x (..., H, W) with factors[0] - 1 rows and factors[1] - 1 columns of ``zero``
+    between neighbouring pixels: (..., (H - 1)·sh + 1, (W - 1)·sw + 1)."""
+    sh, sw = factors
+    h, w = x.shape[-2:]
+    out = np.full(x.shape[:-2] + ((h - 1) * sh + 1, (w - 1) * sw + 1), zero, dtype=x.dtype)
+    out[..., ::sh, ::sw] = x
+    return out
