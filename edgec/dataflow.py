@@ -12,8 +12,8 @@ Stage kinds (one hw/hls kernel each):
   add, threshold     elementwise
   concat             two streams joined along channels, per pixel C1/PE words of the
                      first, then C2/PE words of the second (a U-Net's skip connection)
-  upsample           nearest-neighbour upsampling by whole factors over a one-row
-                     line buffer
+  upsample           upsampling by whole factors: nearest over a one-row line buffer,
+                     or zero insertion (a transposed convolution's; no buffer)
   slice              the channels [lo, hi) of a stream: every word read, the words of
                      channels lo/PE .. hi/PE - 1 of each pixel written (a split or chunk)
   pad                a constant border of rows and columns around a map streamed row by
@@ -245,13 +245,16 @@ class ConcatP:
 
 @dataclass(frozen=True)
 class UpsampleP:
-    """(H, W, C) -> (H*FH, W*FW, C), PE channels per word, elements of type t."""
+    """(H, W, C) -> (H*FH, W*FW, C), PE channels per word, elements of type t; fill
+    "nearest" or "zero" (the code ``value`` between the input pixels)."""
     h: int
     w: int
     c: int
     factor: tuple[int, int]
     pe: int
     t: Type
+    fill: str = "nearest"
+    value: int = 0
 
 
 @dataclass(frozen=True)
@@ -623,7 +626,7 @@ def mul_need(p: MulP, t: np.ndarray) -> list[np.ndarray]:
 
 def upsample_need(p: UpsampleP, t: np.ndarray) -> list[np.ndarray]:
     """The first copy of an input row reads its words as it writes them; the other
-    copies need the whole row."""
+    copies need the whole row (zero fill: the same, its other copies are zeros)."""
     (fh, fw), cf = p.factor, p.c // p.pe
     k = _written(t, p.h * fh * p.w * fw * cf)
     y, q = k // (p.w * fw * cf), k % (p.w * fw * cf)
@@ -1006,7 +1009,9 @@ class _Builder:
         self.produce(n.name, o, n.name, n.name)
 
     def _upsample(self, n: Node) -> None:
-        self._one(n, StageKind.UPSAMPLE, lambda x, pe, s: UpsampleP(*s, tuple(n.attrs["factor"]), pe, x.type))
+        self._one(n, StageKind.UPSAMPLE, lambda x, pe, s: UpsampleP(*s, tuple(n.attrs["factor"]), pe, x.type,
+                                                                    n.attrs.get("fill", "nearest"),
+                                                                    int(n.attrs.get("value", 0))))
 
     def _slice(self, n: Node) -> None:
         """A channel range; two slices of one tensor read it through a fork (``produce``)."""

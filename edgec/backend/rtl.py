@@ -192,7 +192,7 @@ def _concat(st, h, ins, outs, ports):
 def _upsample(st, h, ins, outs, ports):
     p = h.p
     params = [("H", p["h"]), ("W", p["w"]), ("C", p["c"]), ("FH", p["fh"]), ("FW", p["fw"]), ("PE", p["pe"]),
-              ("B", p["t"].bits)]
+              ("B", p["t"].bits), ("ZERO", p["zero"]), ("ZV", p["value"])]
     return "edgec_upsample", params, {}, ports
 
 

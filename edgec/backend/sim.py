@@ -48,6 +48,7 @@ class SimStep:
     bipolar: bool = False
     steps: bool = False  # a MultiThreshold with signed steps
     order: str = ""
+    fill: str = ""  # an Upsample's fill: nearest or zero (then pad_value is the zero code)
 
 
 @dataclass
@@ -104,7 +105,7 @@ def context(g: Graph, name: str) -> SimContext:
         elif n.op == Op.FLATTEN:
             s.order = a["order"]
         elif n.op == Op.UPSAMPLE:
-            s.kernel = tuple(a["factor"])
+            s.kernel, s.fill, s.pad_value = tuple(a["factor"]), a.get("fill", "nearest"), int(a.get("value", 0))
         elif n.op == Op.ADD and any(a.get("shift", (0, 0))):
             s.kernel = tuple(a["shift"])
         elif n.op == Op.PAD:

@@ -164,7 +164,8 @@ def _concat(st, r: ConcatP):
 
 
 def _upsample(st, r: UpsampleP):
-    return dict(h=r.h, w=r.w, c=r.c, fh=r.factor[0], fw=r.factor[1], pe=r.pe, t=CType.of(r.t)), None
+    return dict(h=r.h, w=r.w, c=r.c, fh=r.factor[0], fw=r.factor[1], pe=r.pe, t=CType.of(r.t),
+                zero=int(r.fill == "zero"), value=r.value), None
 
 
 def _slice(st, r: SliceP):

@@ -21,8 +21,11 @@ def weight_label(w: np.ndarray) -> tuple[str, int]:
 
 
 def kernel_label(n) -> str:
-    """The kernel kind, prefixed by the lowering: winograd-f2/..., sparse/..."""
+    """The kernel kind, prefixed by the lowering: winograd-f2/..., sparse/...; an Upsample
+    of fill zero (a transposed convolution's zero insertion) is zero-insert."""
     k = n.attrs.get("kernel_kind", "-")
+    if n.op == Op.UPSAMPLE and n.attrs.get("fill", "nearest") == "zero":
+        return "zero-insert"
     if n.op == Op.WINOGRAD:
         k = f"winograd-f{n.attrs['tile']}/{k}"
     return f"sparse/{k}" if n.attrs.get("sparse") else k

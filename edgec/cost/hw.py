@@ -254,13 +254,15 @@ def _concat(st: Stage) -> Res:
 
 def _upsample(st: Stage) -> Res:
     """edgec_upsample: the one-row line buffer (W*C/PE words, read and written at one
-    address: single-port LUTRAM or block RAM), the output register fed from the input or
-    the buffer, and the counters of row, column, fold, the repeats and the address."""
+    address: single-port LUTRAM or block RAM; none for zero fill), the output register fed
+    from the input or the buffer (or the zero code), and the counters of row, column,
+    fold, the repeats and the address."""
     a = st.p
     w = st.outs[0].width
     cf = a.c // a.pe
     cnt = sum(_bits(v) for v in (a.h, a.w, cf, *a.factor)) + _bits(a.w * cf)
-    return memory(a.w * cf, w, single_port=True) + Res(LUT=10 + 0.8 * w + 2 * cnt, FF=1 + w + 0.9 * cnt)
+    logic = Res(LUT=10 + 0.8 * w + 2 * cnt, FF=1 + w + 0.9 * cnt)
+    return logic if a.fill == "zero" else memory(a.w * cf, w, single_port=True) + logic
 
 
 def _slice(st: Stage) -> Res:

@@ -25,7 +25,10 @@ flatten   order ("chw": (C, H, W) -> (C*H*W,) row-    -
           major; "hwc": as laid out channels last)
 add       -  (two inputs, same shape)                  -
 concat    -  (two inputs, joined along channels)       -
-upsample  factor (fh, fw): nearest, whole factors      -
+upsample  factor (fh, fw): nearest, whole factors;    -
+          fill "zero": x at (i·fh, j·fw), 0 elsewhere
+          (a ConvTranspose's zero insertion, before
+          its stride-1 conv: frontend/convtranspose.py)
 pad       pad (top, left, bottom, right), value:      -
           constant padding of a (C, H, W) map
 slice     lo, hi: the channels [lo, hi) (split,       -
@@ -48,7 +51,8 @@ OPS = ("input", "conv", "linear", "bn", "relu", "act", "maxpool", "avgpool", "ga
 ACTIVATIONS = ("relu", "act")  # the elementwise activations a segment may end in
 
 SUPPORTED_SOURCE_OPS = (
-    "Linear/Gemm/MatMul, Conv2d (groups 1 or depthwise, dilation 1), BatchNorm, ReLU, ReLU6/Hardtanh/Clip, "
+    "Linear/Gemm/MatMul, Conv2d (groups 1 or depthwise, dilation 1), ConvTranspose1d/2d (groups 1, dilation 1), "
+    "BatchNorm, ReLU, ReLU6/Hardtanh/Clip, "
     "LeakyReLU, PReLU, ELU, SELU, Sigmoid, Hardsigmoid, Tanh, Hardswish, SiLU, GELU, Mish, Softplus, "
     "concatenation along channels, nearest upsampling by whole factors, constant Pad, "
     "split/chunk/slice along channels, "
@@ -262,6 +266,8 @@ def infer_shapes(g: FGraph) -> FGraph:
             if len(ins[0]) != 3:
                 raise node_error(n.name, src, f"expects a (C, H, W) input, got {ins[0]}")
             fh, fw = n.attrs["factor"]
+            if n.attrs.get("fill", "nearest") not in ("nearest", "zero"):
+                raise node_error(n.name, src, f"fill {n.attrs['fill']!r}: only 'nearest' or 'zero'")
             out = (ins[0][0], ins[0][1] * fh, ins[0][2] * fw)
         elif n.op == "mul":  # elementwise; a (C, 1, 1) gate broadcasts over a map (squeeze-and-excitation)
             if len(ins) == 2 and ins[0] != ins[1] and ins[0] == (ins[1][0],) + (1,) * (len(ins[1]) - 1):

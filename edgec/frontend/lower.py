@@ -139,8 +139,10 @@ def lower(qnet: QNet) -> Graph:
         elif n.op == "concat":
             alias[n.name] = add(Node(n.name, Op.CONCAT, src, shape, join_type(types[src[0]], types[src[1]])))
         elif n.op == "upsample":
+            fill = {"fill": "zero", "value": pad_code(n, qnet.quant_of(n.inputs[0]))} \
+                if n.attrs.get("fill", "nearest") == "zero" else {}
             alias[n.name] = add(Node(n.name, Op.UPSAMPLE, src, shape, types[src[0]],
-                                     {"factor": tuple(n.attrs["factor"])}))
+                                     {"factor": tuple(n.attrs["factor"]), **fill}))
         elif n.op == "pad":
             code = pad_code(n, qnet.quant_of(n.inputs[0]))
             if _foldable_pad(qnet, n, code, types[src[0]]):

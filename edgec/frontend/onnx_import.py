@@ -240,8 +240,8 @@ class _Builder:
             raise self.fail(f"the {what} ('{self.node.input[i]}') must be a constant (an initializer)")
         return v
 
-    def emit(self, op, inputs, attrs=None, params=None) -> str:
-        name = unique_name(self.label, self.taken)
+    def emit(self, op, inputs, attrs=None, params=None, name=None) -> str:
+        name = unique_name(name or self.label, self.taken)
         self.nodes.append(FNode(name, op, list(inputs), dict(attrs or {}),
                                 {k: np.asarray(v, dtype=np.float64) for k, v in (params or {}).items()},
                                 source_op=self.node.op_type))
@@ -308,6 +308,41 @@ def _conv(b, a):
     pad = tuple(p + q for p, q in zip(_pads(b, a, w.shape[2:]), extra))
     return b.emit("conv", [x], {"stride": tuple(a.get("strides", (1, 1))), "pad": pad,
                                 "groups": int(a.get("group", 1))}, {"weight": w, "bias": bias})
+
+
+def conv_transpose_lowered(b, a, w: np.ndarray, c: int):
+    """The checked lowering (frontend/convtranspose.py: ``lowered``) of ConvTranspose node
+    attrs ``a`` with weight ``w`` (Cin, Cout, k) or (Cin, Cout, kh, kw) (group 1, dilation 1,
+    auto_pad NOTSET) on an input of ``c`` channels: (conv weight, factors, conv pad)."""
+    from .convtranspose import lowered
+
+    if w.ndim == 3:  # on (N, C, L): the 2-D op with H = 1
+        w, a = w[:, :, None, :], dict(as_2d(a, 1), **({"output_padding": [0, *a["output_padding"]]}
+                                                       if "output_padding" in a else {}))
+    if w.ndim != 4:
+        raise b.fail(f"only 1-D and 2-D transposed convolutions are supported, weight has shape {w.shape}")
+    _check_2d(b, a)
+    if a.get("auto_pad", "NOTSET") != "NOTSET":
+        raise b.fail(f"auto_pad={a['auto_pad']} is not supported; give explicit pads (auto_pad NOTSET)")
+    if int(a.get("group", 1)) != 1:
+        raise b.fail(f"group={a['group']} is not supported for a transposed convolution; only group 1")
+    if "output_shape" in a:
+        raise b.fail("output_shape is not supported; give pads and output_padding")
+    if "kernel_shape" in a and tuple(a["kernel_shape"]) != tuple(w.shape[2:]):
+        raise b.fail(f"kernel_shape {list(a['kernel_shape'])} does not match the weight's {list(w.shape[2:])}")
+    if c != w.shape[0]:
+        raise b.fail(f"the input has {c} channels but the weight takes {w.shape[0]}")
+    return lowered(b.label, b.node.op_type, w, a.get("strides", (1, 1)), a.get("pads", (0, 0, 0, 0)),
+                   a.get("output_padding", (0, 0)))
+
+
+def _conv_transpose(b, a):
+    """ConvTranspose as a zero-fill upsample + a stride-1 convolution."""
+    w, x = b.c(1), b.t(0)
+    conv_w, factors, pad = conv_transpose_lowered(b, a, w, b.shape(x)[0])
+    up = b.emit("upsample", [x], {"factor": factors, "fill": "zero"}, name=f"{b.label}_zeros")
+    bias = b.c(2, "bias") if b.has(2) else np.zeros(w.shape[1])
+    return b.emit("conv", [up], {"stride": (1, 1), "pad": pad, "groups": 1}, {"weight": conv_w, "bias": bias})
 
 
 def pad_spec(b, a, rank: int) -> tuple[tuple, float]:
@@ -663,7 +698,8 @@ def _squeeze(b, a):
 
 
 _ONNX_OPS = {
-    "Conv": _conv, "Pad": _pad, "Gemm": _gemm, "MatMul": _matmul, "Add": _add, "Mul": _mul,
+    "Conv": _conv, "ConvTranspose": _conv_transpose, "Pad": _pad, "Gemm": _gemm, "MatMul": _matmul, "Add": _add,
+    "Mul": _mul,
     "BatchNormalization": _batchnorm,
     "Relu": lambda b, a: b.emit("relu", [b.t(0)]), **{op: _act for op in ACT_OPS},
     "MaxPool": _pool("maxpool"), "AveragePool": _pool("avgpool"),

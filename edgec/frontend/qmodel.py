@@ -72,9 +72,16 @@ def _t(a, dtype):
     return torch.as_tensor(np.array(a), dtype=dtype)
 
 
-def upsample(x, factor):
-    """Nearest upsampling of (N, C, H, W) by whole factors (fh, fw)."""
-    return x.repeat_interleave(int(factor[0]), dim=2).repeat_interleave(int(factor[1]), dim=3)
+def upsample(x, factor, fill="nearest", value: float = 0.0):
+    """Upsampling of (N, C, H, W) by whole factors (fh, fw): nearest, or (fill "zero") x
+    at (i·fh, j·fw) and ``value`` (0, or on codes the code of 0) elsewhere."""
+    fh, fw = int(factor[0]), int(factor[1])
+    if fill == "nearest":
+        return x.repeat_interleave(fh, dim=2).repeat_interleave(fw, dim=3)
+    n, c, h, w = x.shape
+    out = torch.full((n, c, h * fh, w * fw), float(value), dtype=x.dtype)
+    out[:, :, ::fh, ::fw] = x
+    return out
 
 
 def pad(x, pad, value: float):
@@ -132,7 +139,7 @@ def float_forward(g: FGraph, x: np.ndarray, keep: set[str] | None = None):
         elif n.op == "concat":
             y = torch.cat([ins[0], ins[1]], dim=1)
         elif n.op == "upsample":
-            y = upsample(ins[0], n.attrs["factor"])
+            y = upsample(ins[0], n.attrs["factor"], n.attrs.get("fill", "nearest"))
         elif n.op == "pad":
             y = pad(ins[0], n.attrs["pad"], float(n.attrs["value"]))
         elif n.op == "slice":
@@ -300,8 +307,13 @@ class FakeQuantModel(torch.nn.Module):
             elif n.op == "flatten":
                 vals[n.name] = flatten_order(ins[0], n.attrs.get("order", "chw"))
                 scales[n.name] = scales[n.inputs[0]]
-            elif n.op in ("concat", "upsample"):  # on codes; a concat's inputs share one scale
-                vals[n.name] = torch.cat(ins, dim=1) if n.op == "concat" else upsample(ins[0], n.attrs["factor"])
+            elif n.op == "concat":  # on codes; a concat's inputs share one scale
+                vals[n.name] = torch.cat(ins, dim=1)
+                scales[n.name] = scales[n.inputs[0]]
+            elif n.op == "upsample":  # on codes; zero insertion fills with the code of 0
+                fill = n.attrs.get("fill", "nearest")
+                zero = pad_code(n, q.quant_of(n.inputs[0])) if fill == "zero" else 0
+                vals[n.name] = upsample(ins[0], n.attrs["factor"], fill, float(zero))
                 scales[n.name] = scales[n.inputs[0]]
             elif n.op == "pad":  # the constant's code (exact, or an error naming the node)
                 vals[n.name] = pad(ins[0], n.attrs["pad"], float(pad_code(n, q.quant_of(n.inputs[0]))))

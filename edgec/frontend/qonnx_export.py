@@ -4,7 +4,8 @@ The file states edgec's quantization in the QONNX dialect that qonnx, FINN and h
 read: the input quantizer, every weight quantizer (``Quant`` per output channel, or
 ``BipolarQuant`` for binary weights) on float32 weights ``codes * scale``, the float
 BatchNorm and bias, and every activation quantizer (``Quant`` with HALF_UP rounding, or
-``BipolarQuant``), around standard Conv/Gemm/MaxPool/AveragePool/Flatten/Add nodes.
+``BipolarQuant``), around standard Conv/Gemm/MaxPool/AveragePool/Flatten/Add nodes (a
+zero-fill upsample and the convolution after it: one ConvTranspose, as it was read).
 qonnx's ``execute_onnx`` runs it in float32 and equals edgec's simulator except at
 rounding ties (edgec rounds half toward +inf, QONNX's HALF_UP away from zero: they differ
 only on negative ties), which the round-trip test counts separately.
@@ -24,6 +25,7 @@ import torch
 from onnx import TensorProto, helper, numpy_helper
 
 from ..errors import EdgecError
+from .convtranspose import transposed_weight, unlowered
 from .fgraph import model_input_shape, unique_name
 from .qmodel import quantize_weight
 from .qnet import ActQuant, QNet
@@ -58,7 +60,9 @@ class _Writer:
                          rounding_mode=rounding)
 
 
-def _weight(w: _Writer, name: str, weight: np.ndarray, wq, mask=None) -> str:
+def _weight(w: _Writer, name: str, weight: np.ndarray, wq, mask=None, transposed: bool = False) -> str:
+    """The Quant of a conv/linear weight (O, ...) with one scale per output channel;
+    ``transposed``: as a ConvTranspose's (I, O, kh, kw), flipped (frontend/convtranspose.py)."""
     codes, scale = quantize_weight(torch.as_tensor(weight, dtype=torch.float64), wq)
     codes, scale = np.rint(codes.numpy()), scale.numpy().astype(np.float32)
     if mask is not None:  # pruned weights are zero codes
@@ -67,8 +71,11 @@ def _weight(w: _Writer, name: str, weight: np.ndarray, wq, mask=None) -> str:
                              "zero weights: prune ternary or wider weights (--wbits ternary or 2-8)")
         codes = codes * mask
     shaped = scale.reshape((-1,) + (1,) * (weight.ndim - 1))
-    real = w.const(f"{name}_weight", codes.astype(np.float32) * shaped)
-    w.shapes[real] = list(weight.shape)
+    value = codes.astype(np.float32) * shaped
+    if transposed:
+        value, shaped = transposed_weight(value), shaped.reshape(1, -1, 1, 1)
+    real = w.const(f"{name}_weight", value)
+    w.shapes[real] = list(value.shape)
     if wq.bits == 1:
         return w.quant(real, w.name(f"{name}_weight_q"), ActQuant(1, True), shaped)
     bits = 2 if wq.bits == 0 else wq.bits  # ternary: 2-bit narrow range {-1, 0, 1}
@@ -93,7 +100,19 @@ def export_qonnx(qnet: QNet, path) -> Path:
         src = [val[i] for i in n.inputs]
         out = w.name(n.name)
         seg = qnet.segment_of(n.name)
-        if n.op == "conv":
+        if n.op == "conv" and _zero_fill(g.node(n.inputs[0])):  # the two halves of a ConvTranspose
+            s, up = qnet.segment_by_compute(n.name), g.node(n.inputs[0])
+            kernel = n.params["weight"].shape[2:]
+            pads, opad = unlowered(kernel, up.attrs["factor"], n.attrs["pad"])
+            w.node("ConvTranspose", [val[up.inputs[0]], _weight(w, n.name, n.params["weight"], s.wq, s.mask, True),
+                                     w.const(f"{n.name}_bias", n.params["bias"])],
+                   out, shape=[1, *n.shape], kernel_shape=list(kernel), strides=list(up.attrs["factor"]),
+                   pads=list(pads), output_padding=list(opad), group=1)
+        elif _zero_fill(n):
+            if [c.op for c in g.consumers(n.name)] != ["conv"] or n.name == g.output:
+                raise EdgecError(f"--export-qonnx: node '{n.name}' (a zero-fill upsample) must feed one convolution")
+            out = src[0]  # written with its convolution
+        elif n.op == "conv":
             s = qnet.segment_by_compute(n.name)
             pt, pl, pb, pr = n.attrs["pad"]
             w.node("Conv", [src[0], _weight(w, n.name, n.params["weight"], s.wq, s.mask),
@@ -170,6 +189,10 @@ def export_qonnx(qnet: QNet, path) -> Path:
     path = Path(path)
     onnx.save(model, str(path))
     return path
+
+
+def _zero_fill(n) -> bool:
+    return n.op == "upsample" and n.attrs.get("fill", "nearest") == "zero"
 
 
 def _export_act(w, n, x: str, out: str) -> None:

@@ -30,15 +30,16 @@ from ..ir.act import shape as act_shape
 from .fgraph import input_attrs, unique_name
 from .qnet import add_shifts
 from .onnx_import import (_BATCH, _FUSED, _ONNX_OPS, ACT_OPS, HEAD_OPS, LAYOUT_OPS, _Builder, _Outputs, _attrs, _axes,
-                          _check_2d, _fold, _input_shape, _is_const, _opset, _pads, as_2d, flatten_axis_ok, head_error,
-                          head_step, layout_transpose, load_onnx, onnx_act, pad_spec, resize_factor, single_input,
-                          slice_range, split_sizes, squeezes_to_features, to_cl)
+                          _check_2d, _fold, _input_shape, _is_const, _opset, _pads, as_2d, conv_transpose_lowered,
+                          flatten_axis_ok, head_error, head_step, layout_transpose, load_onnx, onnx_act, pad_spec,
+                          resize_factor, single_input, slice_range, split_sizes, squeezes_to_features, to_cl)
 
 QONNX_DOMAINS = ("qonnx.custom_op.general", "finn.custom_op.general", "onnx.brevitas")
 QONNX_OPS = ("Quant", "IntQuant", "BipolarQuant", "Trunc")
 QUANT_OPS = ("Quant", "IntQuant", "BipolarQuant")
 ACT_FOLLOWERS = (*QUANT_OPS, "MaxPool", *LAYOUT_OPS)  # the ops that may read an activation not yet quantized
-SUPPORTED = ("Quant, BipolarQuant, Trunc, Conv, Gemm, MatMul, BatchNormalization, Mul, Div, Add, Sub, Relu, "
+SUPPORTED = ("Quant, BipolarQuant, Trunc, Conv, ConvTranspose (group 1), Gemm, MatMul, BatchNormalization, Mul, "
+             "Div, Add, Sub, Relu, "
              "LeakyRelu, PRelu, Elu, Selu, Sigmoid, Tanh, HardSigmoid, HardSwish, Softplus, Mish, Gelu, Clip "
              "(each followed by a Quant), Concat, Split and Slice along channels, constant Pad of H and W, "
              "nearest Resize/Upsample by whole factors, "
@@ -371,21 +372,45 @@ def _conv(b, a):
     if codes.shape[1] * groups != c or (groups != 1 and (groups != c or o != c)):
         raise b.fail(f"weight {codes.shape} with group={groups} does not match {c} input channels; "
                      "use group 1 or depthwise (group = in = out channels)")
-    kh, kw = codes.shape[2:]
     stride = tuple(int(s) for s in a.get("strides", (1, 1)))
-    pad = _pads(b, a, (kh, kw))
+    return _window_matmul(b, x, x.t, (c, h, w), codes, ws, label, stride, _pads(b, a, codes.shape[2:]), groups)
+
+
+def _window_matmul(b, x: Lin, src: str, chw, codes, ws, label, stride, pad, groups=1):
+    """The SlidingWindow + MatMul of a convolution of IR tensor ``src`` ((C, H, W), codes
+    of ``x``'s quantizer) with weight codes (O, C/groups, kh, kw), padded with the zero point."""
+    c, h, w = chw
+    o, (kh, kw) = codes.shape[0], codes.shape[2:]
     oh, ow = (h + pad[0] + pad[2] - kh) // stride[0] + 1, (w + pad[1] + pad[3] - kw) // stride[1] + 1
     if oh < 1 or ow < 1:
         raise b.fail(f"kernel {(kh, kw)} does not fit the {h}x{w} input")
     zp = int(round(x.zp))
-    t_in = b.ir_node(x.t).type
+    t_in = b.ir_node(src).type
     win_t = window_type(t_in, 0) if any(pad) else t_in
     if not win_t.lo <= zp <= win_t.hi:
         raise b.fail(f"zero padding needs the code {zp} (the zero point), outside the input's range")
-    win = b.add(Node(b.name(f"{b.node.output[0]}_window"), Op.SLIDING_WINDOW, [x.t], (oh, ow, kh * kw * c), win_t,
-                     {"kernel": (kh, kw), "stride": stride, "pad": pad, "pad_value": zp}))
+    win = b.add(Node(b.name(f"{b.node.output[0]}_window"), Op.SLIDING_WINDOW, [src], (oh, ow, kh * kw * c), win_t,
+                     {"kernel": (kh, kw), "stride": stride, "pad": tuple(pad), "pad_value": zp}))
     wmat = codes.transpose(0, 2, 3, 1).reshape(o, -1)
     return _matmul_node(b, x, wmat, ws, label, _bias(b, 2, o), win, groups, (o, oh, ow))
+
+
+def _conv_transpose(b, a):
+    """ConvTranspose of a quantized weight (Cin, Cout, kh, kw): an Upsample of fill zero
+    (the input's zero point between its codes) and a stride-1 convolution of the flipped
+    weight (frontend/convtranspose.py)."""
+    x = b.codes(0)
+    codes, ws, label = _weight(b, 1, 1)  # the output channels are the weight's axis 1
+    if len(x.shape) != 3:
+        raise b.fail(f"only transposed convolutions of (C, H, W) maps are supported, input shape {x.shape}")
+    c, h, w = x.shape
+    conv_codes, (sh, sw), pad = conv_transpose_lowered(b, a, codes, c)
+    zp, t_in = int(round(x.zp)), b.ir_node(x.t).type
+    if not t_in.lo <= zp <= t_in.hi:
+        raise b.fail(f"zero insertion needs the code {zp} (the zero point), outside the input's range")
+    up = b.add(Node(b.name(f"{b.node.output[0]}_zeros"), Op.UPSAMPLE, [x.t], (h * sh, w * sw, c), t_in,
+                    {"factor": (sh, sw), "fill": "zero", "value": zp}))
+    return _window_matmul(b, x, up, (c, h * sh, w * sw), conv_codes, ws, label, (1, 1), pad)
 
 
 def _gemm(b, a):
@@ -759,7 +784,8 @@ _QONNX_OPS = {
     "ReduceMean": _reduce_mean,
     "Flatten": _flatten, "Reshape": _reshape, "Transpose": _transpose, **{op: _head for op in HEAD_OPS},
     "Squeeze": _squeeze, **{op: _activation for op in ACT_OPS},
-    "Resize": _resize, "Upsample": _resize, "Concat": _concat, "Split": _split, "Slice": _slice, "Pad": _pad,
+    "Resize": _resize, "Upsample": _resize, "Concat": _concat, "ConvTranspose": _conv_transpose,
+    "Split": _split, "Slice": _slice, "Pad": _pad,
     **{k: _ONNX_OPS[k] for k in ("Identity", "Dropout", "Shape", "Gather", "Unsqueeze", "Cast")},
 }
 

@@ -137,9 +137,30 @@ def _conv(b, x, w, bias=None, stride=1, padding=0, dilation=1, groups=1):
                   {"weight": w, "bias": bias})
 
 
+def _conv_transpose(b, x, w, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """ConvTranspose1d/2d as a zero-fill upsample + a stride-1 convolution (frontend/convtranspose.py)."""
+    from .convtranspose import lowered
+
+    w = b.const(w)
+    if w.ndim == 3:  # 1-D on (N, C, L): the 2-D op with H = 1
+        w = w[:, :, None, :]
+        stride, padding, output_padding, dilation = (_one_d(stride), _one_d(padding, 0), _one_d(output_padding, 0),
+                                                     _one_d(dilation))
+    if w.ndim != 4:
+        raise b.fail(f"only 1-D and 2-D transposed convolutions are supported, weight has shape {w.shape}")
+    if int(groups) != 1:
+        raise b.fail(f"groups={groups} is not supported for a transposed convolution; only groups 1")
+    if _pair(dilation) != (1, 1):
+        raise b.fail(f"dilation {list(_pair(dilation))} is not supported; only dilation 1")
+    conv_w, factors, pad = lowered(b.n.name, str(b.n.target), w, _pair(stride), _pair(padding), _pair(output_padding))
+    up = b.emit("upsample", [b.tensor(x)], {"factor": factors, "fill": "zero"}, name=f"{b.n.name}_zeros")
+    bias = np.zeros(w.shape[1]) if bias is None else b.const(bias, "bias")
+    return b.emit("conv", [up], {"stride": (1, 1), "pad": pad, "groups": 1}, {"weight": conv_w, "bias": bias})
+
+
 def _convolution(b, x, w, bias, stride, padding, dilation, transposed, output_padding, groups):
     if transposed:
-        raise b.fail("transposed convolution is not supported")
+        return _conv_transpose(b, x, w, bias, stride, padding, output_padding, groups, dilation)
     if np.ndim(b.const(w)) == 3:
         return _conv1d(b, x, w, bias, stride[-1:], padding[-1:], dilation[-1:], groups)
     return _conv(b, x, w, bias, stride, padding, dilation, groups)
@@ -412,6 +433,7 @@ def _upsample(b, x, output_size=None, scales=None, *rest):
 _TORCH_OPS = {
     **_ACTS, "cat": _cat, "concat": _cat, "upsample_nearest2d": _upsample,
     "conv2d": _conv, "conv1d": _conv1d, "convolution": _convolution, "pad": _zero_pad,
+    "conv_transpose2d": _conv_transpose, "conv_transpose1d": _conv_transpose,
     "max_pool1d": _pool1d(_max_pool, True), "avg_pool1d": _pool1d(_avg_pool, False),
     "adaptive_avg_pool1d": _adaptive_avg_pool,
     "constant_pad_nd": lambda b, x, pad, value=0: _zero_pad(b, x, pad, "constant", value),

@@ -83,8 +83,11 @@ class Op(str, Enum):
     holds both inputs' types."""
 
     UPSAMPLE = "Upsample"
-    """Nearest-neighbour upsampling by whole factors: (H, W, C) -> (H * fh, W * fw, C),
-    out[y, x] = in[y // fh, x // fw]. attrs: factor (fh, fw). Out type: the input's."""
+    """Upsampling by whole factors: (H, W, C) -> (H * fh, W * fw, C). attrs: factor
+    (fh, fw); fill (optional): "nearest" (the default), out[y, x] = in[y // fh, x // fw], or
+    "zero", out[y * fh, x * fw] = in[y, x] and the code attrs.value (the input quantizer's
+    code of real 0) everywhere else: the zero insertion of a transposed convolution
+    (frontend/convtranspose.py). Out type: the input's (which holds ``value``)."""
 
     PAD = "Pad"
     """Constant padding of a map: (H, W, C) -> (H + top + bottom, W + left + right, C), the

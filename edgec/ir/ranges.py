@@ -106,8 +106,14 @@ def _r_concat(g, n, ins, last):
     return np.concatenate([ins[0][0], ins[1][0]]), np.concatenate([ins[0][1], ins[1][1]])
 
 
+def _r_upsample(g, n, ins, last):
+    if n.attrs.get("fill", "nearest") == "nearest":
+        return ins[0]
+    return _r_pad(g, n, ins, last)
+
+
 def _r_pad(g, n, ins, last):
-    v = n.attrs["value"]
+    v = n.attrs.get("value", 0)
     return np.minimum(ins[0][0], v), np.maximum(ins[0][1], v)
 
 
@@ -120,7 +126,7 @@ RANGES = {
     Op.INPUT: _r_input, Op.SLIDING_WINDOW: _r_window, Op.MATMUL: _r_matmul, Op.WINOGRAD: _r_winograd,
     Op.XNOR_POPCOUNT: _r_xnor, Op.AFFINE_QUANT: _r_quant, Op.MULTI_THRESHOLD: _r_threshold, Op.MAX_POOL: _r_pool,
     Op.AVG_POOL: _r_pool, Op.ADD: _r_add, Op.FLATTEN: _r_flatten, Op.CONCAT: _r_concat,
-    Op.MUL: _r_mul, Op.UPSAMPLE: _r_pool, Op.PAD: _r_pad, Op.SLICE: _r_slice,
+    Op.MUL: _r_mul, Op.UPSAMPLE: _r_upsample, Op.PAD: _r_pad, Op.SLICE: _r_slice,
 }
 
 

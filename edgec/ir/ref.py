@@ -144,12 +144,15 @@ def add(a, b, shift):
     return (a.astype(np.int64) << shift[0]) + (b.astype(np.int64) << shift[1])
 
 
-def upsample(x, factor):
+def upsample(x, factor, fill="nearest", value=0):
     n, h, w, c = x.shape
-    out = np.zeros((n, h * factor[0], w * factor[1], c), dtype=x.dtype)
+    out = np.zeros((n, h * factor[0], w * factor[1], c), dtype=np.int64)
     for y in range(h * factor[0]):
         for xx in range(w * factor[1]):
-            out[:, y, xx] = x[:, y // factor[0], xx // factor[1]]
+            if fill == "nearest" or (y % factor[0] == 0 and xx % factor[1] == 0):
+                out[:, y, xx] = x[:, y // factor[0], xx // factor[1]]
+            else:  # zero insertion: the code of real 0
+                out[:, y, xx] = value
     return out
 
 
@@ -195,7 +198,8 @@ RULES = {
     Op.ADD: lambda n, ins: add(ins[0], ins[1], n.attrs.get("shift", (0, 0))),
     Op.MUL: lambda n, ins: ins[0].astype(np.int64) * ins[1],  # numpy broadcasts a (1, 1, C) gate
     Op.CONCAT: lambda n, ins: np.concatenate([ins[0].astype(np.int64), ins[1]], axis=-1),
-    Op.UPSAMPLE: lambda n, ins: upsample(ins[0], n.attrs["factor"]),
+    Op.UPSAMPLE: lambda n, ins: upsample(ins[0], n.attrs["factor"], n.attrs.get("fill", "nearest"),
+                                         n.attrs.get("value", 0)),
     Op.FLATTEN: lambda n, ins: flatten(ins[0], n.attrs["order"]),
     Op.PAD: lambda n, ins: pad(ins[0], n.attrs["pad"], n.attrs["value"]),
     Op.SLICE: lambda n, ins: ins[0][..., n.attrs["lo"]:n.attrs["hi"]].astype(np.int64),

@@ -162,8 +162,13 @@ def avg_pool(x, kernel, stride):
     return (2 * _windows(x, kernel, stride).sum(axis=(-2, -1)) + k) // (2 * k)
 
 
-def upsample(x, factor):
-    return np.repeat(np.repeat(x, factor[0], axis=1), factor[1], axis=2)
+def upsample(x, factor, fill="nearest", value=0):
+    if fill == "nearest":
+        return np.repeat(np.repeat(x, factor[0], axis=1), factor[1], axis=2)
+    n, h, w, c = x.shape
+    out = np.full((n, h * factor[0], w * factor[1], c), value, dtype=x.dtype)
+    out[:, :: factor[0], :: factor[1]] = x  # zero insertion: value (the code of 0) elsewhere
+    return out
 
 
 def add(a, b, shift):

@@ -1,10 +1,12 @@
 `timescale 1ns / 1ps
-// edgec RTL kernel library: nearest-neighbour upsampling by whole factors, (H, W, C) ->
+// edgec RTL kernel library: upsampling by whole factors, nearest or zero insertion, (H, W, C) ->
 // (H*FH, W*FW, C), out[y][x] = in[y / FH][x / FW], PE channels of B bits per word. A line
 // buffer holds one input row (W*C/PE words): the first copy of an input row takes each
 // word from the input as it writes it (each pixel FW times), the FH - 1 other copies
 // read the buffer. One output word per cycle: H*FH*W*FW*C/PE cycles per frame, as the
-// HLS kernel. tlast marks the last word of each frame.
+// HLS kernel. tlast marks the last word of each frame. ZERO = 1: zero insertion (a
+// transposed convolution's), out[y*FH][x*FW] = in[y][x] and the B-bit code ZV (real 0) in
+// every lane elsewhere; no line buffer.
 module edgec_upsample #(
     parameter H = 2,
     parameter W = 2,
@@ -12,7 +14,9 @@ module edgec_upsample #(
     parameter FH = 2,
     parameter FW = 2,
     parameter PE = 1,
-    parameter B = 4
+    parameter B = 4,
+    parameter ZERO = 0,
+    parameter ZV = 0
 ) (
     input wire clk,
     input wire rst_n,
@@ -40,8 +44,10 @@ module edgec_upsample #(
     localparam [FHW-1:0] FH_LAST = FH_L[FHW-1:0];
     localparam [FWW-1:0] FW_LAST = FW_L[FWW-1:0];
     localparam [AW-1:0] CF_A = CF_I[AW-1:0];
+    localparam integer ZV_I = ZV;
+    localparam [B-1:0] ZV_B = ZV_I[B-1:0];
 
-    reg [PE*B-1:0] line[0:DEPTH-1];
+    wire [PE*B-1:0] held;  // the word a later copy repeats: the buffer's, or the zero code
     reg [YW-1:0] y;  // input row and its copy
     reg [FHW-1:0] fy;
     reg [XW-1:0] x;  // input column and its copy
@@ -55,12 +61,21 @@ module edgec_upsample #(
     wire out_free = !m_tvalid || m_tready;
     assign s_tready = first && out_free;
     wire fire = out_free && (!first || s_tvalid);
-    wire [PE*B-1:0] word = first ? s_tdata : line[addr];
+    wire [PE*B-1:0] word = first ? s_tdata : held;
     wire cf_end = cf == CF_LAST, fx_end = fx == FW_LAST, x_end = x == X_LAST, fy_end = fy == FH_LAST;
 
-    always @(posedge clk) begin
-        if (first && fire) line[addr] <= s_tdata;
-    end
+    generate
+        if (ZERO != 0) begin : g_zero
+            assign held = {PE{ZV_B}};
+            wire unused_addr = ^addr;
+        end else begin : g_line
+            reg [PE*B-1:0] line[0:DEPTH-1];
+            assign held = line[addr];
+            always @(posedge clk) begin
+                if (first && fire) line[addr] <= s_tdata;
+            end
+        end
+    endgenerate
 
     always @(posedge clk) begin
         if (!rst_n) begin

@@ -51,3 +51,21 @@ def test_conv_transpose1d_is_the_2d_rewrite_with_h_1():
 def test_configurations_outside_the_rewrite_are_refused(stride, padding, output_padding, word):
     with pytest.raises(EdgecError, match=word):
         as_conv(np.zeros((1, 1, 3, 3)), stride, padding, output_padding)
+
+
+@pytest.mark.parametrize("k, s", [(2, 2), (3, 2), (4, 2), (3, 3), (3, 1)])
+def test_unlowered_inverts_lowered(k, s):
+    """The QONNX export's ConvTranspose attributes lower back to the same convolution."""
+    from edgec.frontend.convtranspose import lowered, transposed_weight, unlowered
+
+    w = np.random.default_rng(k * 10 + s).integers(-8, 8, (2, 3, k, k)).astype(np.float64)
+    for p in range(k):
+        for op in range(s):
+            try:
+                cw, f, pad = lowered("n", "ConvTranspose", w, (s, s), (p, p), (op, op))
+            except EdgecError:
+                continue
+            pads, opad = unlowered(cw.shape[2:], f, pad)
+            np.testing.assert_array_equal(transposed_weight(cw), w)
+            cw2, f2, pad2 = lowered("n", "ConvTranspose", transposed_weight(cw), f, pads, opad)
+            assert (f2, pad2) == (f, pad) and np.array_equal(cw2, cw)

@@ -3,7 +3,7 @@ of the squeeze-and-excitation product (eltwise.h: mul, with a per-channel gate o
 two maps) and of a split's channel range and a constant pad (eltwise.h: slice, pad.h: pad)
 for the HLS sweep (tests/hls/kernel_cases.py); the problems are shared with the RTL sweep
 (tests/rtl/cases_unet.py). Expected outputs come from edgec/ir/ref.py (Op.CONCAT,
-Op.UPSAMPLE, Op.SLICE, Op.PAD), several frames per case so that every counter wraps."""
+Op.UPSAMPLE nearest and zero fill, Op.SLICE, Op.PAD), several frames per case so that every counter wraps."""
 from __future__ import annotations
 
 import numpy as np
@@ -37,17 +37,20 @@ def concat_problem(i: int, rng, frames: int = 2) -> dict:
                 y=ref.RULES[Op.CONCAT](None, [a, b]))
 
 
-def upsample_problem(i: int, rng, frames: int = 2) -> dict:
-    """A (frames, H, W, C) map of a random type, whole factors (1 among them) and PE."""
+def upsample_problem(i: int, rng, frames: int = 2, fill: str = "nearest") -> dict:
+    """A (frames, H, W, C) map of a random type, whole factors (1 among them) and PE; for
+    zero fill (a transposed convolution's zero insertion) an integer type and a random
+    code of it as the zero code (a zero point)."""
     from .kernel_cases import divisor, rand_codes, rand_type
 
     h, w, c = int(rng.integers(1, 5)), int(rng.integers(1, 6)), int(rng.integers(1, 7))
     fh, fw = [(2, 2), (1, 3), (3, 1), (1, 1)][i] if i < 4 else (int(rng.integers(1, 4)), int(rng.integers(1, 4)))
     pe = c if i == 5 else divisor(rng, c)
-    t = rand_type(rng)
+    t = rand_type(rng, 2) if fill == "zero" else rand_type(rng)
     x = rand_codes(rng, t, (frames, h, w, c))
-    node = type("N", (), {"attrs": {"factor": (fh, fw)}})()
-    return dict(h=h, w=w, c=c, fh=fh, fw=fw, pe=pe, t=t, x=x, frames=frames,
+    value = 0 if fill == "nearest" or i % 2 == 0 else int(rand_codes(rng, t, ()))
+    node = type("N", (), {"attrs": {"factor": (fh, fw), "fill": fill, "value": value}})()
+    return dict(h=h, w=w, c=c, fh=fh, fw=fw, pe=pe, t=t, x=x, frames=frames, fill=fill, value=value,
                 y=ref.RULES[Op.UPSAMPLE](node, [x]))
 
 
@@ -108,13 +111,14 @@ def pad_problem(i: int, rng, frames: int = 2) -> dict:
                 y=ref.RULES[Op.PAD](node, [x]))
 
 
-def _one_input(i: int, p: dict, it: CType, ot: CType, call: str, name: str, kind, record):
+def _one_input(i: int, p: dict, it: CType, ot: CType, call: str, name: str, kind, record, tail: str = ""):
     """The case of a kernel of one input stream and one output stream, both of PE = p["pe"]
-    elements a word: ``call`` the kernel's name and template arguments up to its ID."""
+    elements a word: ``call`` the kernel's name and template arguments up to its ID,
+    ``tail`` those after it."""
     from .kernel_cases import Case, _io
 
     pre, post = _io(i, it, p["pe"], p["x"], ot, p["pe"])
-    code = f"{pre}\n    edgec::{call}, {i}>(in, out, {p['frames']});\n    {post}"
+    code = f"{pre}\n    edgec::{call}, {i}{tail}>(in, out, {p['frames']});\n    {post}"
     return Case(name, code, p["y"], p["frames"] * D.CYCLES[kind](record))
 
 
@@ -135,11 +139,7 @@ def make(rng, start: int) -> list:
                           frames * D.CYCLES[D.StageKind.CONCAT](D.ConcatP(c1, c2, pe, p["pixels"], ir_type(at),
                                                                           ir_type(bt), ir_type(ot)))))
     for k in range(8):
-        p = upsample_problem(k, rng)
-        h, w, c, fh, fw, pe, t = p["h"], p["w"], p["c"], p["fh"], p["fw"], p["pe"], p["t"]
-        cases.append(_one_input(start + len(cases), p, t, t, f"upsample<{h}, {w}, {c}, {fh}, {fw}, {pe}, {et(t)}",
-                                f"upsample {h}x{w}x{c} x{fh}x{fw} pe={pe} {t}", D.StageKind.UPSAMPLE,
-                                D.UpsampleP(h, w, c, (fh, fw), pe, ir_type(t))))
+        cases.append(upsample_case(start + len(cases), upsample_problem(k, rng)))
     for k in range(6):
         i = start + len(cases)
         p = mul_problem(k, rng)
@@ -166,4 +166,17 @@ def make(rng, start: int) -> list:
                                 f"{p['value']}",
                                 f"pad {h}x{w}x{c} {pad}={p['value']} pe={pe} {it}->{ot}", D.StageKind.PAD,
                                 D.PadP(h, w, c, pad, p["value"], pe, ir_type(it), ir_type(ot))))
+    for k in range(6):  # zero fill, after the other draws
+        cases.append(upsample_case(start + len(cases), upsample_problem(k, rng, fill="zero")))
     return cases
+
+
+def upsample_case(i: int, p: dict):
+    from .kernel_cases import et
+
+    h, w, c, fh, fw, pe, t = p["h"], p["w"], p["c"], p["fh"], p["fw"], p["pe"], p["t"]
+    zero = p["fill"] == "zero"
+    return _one_input(i, p, t, t, f"upsample<{h}, {w}, {c}, {fh}, {fw}, {pe}, {et(t)}",
+                      f"upsample {h}x{w}x{c} x{fh}x{fw} pe={pe} {t}" + (f" zero={p['value']}" if zero else ""),
+                      D.StageKind.UPSAMPLE, D.UpsampleP(h, w, c, (fh, fw), pe, ir_type(t), p["fill"], p["value"]),
+                      f", 1, {p['value']}" if zero else "")

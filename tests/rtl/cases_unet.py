@@ -1,7 +1,7 @@
 """Random cases of the U-Net kernels for the sweep top (tests/rtl/sweep.py): edgec_concat
 (two inputs of random types, bipolar among them, widened to the joined type) and
-edgec_upsample (whole factors, 1 among them), edgec_slice (a split's channel ranges) and
-edgec_pad (constant borders, widened), on the problems of tests/hls/cases_unet.py; and
+edgec_upsample (whole factors, 1 among them; nearest and zero fill), edgec_slice (a split's channel
+ranges) and edgec_pad (constant borders, widened), on the problems of tests/hls/cases_unet.py; and
 edgec_fifo at depths that are not powers of two (the deep FIFO of a skip branch)."""
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ LINT_PARAMS: dict[str, list[str]] = {
                        "-GC1=4 -GC2=4 -GPE=4 -GABIP=1 -GAB=1 -GAS=1 -GBBIP=1 -GBB=1 -GBS=1 -GOB=1",
                        "-GC1=8 -GC2=8 -GPE=8 -GAB=8 -GBB=8 -GOB=8"],
     "edgec_upsample.v": ["", "-GH=1 -GW=1 -GC=1 -GFH=1 -GFW=1", "-GH=5 -GW=7 -GC=6 -GPE=2 -GFH=3 -GFW=1 -GB=1",
-                         "-GH=4 -GW=3 -GC=8 -GPE=8 -GFH=1 -GFW=4 -GB=3", "-GH=16 -GW=16 -GC=4 -GFH=2 -GFW=2"],
+                         "-GH=4 -GW=3 -GC=8 -GPE=8 -GFH=1 -GFW=4 -GB=3", "-GH=16 -GW=16 -GC=4 -GFH=2 -GFW=2",
+                         "-GH=3 -GW=5 -GC=4 -GPE=2 -GFH=2 -GFW=2 -GB=4 -GZERO=1 -GZV=9",
+                         "-GH=1 -GW=1 -GC=1 -GFH=1 -GFW=1 -GZERO=1"],
     "edgec_mul.v": ["", "-GGATE=1", "-GGATE=1 -GCF=5 -GPE=2 -GAB=3 -GAS=1 -GBB=5 -GOB=9",
                     "-GCF=3 -GPE=4 -GAB=8 -GAS=1 -GBB=8 -GBS=1 -GOB=16"],
     "edgec_slice.v": ["", "-GC=6 -GLO=3 -GHI=6 -GPE=3 -GPIXELS=5", "-GC=8 -GLO=0 -GHI=8 -GPE=8 -GPIXELS=1",
@@ -51,14 +53,18 @@ def concat_case(i: int, rng):
                    [Port("m", pe * ot.bits, words(p["y"], pe, ot), lasts(p["y"].size // pe, frames))])
 
 
-def upsample_case(i: int, rng):
+def upsample_case(i: int, rng, fill: str = "nearest"):
     from .sweep import simple, words
 
-    p = upsample_problem(i, rng)
+    p = upsample_problem(i, rng, fill=fill)
     h, w, c, fh, fw, pe, t = p["h"], p["w"], p["c"], p["fh"], p["fw"], p["pe"], p["t"]
     prm = dict(H=h, W=w, C=c, FH=fh, FW=fw, PE=pe, B=t.bits)
-    return simple(f"upsample {h}x{w}x{c} x{fh}x{fw} pe={pe} {t.bits}b", "edgec_upsample", prm, pe * t.bits,
-                  pe * t.bits, words(p["x"], pe, t), words(p["y"], pe, t), p["frames"])
+    name = f"upsample {h}x{w}x{c} x{fh}x{fw} pe={pe} {t.bits}b"
+    if fill == "zero":  # the zero code as a B-bit word (two's complement for a signed type)
+        prm.update(ZERO=1, ZV=p["value"] % (1 << t.bits))
+        name += f" zero={p['value']}"
+    return simple(name, "edgec_upsample", prm, pe * t.bits, pe * t.bits, words(p["x"], pe, t), words(p["y"], pe, t),
+                  p["frames"])
 
 
 def slice_case(i: int, rng):
@@ -102,4 +108,5 @@ def fifo_case(depth: int, rng):
 def make(rng) -> list:
     return ([concat_case(i, rng) for i in range(8)] + [upsample_case(i, rng) for i in range(8)]
             + [fifo_case(d, rng) for d in (3, 12, 1536)] + [mul_case(i, rng) for i in range(6)]
-            + [slice_case(i, rng) for i in range(6)] + [pad_case(i, rng) for i in range(6)])
+             + [slice_case(i, rng) for i in range(6)] + [pad_case(i, rng) for i in range(6)]
+             + [upsample_case(i, rng, "zero") for i in range(6)])

@@ -201,3 +201,13 @@ def test_pad(xm, data):
     pad = tuple(data.draw(st.integers(0, 3)) for _ in range(4))
     v = data.draw(st.integers(lo, hi))
     np.testing.assert_array_equal(K.pad(x, pad, v), ref.pad(x, pad, v))
+
+
+@SETTINGS
+@given(feature_map(), st.data())
+def test_upsample_nearest_and_zero_fill(xm, data):
+    x, (lo, hi) = xm
+    factor = (data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3)))
+    v = data.draw(st.integers(lo, hi))
+    np.testing.assert_array_equal(K.upsample(x, factor), ref.upsample(x, factor))
+    np.testing.assert_array_equal(K.upsample(x, factor, "zero", v), ref.upsample(x, factor, "zero", v))
