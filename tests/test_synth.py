@@ -69,3 +69,24 @@ def test_errors(tmp_path, example):
     env = dict(os.environ, PATH=str(tmp_path))  # no yosys on PATH
     r = subprocess.run([sys.executable, "-m", "edgec.cli", "synth", str(out)], capture_output=True, text=True, env=env)
     assert r.returncode == 2 and "needs yosys" in r.stderr and len(r.stderr.splitlines()) == 1
+
+
+@pytest.mark.parametrize("kind", ["slice", "pad", "upsample"])
+def test_stream_stage_rules_within_25_percent_of_yosys(tmp_path, kind):
+    """The rules of the slice, pad and zero-fill upsample stages (fitted on the instances of
+    benchmarks/stage_fits.py) on the first of those instances, synthesised here."""
+    import importlib.util
+    from pathlib import Path
+
+    from edgec.cost.hw import RESOURCES
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "stage_fits.py"
+    spec = importlib.util.spec_from_file_location("stage_fits", path)
+    fits = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fits)
+    name, module, params, st = next(iter(fits.KINDS[kind]()))
+    (tmp_path / "rtl").mkdir()
+    (tmp_path / "rtl" / "lib").symlink_to(fits.HW)
+    r = synth.Job(kind, module, params, tmp_path / "rtl", tmp_path).run(synth.yosys())
+    est = RESOURCES[st.kind](st).LUT
+    assert abs(est - r["LUT"]) <= TOLERANCE * r["LUT"], (name, est, r["LUT"])

@@ -261,28 +261,30 @@ def _upsample(st: Stage) -> Res:
     w = st.outs[0].width
     cf = a.c // a.pe
     cnt = sum(_bits(v) for v in (a.h, a.w, cf, *a.factor)) + _bits(a.w * cf)
-    logic = Res(LUT=10 + 0.8 * w + 2 * cnt, FF=1 + w + 0.9 * cnt)
-    return logic if a.fill == "zero" else memory(a.w * cf, w, single_port=True) + logic
+    if a.fill == "zero":  # no buffer: fitted on its own six instances (benchmarks/stage_fits.py)
+        return Res(LUT=max(10.0, 0.95 * w + 3.25 * cnt - 21), FF=1 + w + 0.9 * cnt)
+    return memory(a.w * cf, w, single_port=True) + Res(LUT=10 + 0.8 * w + 2 * cnt, FF=1 + w + 0.9 * cnt)
 
 
 def _slice(st: Stage) -> Res:
-    """edgec_slice: the output register, the fold and pixel counters and the compare that
-    keeps the range (an estimate by analogy with edgec_concat, not fitted)."""
+    """edgec_slice: the output register (flip-flops with an enable: no LUTs per bit) and the
+    fold and pixel counters with the compare that keeps the range; fitted to yosys on six
+    instances (benchmarks/stage_fits.py)."""
     a = st.p
     w = st.outs[0].width
     cnt = _bits(a.c // a.pe) + _bits(a.pixels)
-    return Res(LUT=8 + 0.5 * w + 2 * cnt, FF=2 + w + cnt)
+    return Res(LUT=5 + 2.8 * cnt, FF=2 + w + cnt)
 
 
 def _pad(st: Stage) -> Res:
     """edgec_pad: the output register fed from the input (each lane widened) or the
-    constant, and the row, column and fold counters with the border compares (an
-    estimate by analogy with edgec_upsample, not fitted)."""
+    constant, and the row, column and fold counters with the border compares; fitted to
+    yosys on six instances (benchmarks/stage_fits.py)."""
     a = st.p
     w = st.outs[0].width
     t, lf, b, r = a.pad
     cnt = _bits(a.h + t + b) + _bits(a.w + lf + r) + _bits(a.c // a.pe)
-    return Res(LUT=10 + w + 3 * cnt, FF=2 + w + cnt)
+    return Res(LUT=3 + w + 3 * cnt, FF=2 + w + cnt)
 
 
 def _threshold(st: Stage) -> Res:

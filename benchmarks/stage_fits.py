@@ -1,0 +1,84 @@
+"""yosys against the cost model on stand-alone instances of the stream stages: slice, pad
+and the zero-fill upsample, over PE, widths, channel ranges and borders.
+
+    .venv/bin/python benchmarks/stage_fits.py [--kinds slice pad upsample] [--out DIR]
+
+Each instance is one `synth_xilinx -family xc7` run of its hw/rtl module (edgec.synth.Job,
+as `edgec synth` runs a build's stages); the table gives yosys's LUT and FF beside
+edgec/cost/hw.py's estimate for the same parameters, and the worst ratio per kind.
+"""
+import argparse
+import tempfile
+from pathlib import Path
+
+from edgec import dataflow as D
+from edgec.cost.hw import RESOURCES
+from edgec.ir.types import IntType
+from edgec.synth import Job, yosys
+
+HW = Path(__file__).resolve().parents[1] / "hw" / "rtl"
+
+
+def _stage(kind, p, out_t, per_word, elems):
+    return D.Stage(0, kind, "s", "s", "s", [], [D.Stream("o", out_t, per_word, elems)], 0, p)
+
+
+def slice_cases():
+    for c, lo, hi, pe, pixels, bits in ((8, 0, 4, 1, 16, 4), (8, 4, 8, 4, 64, 4), (32, 0, 16, 2, 256, 8),
+                                         (64, 16, 48, 16, 64, 2), (12, 3, 9, 3, 1024, 8), (6, 0, 3, 1, 8, 1)):
+        t = IntType(bits, True)
+        p = D.SliceP(c, lo, hi, pe, pixels, t)
+        yield (f"slice c={c}[{lo}:{hi}] pe={pe} px={pixels} {bits}b", "edgec_slice",
+               dict(C=c, LO=lo, HI=hi, PE=pe, PIXELS=pixels, B=bits),
+               _stage(D.StageKind.SLICE, p, t, pe, pixels * (hi - lo)))
+
+
+def pad_cases():
+    for h, w, c, pad, pe, ib, ob in ((8, 8, 4, (1, 1, 1, 1), 1, 4, 4), (16, 16, 8, (0, 1, 1, 0), 4, 4, 5),
+                                     (32, 32, 16, (2, 2, 2, 2), 2, 8, 8), (1, 64, 8, (0, 3, 0, 3), 8, 2, 3),
+                                     (4, 4, 2, (1, 0, 0, 0), 1, 8, 9), (64, 64, 32, (1, 1, 1, 1), 16, 4, 4)):
+        it, ot = IntType(ib, True), IntType(ob, True)
+        p = D.PadP(h, w, c, pad, 0, pe, it, ot)
+        elems = (h + pad[0] + pad[2]) * (w + pad[1] + pad[3]) * c
+        yield (f"pad {h}x{w}x{c} {pad} pe={pe} {ib}b->{ob}b", "edgec_pad",
+               dict(H=h, W=w, C=c, PT=pad[0], PL=pad[1], PB=pad[2], PR=pad[3], PE=pe, IB=ib, IS=1, OB=ob, VALUE=0),
+               _stage(D.StageKind.PAD, p, ot, pe, elems))
+
+
+def upsample_cases():
+    for h, w, c, f, pe, b in ((4, 4, 8, (2, 2), 1, 4), (8, 8, 16, (2, 2), 4, 4), (16, 16, 8, (2, 2), 2, 8),
+                              (1, 32, 4, (1, 2), 4, 2), (8, 8, 32, (3, 3), 8, 4), (32, 32, 16, (2, 2), 16, 8)):
+        t = IntType(b, True)
+        p = D.UpsampleP(h, w, c, f, pe, t, "zero", 0)
+        yield (f"upsample zero {h}x{w}x{c} x{f[0]}x{f[1]} pe={pe} {b}b", "edgec_upsample",
+               dict(H=h, W=w, C=c, FH=f[0], FW=f[1], PE=pe, B=b, ZERO=1, ZV=0),
+               _stage(D.StageKind.UPSAMPLE, p, t, pe, h * w * f[0] * f[1] * c))
+
+
+KINDS = {"slice": slice_cases, "pad": pad_cases, "upsample": upsample_cases}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--kinds", nargs="+", choices=list(KINDS), default=list(KINDS))
+    ap.add_argument("--out", help="work folder (default: a new temp dir); results are cached there")
+    args = ap.parse_args()
+    work = Path(args.out or tempfile.mkdtemp(prefix="edgec-fits-"))
+    rtl = work / "rtl"
+    rtl.mkdir(parents=True, exist_ok=True)
+    if not (rtl / "lib").exists():
+        (rtl / "lib").symlink_to(HW)
+    exe = yosys()
+    print("| instance | LUT | est. | FF | est. |\n|---|---|---|---|---|")
+    for kind in args.kinds:
+        worst = []
+        for i, (name, module, params, st) in enumerate(KINDS[kind]()):
+            r = Job(f"{kind}{i}", module, params, rtl, work).run(exe)
+            est = RESOURCES[st.kind](st)
+            worst.append(max(est.LUT / max(r["LUT"], 1), max(r["LUT"], 1) / max(est.LUT, 1)))
+            print(f"| {name} | {r['LUT']} | {est.LUT:.0f} | {r['FF']} | {est.FF:.0f} |", flush=True)
+        print(f"| **{kind}: worst LUT ratio** | {max(worst):.2f} | | | |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
