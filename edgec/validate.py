@@ -146,6 +146,10 @@ def numeric(a: np.ndarray, what: str, shape: tuple | None = None) -> np.ndarray:
             i = int(np.argmax(bad.reshape(len(a), -1).any(axis=1)))
             kind = "NaN" if np.isnan(a).any() else "infinite values"
             raise EdgecError(f"{what}: {kind} (first in sample {i}); every value must be a finite number")
+    big = float(np.abs(a).max()) if a.size else 0.0
+    if big > np.finfo(np.float32).max:  # the model's input is float32 (an int64 may be too)
+        raise EdgecError(f"{what}: values up to {big:.3g}, beyond float32's range (3.4e38) in which the model "
+                         "computes; scale the data to the range the model was trained on")
     return a
 
 
