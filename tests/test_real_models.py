@@ -30,7 +30,7 @@ from edgec.verify import agreement, batch_for, inputs_in_range, onnxruntime_outp
 
 MODELS = Path(__file__).resolve().parent.parent.parent / "shared" / "models"
 N = 1000
-QONNX = {"TFC_2W2A": N, "kwsmlp_w3a3": N, "separable_conv_model_ch_last": 24}  # inputs compared
+QONNX = {"TFC_2W2A": N, "kwsmlp_w3a3": N, "separable_conv_model_ch_last": 8}  # inputs compared
 MLPS = ("TFC_2W2A", "kwsmlp_w3a3")
 FLOAT = {"three_layer_keras": "normal", "two_layer_pytorch": "normal", "conv2d_small_keras": "image"}
 
