@@ -59,11 +59,11 @@ def test_rtl_runs_at_the_reports_cycles_per_frame(builds, net):
 
 
 def test_cli_cosim_json(builds):
-    r = subprocess.run([sys.executable, "-m", "edgec.cli", "cosim", str(builds["w1a1"]), "--vectors", "8", "--json",
+    r = subprocess.run([sys.executable, "-m", "edgec.cli", "cosim", str(builds["w1a1"]), "--vectors", "3", "--json",
                         "--idle", "0.3", "--backpressure", "0.3"], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     j = json.loads(r.stdout.strip().splitlines()[-1])
-    assert set(j) == {"vectors", "mismatches", "cycles_per_frame", "fps"} and j["mismatches"] == 0 and j["vectors"] == 8
+    assert set(j) == {"vectors", "mismatches", "cycles_per_frame", "fps"} and j["mismatches"] == 0 and j["vectors"] == 3
 
 
 def test_cosim_catches_a_corrupted_weight(builds, tmp_path):
@@ -79,7 +79,7 @@ def test_cosim_catches_a_corrupted_weight(builds, tmp_path):
     with pytest.raises(EdgecError, match="is damaged"):  # the manifest's hash tells first
         run(out, "icarus", digits.test_split()[0][:8], 8)
     reseal(out, mem.relative_to(out).as_posix())  # wrong through and through: the comparison tells
-    r = run(out, "icarus", digits.test_split()[0][:8], 8)
+    r = run(out, "icarus", digits.test_split()[0][:8], 8)  # (on fewer frames the flipped bit never shows)
     assert r["mismatches"] > 0 and not r["ok"]
 
 
