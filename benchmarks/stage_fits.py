@@ -1,10 +1,11 @@
-"""yosys against the cost model on stand-alone instances of the stream stages: slice, pad
-and the zero-fill upsample, over PE, widths, channel ranges and borders.
+"""yosys against the cost model on stand-alone instances of the stream stages: slice, pad,
+the zero-fill upsample and the elementwise product (mul), over PE, widths, channel ranges
+and borders.
 
-    .venv/bin/python benchmarks/stage_fits.py [--kinds slice pad upsample] [--out DIR]
+    .venv/bin/python benchmarks/stage_fits.py [--kinds slice pad upsample mul] [--out DIR]
 
 Each instance is one `synth_xilinx -family xc7` run of its hw/rtl module (edgec.synth.Job,
-as `edgec synth` runs a build's stages); the table gives yosys's LUT and FF beside
+as `edgec synth` runs a build's stages); the table gives yosys's LUT, FF and DSP beside
 edgec/cost/hw.py's estimate for the same parameters, and the worst ratio per kind.
 """
 import argparse
@@ -55,7 +56,19 @@ def upsample_cases():
                _stage(D.StageKind.UPSAMPLE, p, t, pe, h * w * f[0] * f[1] * c))
 
 
-KINDS = {"slice": slice_cases, "pad": pad_cases, "upsample": upsample_cases}
+def mul_cases():
+    for c, pe, gate, (ab, as_), (bb, bs) in ((8, 1, True, (4, 0), (4, 0)), (16, 4, True, (4, 0), (8, 0)),
+                                             (8, 2, False, (3, 1), (5, 1)), (32, 8, True, (2, 0), (4, 0)),
+                                             (16, 2, True, (8, 1), (8, 0)), (4, 4, False, (6, 0), (6, 0))):
+        at, bt = IntType(ab, bool(as_)), IntType(bb, bool(bs))
+        ot = IntType(ab + bb + 1, True)
+        p = D.MulP(c, pe, 16, gate, at, bt, ot)
+        yield (f"mul{' gate' * gate} c={c} pe={pe} {ab}b{'s' * as_}*{bb}b{'s' * bs}", "edgec_mul",
+               dict(PE=pe, CF=c // pe, GATE=int(gate), AB=ab, AS=as_, BB=bb, BS=bs, OB=ot.bits),
+               _stage(D.StageKind.MUL, p, ot, pe, 16 * c))
+
+
+KINDS = {"slice": slice_cases, "pad": pad_cases, "upsample": upsample_cases, "mul": mul_cases}
 
 
 def main() -> None:
@@ -66,18 +79,20 @@ def main() -> None:
     work = Path(args.out or tempfile.mkdtemp(prefix="edgec-fits-"))
     rtl = work / "rtl"
     rtl.mkdir(parents=True, exist_ok=True)
-    if not (rtl / "lib").exists():
-        (rtl / "lib").symlink_to(HW)
+    if (rtl / "lib").is_symlink():
+        (rtl / "lib").unlink()
+    (rtl / "lib").symlink_to(HW)
     exe = yosys()
-    print("| instance | LUT | est. | FF | est. |\n|---|---|---|---|---|")
+    print("| instance | LUT | est. | FF | est. | DSP | est. |\n|---|---|---|---|---|---|---|")
     for kind in args.kinds:
         worst = []
         for i, (name, module, params, st) in enumerate(KINDS[kind]()):
             r = Job(f"{kind}{i}", module, params, rtl, work).run(exe)
             est = RESOURCES[st.kind](st)
             worst.append(max(est.LUT / max(r["LUT"], 1), max(r["LUT"], 1) / max(est.LUT, 1)))
-            print(f"| {name} | {r['LUT']} | {est.LUT:.0f} | {r['FF']} | {est.FF:.0f} |", flush=True)
-        print(f"| **{kind}: worst LUT ratio** | {max(worst):.2f} | | | |", flush=True)
+            print(f"| {name} | {r['LUT']} | {est.LUT:.0f} | {r['FF']} | {est.FF:.0f} | {r['DSP']} | {est.DSP:.0f} |",
+                  flush=True)
+        print(f"| **{kind}: worst LUT ratio** | {max(worst):.2f} | | | | | |", flush=True)
 
 
 if __name__ == "__main__":

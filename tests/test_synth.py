@@ -71,9 +71,9 @@ def test_errors(tmp_path, example):
     assert r.returncode == 2 and "needs yosys" in r.stderr and len(r.stderr.splitlines()) == 1
 
 
-@pytest.mark.parametrize("kind", ["slice", "pad", "upsample"])
+@pytest.mark.parametrize("kind", ["slice", "pad", "upsample", "mul"])
 def test_stream_stage_rules_within_25_percent_of_yosys(tmp_path, kind):
-    """The rules of the slice, pad and zero-fill upsample stages (fitted on the instances of
+    """The rules of the slice, pad, zero-fill upsample and mul stages (fitted on the instances of
     benchmarks/stage_fits.py) on the first of those instances, synthesised here."""
     import importlib.util
     from pathlib import Path

@@ -28,9 +28,11 @@ from ..ir.types import Bipolar
 
 LUTRAM_COST, BRAM18_COST = 2, 129  # yosys memory_libmap (xc7): per LUTRAM LUT, per RAMB18
 ROM_BRAM_DEPTH, ROM_BRAM_BITS = 512, 8192
-# edgec_mul: lanes up to MUL_LUT_BITS bits (with sign) in logic, MUL_LUT LUTs per bit product; fitted to
-# yosys 0.23 on one instance only (4 x 4 bits, PE 1, a gate of 8 words: 42 LUT), wider lanes a DSP48E1 each
-MUL_LUT_BITS, MUL_LUT = 4, 1.75
+# edgec_mul: yosys 0.23 (synth_xilinx, DSP_Y_MINWIDTH 9) puts a lane whose operand bits sum to at least
+# MUL_DSP_BITS on a DSP48E1 (its output register too), a narrower one in logic, MUL_LUT LUTs per bit
+# product, 2 LUTs per DSP lane; fitted on the six instances of benchmarks/stage_fits.py (LUTs within 20% of
+# yosys's but for a 7-LUT instance estimated at 12; DSPs equal)
+MUL_DSP_BITS, MUL_LUT = 9, 1.4
 BUDGET = 0.85  # share of each board resource a design may use (routing headroom)
 # the Zynq side of the design: AXI DMA, interconnect, reset (Vivado utilisation figures)
 PLATFORM = {"LUT": 2200, "FF": 3000, "BRAM36": 2.0, "DSP": 0}
@@ -232,15 +234,16 @@ def _bits(n: int) -> int:
 
 def _mul(st: Stage) -> Res:
     """edgec_mul: PE lane multipliers of the inputs' widths (LUT logic, or a DSP48E1 per
-    lane where both operands are wider than MUL_LUT_BITS), the output register and, for
-    a gate, its C/PE words in LUTRAM and the fold counter."""
+    lane, which also holds the output register, where the operand bits sum to at least
+    MUL_DSP_BITS), the output register and, for a gate, its C/PE words in LUTRAM and the
+    fold counter."""
     a = st.p
-    ab, bb = a.at.bits + a.at.signed, a.bt.bits + a.bt.signed
+    dsp = a.at.bits + a.bt.bits >= MUL_DSP_BITS
     w = st.outs[0].width
-    lanes = Res(DSP=a.pe) if min(ab, bb) > MUL_LUT_BITS else Res(LUT=a.pe * ab * bb * MUL_LUT)
+    lanes = Res(DSP=a.pe, LUT=2 * a.pe) if dsp else Res(LUT=a.pe * a.at.bits * a.bt.bits * MUL_LUT)
     gate = memory(a.c // a.pe, a.pe * a.bt.bits) + Res(LUT=2 * _bits(a.c // a.pe), FF=_bits(a.c // a.pe) + 1) \
         if a.gate else Res()
-    return lanes + gate + Res(LUT=4, FF=2 + w)
+    return lanes + gate + Res(LUT=4, FF=2 + (0 if dsp else w))
 
 
 def _concat(st: Stage) -> Res:
