@@ -77,9 +77,9 @@ def test_cosim_catches_a_corrupted_weight(builds, tmp_path):
     lines[0] = format(int(lines[0], 16) ^ 1, f"0{len(lines[0])}x")
     mem.write_text("\n".join(lines) + "\n")
     with pytest.raises(EdgecError, match="is damaged"):  # the manifest's hash tells first
-        run(out, "icarus", digits.test_split()[0][:8], 8)
+        run(out, "verilator", digits.test_split()[0][:8], 8)
     reseal(out, mem.relative_to(out).as_posix())  # wrong through and through: the comparison tells
-    r = run(out, "icarus", digits.test_split()[0][:8], 8)  # (on fewer frames the flipped bit never shows)
+    r = run(out, "verilator", digits.test_split()[0][:8], 8)  # (on fewer frames the flipped bit never shows)
     assert r["mismatches"] > 0 and not r["ok"]
 
 
