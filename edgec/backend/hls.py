@@ -59,7 +59,18 @@ def _literal(v: int, width: int) -> str:
     return f'ap_uint<{width}>("0x{v:x}", 16)'
 
 
+def _literals(width: int):
+    """_literal for words of ``width`` bits, as one function (the fast form when they fit 64 bits)."""
+    return "0x{:x}ULL".format if width <= 64 else lambda v: _literal(int(v), width)
+
+
 def _braces(a, fmt) -> str:
+    """A C initializer of nested braces, one level per axis; ``fmt`` formats each element."""
+    if isinstance(a, np.ndarray) and a.ndim >= 1 and a.size:  # the leaves formatted at once, then grouped by axis
+        parts = [fmt(x) for x in a.ravel().tolist()]
+        for k in reversed(a.shape):
+            parts = ["{" + ", ".join(parts[i : i + k]) + "}" for i in range(0, len(parts), k)]
+        return parts[0]
     if isinstance(a, np.ndarray) and a.ndim > 1 or isinstance(a, list) and a and isinstance(a[0], (list, np.ndarray)):
         return "{" + ", ".join(_braces(x, fmt) for x in a) + "}"
     return "{" + ", ".join(fmt(x) for x in a) + "}"
@@ -72,8 +83,7 @@ def mvau_weights(weight: np.ndarray, pe: int, simd: int, wt: CType, name: str) -
     w = weight.reshape(nf, pe, sf, simd).transpose(1, 0, 2, 3).reshape(pe, nf * sf, simd)
     width = simd * wt.bits
     words = np.array(pack_words(w, wt.bits, wt.bipolar), dtype=object).reshape(pe, nf * sf)
-    return HArray(name, f"edgec::rom_word<{width}>::type", [pe, nf * sf],
-                  _braces(words, lambda v: _literal(int(v), width)))
+    return HArray(name, f"edgec::rom_word<{width}>::type", [pe, nf * sf], _braces(words, _literals(width)))
 
 
 def _partitions(h: HStage) -> list[tuple[str, int]]:
@@ -139,7 +149,7 @@ def _mvau_rom(st: Stage, p: dict) -> HArray:
 def _smvau_rom(st: Stage, p: dict) -> HArray:
     width = p["width"]
     return HArray(f"w_{st.id}", f"edgec::rom_word<{width}>::type", [len(p["words"])],
-                  _braces(p["words"], lambda v: _literal(int(v), width)))
+                  _braces(p["words"], _literals(width)))
 
 
 def _window_rom(st: Stage, p: dict) -> HArray | None:

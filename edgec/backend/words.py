@@ -9,14 +9,15 @@ from ..dataflow import index_bits, sparse_steps
 
 def pack_words(w: np.ndarray, bits: int, bipolar: bool) -> list[int]:
     """Rows of elements -> one integer per row, element i at bits [i*bits, (i+1)*bits)."""
-    mask = (1 << bits) - 1
-    out = []
-    for row in np.asarray(w, np.int64).reshape(-1, w.shape[-1]):
-        v = 0
-        for i, e in enumerate(row.tolist()):
-            v |= ((1 if e > 0 else 0) if bipolar else (e & mask)) << (i * bits)
-        out.append(v)
-    return out
+    w = np.asarray(w, np.int64)
+    rows = w.reshape(-1, w.shape[-1])
+    u = (rows > 0).astype(np.int64) if bipolar else rows & ((1 << bits) - 1)
+    n, e = u.shape
+    if e * bits <= 63:  # the word fits an int64: shift and sum in numpy
+        return (u << (np.arange(e, dtype=np.int64) * bits)).sum(axis=1).tolist()
+    # wider: each row's bits, little endian, packed to bytes, then one Python int per row
+    b = ((u[:, :, None] >> np.arange(bits)) & 1).astype(np.uint8).reshape(n, e * bits)
+    return [int.from_bytes(r.tobytes(), "little") for r in np.packbits(b, axis=1, bitorder="little")]
 
 
 def sparse_stream(weight: np.ndarray, pe: int, simd: int, wbits: int) -> tuple[list[int], np.ndarray]:
