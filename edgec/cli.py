@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 from pathlib import Path
@@ -25,6 +26,11 @@ def _shape(s: str):
 def parser() -> argparse.ArgumentParser:
     p = _Parser(prog="edgec", description="Compile trained networks into bit-exact FPGA accelerators.")
     sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
+    # every command: -q (only errors and the final line) and --json (the final line is one JSON object)
+    common = _Parser(add_help=False)
+    common.add_argument("-q", "--quiet", action="store_true", help="no progress; print errors and the final line only")
+    common.add_argument("--json", action="store_true", help="print the result as one JSON object on the last line")
+    sub.add_parser = functools.partial(sub.add_parser, parents=[common])
     b = sub.add_parser("build", help="compile a model (default: the built-in digits example)")
     b.add_argument("model", nargs="?", help=".onnx (float or QONNX) or .pt2 (torch.export); none: built-in example")
     b.add_argument("--board", default="zynq7020", help="board name or alias (see `edgec boards`)")
@@ -74,7 +80,6 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--max-model-mb", type=int, help="largest model file (with its external data) to read, in MiB "
                    "(default 2048)")
-    b.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     s = sub.add_parser("sim", help="run the generated bit-exact simulator of a build")
     s.add_argument("build_dir")
     s.add_argument("--inputs", required=True, help=".npy inputs: float, or integer codes")
@@ -83,7 +88,6 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--debug", action="store_true", help="assert every value stays inside its proven type")
     r = sub.add_parser("report", help="print a build's per-layer report")
     r.add_argument("build_dir")
-    r.add_argument("--json", action="store_true")
     c = sub.add_parser("csim", help="C-simulate the build's HLS code with g++ and compare with the simulator")
     c.add_argument("build_dir")
     c.add_argument("--vectors", type=int, help="number of input vectors (default: all the example's test inputs)")
@@ -92,7 +96,6 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--view", choices=O.CSIM_VIEWS, default="csim",
                    help="csim: C simulation's types with loop counters (default); synth: what synthesis sees "
                         "(exact-width constant arrays, no counters), same beat type and testbench")
-    c.add_argument("--json", action="store_true", help="print {vectors, mismatches, compile_s, run_s}")
     v = sub.add_parser("cosim", help="co-simulate the build's RTL under cocotb, fed by the generated driver through "
                        "an AXI DMA model, and compare with the simulator")
     v.add_argument("build_dir")
@@ -103,12 +106,9 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument("--idle", type=float, default=0.0, help="probability of an idle cycle on the DMA's MM2S stream")
     v.add_argument("--backpressure", type=float, default=0.0, help="probability of tready low on the DMA's S2MM stream")
     v.add_argument("--rtl", help="other Verilog with the same top-level ports (the Vitis HLS export)")
-    v.add_argument("--json", action="store_true", help="print {vectors, mismatches, cycles_per_frame, fps}")
     y = sub.add_parser("synth", help="synthesize the build's RTL with yosys (synth_xilinx) beside the cost model")
     y.add_argument("build_dir")
     y.add_argument("--jobs", type=int, help="yosys runs at once (default: one per CPU)")
-    y.add_argument("--json", action="store_true", help='print {"total": {...}, "stages": [...], "fits": ...}')
-    y.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     sub.add_parser("boards", help="list the known boards")
     return p
 
@@ -138,9 +138,23 @@ def _inputs(path, d: Path):
     return validate.numeric(validate.load_array(path, "--inputs"), "--inputs", shape)
 
 
+def _json(obj) -> None:
+    """The command's result: one JSON object on one line, the last of its output."""
+    print(json.dumps(obj, sort_keys=True))
+
+
+def build_summary(out: Path, rep: dict) -> dict:
+    """The figures of a build's report that `edgec build --json` prints."""
+    hw = rep.get("hardware", {})
+    return {"out": str(out), "board": rep.get("board"), "fits": hw.get("fits"), "fps": hw.get("fps"),
+            "cycles_per_frame": hw.get("cycles_per_frame"), "clock_mhz": hw.get("clock_mhz"),
+            "resources": hw.get("total"), "sim_vs_reference": rep.get("sim_vs_reference"),
+            "accuracy": rep.get("accuracy")}
+
+
 def cmd_build(a) -> int:
     from .backend.report import table
-    from .compiler import _stderr, build
+    from .compiler import build
 
     res = build(a.model, a.out, board=a.board, preset=a.preset, config=a.config, wbits=a.wbits, abits=a.abits,
                 calib=a.calib, labels=a.labels, input_shape=a.input_shape, finetune_epochs=a.finetune_epochs,
@@ -148,9 +162,14 @@ def cmd_build(a) -> int:
                 export_qonnx=a.export_qonnx, winograd=a.winograd, prune=a.prune, prune_mode=a.prune_mode,
                 sparse=a.sparse, lowrank=a.lowrank, lowrank_conv=a.lowrank_conv, prune_domain=a.prune_domain,
                 max_model_mb=a.max_model_mb, vivado_ip=a.vivado_ip, input_bits=a.input_bits,
-                progress=(lambda m: None) if a.quiet else _stderr)
-    print(table(res.report))
-    print(f"wrote {res.out}/")
+                progress=_progress(a))
+    _done(a)
+    if not a.quiet:
+        print(table(res.report))
+    if a.json:
+        _json(build_summary(res.out, res.report))
+    else:
+        print(f"wrote {res.out}/")
     return 0
 
 
@@ -172,9 +191,14 @@ def cmd_sim(a) -> int:
     save_npz(out, {"q": q, "y": y, "out": model_out})
     msg = f"simulated {len(x)} inputs -> {a.out} (q {q.dtype} {q.shape}, y {y.dtype}, out {model_out.dtype} " \
           f"{model_out.shape}: the model's own outputs)"
-    if lab is not None:
-        msg += f"; accuracy {100 * float((y.reshape(len(x), -1).argmax(1) == lab).mean()):.2f}%"
-    print(msg)
+    acc = None if lab is None else round(100 * float((y.reshape(len(x), -1).argmax(1) == lab).mean()), 2)
+    if acc is not None:
+        msg += f"; accuracy {acc:.2f}%"
+    if a.json:
+        _json({"inputs": len(x), "out": str(out), "q_shape": list(q.shape), "out_shape": list(model_out.shape),
+               "accuracy": acc})
+    else:
+        print(msg)
     return 0
 
 
@@ -182,7 +206,10 @@ def cmd_report(a) -> int:
     from .backend.report import table
 
     rep = json.loads((_build_dir(a.build_dir, "report.json") / "report.json").read_text())
-    print(json.dumps(rep, indent=1) if a.json else table(rep))
+    if a.json:
+        _json(rep)
+    else:
+        print(table(rep))
     return 0
 
 
@@ -191,9 +218,10 @@ def cmd_csim(a) -> int:
 
     d = _build_dir(a.build_dir, "sim", "hls", "report.json")
     x = _inputs(a.inputs, d) if a.inputs else None  # --vectors: csim.test_codes checks it
-    r = csim.run(d, x, a.vectors, view=a.view)
+    r = csim.run(d, x, a.vectors, view=a.view, progress=_progress(a))
+    _done(a)
     if a.json:
-        print(json.dumps({k: r[k] for k in ("vectors", "mismatches", "compile_s", "run_s")}))
+        _json({k: r[k] for k in ("vectors", "mismatches", "compile_s", "run_s")})
     elif r["cycles"] is None:
         print(f"C simulation of the synthesis view: {r['vectors']} vectors, {r['mismatches']} mismatches against "
               f"the simulator (compile {r['compile_s']:.1f} s, run {r['run_s']:.1f} s)")
@@ -213,9 +241,11 @@ def cmd_cosim(a) -> int:
 
     d = _build_dir(a.build_dir, "sim", "report.json", *(() if a.rtl else ("rtl",)))
     x = _inputs(a.inputs, d) if a.inputs else None  # --vectors and the probabilities: cosim.run checks them
-    r = run(d, a.simulator, x, a.vectors if a.vectors is not None else 100, a.idle, a.backpressure, a.rtl)
+    r = run(d, a.simulator, x, a.vectors if a.vectors is not None else 100, a.idle, a.backpressure, a.rtl,
+            progress=_progress(a))
+    _done(a)
     if a.json:
-        print(json.dumps({k: r[k] for k in ("vectors", "mismatches", "cycles_per_frame", "fps")}))
+        _json({k: r[k] for k in ("vectors", "mismatches", "cycles_per_frame", "fps")})
     else:
         rep = json.loads((d / "report.json").read_text())["hardware"]
         print(f"co-simulation on {a.simulator}: {r['vectors']} frames, {r['mismatches']} mismatches against the "
@@ -225,29 +255,50 @@ def cmd_cosim(a) -> int:
             print("the DMA transfers did not end as planned (TLAST once per run, at its last beat; every byte "
                   "sent and received; the accelerator idle after)")
         for f in r["failures"]:
-            print(f"failure: {f}")
+            print(f"failure: {f}", file=sys.stderr)
     return 0 if r["ok"] else 1
 
 
 def cmd_synth(a) -> int:
     from . import synth
-    from .compiler import _stderr
 
     d = _build_dir(a.build_dir, "rtl", "report.json")
     if a.jobs is not None and a.jobs < 1:
         raise EdgecError(f"--jobs {a.jobs}: give at least 1")
-    r = synth.run(d, a.jobs, progress=(lambda m: None) if a.quiet else _stderr)
-    print(json.dumps(r, indent=1) if a.json else synth.table(r))
+    r = synth.run(d, a.jobs, progress=_progress(a))
+    _done(a)
+    if a.json:
+        _json(r)
+    else:
+        print(synth.table(r))
     return 0
 
 
 def cmd_boards(a) -> int:
     from .boards import boards
 
+    if a.json:
+        _json({"boards": [{"name": b.name, "part": b.part, "LUT": b.lut, "FF": b.ff, "BRAM36": b.bram36, "DSP": b.dsp,
+                           "clock_mhz": b.clock_mhz, "aliases": list(b.aliases)} for b in boards()]})
+        return 0
     for b in boards():
         print(f"{b.name:10s} {b.part:18s} LUT {b.lut:,}  FF {b.ff:,}  BRAM36 {b.bram36}  DSP {b.dsp}  "
               f"{b.clock_mhz:g} MHz  aliases: {', '.join(b.aliases)}")
     return 0
+
+
+def _progress(a):
+    """The command's progress display (edgec.progress), closed by main when the command ends."""
+    from .progress import Progress
+
+    a._progress = Progress(quiet=a.quiet)
+    return a._progress
+
+
+def _done(a) -> None:
+    """End the command's progress display before its result is printed."""
+    if getattr(a, "_progress", None) is not None:
+        a._progress.close()
 
 
 class _Terminated(KeyboardInterrupt):
@@ -276,7 +327,10 @@ def main(argv=None) -> int:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             a = parser().parse_args(argv)
-            return COMMANDS[a.cmd](a)
+            try:
+                return COMMANDS[a.cmd](a)
+            finally:
+                _done(a)
     except EdgecError as e:
         print(f"edgec: error: {_one_line(str(e))}", file=sys.stderr)
         return 2

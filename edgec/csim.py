@@ -100,7 +100,7 @@ VIEWS = {"csim": (), "synth": ("-DEDGEC_SYNTH_VIEW",)}  # options.CSIM_VIEWS: th
 
 
 def run(build_dir: Path, x: np.ndarray | None = None, vectors: int | None = None, seed: int = 0,
-        view: str = "csim") -> dict:
+        view: str = "csim", progress=lambda m: None) -> dict:
     """Run the C simulation on ``x`` (float inputs or integer codes; default: the example's
     test split, or random input codes) and compare with the simulator. ``view``: "csim"
     (C simulation's types, with per-stage loop counters) or "synth" (what synthesis sees:
@@ -110,18 +110,20 @@ def run(build_dir: Path, x: np.ndarray | None = None, vectors: int | None = None
     build_dir, manifest = outdir.open_build(build_dir, "sim", "hls", "report.json")
     report = json.loads((build_dir / "report.json").read_text())
     with outdir.work_dir(build_dir, "csim") as work:
-        return _run(build_dir, manifest, report, work, x, vectors, seed, view)
+        return _run(build_dir, manifest, report, work, x, vectors, seed, view, progress)
 
 
-def _run(build_dir, manifest, report, work, x, vectors, seed, view="csim") -> dict:
+def _run(build_dir, manifest, report, work, x, vectors, seed, view="csim", progress=lambda m: None) -> dict:
     sim = sim_backend.load(build_dir / "sim")
     codes = test_codes(manifest, sim, x, vectors, seed)
     expected = sim.forward(codes).reshape(len(codes), -1)
 
     lin, lout = manifest["axis"]["in"], manifest["axis"]["out"]
     K = sim.K
+    progress(f"csim: compiling the HLS C++ ({view} view) with g++")
     exe, compile_s, warnings = compile_tb(build_dir / "hls", work, VIEWS[view])
     n = len(codes)
+    progress(f"csim: running {n} vectors through the compiled accelerator")
     (work / "in.bin").write_bytes(
         K.pack_beats(codes.reshape(n, -1), lin["bits"], lin["bipolar"], lin["per_word"], lin["beat_bytes"]).tobytes())
     t0 = time.perf_counter()

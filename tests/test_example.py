@@ -64,9 +64,15 @@ def test_example_sim_equals_reference_on_every_test_sample(example_w2a2, tmp_pat
 
 
 def test_example_int8_loses_at_most_half_a_point(tmp_path):
-    r = edgec("build", "-o", tmp_path / "o", "--preset", "int8", "-q")
+    r = edgec("build", "-o", tmp_path / "o", "--preset", "int8", "-q", "--json")
     assert r.returncode == 0, r.stderr
     rep = json.loads((tmp_path / "o" / "report.json").read_text())
+    # -q --json: no progress, and stdout is the one JSON line of the build's figures
+    assert r.stderr == "" and len(r.stdout.splitlines()) == 1
+    summary = json.loads(r.stdout)
+    assert summary["out"] == str(tmp_path / "o") and summary["resources"] == rep["hardware"]["total"]
+    assert (summary["fits"], summary["fps"]) == (rep["hardware"]["fits"], rep["hardware"]["fps"])
+    assert summary["sim_vs_reference"] == rep["sim_vs_reference"]
     acc = rep["accuracy"]
     assert acc["float"] - acc["reference"] <= 0.5, acc
     assert rep["sim_vs_reference"] == {"vectors": 540, "mismatches": 0, "ties": 0, "reference": "fake-quant",
@@ -107,6 +113,7 @@ def test_builds_are_byte_identical(example_w2a2, tmp_path):
 def test_w1a1_example_uses_binary_kernels(tmp_path):
     r = edgec("build", "-o", tmp_path / "b", "--preset", "w1a1", "-q")
     assert r.returncode == 0, r.stderr
+    assert r.stderr == "" and r.stdout == f"wrote {tmp_path / 'b'}/\n"  # -q: the final line only
     rep = json.loads((tmp_path / "b" / "report.json").read_text())
     kinds = {row["layer"]: row["kernel"] for row in rep["layers"] if row["op"] in ("MatMul", "XnorPopcount")}
     assert kinds["conv2d"] == "binary-addsub"  # 8-bit input pixels
@@ -135,3 +142,24 @@ def test_sim_takes_integer_codes_as_well_as_floats(example_w2a2):
     np.testing.assert_array_equal(y_int, y_float)
     with pytest.raises(ValueError, match="integer inputs must lie in"):
         sim.run(codes + 1000)
+
+
+def test_progress_lines_and_json_on_every_command(example_w2a2, tmp_path):
+    """Not on a terminal, a build's progress is plain `edgec: ...` lines on stderr; `--json` makes the
+    last line of report, sim and boards one JSON object, and -q leaves only that line."""
+    out, r = example_w2a2
+    lines = r.stderr.splitlines()
+    assert len(lines) >= 5 and all(ln.startswith("edgec: ") for ln in lines), lines[:3]
+    assert any("lowering" in ln for ln in lines) and "\x1b" not in r.stderr  # no terminal escapes in a pipe
+    rep = edgec("report", out, "--json")
+    assert rep.returncode == 0
+    assert json.loads(rep.stdout.splitlines()[-1]) == json.loads((out / "report.json").read_text())
+    x = np.random.default_rng(0).uniform(0, 1, size=(7, *digits.INPUT_SHAPE)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    s = edgec("sim", out, "--inputs", tmp_path / "x.npy", "--out", tmp_path / "y.npz", "--json", "-q")
+    assert s.returncode == 0 and s.stderr == "" and len(s.stdout.splitlines()) == 1, s.stderr
+    got = json.loads(s.stdout)
+    assert got["inputs"] == 7 and got["q_shape"][0] == 7 and got["accuracy"] is None
+    b = edgec("boards", "--json")
+    names = [x["name"] for x in json.loads(b.stdout.splitlines()[-1])["boards"]]
+    assert "zynq7020" in names

@@ -27,7 +27,7 @@ _MAKE_SAFE = re.compile(r"[A-Za-z0-9_./+,=@%-]+")
 
 def run(build_dir: Path, simulator: str = "icarus", x=None, vectors: int | None = None, idle: float = 0.0,
         backpressure: float = 0.0, rtl_dir: Path | None = None, seed: int = 0, reset_after: int = 0,
-        max_transfer: int | None = None) -> dict:
+        max_transfer: int | None = None, progress=lambda m: None) -> dict:
     """The generated driver (OUT/driver) sends the frames through a model of the AXI DMA
     to the RTL top (OUT/rtl, or ``rtl_dir``) and back (edgec/cosim/tb_network.py).
     ``reset_after``: reset the design after that many beats of a first frame, which is
@@ -39,11 +39,11 @@ def run(build_dir: Path, simulator: str = "icarus", x=None, vectors: int | None 
     report = json.loads((build_dir / "report.json").read_text())
     with outdir.work_dir(build_dir, "cosim") as cw:
         return _run(build_dir, manifest, report, cw, simulator, x, vectors, idle, backpressure, rtl_dir, seed,
-                    reset_after, max_transfer)
+                    reset_after, max_transfer, progress)
 
 
 def _run(build_dir, manifest, report, cw, simulator, x, vectors, idle, backpressure, rtl_dir, seed, reset_after,
-         max_transfer):
+         max_transfer, progress):
     for name, v in (("--idle", idle), ("--backpressure", backpressure)):
         if not 0 <= v < 1:
             raise EdgecError(f"{name} {v}: give a probability in [0, 1)")
@@ -77,11 +77,11 @@ def _run(build_dir, manifest, report, cw, simulator, x, vectors, idle, backpress
         return _simulate(build_dir, report, work, runner_name=simulator, sources=sources, rtl=rtl, rtl_dir=rtl_dir,
                          x_drv=x_drv, in_per=in_per, out_per=out_per, n=n, idle=idle, backpressure=backpressure,
                          seed=seed, reset_after=reset_after, expected=expected, lout=lout, K=K,
-                         max_transfer=max_transfer)
+                         max_transfer=max_transfer, progress=progress)
 
 
 def _simulate(build_dir, report, work, runner_name, sources, rtl, rtl_dir, x_drv, in_per, out_per, n, idle,
-              backpressure, seed, reset_after, expected, lout, K, max_transfer) -> dict:
+              backpressure, seed, reset_after, expected, lout, K, max_transfer, progress) -> dict:
     from cocotb_tools.runner import get_runner
 
     simulator = runner_name
@@ -89,6 +89,7 @@ def _simulate(build_dir, report, work, runner_name, sources, rtl, rtl_dir, x_drv
     # relative to the simulator's working folder (``work``): the build folder's own name,
     # which may hold any characters, never reaches a Verilog string
     params = {"MEM_DIR": f'"{os.path.relpath(rtl / "mem", work)}"'} if not rtl_dir else {}
+    progress(f"cosim: compiling the RTL with {simulator}")
     try:
         # include path: the folders of the sources (hw/rtl's edgec_mulc.vh sits in lib/)
         runner.build(sources=sources, hdl_toplevel="edgec_top", build_dir=work / "build", timescale=("1ns", "1ps"),
@@ -106,6 +107,7 @@ def _simulate(build_dir, report, work, runner_name, sources, rtl, rtl_dir, x_drv
             "max_cycles": 200 * (n + 2) * max(in_per, out_per) + 100 * (n + 2) * per_frame + 10000}
     (work / "spec.json").write_text(json.dumps(spec))
     results = work / "results.xml"
+    progress(f"cosim: {n} frames through the DMA model and the RTL under cocotb")
     try:
         runner.test(test_module="edgec.cosim.tb_network", hdl_toplevel="edgec_top", build_dir=work / "build",
                     test_dir=work, extra_env={"EDGEC_COSIM_SPEC": str(work / "spec.json")},
