@@ -16,6 +16,7 @@ from math import prod
 
 from . import boards, outdir, validate
 from .version import __version__
+from .backend import html as html_report
 from .backend import report as report_mod
 from .backend import driver as driver_backend
 from .backend import hls as hls_backend
@@ -379,9 +380,9 @@ def _emit(o: BuildOptions, g: Graph, src: Source, name: str, tmp: Path, progress
 
 
 def _report(o: BuildOptions, g: Graph, qnet, src: Source, lowered: Graph, hw, axis: dict, lowrank_rep, tmp: Path,
-            progress) -> dict:
+            progress, name: str) -> dict:
     """Every execution estimated, the simulator's accuracy (the verification against the
-    source), report.json and the manifest."""
+    source), report.json, report.html and the manifest."""
     brd, cfg = o.board, o.cfg
     quant = {"source": "qonnx"} if qnet is None else dict(preset=cfg.preset, wbits=cfg.wbits, abits=cfg.abits,
                                                            finetune_epochs=src.finetune_epochs)
@@ -392,6 +393,7 @@ def _report(o: BuildOptions, g: Graph, qnet, src: Source, lowered: Graph, hw, ax
     if qnet is not None and lowrank_rep is not None:
         rep["lowrank"] = lowrank_rep
     (tmp / "report.json").write_text(dumps(rep))
+    html_report.write(rep, name, tmp / "report.html")
     outdir.write_manifest(tmp, {"edgec": __version__, "board": brd.name, "part": brd.part,
                                 "input_shape": g.meta["input_shape"], "output_shape": g.meta["output_shape"],
                                 "input_quant": g.meta["input_quant"], "example": src.example, "axis": axis})
@@ -441,7 +443,7 @@ def build(model=None, out="out", *, board="zynq7020", preset=None, config=None, 
         g, stages = _lower(o, qnet, src, lmeta, tmp, progress)
         name = src.example or (Path(model).stem if isinstance(model, (str, os.PathLike)) else type(model).__name__)
         fold_cfg, plan, est, axis = _emit(o, g, src, name, tmp, progress)
-        rep = _report(o, g, qnet, src, stages[0][2], (fold_cfg, est), axis, lowrank_rep, tmp, progress)
+        rep = _report(o, g, qnet, src, stages[0][2], (fold_cfg, est), axis, lowrank_rep, tmp, progress, name)
         if o.export_qonnx:
             _export(o, qnet, progress)
         outdir.commit(tmp, o.out)

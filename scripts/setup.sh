@@ -18,6 +18,8 @@ command -v iverilog >/dev/null || missing="$missing iverilog"
 command -v yosys >/dev/null || missing="$missing yosys"
 # tclsh parses the generated tcl in tests/test_hostile_names.py
 command -v tclsh >/dev/null || missing="$missing tcl"
+# headless Chromium renders OUT/report.html in tests/test_example.py
+[ -x /usr/bin/chromium ] || missing="$missing chromium"
 if [ -n "$missing" ]; then
     SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
     $SUDO apt-get update -qq

@@ -163,3 +163,45 @@ def test_progress_lines_and_json_on_every_command(example_w2a2, tmp_path):
     b = edgec("boards", "--json")
     names = [x["name"] for x in json.loads(b.stdout.splitlines()[-1])["boards"]]
     assert "zynq7020" in names
+
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's, installed by scripts/setup.sh
+
+
+def test_report_html_is_offline_and_renders(example_w2a2, tmp_path):
+    """OUT/report.html: one self-contained page (no scripts, no external references), which
+    headless Chromium renders with every layer, every stage (the bottleneck marked), the
+    resource bars and the accuracy of the report."""
+    import re
+    import shutil
+
+    out, _ = example_w2a2
+    rep = json.loads((out / "report.json").read_text())
+    page = (out / "report.html").read_text()
+    assert not re.search(r"<script|\b(src|href)\s*=|url\(|@import|https?:", page, re.I)
+    assert shutil.which(CHROMIUM) or shutil.which("chromium"), "chromium is missing: run scripts/setup.sh"
+    r = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom",
+                        (out / "report.html").as_uri()], capture_output=True, text=True, timeout=120)
+    dom = r.stdout
+    assert r.returncode == 0 and "</html>" in dom, r.stderr[-500:]
+    layers = re.search(r'<table id="layers">(.*?)</table>', dom, re.S).group(1)
+    assert layers.count("<tr") == len(rep["layers"]) + 2  # the head and the total
+    assert all(f">{row['layer']}<" in layers for row in rep["layers"])
+    hw = rep["hardware"]
+    stages = re.search(r'<table id="stages">(.*?)</table>', dom, re.S).group(1)
+    marked = re.findall(r'<tr class="bottleneck"><td class="name">([^<]*)<', stages)
+    assert marked == [hw["bottleneck"]] and stages.count("<tr") == len(hw["stages"]) + 1
+    assert re.search(r'<svg id="resources".*?</svg>', dom, re.S).group(0).count("<rect") == 3 * 4
+    assert f"simulator {rep['accuracy']['sim']:.2f}%" in dom and f"{hw['fps']:,.0f} frames/s" in dom
+
+
+def test_report_html_escapes_the_models_names(example_w2a2, tmp_path):
+    from edgec.backend import html
+
+    out, _ = example_w2a2
+    rep = json.loads((out / "report.json").read_text())
+    rep["layers"][0]["layer"] = '<script>alert(1)</script>"\x00'
+    html.write(rep, "<img src=x onerror=alert(1)>", tmp_path / "r.html")
+    page = (tmp_path / "r.html").read_text()
+    assert "<script" not in page and "<img" not in page and "\x00" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;&#34;\ufffd" in page

@@ -3,12 +3,13 @@ save/load round trip.
 
 The network (GoldenNet below: conv+BN+ReLU, max pool, conv+ReLU, max pool, linear; int4)
 is built from a fixed seed without training, calibrated on the first 64 digits training
-images, with torch on one thread, so every build gives the same bytes. Three of its
+images, with torch on one thread, so every build gives the same bytes. Four of its
 files are compared with the copies in tests/golden/ (named by their last path part):
 
     OUT/hls/top.cpp       -> tests/golden/top.cpp
     OUT/rtl/edgec_top.v   -> tests/golden/edgec_top.v
     OUT/sim/model.py      -> tests/golden/model.py
+    OUT/report.html       -> tests/golden/report.html
 
 A difference fails with a unified diff. When the change is intended, rewrite the golden
 files (the tests then pass) and commit them with the change that caused it:
@@ -42,7 +43,7 @@ from edgec.passes import pipeline
 from tests.nets import random_fgraph
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
-FILES = ["hls/top.cpp", "rtl/edgec_top.v", "sim/model.py"]  # golden copy: GOLDEN / Path(rel).name
+FILES = ["hls/top.cpp", "rtl/edgec_top.v", "sim/model.py", "report.html"]  # golden copy: GOLDEN / Path(rel).name
 UPDATE = os.environ.get("EDGEC_UPDATE_GOLDEN", "") not in ("", "0")
 UPDATE_CMD = "EDGEC_UPDATE_GOLDEN=1 .venv/bin/python -m pytest -q -p no:logging tests/test_golden.py"
 DIFF_LINES = 60

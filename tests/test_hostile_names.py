@@ -63,7 +63,7 @@ assert len(LONG) == 5000 and len(set(HOSTILE)) == len(HOSTILE)
 INJECTED_C = [r"\bevil\b", r"\bMARKER\b", r"\bescape\b", r"`define\b", r"\bimport\s+os\b", r"\$::env"]
 INJECTED_V = INJECTED_C + [r"\$readmemh"]
 INJECTED_PY = {"__import__", "system", "MARKER", "evil", "escape"}
-TEXT = {".py", ".cpp", ".h", ".v", ".tcl", ".json", ".f", ".mem", ".txt", ".md"}
+TEXT = {".py", ".cpp", ".h", ".v", ".tcl", ".json", ".f", ".mem", ".txt", ".md", ".html"}
 VERBATIM = ("hls/edgec/", "rtl/lib/")  # library copies: checked by the compilers, not for injected words
 MODEL_FILE = {"onnx": 'm"""x\'\'\'\\.onnx', "qonnx": PAYLOAD + ".onnx"}
 TCLSH = "/usr/bin/tclsh"

@@ -113,13 +113,15 @@ COUNTS = ("params", "macs", "bitops", "cycles", "LUT", "FF", "DSP", "mults", "pa
           "macs_before", "macs_after")
 
 
-def _grid(columns, rows, total, right_from) -> list[str]:
-    def cell(r, k):
-        v = r.get(k, "")
-        if isinstance(v, list):
-            return "x".join(map(str, v))
-        return f"{v:,}" if isinstance(v, int) and k in COUNTS else str(v)
+def cell(r: dict, k: str) -> str:
+    """One cell of a report table as text (the terminal table and report.html)."""
+    v = r.get(k, "")
+    if isinstance(v, list):
+        return "x".join(map(str, v))
+    return f"{v:,}" if isinstance(v, int) and k in COUNTS else str(v)
 
+
+def _grid(columns, rows, total, right_from) -> list[str]:
     body = [[cell(r, k) for k, _ in columns] for r in rows] + ([[cell(total, k) for k, _ in columns]] if total else [])
     head = [h for _, h in columns]
     widths = [max(len(x) for x in col) for col in zip(head, *body)]
