@@ -51,8 +51,8 @@ class SimStep:
     order: str = ""
     fill: str = ""  # an Upsample's fill: nearest or zero (then pad_value is the zero code)
     # the torch fast path (kernels_torch.py): the dtype holding the step's values exactly
-    # (f32 below 2^24, f64 below 2^53, else i64) from its proven bound; the max |value| of
-    # its inputs' types; a SlidingWindow its one consumer fuses into a conv (``fused``), and
+    # (f32 below 2^24, f64 below 2^53, else i64) from its proven bound; the proven max
+    # |value| of its inputs (ir/ranges.py); a SlidingWindow its one consumer fuses into a conv (``fused``), and
     # on that consumer the window step (``conv``)
     tdt: str = "i64"
     in_bound: int = 0
@@ -94,7 +94,6 @@ def batch_size(g: Graph) -> int:
 
 def context(g: Graph, name: str) -> SimContext:
     ranges = value_ranges(g)
-    types = {n.name: n.type for n in g.nodes}
     var = {g.input.name: "t0"}
     steps = []
     for i, n in enumerate(g.nodes[1:], start=1):
@@ -130,7 +129,8 @@ def context(g: Graph, name: str) -> SimContext:
             s.kernel = (int(a["lo"]), int(a["hi"]))
         held = max(abs(s.lo), abs(s.hi))
         s.tdt = tdt(min(held, s.bound) if n.op == Op.MATMUL else held)
-        s.in_bound = max((max(abs(int(types[x].lo)), abs(int(types[x].hi))) for x in n.inputs), default=0)
+        s.in_bound = max((max(abs(int(np.min(ranges[x][0]))), abs(int(np.max(ranges[x][1])))) for x in n.inputs),
+                         default=0)
         steps.append(s)
     by_var = {s.var: s for s in steps}
     users = {}

@@ -205,7 +205,7 @@ def multi_threshold(x, thresholds, sign, out_lo, bipolar, dt, steps=None, in_bou
     """kernels.multi_threshold: per channel c, the number of thresholds[c] <= x * sign[c]
     (searchsorted on a (C, T) sorted sequence; a compare-sum for 8 or fewer); signed steps
     count the rising and the falling thresholds apart (each sorted, padded at the end with
-    a value no x reaches). With ``in_bound`` (the max |x| of x's type) and C * (2 *
+    a value no x reaches). With ``in_bound`` (the proven max |x|) and C * (2 *
     in_bound + 1) at most LUT_MAX, the step is that computation done once on every value
     x may take, then a table look-up."""
     c = x.shape[-1]
@@ -217,7 +217,8 @@ def multi_threshold(x, thresholds, sign, out_lo, bipolar, dt, steps=None, in_bou
             return out.T.contiguous().reshape(-1), (torch.arange(c) * r + in_bound).to(x.dtype)
 
         lut, base = _cached(cache, ("lut", x.dtype, dt), make)
-        return lut[(x + base).long()]  # exact: every index is below C * r <= LUT_MAX
+        idx = (x + base).to(torch.int32)  # exact: every index is below C * r <= LUT_MAX
+        return lut.index_select(0, idx.reshape(-1)).reshape(x.shape)
     return _threshold(x, thresholds, sign, out_lo, bipolar, dt, steps, cache)
 
 

@@ -118,7 +118,7 @@ def _forward_torch(t0, debug, trace):
             trace['conv2d'] = KT.to_numpy(t2)
         if debug:
             KT.check_range(t2, -16384, 16383, 'conv2d')
-        t3 = KT.multi_threshold(t2, W['t3/thresholds'], W['t3/sign'], 0, False, f32, in_bound=16384, cache=(_T, 't3'))  # conv2d_quant: uint4
+        t3 = KT.multi_threshold(t2, W['t3/thresholds'], W['t3/sign'], 0, False, f32, in_bound=9435, cache=(_T, 't3'))  # conv2d_quant: uint4
         if trace is not None:
             trace['conv2d_quant'] = KT.to_numpy(t3)
         if debug:
@@ -139,7 +139,7 @@ def _forward_torch(t0, debug, trace):
             trace['conv2d_1'] = KT.to_numpy(t6)
         if debug:
             KT.check_range(t6, -2048, 2047, 'conv2d_1')
-        t7 = KT.multi_threshold(t6, W['t7/thresholds'], W['t7/sign'], 0, False, f32, in_bound=2048, cache=(_T, 't7'))  # conv2d_1_quant: uint4
+        t7 = KT.multi_threshold(t6, W['t7/thresholds'], W['t7/sign'], 0, False, f32, in_bound=1350, cache=(_T, 't7'))  # conv2d_1_quant: uint4
         if trace is not None:
             trace['conv2d_1_quant'] = KT.to_numpy(t7)
         if debug:
