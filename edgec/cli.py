@@ -177,8 +177,8 @@ def cmd_sim(a) -> int:
         raise EdgecError(f"--inputs '{a.inputs}': {e}") from None
     model_out = mod.outputs(y)
     save_npz(out, {"q": q, "y": y, "out": model_out})
-    msg = f"simulated {len(x)} inputs on engine {mod.ENGINE} -> {a.out} (q {q.dtype} {q.shape}, y {y.dtype}, out {model_out.dtype} " \
-          f"{model_out.shape}: the model's own outputs)"
+    msg = f"simulated {len(x)} inputs on engine {mod.ENGINE} -> {a.out} (q {q.dtype} {q.shape}, y {y.dtype}, " \
+          f"out {model_out.dtype} {model_out.shape}: the model's own outputs)"
     if lab is not None:
         msg += f"; accuracy {100 * float((y.reshape(len(x), -1).argmax(1) == lab).mean()):.2f}%"
     print(msg)
