@@ -86,6 +86,9 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, help=".npz to write with arrays q (integer outputs) and y (real values)")
     s.add_argument("--labels", help=".npy labels: also print the accuracy")
     s.add_argument("--debug", action="store_true", help="assert every value stays inside its proven type")
+    s.add_argument("--engine", choices=O.SIM_ENGINES, default="auto",
+                   help="auto: torch when it imports, else numpy (default); torch: the fast path (the same integers "
+                        "in float32/float64/int64 by their proven bounds); numpy: the reference path")
     r = sub.add_parser("report", help="print a build's per-layer report")
     r.add_argument("build_dir")
     c = sub.add_parser("csim", help="C-simulate the build's HLS code with g++ and compare with the simulator")
@@ -184,19 +187,23 @@ def cmd_sim(a) -> int:
     lab = validate.labels(validate.load_array(a.labels, "--labels"), len(x), "--labels") if a.labels else None
     mod = sim_backend.load(d / "sim")
     try:
-        q, y = mod.run(x, debug=a.debug)
+        engine = mod.choose_engine(a.engine)
+    except ImportError as e:
+        raise EdgecError(f"--engine {a.engine}: {e}") from None
+    try:
+        q, y = mod.run(x, debug=a.debug, engine=engine)
     except ValueError as e:
         raise EdgecError(f"--inputs '{a.inputs}': {e}") from None
     model_out = mod.outputs(y)
     save_npz(out, {"q": q, "y": y, "out": model_out})
-    msg = f"simulated {len(x)} inputs -> {a.out} (q {q.dtype} {q.shape}, y {y.dtype}, out {model_out.dtype} " \
-          f"{model_out.shape}: the model's own outputs)"
+    msg = f"simulated {len(x)} inputs on engine {mod.ENGINE} -> {a.out} (q {q.dtype} {q.shape}, y {y.dtype}, " \
+          f"out {model_out.dtype} {model_out.shape}: the model's own outputs)"
     acc = None if lab is None else round(100 * float((y.reshape(len(x), -1).argmax(1) == lab).mean()), 2)
     if acc is not None:
         msg += f"; accuracy {acc:.2f}%"
     if a.json:
-        _json({"inputs": len(x), "out": str(out), "q_shape": list(q.shape), "out_shape": list(model_out.shape),
-               "accuracy": acc})
+        _json({"inputs": len(x), "out": str(out), "engine": mod.ENGINE, "q_shape": list(q.shape),
+               "out_shape": list(model_out.shape), "accuracy": acc})
     else:
         print(msg)
     return 0

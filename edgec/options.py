@@ -12,6 +12,7 @@ LOWRANK_CONV = ("tucker", "separable")
 VIVADO_IPS = ("hls", "rtl")
 CSIM_VIEWS = ("csim", "synth")
 SIMULATORS = ("icarus", "verilator")
+SIM_ENGINES = ("auto", "torch", "numpy")  # the generated simulator's engines (OUT/sim/model.py ENGINES)
 
 __all__ = ["PRESETS", "DEFAULT_PRESET", "WINOGRAD_MODES", "SPARSE_MODES", "PRUNE_MODES", "PRUNE_DOMAINS",
-           "LOWRANK_CONV", "VIVADO_IPS", "CSIM_VIEWS", "SIMULATORS"]
+           "LOWRANK_CONV", "VIVADO_IPS", "CSIM_VIEWS", "SIMULATORS", "SIM_ENGINES"]

@@ -61,6 +61,29 @@ def test_example_sim_equals_reference_on_every_test_sample(example_w2a2, tmp_pat
     assert acc["float"] - acc["reference"] <= 2.0, acc
     assert rep["quantization"]["preset"] == "w2a2"
     assert f"accuracy {acc['sim']:.2f}%" in r.stdout
+    assert "on engine torch" in r.stdout  # auto: torch, installed with edgec
+
+
+def test_sim_cli_reports_its_engine(example_w2a2, tmp_path):
+    """`edgec sim --engine` runs the engine asked for and says so; both write the same
+    arrays; without torch, auto falls back to numpy and --engine torch is a one-line error."""
+    out, _ = example_w2a2
+    np.save(tmp_path / "x.npy", digits.test_split()[0][:50])
+    arrays = {}
+    for engine in ("numpy", "torch"):
+        r = edgec("sim", out, "--inputs", tmp_path / "x.npy", "--out", tmp_path / f"{engine}.npz", "--engine", engine)
+        assert r.returncode == 0, r.stderr
+        assert f"simulated 50 inputs on engine {engine} -> " in r.stdout
+        arrays[engine] = dict(np.load(tmp_path / f"{engine}.npz"))
+    for k in ("q", "y", "out"):
+        np.testing.assert_array_equal(arrays["torch"][k], arrays["numpy"][k])
+    no_torch = "import sys; sys.modules['torch'] = None; from edgec.cli import main; sys.exit(main(sys.argv[1:]))"
+    args = ["sim", str(out), "--inputs", str(tmp_path / "x.npy"), "--out", str(tmp_path / "b.npz")]
+    r = subprocess.run([sys.executable, "-c", no_torch, *args], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "on engine numpy" in r.stdout
+    r = subprocess.run([sys.executable, "-c", no_torch, *args, "--engine", "torch"], capture_output=True, text=True)
+    assert r.returncode == 2 and r.stderr.startswith("edgec: error: --engine torch: engine 'torch'"), r.stderr
 
 
 def test_example_int8_loses_at_most_half_a_point(tmp_path):

@@ -16,6 +16,7 @@ def test_installed_wheel_builds_the_example(tmp_path):
     wheel = next((tmp_path / "dist").glob("edgec-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     assert "edgec/_data/templates/sim/model.py.j2" in names
+    assert "edgec/sim/kernels_torch.py" in names  # the simulator's fast path, copied into OUT/sim
     assert "edgec/_data/boards/zynq7020.yaml" in names
     assert "edgec/examples/digits_cnn.npz" in names
     target = tmp_path / "site"

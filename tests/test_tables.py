@@ -94,6 +94,22 @@ def test_an_unknown_op_fails_loudly(a_graph, where):
             sim_backend.context(g, "net")
 
 
+def test_every_simulator_kind_has_a_torch_kernel():
+    """The fast path (sim/kernels_torch.py KERNELS) covers every step kind of KINDS, no more."""
+    from edgec.sim import kernels_torch
+
+    assert set(kernels_torch.KERNELS) == {k for k in sim_backend.KINDS.values() if k is not None}
+
+
+def test_the_generated_simulator_offers_the_engines_of_options(a_graph, tmp_path):
+    from edgec import cli, options as O
+
+    sim_backend.emit(a_graph, tmp_path / "sim", "net")
+    mod = sim_backend.load(tmp_path / "sim")
+    acts = {a.dest: a for a in cli.parser()._subparsers._group_actions[0].choices["sim"]._actions}
+    assert tuple(mod.ENGINES) == O.SIM_ENGINES == tuple(acts["engine"].choices)
+
+
 def test_the_checker_enforces_the_contracts(a_graph):
     g = a_graph.copy()
     n = next(x for x in g.nodes if x.op == Op.MULTI_THRESHOLD)

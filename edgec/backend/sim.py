@@ -1,4 +1,4 @@
-"""Graph -> typed render context -> templates/sim/model.py.j2 (+ kernels.py, weights.npz)."""
+"""Graph -> typed render context -> templates/sim/model.py.j2 (+ kernels.py, kernels_torch.py, weights.npz)."""
 from __future__ import annotations
 
 import math
@@ -17,9 +17,10 @@ from ..ir.ranges import value_ranges, winograd_ranges
 from ..ir.types import Bipolar, IntType
 from .render import render
 
-# the simulator's step for each op, a kernel of sim/kernels.py (templates/sim/model.py.j2);
-# None: no step (the input is the codes given; AffineQuant is folded away before emission).
-# tests/test_tables.py holds the table against Op.
+# the simulator's step for each op, a kernel of sim/kernels.py (templates/sim/model.py.j2)
+# and one of sim/kernels_torch.py (KERNELS, the fast path); None: no step (the input is the
+# codes given; AffineQuant is folded away before emission). tests/test_tables.py holds the
+# table against Op and kernels_torch.KERNELS against the table.
 KINDS = {
     Op.INPUT: None, Op.AFFINE_QUANT: None,
     Op.SLIDING_WINDOW: "window", Op.MATMUL: "matmul", Op.XNOR_POPCOUNT: "xnor",
@@ -49,6 +50,14 @@ class SimStep:
     steps: bool = False  # a MultiThreshold with signed steps
     order: str = ""
     fill: str = ""  # an Upsample's fill: nearest or zero (then pad_value is the zero code)
+    # the torch fast path (kernels_torch.py): the dtype holding the step's values exactly
+    # (f32 below 2^24, f64 below 2^53, else i64) from its proven bound; the proven max
+    # |value| of its inputs (ir/ranges.py); a SlidingWindow its one consumer fuses into a conv (``fused``), and
+    # on that consumer the window step (``conv``)
+    tdt: str = "i64"
+    in_bound: int = 0
+    fused: bool = False
+    conv: "SimStep | None" = None
 
 
 @dataclass
@@ -65,6 +74,12 @@ class SimContext:
     batch: int
     input_name: str
     steps: list[SimStep] = field(default_factory=list)
+    input_tdt: str = "f32"  # the fast path's dtype of the input codes
+
+
+def tdt(bound: int) -> str:
+    """The fast path's dtype of integers of magnitude up to ``bound`` (kernels_torch.dtype_for)."""
+    return "f32" if bound < 2**24 else "f64" if bound < 2**53 else "i64"
 
 
 SIM_MEMORY = 1 << 30  # bytes the simulator's tensors (int64) may hold at once, about
@@ -112,10 +127,23 @@ def context(g: Graph, name: str) -> SimContext:
             s.pad, s.pad_value = tuple(a["pad"]), int(a["value"])
         elif n.op == Op.SLICE:
             s.kernel = (int(a["lo"]), int(a["hi"]))
+        held = max(abs(s.lo), abs(s.hi))
+        s.tdt = tdt(min(held, s.bound) if n.op == Op.MATMUL else held)
+        s.in_bound = max((max(abs(int(np.min(ranges[x][0]))), abs(int(np.max(ranges[x][1])))) for x in n.inputs),
+                         default=0)
         steps.append(s)
+    by_var = {s.var: s for s in steps}
+    users = {}
+    for s in steps:
+        for x in s.src:
+            users.setdefault(x, []).append(s)
+    for s in steps:  # a SlidingWindow read by one MatMul/XnorPopcount only: one conv
+        w = by_var.get(s.src[0]) if s.kind in ("matmul", "xnor") else None
+        if w is not None and w.kind == "window" and len(users[w.var]) == 1 and w.var != var[g.output]:
+            w.fused, s.conv = True, w
     return SimContext(name, __version__, list(g.meta["input_shape"]), list(g.meta["output_shape"]),
                       input_spec(g.meta["input_quant"]), *layouts(g), var[g.output], batch_size(g), g.input.name,
-                      steps)
+                      steps, tdt(max(abs(int(g.input.type.lo)), abs(int(g.input.type.hi)))))
 
 
 def layouts(g: Graph) -> tuple[str, str, list]:
@@ -136,10 +164,12 @@ def input_spec(iq: dict) -> dict:
 
 
 def emit(g: Graph, out: Path, name: str) -> None:
-    """Write out/model.py, out/kernels.py (verbatim copy) and out/weights.npz."""
+    """Write out/model.py, out/kernels.py and out/kernels_torch.py (verbatim copies) and
+    out/weights.npz."""
     out.mkdir(parents=True, exist_ok=True)
     render("sim/model.py.j2", out / "model.py", ctx=context(g, name))
-    shutil.copyfile(Path(__file__).resolve().parent.parent / "sim" / "kernels.py", out / "kernels.py")
+    for f in ("kernels.py", "kernels_torch.py"):
+        shutil.copyfile(Path(__file__).resolve().parent.parent / "sim" / f, out / f)
     # keyed by the step's variable (t3/weight), not the node's name: names are the model's text
     arrays = {f"t{i}/{k}": v for i, n in enumerate(g.nodes) for k, v in n.params.items()
               if n.op in (Op.MATMUL, Op.XNOR_POPCOUNT, Op.MULTI_THRESHOLD, Op.WINOGRAD)
