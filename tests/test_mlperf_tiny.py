@@ -3,8 +3,8 @@ the FC autoencoder) and a small MobileNetV2, with seeded random weights, built f
 zynq7020 from the nn.Module, from a torch.export `.pt2` and from ONNX at int4: the three
 builds give the same simulator outputs, each fits, the simulator equals the fake-quant
 reference on every input (1,000 for the autoencoder, 300 or fewer for the convolutional nets,
-whose numpy simulation is slower, to keep the file near 4 minutes; benchmarks/mlperf_tiny.py
-runs 1,000 on all), `edgec csim` is bit-exact on a few frames of each (about 12 s a net,
+whose numpy simulation is slower; the file took 508 s on 2 cores shared at load 8;
+benchmarks/mlperf_tiny.py runs 1,000 on all), `edgec csim` is bit-exact on a few frames of each (about 12 s a net,
 most of it the C++ compile), the RTL under Verilator on the autoencoder and DS-CNN (about
 50 s, the Verilator build), and w2a2 and w1a1 (first and last layer at 8 bits) build, fit
 and match the reference too; built from `.pt2` and ONNX at those presets they give the
