@@ -542,7 +542,10 @@ def slice_cycles(c: int, pe: int, pixels: int) -> int:
 
 
 def pad_cycles(h: int, w: int, c: int, pad, pe: int) -> int:
-    """One write per output word; the input words are read as they are written."""
+    """One write per output word; the input words are read as they are written. The RTL's
+    wait for a frame's first input word (pad_need) adds no cycle while the input keeps up:
+    the next frame's first word is offered as the last border word leaves
+    (tests/test_padsplit.py: test_pad_rtl_cycles_and_first_word_wait)."""
     return (h + pad[0] + pad[2]) * (w + pad[1] + pad[3]) * c // pe
 
 
@@ -646,14 +649,15 @@ def slice_need(p: SliceP, t: np.ndarray) -> list[np.ndarray]:
 
 def pad_need(p: PadP, t: np.ndarray) -> list[np.ndarray]:
     """An output word inside the border is the input word of its pixel; one on the border
-    needs the input pixels before it in raster order."""
+    needs the input pixels before it in raster order, and at least the frame's first word:
+    the RTL (hw/rtl/edgec_pad.v) holds a frame's leading border until that word is offered."""
     (pt, pl, pb, pr), cf = p.pad, p.c // p.pe
     ow = p.w + pl + pr
     k = _written(t, (p.h + pt + pb) * ow * cf)
     iy, ix, c = k // (ow * cf) - pt, (k // cf) % ow - pl, k % cf
     inside = (iy >= 0) & (iy < p.h) & (ix >= 0) & (ix < p.w)
     read = np.clip(iy, 0, p.h) * p.w * cf + np.where(iy < 0, 0, np.where(iy >= p.h, 0, np.clip(ix, 0, p.w) * cf))
-    read = np.where(inside, read + c + 1, read)
+    read = np.where(inside, read + c + 1, np.maximum(read, 1))
     return [np.where(k < 0, 0, read) / (p.h * p.w * cf)]
 
 

@@ -285,6 +285,70 @@ def test_cosim_bit_exact_under_backpressure(builds):
     assert v["ok"] and v["mismatches"] == 0, v
 
 
+PAD_TB = """`timescale 1ns / 1ps
+module tb;
+    reg clk = 0, rst_n = 0;
+    always #5 clk = ~clk;
+    reg [15:0] sd = 0;
+    reg sv = 0;
+    wire sr, ml, mv;
+    wire [31:0] md;
+    edgec_pad #(.H(%(H)d), .W(%(W)d), .C(%(C)d), .PT(%(PT)d), .PL(%(PL)d), .PB(%(PB)d), .PR(%(PR)d), .PE(%(PE)d),
+                .IB(4), .OB(4), .VALUE(0)) u (.clk(clk), .rst_n(rst_n), .s_tdata(sd[%(PE)d*4-1:0]), .s_tlast(1'b0),
+                .s_tvalid(sv), .s_tready(sr), .m_tdata(md[%(PE)d*4-1:0]), .m_tlast(ml), .m_tvalid(mv), .m_tready(1'b1));
+    integer cyc = 0, taken = 0;
+    always @(posedge clk) begin
+        cyc <= cyc + 1;
+        if (cyc == 2) rst_n <= 1;
+        if (cyc == 2 + %(D)d) sv <= 1;  // the first input word is offered D cycles after reset
+        if (rst_n && u.fire) $display("fire %%0d %%0d %%0d %%0d", cyc, taken, sv, u.body);
+        if (mv && ml) $display("last %%0d", cyc);
+        if (sv && sr) taken = taken + 1;
+        if (cyc > 2000) $finish;
+    end
+endmodule
+"""
+
+
+@pytest.mark.parametrize("h,w,c,pe,pad", [(3, 4, 4, 2, (1, 2, 1, 1)), (2, 3, 3, 1, (0, 1, 2, 0)),
+                                          (4, 2, 2, 2, (2, 0, 0, 1))])
+def test_pad_rtl_cycles_and_first_word_wait(tmp_path, h, w, c, pe, pad):
+    """hw/rtl/edgec_pad.v under Icarus, its input offered from 7 cycles after reset and its
+    output always taken: a frame every stage_cycles cycles (the wait for a frame's first
+    word costs none while the input keeps up), no word before the first input word is
+    offered, and each word written only once what pad_need says it needs was offered."""
+    import shutil
+    import subprocess
+
+    from edgec.dataflow import PadP, StageKind, pad_need, stage_cycles
+    from edgec.ir.types import IntType
+    from edgec.resources import path as resource
+
+    assert shutil.which("iverilog"), "iverilog is required (apt-get install iverilog)"
+    delay, cf = 7, c // pe
+    (tmp_path / "tb.v").write_text(PAD_TB % dict(H=h, W=w, C=c, PE=pe, PT=pad[0], PL=pad[1], PB=pad[2], PR=pad[3],
+                                                 D=delay))
+    subprocess.run(["iverilog", "-g2005", "-o", str(tmp_path / "tb"), str(tmp_path / "tb.v"),
+                    str(resource("hw") / "rtl" / "edgec_pad.v")], check=True)
+    lines = subprocess.run(["vvp", str(tmp_path / "tb")], capture_output=True, text=True, check=True).stdout.split()
+    it = iter(lines)
+    fires, lasts = [], []
+    for tok in it:
+        if tok == "fire":
+            fires.append(tuple(int(next(it)) for _ in range(4)))
+        elif tok == "last":
+            lasts.append(int(next(it)))
+    p = PadP(h, w, c, pad, 0, pe, IntType(4, False), IntType(4, False))
+    words = (h + pad[0] + pad[2]) * (w + pad[1] + pad[3]) * cf
+    assert stage_cycles(StageKind.PAD, p) == words
+    assert len(lasts) >= 3 and all(b - a == words for a, b in zip(lasts[1:], lasts[2:])), (lasts, words)
+    assert fires[0][0] >= 2 + delay  # nothing leaves before the first input word is offered
+    need = np.rint(pad_need(p, (np.arange(words) + 1) / words)[0] * h * w * cf).astype(int)
+    for k, (_, taken, offered, body) in enumerate(fires[:words]):
+        waits = taken + (1 if body or k == 0 else 0)  # what the RTL waits for: a frame's first word, border or not
+        assert waits <= need[k] <= taken + offered, (k, need[k], taken, offered, body)
+
+
 # --- QONNX: a Brevitas export with Split, Slice and Pad between the quantizers
 
 def _brevitas_padsplit():

@@ -1,7 +1,7 @@
 """Transposed convolution as zero insertion + an ordinary convolution (issue 17, item 2).
 
-A ConvTranspose with stride s, kernel k, padding p and output padding op (groups 1,
-dilation 1) equals, exactly and per spatial axis:
+A ConvTranspose with stride s, kernel k, padding p and output padding op (dilation 1)
+equals, exactly and per spatial axis:
 
 1. insert s - 1 zeros between neighbouring input pixels ((H - 1)·s + 1 pixels);
 2. pad k - 1 - p zeros before and k - 1 - p + op after;
@@ -15,6 +15,12 @@ integer IR needs only a zero-filling stage before the existing SlidingWindow + M
 ``lowered``: an ``upsample`` with fill "zero" to (H·s, W·s) — s - 1 trailing zero rows and
 columns more than step 1 — then the convolution with s - 1 less padding at the bottom
 and right (tests/frontend/test_convtranspose.py, tests/test_convtranspose_e2e.py).
+
+A grouped ConvTranspose (groups g > 1, PyTorch and float ONNX) is first made the group-1
+one it equals (``ungrouped``): its weight (Cin, Cout/g, kh, kw) set into a block-diagonal
+(Cin, Cout, kh, kw), zero where an input channel and an output channel are in different
+groups. Exact (a zero weight is the code 0 at any scale), at the price of g times the
+multiplications of the grouped form.
 """
 
 from __future__ import annotations
@@ -22,6 +28,23 @@ from __future__ import annotations
 import numpy as np
 
 from edgec.errors import EdgecError, node_error
+
+
+def ungrouped(weight: np.ndarray, groups: int, cin: int | None = None) -> np.ndarray:
+    """The group-1 ConvTranspose weight (Cin, Cout, ...) of a grouped one (Cin, Cout/groups,
+    ...): block diagonal, input channels i·Cin/g.. (i+1)·Cin/g - 1 feeding output channels
+    i·Cout/g.. (i+1)·Cout/g - 1 only. ``cin``: the input's channels, checked."""
+    w, g = np.asarray(weight), int(groups)
+    if g < 1 or w.shape[0] % g or (cin is not None and w.shape[0] != cin):
+        raise EdgecError(f"a ConvTranspose weight {w.shape} with groups={g} does not take "
+                         f"{w.shape[0] if cin is None else cin} input channels (Cin must be a multiple of groups)")
+    if g == 1:
+        return w
+    ci, co = w.shape[0] // g, w.shape[1]
+    out = np.zeros((w.shape[0], co * g, *w.shape[2:]), dtype=w.dtype)
+    for i in range(g):
+        out[i * ci:(i + 1) * ci, i * co:(i + 1) * co] = w[i * ci:(i + 1) * ci]
+    return out
 
 
 def as_conv(weight: np.ndarray, stride, padding, output_padding):

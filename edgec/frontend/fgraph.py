@@ -51,7 +51,8 @@ OPS = ("input", "conv", "linear", "bn", "relu", "act", "maxpool", "avgpool", "ga
 ACTIVATIONS = ("relu", "act")  # the elementwise activations a segment may end in
 
 SUPPORTED_SOURCE_OPS = (
-    "Linear/Gemm/MatMul, Conv2d (groups 1 or depthwise, dilation 1), ConvTranspose1d/2d (groups 1, dilation 1), "
+    "Linear/Gemm/MatMul, Conv2d (groups 1 or depthwise, dilation 1), "
+    "ConvTranspose1d/2d (dilation 1; groups > 1 as a block-diagonal groups 1), "
     "BatchNorm, ReLU, ReLU6/Hardtanh/Clip, "
     "LeakyReLU, PReLU, ELU, SELU, Sigmoid, Hardsigmoid, Tanh, Hardswish, SiLU, GELU, Mish, Softplus, "
     "concatenation along channels, nearest upsampling by whole factors, constant Pad, "

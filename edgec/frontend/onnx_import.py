@@ -324,8 +324,9 @@ def conv_transpose_lowered(b, a, w: np.ndarray, c: int):
     _check_2d(b, a)
     if a.get("auto_pad", "NOTSET") != "NOTSET":
         raise b.fail(f"auto_pad={a['auto_pad']} is not supported; give explicit pads (auto_pad NOTSET)")
-    if int(a.get("group", 1)) != 1:
-        raise b.fail(f"group={a['group']} is not supported for a transposed convolution; only group 1")
+    if int(a.get("group", 1)) != 1:  # float ONNX ungroups first (_conv_transpose); QONNX weight codes do not
+        raise b.fail(f"group={a['group']} is not supported for a quantized (QONNX) transposed convolution; "
+                     "only group 1")
     if "output_shape" in a:
         raise b.fail("output_shape is not supported; give pads and output_padding")
     if "kernel_shape" in a and tuple(a["kernel_shape"]) != tuple(w.shape[2:]):
@@ -337,8 +338,17 @@ def conv_transpose_lowered(b, a, w: np.ndarray, c: int):
 
 
 def _conv_transpose(b, a):
-    """ConvTranspose as a zero-fill upsample + a stride-1 convolution."""
+    """ConvTranspose as a zero-fill upsample + a stride-1 convolution; group > 1 as the equal
+    group-1 one (frontend/convtranspose.py: ``ungrouped``, a block-diagonal weight)."""
+    from .convtranspose import ungrouped
+
     w, x = b.c(1), b.t(0)
+    if int(a.get("group", 1)) != 1:
+        try:
+            w = ungrouped(w, int(a["group"]), b.shape(x)[0])
+        except EdgecError as e:
+            raise b.fail(str(e)) from None
+        a = {k: v for k, v in a.items() if k != "group"}
     conv_w, factors, pad = conv_transpose_lowered(b, a, w, b.shape(x)[0])
     up = b.emit("upsample", [x], {"factor": factors, "fill": "zero"}, name=f"{b.label}_zeros")
     bias = b.c(2, "bias") if b.has(2) else np.zeros(w.shape[1])

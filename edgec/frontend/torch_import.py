@@ -138,8 +138,9 @@ def _conv(b, x, w, bias=None, stride=1, padding=0, dilation=1, groups=1):
 
 
 def _conv_transpose(b, x, w, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
-    """ConvTranspose1d/2d as a zero-fill upsample + a stride-1 convolution (frontend/convtranspose.py)."""
-    from .convtranspose import lowered
+    """ConvTranspose1d/2d as a zero-fill upsample + a stride-1 convolution (frontend/convtranspose.py;
+    groups > 1: the equal group-1 one, block diagonal)."""
+    from .convtranspose import lowered, ungrouped
 
     w = b.const(w)
     if w.ndim == 3:  # 1-D on (N, C, L): the 2-D op with H = 1
@@ -148,10 +149,12 @@ def _conv_transpose(b, x, w, bias=None, stride=1, padding=0, output_padding=0, g
                                                      _one_d(dilation))
     if w.ndim != 4:
         raise b.fail(f"only 1-D and 2-D transposed convolutions are supported, weight has shape {w.shape}")
-    if int(groups) != 1:
-        raise b.fail(f"groups={groups} is not supported for a transposed convolution; only groups 1")
     if _pair(dilation) != (1, 1):
         raise b.fail(f"dilation {list(_pair(dilation))} is not supported; only dilation 1")
+    try:
+        w = ungrouped(w, int(groups))  # the block-diagonal group-1 weight
+    except EdgecError as e:
+        raise b.fail(str(e)) from None
     conv_w, factors, pad = lowered(b.n.name, str(b.n.target), w, _pair(stride), _pair(padding), _pair(output_padding))
     up = b.emit("upsample", [b.tensor(x)], {"factor": factors, "fill": "zero"}, name=f"{b.n.name}_zeros")
     bias = np.zeros(w.shape[1]) if bias is None else b.const(bias, "bias")
