@@ -113,6 +113,19 @@ def parser() -> argparse.ArgumentParser:
     y.add_argument("build_dir")
     y.add_argument("--jobs", type=int, help="yosys runs at once (default: one per CPU)")
     sub.add_parser("boards", help="list the known boards")
+    e = sub.add_parser("explore", help="search bits, Winograd, pruning, folding ... on Ray Tune for the Pareto "
+                                       "designs (edgec/explore.py)")
+    e.add_argument("model", nargs="?", help="as for build; none: the built-in example")
+    e.add_argument("--board", default="zynq7020")
+    e.add_argument("--space", required=True, help="the search space, YAML (see `edgec/explore.py`)")
+    e.add_argument("-o", "--out", required=True, help="results folder (new or empty; with --resume, the earlier one)")
+    e.add_argument("--budget", type=int, help="trials (default: the space's samples)")
+    e.add_argument("--address", help="a Ray cluster to run on (default: a local Ray)")
+    e.add_argument("--resume", action="store_true", help="continue an interrupted search in --out")
+    e.add_argument("--jobs", type=int, help="trials at once on a local Ray (default: one per CPU)")
+    e.add_argument("--calib", help="calibration inputs, .npy")
+    e.add_argument("--labels", help="their labels, .npy (accuracy; else agreement with the float model)")
+    e.add_argument("--input-shape", type=_shape, help="per-sample input shape (when the model lacks it)")
     return p
 
 
@@ -281,6 +294,29 @@ def cmd_synth(a) -> int:
     return 0
 
 
+def cmd_explore(a) -> int:
+    try:
+        from .explore import explore
+        import ray  # noqa: F401
+    except ImportError:
+        raise EdgecError("explore needs Ray Tune: pip install 'edgec[explore]' (scripts/setup.sh does this)") from None
+    if a.jobs is not None and a.jobs < 1:
+        raise EdgecError(f"--jobs {a.jobs}: give at least 1")
+    r = explore(a.model, a.board, a.space, a.out, a.budget, a.address, a.resume, a.calib, a.labels, a.input_shape,
+                a.jobs, progress=_progress(a))
+    _done(a)
+    if a.json:
+        _json(r)
+    elif r["best"]:
+        b = r["best"]
+        print(f"{r['trials']} trials, {len(r['pareto'])} on the Pareto front; best under the constraints: "
+              f"{b['trial']} (accuracy {b['accuracy']:.2f}%, {b['LUT']:,.0f} LUT, {b['fps']:,.0f} fps) in "
+              f"{Path(a.out) / b['build']}; rebuild: {b['command']}")
+    else:
+        print(f"{r['trials']} trials; none meets the constraints (see {Path(a.out) / 'trials.csv'})")
+    return 0
+
+
 def cmd_boards(a) -> int:
     from .boards import boards
 
@@ -317,7 +353,7 @@ def _on_sigterm(signum, frame):
 
 
 COMMANDS = {"build": cmd_build, "sim": cmd_sim, "report": cmd_report, "csim": cmd_csim, "cosim": cmd_cosim,
-            "synth": cmd_synth, "boards": cmd_boards}
+            "synth": cmd_synth, "boards": cmd_boards, "explore": cmd_explore}
 
 
 def main(argv=None) -> int:

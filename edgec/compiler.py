@@ -298,7 +298,7 @@ def _load(o: BuildOptions) -> Source:
     return src
 
 
-def _quantize(o: BuildOptions, src: Source, lmeta: dict, progress):
+def _quantize(o: BuildOptions, src: Source, lmeta: dict, progress, on_epoch=None):
     """(the quantized network, or None for a QONNX model; the low-rank report or None)."""
     cfg = o.cfg
     if src.qonnx is not None:
@@ -332,7 +332,7 @@ def _quantize(o: BuildOptions, src: Source, lmeta: dict, progress):
              f"{cfg.calibrator} calibration on {len(src.cx)} inputs)")
     qnet = quantize(src.fg, src.cx, cfg)
     if src.finetune_epochs:
-        qnet = finetune(qnet, src.cx, src.cy, src.finetune_epochs, seed=o.seed, progress=progress)
+        qnet = finetune(qnet, src.cx, src.cy, src.finetune_epochs, seed=o.seed, progress=progress, on_epoch=on_epoch)
     return qnet, lowrank_rep
 
 
@@ -419,7 +419,7 @@ def build(model=None, out="out", *, board="zynq7020", preset=None, config=None, 
           calib=None, labels=None, input_shape=None, finetune_epochs=None, dump_ir=False, seed=0,
           target_fps=None, folding="auto", export_qonnx=None, winograd="off", prune=None, prune_mode=None, sparse="off",
           lowrank=None, lowrank_conv="tucker", prune_domain=None, max_model_mb=None, progress=_stderr,
-          vivado_ip: str = "hls", input_bits=None) -> BuildResult:
+          vivado_ip: str = "hls", input_bits=None, on_epoch=None) -> BuildResult:
     """Compile ``model`` (None: the built-in digits example; a path to .onnx/.pt2; or an
     nn.Module with ``input_shape``) for ``board`` into the folder ``out``. ``export_qonnx``:
     also write the quantized model as QONNX to that file. ``winograd``: off, f2, f4 or auto
@@ -427,6 +427,7 @@ def build(model=None, out="out", *, board="zynq7020", preset=None, config=None, 
     accelerator OUT/vivado/build_bd.tcl instantiates by default, hls (the Vitis HLS export)
     or rtl (OUT/rtl packaged by OUT/vivado/package_ip.tcl). ``input_bits``: the input
     quantizer edgec calibrates (PTQ; a QONNX model's float input), 2 to 8, default 8.
+    ``on_epoch(epoch, epochs, loss)``: called after each fine-tuning epoch.
 
     The stages: options (BuildOptions.check), load, quantize, lower (the passes), emit
     (simulator, folding, HLS, RTL, driver, block design), report (estimates, the
@@ -437,7 +438,7 @@ def build(model=None, out="out", *, board="zynq7020", preset=None, config=None, 
                            lowrank_conv, prune, prune_mode, prune_domain, max_model_mb, vivado_ip, input_bits)
     src = _load(o)
     lmeta = lowering_meta(o.cfg, o.winograd, o.sparse)
-    qnet, lowrank_rep = _quantize(o, src, lmeta, progress)
+    qnet, lowrank_rep = _quantize(o, src, lmeta, progress, on_epoch)
     tmp = outdir.temporary(o.out)
     try:
         g, stages = _lower(o, qnet, src, lmeta, tmp, progress)

@@ -99,6 +99,9 @@ def make(g, qnet, board, quant: dict, sim_dir, eval_x, eval_y, progress, float_g
             rep["accuracy"] = {"samples": int(len(eval_y)),
                                "float": _acc(float_forward(float_graph or qnet.graph, eval_x), eval_y),
                                "reference": _acc(c["y_ref"], eval_y), "sim": _acc(c["y"], eval_y)}
+        else:  # no labels: how often the simulator's top-1 is the float model's
+            top = float_forward(float_graph or qnet.graph, eval_x).reshape(len(eval_x), -1).argmax(1)
+            rep["agreement"] = {"samples": int(len(eval_x)), "top1_vs_float": _acc(c["y"], top)}
     return rep
 
 

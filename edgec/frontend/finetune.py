@@ -16,7 +16,7 @@ from .qnet import QNet
 
 
 def finetune(qnet: QNet, x: np.ndarray, y: np.ndarray, epochs: int, seed: int = 0, lr: float = 2e-3,
-             progress=None) -> QNet:
+             progress=None, on_epoch=None) -> QNet:
     q = copy.deepcopy(qnet)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -39,6 +39,8 @@ def finetune(qnet: QNet, x: np.ndarray, y: np.ndarray, epochs: int, seed: int = 
             sched.step()
             if progress:
                 progress(f"fine-tune epoch {ep + 1}/{epochs}: loss {total / len(xt):.4f}")
+            if on_epoch:  # e.g. edgec explore: a trial's scheduler may stop it here
+                on_epoch(ep + 1, epochs, total / len(xt))
     finally:
         torch.set_num_threads(threads)
     for n in q.graph.nodes:
