@@ -134,9 +134,15 @@ def load_model(model, input_shape, max_model_mb=None, calib=None, input_bits: in
         if p.suffix == ".onnx":
             from .frontend.normalize import fused, normalized, with_input_quantizer
             from .frontend.onnx_import import import_onnx, load_onnx
+            from .frontend.int8_onnx import import_int8_onnx, is_int8_onnx
             from .frontend.qonnx_import import import_qonnx, is_qonnx
 
-            loaded = normalized(load_onnx(p, None if max_model_mb is None else int(max_model_mb) << 20), fuse=False)
+            raw = load_onnx(p, None if max_model_mb is None else int(max_model_mb) << 20)
+            if is_int8_onnx(raw[0]) and not is_qonnx(raw[0]):  # read as written: its codes are the quantization
+                g = import_int8_onnx(p, raw)
+                g.meta["input_quantizer"] = {"source": "QuantizeLinear"}
+                return g, None, None
+            loaded = normalized(raw, fuse=False)
             if not is_qonnx(loaded[0]):
                 return import_onnx(p, fused(loaded)), None, None
             *loaded, info = with_input_quantizer(loaded, calib, input_bits)

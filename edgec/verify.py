@@ -173,7 +173,7 @@ def inputs_in_range(sim, n: int, seed: int = 0, jitter: float = 0.4) -> np.ndarr
         v = rng.choice([-1.0, 1.0], size=shape) * (rng.uniform(0.05, 1.0, size=shape) if jitter else 1.0)
     else:
         v = rng.integers(iq["lo"], iq["hi"] + 1, size=shape) + rng.uniform(-jitter, jitter, size=shape)
-    inverse = {"mul": np.divide, "div": np.multiply, "add": np.subtract, "sub": np.add}
+    inverse = {"mul": np.divide, "div": np.multiply, "add": np.subtract, "sub": np.add, "round": lambda v, c: v}
     for op, c in reversed(iq["steps"]):
         v = inverse[op](v, c)
     return v.astype(np.float32)

@@ -1,0 +1,135 @@
+"""int8 ONNX models as onnxruntime.quantization writes them (docs/int8_onnx.md).
+
+Two forms, one import:
+
+- QDQ (``QuantFormat.QDQ``): QuantizeLinear/DequantizeLinear pairs around standard ops;
+- QOperator (``QuantFormat.QOperator``): QLinearConv, QLinearMatMul, QGemm,
+  QLinearGlobalAveragePool (com.microsoft) and, refused, QLinearAdd, QLinearAveragePool,
+  between a QuantizeLinear at the input and a DequantizeLinear at the output.
+
+``to_qdq`` rewrites every QOperator node into its QDQ group (DequantizeLinear of each
+input, the float op, QuantizeLinear of the output), which is the group onnxruntime fuses
+back into that QLinear op at its default optimisation level; the QONNX importer then reads
+the QDQ form with ``ort=True``: integer accumulation and onnxruntime's float32
+requantization (AffineQuant ``arith: float32_qlinear``, ir/ref.py), which fold_thresholds
+turns into exact thresholds. The model states its own quantization: no preset, no
+calibration.
+"""
+from __future__ import annotations
+
+import numpy as np
+import onnx
+from onnx import helper
+
+from ..errors import node_error
+
+QDQ_OPS = ("QuantizeLinear", "DequantizeLinear")
+MS = "com.microsoft"
+# QOperator op -> (its inputs: (name, scale, zero point) triples / single tensors, the float op)
+REWRITE = ("QLinearConv", "QLinearMatMul", "QGemm", "QLinearGlobalAveragePool", "QLinearAdd", "QLinearAveragePool")
+SUPPORTED = ("QuantizeLinear, DequantizeLinear (uint8/int8 activations per tensor, weights per tensor or per channel, "
+             "int32 biases), Conv, Gemm, MatMul, GlobalAveragePool, MaxPool, Relu, Flatten, Reshape to (N, -1), "
+             "Identity, Dropout and the QOperator forms QLinearConv, QLinearMatMul, QGemm, QLinearGlobalAveragePool; "
+             "Softmax/LogSoftmax/Sigmoid/ArgMax after the last layer")
+
+
+def is_int8_onnx(model) -> bool:
+    """A model with onnxruntime's quantized ops (and no QONNX quantizer)."""
+    return any(n.op_type in QDQ_OPS or n.op_type.startswith("QLinear") or n.op_type in ("QGemm",)
+               or n.op_type in ("MatMulInteger", "ConvInteger", "DynamicQuantizeLinear") for n in model.graph.node)
+
+
+def to_qdq(model: onnx.ModelProto, inits: dict) -> tuple[onnx.ModelProto, dict, dict]:
+    """(a copy of ``model`` with every QOperator node as its QDQ group, the initializers with
+    the new constants, node name -> the QOperator op it came from)."""
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    inits = dict(inits)
+    origin: dict[str, str] = {}
+    nodes = []
+    for i, n in enumerate(m.graph.node):
+        name = n.name or f"{n.op_type}_{i}"
+        if n.op_type not in REWRITE or n.domain not in ("", "ai.onnx", MS):
+            nodes.append(n)
+            continue
+        origin[name] = n.op_type
+        ins = list(n.input) + [""] * 9
+        attrs = {a.name: helper.get_attribute_value(a) for a in n.attribute}
+
+        def dq(t, s, z, tag, axis=None):
+            out = f"{name}__{tag}"
+            kw = {} if axis is None else {"axis": axis}
+            nodes.append(helper.make_node("DequantizeLinear", [t, s, z] if z else [t, s], [out], name=name, **kw))
+            return out
+
+        def q(t, s, z, y):
+            nodes.append(helper.make_node("QuantizeLinear", [t, s, z] if z else [t, s], [y], name=name))
+
+        yf = f"{name}__y"
+        if n.op_type == "QLinearConv":  # x, xs, xz, w, ws, wz, ys, yz, B
+            x = dq(ins[0], ins[1], ins[2], "x")
+            w = dq(ins[3], ins[4], ins[5], "w", 0)
+            conv_in = [x, w]
+            if ins[8]:
+                conv_in.append(dq(ins[8], _bias_scale(inits, name, ins[1], ins[4]), "", "b", 0))
+            nodes.append(helper.make_node("Conv", conv_in, [yf], name=name, **attrs))
+            q(yf, ins[6], ins[7], n.output[0])
+        elif n.op_type == "QLinearMatMul":  # a, as, az, b, bs, bz, ys, yz
+            a_ = dq(ins[0], ins[1], ins[2], "a")
+            b_ = dq(ins[3], ins[4], ins[5], "b", 1)
+            nodes.append(helper.make_node("MatMul", [a_, b_], [yf], name=name))
+            q(yf, ins[6], ins[7], n.output[0])
+        elif n.op_type == "QGemm":  # A, as, az, B, bs, bz, C, ys, yz
+            trans_b = int(attrs.get("transB", 0))
+            a_ = dq(ins[0], ins[1], ins[2], "a")
+            b_ = dq(ins[3], ins[4], ins[5], "b", 0 if trans_b else 1)
+            g_in = [a_, b_]
+            if ins[6]:
+                g_in.append(dq(ins[6], _bias_scale(inits, name, ins[1], ins[4]), "", "c", 0))
+            out = yf if ins[7] else n.output[0]
+            nodes.append(helper.make_node("Gemm", g_in, [out], name=name, **attrs))
+            if ins[7]:
+                q(yf, ins[7], ins[8], n.output[0])
+        elif n.op_type == "QLinearGlobalAveragePool":  # x, xs, xz, ys, yz
+            if attrs.get("channels_last", 0):
+                raise node_error(name, n.op_type, "channels_last=1 is not supported; export channels first")
+            x = dq(ins[0], ins[1], ins[2], "x")
+            nodes.append(helper.make_node("GlobalAveragePool", [x], [yf], name=name))
+            q(yf, ins[3], ins[4], n.output[0])
+        elif n.op_type == "QLinearAveragePool":  # x, xs, xz, ys, yz
+            x = dq(ins[0], ins[1], ins[2], "x")
+            nodes.append(helper.make_node("AveragePool", [x], [yf], name=name,
+                                          **{k: v for k, v in attrs.items() if k != "channels_last"}))
+            q(yf, ins[3], ins[4], n.output[0])
+        else:  # QLinearAdd: a, as, az, b, bs, bz, ys, yz
+            a_ = dq(ins[0], ins[1], ins[2], "a")
+            b_ = dq(ins[3], ins[4], ins[5], "b")
+            nodes.append(helper.make_node("Add", [a_, b_], [yf], name=name))
+            q(yf, ins[6], ins[7], n.output[0])
+    del m.graph.node[:]
+    m.graph.node.extend(nodes)
+    return m, inits, origin
+
+
+def _bias_scale(inits: dict, name: str, xs: str, ws: str) -> str:
+    """A new initializer: the int32 bias's scale, float32(x_scale * w_scale) (per channel)."""
+    out = f"{name}__bias_scale"
+    inits[out] = (np.asarray(inits[xs], np.float32) * np.asarray(inits[ws], np.float32)).astype(np.float32).reshape(-1)
+    return out
+
+
+def import_int8_onnx(path, loaded):
+    """The integer IR graph of an int8 ONNX model (``loaded``: load_onnx's (model, inits))."""
+    from .qonnx_import import import_qonnx
+
+    model, inits = loaded
+    for n in model.graph.node:
+        if n.domain not in ("", "ai.onnx") and n.op_type not in REWRITE:
+            raise node_error(n.name or n.op_type, n.op_type,
+                             f"unsupported op in an int8 ONNX model; supported: {SUPPORTED}")
+        if n.op_type in ("MatMulInteger", "ConvInteger", "DynamicQuantizeLinear") or \
+                (n.op_type.startswith("QLinear") and n.op_type not in REWRITE):
+            raise node_error(n.name or n.op_type, n.op_type,
+                             f"unsupported op in an int8 ONNX model; supported: {SUPPORTED}")
+    model, inits, origin = to_qdq(model, inits)
+    return import_qonnx(path, (model, inits), ort=True, origin=origin)
