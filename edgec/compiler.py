@@ -271,7 +271,8 @@ def _load(o: BuildOptions) -> Source:
     if isinstance(fg, Graph):
         src.qonnx, src.qonnx_model = fg, onnx_model
         if o.given:
-            raise EdgecError(f"{', '.join(o.given)}: a QONNX model states its own quantization; drop "
+            kind = "an int8 ONNX" if fg.meta.get("source") == "int8_onnx" else "a QONNX"
+            raise EdgecError(f"{', '.join(o.given)}: {kind} model states its own quantization; drop "
                              + ("it" if len(o.given) == 1 else "them"))
         if o.export_qonnx:
             raise EdgecError("--export-qonnx: the model is QONNX already; its quantization is the file itself")
@@ -311,7 +312,8 @@ def _quantize(o: BuildOptions, src: Source, lmeta: dict, progress):
         if o.fixed:
             _probe_folding(src.qonnx, o.fixed)
         n_q = sum(1 for n in src.qonnx.nodes if n.op == Op.AFFINE_QUANT)
-        progress(f"read QONNX: {n_q} activation quantizers and their widths from the model")
+        what = "int8 ONNX" if src.qonnx.meta.get("source") == "int8_onnx" else "QONNX"
+        progress(f"read {what}: {n_q} activation quantizers and their widths from the model")
         return None, None
     if src.finetune_epochs and src.cy is None:
         raise EdgecError("--finetune-epochs needs labels for the calibration data: --labels Y.npy")
