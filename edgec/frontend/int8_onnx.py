@@ -118,6 +118,65 @@ def _bias_scale(inits: dict, name: str, xs: str, ws: str) -> str:
     return out
 
 
+def add_table(sa, za, ta, sb, zb, tb, sc, zc, lo, hi):
+    """(onnxruntime's QLinearAdd output codes on every pair of input codes, (len(ta), len(tb)),
+    or None; the reason it is not reproducible, or ""). The table is onnxruntime's own kernel
+    (MLAS) run once on all pairs: its float32 arithmetic (x86-64: (z_c - r_a z_a - r_b z_b) +
+    r_a A + r_b B, r = s / s_c, in SIMD lanes, the tail of a tensor in the same lanes) is a
+    function of the pair alone, whatever the element's position (tests/test_int8_onnx.py)."""
+    import onnxruntime as ort
+    from onnx import TensorProto, numpy_helper
+
+    signed = lo < 0
+    dt, tp = (np.int8, TensorProto.INT8) if signed else (np.uint8, TensorProto.UINT8)
+    if not (ta.lo >= np.iinfo(dt).min and ta.hi <= np.iinfo(dt).max and tb.lo >= np.iinfo(dt).min
+            and tb.hi <= np.iinfo(dt).max):
+        return None, "adds tensors of different signedness; onnxruntime's QLinearAdd takes one type"
+    a, bb = np.meshgrid(np.arange(ta.lo, ta.hi + 1), np.arange(tb.lo, tb.hi + 1), indexing="ij")
+    vals = {"sa": np.float32(sa), "za": dt(za), "sb": np.float32(sb), "zb": dt(zb), "sc": np.float32(sc),
+            "zc": dt(zc)}
+    n = a.size
+    node = helper.make_node("QLinearAdd", ["a", "sa", "za", "b", "sb", "zb", "sc", "zc"], ["y"], domain=MS)
+    g = helper.make_graph([node], "qladd", [helper.make_tensor_value_info(k, tp, [n]) for k in ("a", "b")],
+                          [helper.make_tensor_value_info("y", tp, [n])],
+                          [numpy_helper.from_array(np.asarray(v), k) for k, v in vals.items()])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13), helper.make_opsetid(MS, 1)])
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 1
+    sess = ort.InferenceSession(m.SerializeToString(), so, providers=["CPUExecutionProvider"])
+    table = sess.run(None, {"a": a.reshape(-1).astype(dt), "b": bb.reshape(-1).astype(dt)})[0]
+    table = table.reshape(a.shape).astype(np.int64)
+    return table, ""
+
+
+def common_scale(table, ta, tb, ratio: float, max_den=1 << 14):
+    """((P, Q), thresholds (N,), out_lo) such that the codes ``table`` (len(ta), len(tb)) equal a
+    MultiThreshold of acc = P * A + Q * B over every code pair, P / Q near ``ratio`` (s_a / s_b),
+    or None."""
+    from fractions import Fraction
+
+    from ..ir.ref import multi_threshold
+
+    a, bb = np.meshgrid(np.arange(ta.lo, ta.hi + 1), np.arange(tb.lo, tb.hi + 1), indexing="ij")
+    lo, hi = int(table.min()), int(table.max())
+    tried = set()
+    for den in [1 << k for k in range(15)] + [max_den]:
+        fr = Fraction(ratio).limit_denominator(den)
+        p, q = fr.numerator, fr.denominator
+        if (p, q) in tried or p < 1 or p > max_den * 256:
+            continue
+        tried.add((p, q))
+        acc = p * a + q * bb
+        levels = np.arange(lo + 1, hi + 1)
+        order = np.argsort(acc, axis=None, kind="stable")
+        acc_s, t_s = acc.reshape(-1)[order], table.reshape(-1)[order]
+        t = np.array([acc_s[np.argmax(t_s >= k)] if (t_s >= k).any() else acc_s[-1] + 1 for k in levels], np.int64)
+        got = multi_threshold(acc.reshape(-1, 1), t[None, :], np.ones(1, np.int64), lo, False)[:, 0]
+        if np.array_equal(got, table.reshape(-1)):
+            return (p, q), t, lo
+    return None
+
+
 def import_int8_onnx(path, loaded):
     """The integer IR graph of an int8 ONNX model (``loaded``: load_onnx's (model, inits))."""
     from .qonnx_import import import_qonnx

@@ -365,7 +365,7 @@ def _qlinear_rule(b, v: Lin, s: np.float32):
                          "the float ops between them in float32, which edgec does not reproduce exactly")
         return (np.full(n, -int(round(v.zp)), np.int64), np.full(n, np.float32(v.a[0]), np.float32),
                 np.full(n, s, np.float32))
-    kind, sx = v.qlin[0], np.float32(v.qlin[1])
+    kind, sx = v.qlin[0], v.qlin[1] if v.qlin[0] == "add" else np.float32(v.qlin[1])
     if kind == "mm":
         mul = ((sx * np.asarray(v.qlin[2], np.float32)).astype(np.float32) / s).astype(np.float32)
         a, offset = sx * np.asarray(v.qlin[2], np.float64), v.qlin[3]
@@ -377,6 +377,52 @@ def _qlinear_rule(b, v: Lin, s: np.float32):
         raise b.fail("float ops sit between the QLinear op and this QuantizeLinear; onnxruntime computes them in "
                      "float32, which edgec does not reproduce exactly")
     return np.asarray(offset, np.int64), mul, np.ones(n, np.float32)
+
+
+def _qlinear_add(b, v: Lin, s, z: int, lo: int, hi: int, typ) -> Lin:
+    """QLinearAdd of the codes A, B of two DequantizeLinears, requantized to (s, z): onnxruntime's
+    output codes on all 256 x 256 code pairs (int8_onnx.add_table) as a step function of the
+    integer sum P * A + Q * B, P / Q the ratio of the input scales (int8_onnx.common_scale); an
+    error where no such sum reproduces every pair (docs/int8_onnx.md)."""
+    from .int8_onnx import add_table, common_scale
+
+    _, x, y, label = v.qlin
+    tx, ty = b.ir_node(x.t).type, b.ir_node(y.t).type
+    table, why = add_table(np.float32(x.a[0]), int(round(x.zp)), tx, np.float32(y.a[0]), int(round(y.zp)), ty,
+                           np.float32(s), z, lo, hi)
+    if why:
+        raise node_error(label, b.origin.get(label, "Add"), why)
+    if v.relu:
+        table = np.maximum(table, z)  # a Relu after the add: q(max(y, 0)) = max(q(y), zp)
+    found = common_scale(table, tx, ty, float(x.a[0]) / float(y.a[0]))
+    if found is None:
+        raise node_error(label, b.origin.get(label, "Add"),
+                         "no integer sum P * A + Q * B of the input codes (P, Q < 2^14) orders onnxruntime's output "
+                         "codes of this add; edgec cannot reproduce it exactly")
+    (p, q), thresholds, out_lo = found
+    c = v.shape[0]
+    terms = []
+    for t, k, tt in ((x.t, p, tx), (y.t, q, ty)):
+        if k == 1:
+            terms.append(t)
+            continue
+        src = t
+        if len(v.shape) == 3:  # a 1x1 depthwise convolution by k
+            src = b.add(Node(b.name(f"{label}_window"), Op.SLIDING_WINDOW, [t], _hwc(v.shape), tt,
+                             {"kernel": (1, 1), "stride": (1, 1), "pad": (0, 0, 0, 0), "pad_value": 0}))
+        name = b.name(f"{label}_x{k}")
+        if len(v.shape) == 3:
+            attrs, w = {"groups": c, "layer": name, "wq": f"x{k}"}, np.full((c, 1), k, np.int64)
+        else:  # features: a diagonal matrix (a depthwise stage needs a window)
+            attrs, w = {"groups": 1, "layer": name, "wq": f"x{k}"}, k * np.eye(c, dtype=np.int64)
+        terms.append(b.add(Node(name, Op.MATMUL, [src], _hwc(v.shape), IntType(32, True), attrs, {"weight": w})))
+    add = b.name(label)
+    b.add(Node(add, Op.ADD, terms, _hwc(v.shape), IntType(32, True), {"layer": add}))
+    name = b.name(f"{label}_quant")
+    b.add(Node(name, Op.MULTI_THRESHOLD, [add], _hwc(v.shape), typ,
+               {"out_lo": out_lo, "bipolar": False, "scale": float(s)},
+               {"thresholds": np.tile(thresholds, (c, 1)), "sign": np.ones(c, np.int64)}))
+    return Lin(name, np.full(c, float(s)), np.full(c, -float(s) * z), v.shape, name, codes=True, zp=z)
 
 
 def _quantize(b, a):
@@ -414,6 +460,8 @@ def _quantize(b, a):
         if v.qlin is None and v.codes and not v.relu and _scalar(v.a) is not None and np.float32(v.a[0]) == s \
                 and v.zp == z:
             out = v  # the same scale and zero point (around a MaxPool, a Flatten): the codes themselves
+        elif v.qlin is not None and v.qlin[0] == "add":
+            out = _qlinear_add(b, v, s, z, lo, hi, typ)
         else:
             offset, mul, div = _qlinear_rule(b, v, s)
             q_lo = max(lo, z) if v.relu else lo  # a Relu folds into the clip: q(max(y, 0)) = max(q(y), zp)
@@ -646,11 +694,12 @@ def _input_arith(b, op):
 
 
 def _add_tensors(b, x: Lin, y: Lin) -> Lin:
-    if b.ort:
-        raise b.fail("onnxruntime adds two int8 tensors in float32 (QLinearAdd: round(A * s_a / s_y + B * s_b / s_y) "
-                     "+ zp_y), a function of both inputs' codes that is no step function of one integer sum, so edgec "
-                     "cannot reproduce it exactly; residual adds are not supported in int8 ONNX models (QONNX models "
-                     "with one shared quantizer per Add are)")
+    if b.ort:  # QLinearAdd: built at its QuantizeLinear, which gives the output scale (_qlinear_add)
+        for v in (x, y):
+            if not v.codes or v.relu or _scalar(v.a) is None or v.shape != x.shape:
+                raise b.fail("adds tensors that are not the codes of a DequantizeLinear of one shape; onnxruntime "
+                             "computes that in float32, which edgec does not reproduce exactly")
+        return replace(x, codes=False, qlin=("add", x, y, b.label))
     if x.relu or y.relu or x.shape != y.shape:
         raise b.fail(f"adds tensors of shapes {list(x.shape)} and {list(y.shape)}; both must have the same "
                      "shape and be quantized")
@@ -1007,6 +1056,9 @@ def import_qonnx(path, loaded=None, ort=False, origin=None) -> Graph:
                              "an activation exactly only where a quantizer follows it: insert a Quant after it")
             if isinstance(x, (Lin, FloatIn)) and getattr(x, "head", ()) and node.op_type not in HEAD_OPS:
                 raise head_error(b, i)
+            if ort and isinstance(x, Lin) and x.qlin is not None and x.qlin[0] == "add" and \
+                    node.op_type not in ("QuantizeLinear", "Relu"):
+                raise b.fail(f"input '{name}' is an Add with no QuantizeLinear after it; quantize the Add's output")
             if isinstance(x, (Lin, FloatIn)) and x.perm is not None and node.op_type not in LAYOUT_OPS:
                 raise b.fail(f"input '{name}' is laid out channels last by a Transpose; edgec reads that only "
                              "right after the input, before a Flatten/Reshape or at the output")
