@@ -141,7 +141,7 @@ def load_model(model, input_shape, max_model_mb=None, calib=None, input_bits: in
             if is_int8_onnx(raw[0]) and not is_qonnx(raw[0]):  # read as written: its codes are the quantization
                 g = import_int8_onnx(p, raw)
                 g.meta["input_quantizer"] = {"source": "QuantizeLinear"}
-                return g, None, None
+                return g, None, raw[0]  # onnxruntime executes it as the reference
             loaded = normalized(raw, fuse=False)
             if not is_qonnx(loaded[0]):
                 return import_onnx(p, fused(loaded)), None, None

@@ -2,6 +2,8 @@
 QOperator, per-tensor and per-channel weights, uint8 and int8 activations), built with no
 preset and no calibration: the simulator's integer outputs equal onnxruntime's output
 codes on every one of 1,000 random inputs (docs/int8_onnx.md)."""
+import json
+
 import numpy as np
 import onnx
 import onnxruntime as ort
@@ -124,6 +126,8 @@ def ort_codes(path, x):
 def build_and_compare(tmp_path, path, shape):
     out = tmp_path / "out"
     assert main(["build", str(path), "-o", str(out)]) == 0
+    rep = json.loads((out / "report.json").read_text())["sim_vs_reference"]  # the build's own check
+    assert rep["reference"] == "onnxruntime" and rep["vectors"] > 0 and rep["mismatches"] == 0, rep
     sim = sim_backend.load(out / "sim")
     x = np.random.default_rng(1).uniform(-0.2, 1.2, (VECTORS, *shape)).astype(np.float32)
     ref = ort_codes(path, x)
