@@ -3,17 +3,18 @@
 Two forms, one import:
 
 - QDQ (``QuantFormat.QDQ``): QuantizeLinear/DequantizeLinear pairs around standard ops;
-- QOperator (``QuantFormat.QOperator``): QLinearConv, QLinearMatMul, QGemm,
-  QLinearGlobalAveragePool (com.microsoft) and, refused, QLinearAdd, QLinearAveragePool,
-  between a QuantizeLinear at the input and a DequantizeLinear at the output.
+- QOperator (``QuantFormat.QOperator``): QLinearConv, QLinearMatMul, QGemm, QLinearAdd,
+  QLinearGlobalAveragePool (com.microsoft) and, refused, QLinearAveragePool, between a
+  QuantizeLinear at the input and a DequantizeLinear at the output.
 
 ``to_qdq`` rewrites every QOperator node into its QDQ group (DequantizeLinear of each
 input, the float op, QuantizeLinear of the output), which is the group onnxruntime fuses
 back into that QLinear op at its default optimisation level; the QONNX importer then reads
 the QDQ form with ``ort=True``: integer accumulation and onnxruntime's float32
 requantization (AffineQuant ``arith: float32_qlinear``, ir/ref.py), which fold_thresholds
-turns into exact thresholds. The model states its own quantization: no preset, no
-calibration.
+turns into exact thresholds; an Add of two quantized tensors is onnxruntime's QLinearAdd
+table of all code pairs as thresholds on an integer sum (``add_table``, ``common_scale``).
+The model states its own quantization: no preset, no calibration.
 """
 from __future__ import annotations
 
@@ -28,8 +29,9 @@ MS = "com.microsoft"
 # QOperator op -> (its inputs: (name, scale, zero point) triples / single tensors, the float op)
 REWRITE = ("QLinearConv", "QLinearMatMul", "QGemm", "QLinearGlobalAveragePool", "QLinearAdd", "QLinearAveragePool")
 SUPPORTED = ("QuantizeLinear, DequantizeLinear (uint8/int8 activations per tensor, weights per tensor or per channel, "
-             "int32 biases), Conv, Gemm, MatMul, GlobalAveragePool, MaxPool, Relu, Flatten, Reshape to (N, -1), "
-             "Identity, Dropout and the QOperator forms QLinearConv, QLinearMatMul, QGemm, QLinearGlobalAveragePool; "
+             "int32 biases), Conv, Gemm, MatMul, Add, GlobalAveragePool, MaxPool, Relu, Flatten, Reshape to (N, -1), "
+             "Identity, Dropout and the QOperator forms QLinearConv, QLinearMatMul, QGemm, QLinearAdd, "
+             "QLinearGlobalAveragePool; "
              "Softmax/LogSoftmax/Sigmoid/ArgMax after the last layer")
 
 
