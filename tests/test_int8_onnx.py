@@ -250,3 +250,15 @@ def test_int8_onnx_takes_no_preset(tmp_path, capsys):
     capsys.readouterr()
     code, err = run_main(capsys, "build", path, "-o", tmp_path / "out", "--preset", "int4")
     assert_one_line_error(code, err, "--preset", "states its own quantization")
+
+
+def test_int8_onnx_residual_csim_is_bit_exact(tmp_path):
+    """The HLS C++ of a QOperator residual CNN (float32 requantization as thresholds, the
+    QLinearAdd branches scaled by P and Q), compiled with g++: equal to the simulator."""
+    from .test_csim import check_csim
+
+    path, shape = quantized(tmp_path, "residual", "qop", True)
+    out = tmp_path / "out"
+    assert main(["build", str(path), "-o", str(out)]) == 0
+    x = np.random.default_rng(2).uniform(0, 1, (20, *shape)).astype(np.float32)
+    check_csim(out, x)
