@@ -27,11 +27,13 @@ from ..errors import node_error
 QDQ_OPS = ("QuantizeLinear", "DequantizeLinear")
 MS = "com.microsoft"
 # QOperator op -> (its inputs: (name, scale, zero point) triples / single tensors, the float op)
-REWRITE = ("QLinearConv", "QLinearMatMul", "QGemm", "QLinearGlobalAveragePool", "QLinearAdd", "QLinearAveragePool")
+REWRITE = ("QLinearConv", "QLinearMatMul", "QGemm", "QLinearGlobalAveragePool", "QLinearAdd", "QLinearAveragePool",
+           "QLinearLeakyRelu", "QLinearSigmoid")
 SUPPORTED = ("QuantizeLinear, DequantizeLinear (uint8/int8 activations per tensor, weights per tensor or per channel, "
              "int32 biases), Conv, Gemm, MatMul, Add, GlobalAveragePool, MaxPool, Relu, Flatten, Reshape to (N, -1), "
-             "Identity, Dropout and the QOperator forms QLinearConv, QLinearMatMul, QGemm, QLinearAdd, "
-             "QLinearGlobalAveragePool; "
+             "Identity, Dropout, float ops on dequantized codes up to the next QuantizeLinear (BatchNormalization, "
+             "Mul/Add/Sub/Div by constants, activations), and the QOperator forms QLinearConv, QLinearMatMul, QGemm, "
+             "QLinearAdd, QLinearGlobalAveragePool, QLinearLeakyRelu, QLinearSigmoid; "
              "Softmax/LogSoftmax/Sigmoid/ArgMax after the last layer")
 
 
@@ -97,6 +99,10 @@ def to_qdq(model: onnx.ModelProto, inits: dict) -> tuple[onnx.ModelProto, dict, 
                 raise node_error(name, n.op_type, "channels_last=1 is not supported; export channels first")
             x = dq(ins[0], ins[1], ins[2], "x")
             nodes.append(helper.make_node("GlobalAveragePool", [x], [yf], name=name))
+            q(yf, ins[3], ins[4], n.output[0])
+        elif n.op_type in ("QLinearLeakyRelu", "QLinearSigmoid"):  # x, xs, xz, ys, yz: onnxruntime fuses them back
+            x = dq(ins[0], ins[1], ins[2], "x")
+            nodes.append(helper.make_node(n.op_type[len("QLinear"):], [x], [yf], name=name, **attrs))
             q(yf, ins[3], ins[4], n.output[0])
         elif n.op_type == "QLinearAveragePool":  # x, xs, xz, ys, yz
             x = dq(ins[0], ins[1], ins[2], "x")
@@ -179,11 +185,43 @@ def common_scale(table, ta, tb, ratio: float, max_den=1 << 14):
     return None
 
 
+FUSABLE = ("Conv", "Gemm", "MatMul", "Add", "GlobalAveragePool")  # the QDQ groups onnxruntime fuses into QLinear ops
+
+
+def fused_nodes(model: onnx.ModelProto) -> set[str]:
+    """The names of the nodes that onnxruntime's graph optimiser (ORT_ENABLE_EXTENDED, the
+    level of its QDQ fusions; its default level fuses the same) turns into QLinear ops. A
+    QDQ group it leaves alone runs in float32: DequantizeLinear, the float op, QuantizeLinear."""
+    import tempfile
+    from pathlib import Path
+
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+    with tempfile.TemporaryDirectory() as d:
+        so.optimized_model_filepath = str(Path(d) / "optimized.onnx")
+        try:
+            ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+            opt = onnx.load(so.optimized_model_filepath)
+        except Exception as e:  # noqa: BLE001 - onnxruntime refusing the model
+            from ..errors import EdgecError
+
+            msg = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            raise EdgecError(f"onnxruntime cannot load the model, so its arithmetic is not defined: {msg}") from None
+    return {n.name for n in opt.graph.node if n.op_type.startswith("QLinear") or n.op_type == "QGemm"}
+
+
 def import_int8_onnx(path, loaded):
     """The integer IR graph of an int8 ONNX model (``loaded``: load_onnx's (model, inits))."""
     from .qonnx_import import import_qonnx
 
     model, inits = loaded
+    named = onnx.ModelProto()
+    named.CopyFrom(model)
+    for i, n in enumerate(named.graph.node):  # the names errors and the fusion check use
+        n.name = n.name or f"{n.op_type}_{i}"
+    model = named
     for n in model.graph.node:
         if n.domain not in ("", "ai.onnx") and n.op_type not in REWRITE:
             raise node_error(n.name or n.op_type, n.op_type,
@@ -192,5 +230,6 @@ def import_int8_onnx(path, loaded):
                 (n.op_type.startswith("QLinear") and n.op_type not in REWRITE):
             raise node_error(n.name or n.op_type, n.op_type,
                              f"unsupported op in an int8 ONNX model; supported: {SUPPORTED}")
+    fused = fused_nodes(model) if any(n.op_type in FUSABLE for n in model.graph.node) else set()
     model, inits, origin = to_qdq(model, inits)
-    return import_qonnx(path, (model, inits), ort=True, origin=origin)
+    return import_qonnx(path, (model, inits), ort=True, origin=origin, fused=fused | set(origin))

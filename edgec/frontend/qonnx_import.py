@@ -99,6 +99,9 @@ class Lin:
     # int8 ONNX (frontend/int8_onnx.py): the integer form of a QLinear op's accumulator before its
     # QuantizeLinear: ("mm", x_scale, w_scales (C,), offset (C,)) or ("gap", x_scale, n, offset (C,))
     qlin: tuple | None = None
+    # int8 ONNX: float ops on the codes of a DequantizeLinear, before a QuantizeLinear: (codes Lin, ONNX nodes,
+    # their constant inputs, the DequantizeLinear's output name); onnxruntime evaluates them at that QuantizeLinear
+    fchain: tuple | None = None
 
 
 def _f64(v) -> np.ndarray:
@@ -117,6 +120,16 @@ class _QBuilder(_Builder):
         self.meta: dict = {"source_tensors": {}}
         self.ort = False  # an int8 ONNX model (QDQ/QOperator): onnxruntime's arithmetic (frontend/int8_onnx.py)
         self.origin: dict = {}  # node name -> the QOperator op it was rewritten from
+        self.fused: set | None = None  # int8 ONNX: the nodes onnxruntime fuses into QLinear ops
+
+    def check_fused(self) -> None:
+        """An int8 ONNX Conv/Gemm/MatMul/Add/GlobalAveragePool must be one that onnxruntime
+        computes as a QLinear op; the QDQ groups it does not fuse it runs in float32."""
+        if self.ort and self.fused is not None and self.label not in self.fused:
+            raise self.fail("onnxruntime does not fuse this QDQ group into a QLinear op (its optimised graph keeps "
+                            "DequantizeLinear, the float op, QuantizeLinear), so it computes it in float32, which "
+                            "edgec does not reproduce exactly; export the QOperator form (QuantFormat.QOperator), "
+                            "which states the QLinear ops")
 
     def fail(self, what: str) -> EdgecError:
         return node_error(self.label, self.origin.get(self.label, self.node.op_type), what)
@@ -373,7 +386,8 @@ def _qlinear_rule(b, v: Lin, s: np.float32):
         mul = np.full(n, sx / np.float32(s * np.float32(v.qlin[2])), np.float32)
         a, offset = np.full(n, float(sx) / v.qlin[2]), v.qlin[3]
     if (len(offset) != n or not np.allclose(v.a, a, rtol=1e-6, atol=0)
-            or not np.allclose(v.c0, a * offset, rtol=1e-5, atol=1e-6 * float(np.abs(a).max()))):
+            or not np.allclose(v.c0, a * offset, rtol=1e-5,
+                               atol=1e-6 * float(np.abs(v.c0).max() + np.abs(a * offset).max()))):
         raise b.fail("float ops sit between the QLinear op and this QuantizeLinear; onnxruntime computes them in "
                      "float32, which edgec does not reproduce exactly")
     return np.asarray(offset, np.int64), mul, np.ones(n, np.float32)
@@ -425,6 +439,77 @@ def _qlinear_add(b, v: Lin, s, z: int, lo: int, hi: int, typ) -> Lin:
     return Lin(name, np.full(c, float(s)), np.full(c, -float(s) * z), v.shape, name, codes=True, zp=z)
 
 
+# float ops onnxruntime runs between a DequantizeLinear and a QuantizeLinear of one code tensor
+CHAIN_OPS = ("BatchNormalization", "Mul", "Add", "Sub", "Div", "Relu", "LeakyRelu", "PRelu", "Clip", "Sigmoid", "Tanh",
+             "HardSigmoid", "HardSwish", "Elu", "Selu", "Softplus")
+
+
+def _chain(b, node) -> Lin | None:
+    """A float op with one tensor input (the codes of a DequantizeLinear, or such a chain) and
+    constant other inputs: kept for onnxruntime to evaluate at the next QuantizeLinear; None if not one."""
+    data = [i for i, n in enumerate(node.input) if n and isinstance(b.vals.get(n), Lin)]
+    if len(data) != 1 or any(n and i != data[0] and not isinstance(b.vals.get(n), (np.ndarray, QConst))
+                             for i, n in enumerate(node.input)):
+        return None
+    x = b.vals[node.input[data[0]]]
+    if x.fchain is None:
+        if node.op_type == "Relu" or not x.codes or x.relu or x.qlin is not None or _scalar(x.a) is None:
+            return None
+        src, nodes, consts, start = x, (), {}, node.input[data[0]]
+    else:
+        src, nodes, consts, start = x.fchain
+    # a DequantizeLinear'd constant is float32 (q - zp) * s, as onnxruntime computes it
+    consts = {**consts, **{n: b.vals[n].real if isinstance(b.vals[n], QConst) else b.vals[n]
+                           for i, n in enumerate(node.input) if n and i != data[0]}}
+    return replace(x, codes=False, qlin=None, fchain=(src, (*nodes, node), consts, start))
+
+
+def _chain_quant(b, v: Lin, s, z: int, lo: int, hi: int, typ) -> Lin:
+    """The QuantizeLinear after a chain of float ops on codes: onnxruntime's own output codes for
+    every input code in every channel (a per-channel function of one 8-bit code), as thresholds
+    on the codes (signed steps where it falls)."""
+    import onnxruntime as ort
+    from onnx import helper, numpy_helper
+
+    from ..passes.fold_thresholds import _from_codes
+
+    src, nodes, consts, start = v.fchain
+    t = b.ir_node(src.t).type
+    dt = np.int8 if t.lo < 0 else np.uint8
+    c = src.shape[0]
+    k = np.arange(t.lo, t.hi + 1)
+    x = np.broadcast_to(k.reshape((-1, 1) + (1,) * (len(src.shape) - 1)), (len(k), c) + (1,) * (len(src.shape) - 1))
+    tp = helper.np_dtype_to_tensor_dtype(np.dtype(dt))
+    ty = helper.np_dtype_to_tensor_dtype(np.dtype(np.int8 if lo < 0 else np.uint8))
+    vals = {**consts, "edgec_xs": np.float32(src.a[0]), "edgec_xz": dt(int(round(src.zp))), "edgec_ys": np.float32(s),
+            "edgec_yz": (np.int8 if lo < 0 else np.uint8)(z)}
+    graph = helper.make_graph(
+        [helper.make_node("DequantizeLinear", ["edgec_x", "edgec_xs", "edgec_xz"], [start]), *nodes,
+         helper.make_node("QuantizeLinear", [b.node.input[0], "edgec_ys", "edgec_yz"], ["edgec_y"])], "chain",
+        [helper.make_tensor_value_info("edgec_x", tp, list(x.shape))],
+        [helper.make_tensor_value_info("edgec_y", ty, None)],
+        [numpy_helper.from_array(np.asarray(a), n) for n, a in vals.items()])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", max(13, b.opset))])
+    try:
+        sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+        y = sess.run(None, {"edgec_x": np.ascontiguousarray(x, dt)})[0]
+    except Exception as e:  # noqa: BLE001 - onnxruntime refusing the ops
+        raise b.fail(f"onnxruntime cannot evaluate the float ops before this QuantizeLinear on their own: {e}") from e
+    if y.shape != x.shape:
+        raise b.fail(f"the float ops before this QuantizeLinear are not per channel (output {list(y.shape)} for "
+                     f"input {list(x.shape)})")
+    codes = [y.reshape(len(k), c)[:, ch].astype(np.int64) for ch in range(c)]
+    vlo, vhi = np.full(c, t.lo, np.int64), np.full(c, t.hi, np.int64)
+    th, steps, out_lo = _from_codes(codes, vlo, vhi, {"bipolar": False, "lo": lo, "hi": hi})
+    name = b.name(f"{nodes[-1].name or nodes[-1].op_type}_quant")
+    params = {"thresholds": th, "sign": np.ones(c, np.int64)}
+    if steps is not None:
+        params["steps"] = steps
+    b.add(Node(name, Op.MULTI_THRESHOLD, [src.t], _hwc(v.shape), typ,
+               {"out_lo": out_lo, "bipolar": False, "scale": float(s)}, params))
+    return Lin(name, np.full(c, float(s)), np.full(c, -float(s) * z), v.shape, name, codes=True, zp=z)
+
+
 def _quantize(b, a):
     """QuantizeLinear: the host input quantizer on the model input (onnxruntime's float32
     rint(x / s) + zp), else onnxruntime's requantization of a QLinear op's accumulator
@@ -462,6 +547,8 @@ def _quantize(b, a):
             out = v  # the same scale and zero point (around a MaxPool, a Flatten): the codes themselves
         elif v.qlin is not None and v.qlin[0] == "add":
             out = _qlinear_add(b, v, s, z, lo, hi, typ)
+        elif v.fchain is not None:
+            out = _chain_quant(b, v, s, z, lo, hi, typ)
         else:
             offset, mul, div = _qlinear_rule(b, v, s)
             q_lo = max(lo, z) if v.relu else lo  # a Relu folds into the clip: q(max(y, 0)) = max(q(y), zp)
@@ -555,6 +642,7 @@ def _matmul_node(b, x: Lin, codes: np.ndarray, ws: np.ndarray, label: str, bias,
     c0 = bias - a * zp * codes.sum(axis=1)
     qlin = None
     if b.ort:  # onnxruntime adds the int32 bias codes to the accumulator
+        b.check_fused()
         bias_codes = _bias_codes(b, 2 if b.node.op_type in ("Conv", "Gemm") else -1, codes.shape[0], ws, x)
         qlin = ("mm", float(x.a[0]), ws.copy(), bias_codes - zp * codes.sum(axis=1))
     return Lin(name, a, c0, out_shape, name, qlin=qlin)
@@ -695,6 +783,7 @@ def _input_arith(b, op):
 
 def _add_tensors(b, x: Lin, y: Lin) -> Lin:
     if b.ort:  # QLinearAdd: built at its QuantizeLinear, which gives the output scale (_qlinear_add)
+        b.check_fused()
         for v in (x, y):
             if not v.codes or v.relu or _scalar(v.a) is None or v.shape != x.shape:
                 raise b.fail("adds tensors that are not the codes of a DequantizeLinear of one shape; onnxruntime "
@@ -825,6 +914,7 @@ def _avgpool(glob: bool):
                              "sum) in int8 ONNX models")
             if not v.codes or _scalar(v.a) is None:
                 raise b.fail("its input must be the codes of a QuantizeLinear -> DequantizeLinear")
+            b.check_fused()
             qlin = ("gap", float(v.a[0]), n, np.full(c, -int(round(v.zp)) * n, np.int64))
         return Lin(name, v.a / n, v.c0, (c, oh, ow), name, qlin=qlin)
     return handler
@@ -1014,17 +1104,18 @@ _QONNX_OPS = {
 _ORT_OPS = {"QuantizeLinear": _quantize, "DequantizeLinear": _dequantize}
 
 
-def import_qonnx(path, loaded=None, ort=False, origin=None) -> Graph:
+def import_qonnx(path, loaded=None, ort=False, origin=None, fused=None) -> Graph:
     """Import a QONNX model file (one input, one output) as an integer IR graph.
     ``loaded``: its ``load_onnx`` result, when the caller has it already. ``ort``: an int8
     ONNX model in QDQ form (frontend/int8_onnx.py), computed as onnxruntime does;
-    ``origin``: node name -> the QOperator op it was rewritten from (named in errors)."""
+    ``origin``: node name -> the QOperator op it was rewritten from (named in errors); ``fused``:
+    the names of the nodes onnxruntime computes as QLinear ops (int8_onnx.fused_nodes)."""
     model, inits = loaded or load_onnx(path)
     g = model.graph
     inputs = [single_input(model, inits)]
     opset = _opset(model)
     b = _QBuilder()
-    b.ort, b.origin = ort, dict(origin or {})
+    b.ort, b.origin, b.fused = ort, dict(origin or {}), fused
     ops = {**_QONNX_OPS, **_ORT_OPS} if ort else _QONNX_OPS
     b.vals.update(inits)
     b.input_name, b.model_input_shape = inputs[0].name, _input_shape(inputs[0])
@@ -1041,6 +1132,17 @@ def import_qonnx(path, loaded=None, ort=False, origin=None) -> Graph:
         foldable = standard and node.op_type not in _ORT_OPS and all(_is_const(b.vals.get(i)) for i in node.input if i)
         if foldable:
             handler = None
+        if ort and not foldable and node.op_type in CHAIN_OPS:
+            v = _chain(b, node)
+            if v is not None:
+                b.vals[node.output[0]] = v
+                continue
+            if node.op_type != "Relu" and any(isinstance(b.vals.get(i), Lin) and b.vals[i].qlin is not None
+                                              for i in node.input):
+                raise b.fail("it reads the float output of a Conv/Gemm/MatMul/Add that has no QuantizeLinear of its "
+                             "own, which onnxruntime computes in float32 (no QLinear fusion); edgec reproduces float "
+                             "ops only on the codes of a DequantizeLinear, up to the next QuantizeLinear (fold a "
+                             "BatchNormalization into the layer before it, before quantizing)")
         if ort and (node.op_type in ORT_UNSUPPORTED or handler is None and not foldable):
             from .int8_onnx import SUPPORTED as INT8_SUPPORTED
             raise node_error(b.label, b.origin.get(b.label, node.op_type),
@@ -1059,6 +1161,10 @@ def import_qonnx(path, loaded=None, ort=False, origin=None) -> Graph:
             if ort and isinstance(x, Lin) and x.qlin is not None and x.qlin[0] == "add" and \
                     node.op_type not in ("QuantizeLinear", "Relu"):
                 raise b.fail(f"input '{name}' is an Add with no QuantizeLinear after it; quantize the Add's output")
+            if ort and isinstance(x, Lin) and x.fchain is not None and node.op_type != "QuantizeLinear":
+                raise b.fail(f"input '{name}' holds float ops on dequantized codes with no QuantizeLinear after "
+                             "them; onnxruntime computes that in float32, which edgec reproduces only up to a "
+                             "QuantizeLinear")
             if isinstance(x, (Lin, FloatIn)) and x.perm is not None and node.op_type not in LAYOUT_OPS:
                 raise b.fail(f"input '{name}' is laid out channels last by a Transpose; edgec reads that only "
                              "right after the input, before a Flatten/Reshape or at the output")
@@ -1075,6 +1181,9 @@ def import_qonnx(path, loaded=None, ort=False, origin=None) -> Graph:
     out = b.vals.get(g.output[0].name)
     if not isinstance(out, Lin):
         raise EdgecError(f"the model output '{g.output[0].name}' is not a quantized computation on the model input")
+    if out.fchain is not None or (out.qlin is not None and out.qlin[0] == "add"):
+        raise EdgecError(f"the model output '{g.output[0].name}' is computed in float32 after the last "
+                         "DequantizeLinear; end the model with a QuantizeLinear -> DequantizeLinear")
     if out.relu or out.act is not None:
         what = "a Relu" if out.relu else f"the {out.act[0]} activation"
         raise EdgecError(f"the model output '{g.output[0].name}' ends in {what}; quantize it or drop it")
