@@ -17,6 +17,7 @@ from edgec.cli import main
 from edgec.ir.ref import multi_threshold, qlinear_float32
 from edgec.passes.fold_thresholds import thresholds_for
 
+from .nets import AutoEncoder, ResNet8, mlperf_net
 from .test_cli_errors import assert_one_line_error, run_main
 
 VECTORS = 1000
@@ -116,6 +117,8 @@ def _sigmoid_mlp():
 NETS = {"mlp": (_mlp, (16,)), "cnn": (_CNN, (1, 8, 8)), "gap": (_GAP, (1, 8, 8)), "residual": (_Residual, (1, 8, 8)),
         "residual_mlp": (_ResidualMLP, (16,)), "bn_mlp": (_bn_mlp, (16,)),
         "concat": (_Concat, (16,)),
+        "resnet8": (lambda: mlperf_net("resnet8"), ResNet8.INPUT),
+        "autoencoder": (lambda: mlperf_net("autoencoder"), AutoEncoder.INPUT),
         "avgpool": (_AvgPool, (1, 8, 8)), "sigmoid": (_sigmoid_mlp, (16,))}
 FORMATS = {"qdq": QuantFormat.QDQ, "qop": QuantFormat.QOperator}
 TYPES = {"u8": QuantType.QUInt8, "s8": QuantType.QInt8}
@@ -194,6 +197,14 @@ def test_float_ops_between_dequantize_and_quantize(tmp_path, fmt, net):
         assert "BatchNormalization" in ops and ("QLinearLeakyRelu" in ops) == (fmt == "qop")
     else:
         assert ("QLinearSigmoid" in ops) == (fmt == "qop")
+    build_and_compare(tmp_path, path, shape)
+
+
+@pytest.mark.parametrize("net,fmt", [("resnet8", "qop"), ("autoencoder", "qdq"), ("autoencoder", "qop")])
+def test_mlperf_tiny_int8_onnx_equals_onnxruntime(tmp_path, net, fmt):
+    """MLPerf Tiny ResNet-8 (QOperator: its QDQ form leaves convolutions in float32) and the
+    FC autoencoder (Gemm + BatchNorm1d + ReLU), per-channel weights, quantize_static."""
+    path, shape = quantized(tmp_path, net, fmt, True)
     build_and_compare(tmp_path, path, shape)
 
 
