@@ -135,9 +135,15 @@ def load_model(model, input_shape, max_model_mb=None, calib=None, input_bits: in
         if p.suffix == ".onnx":
             from .frontend.normalize import fused, normalized, with_input_quantizer
             from .frontend.onnx_import import import_onnx, load_onnx
+            from .frontend.int8_onnx import import_int8_onnx, is_int8_onnx
             from .frontend.qonnx_import import import_qonnx, is_qonnx
 
-            loaded = normalized(load_onnx(p, None if max_model_mb is None else int(max_model_mb) << 20), fuse=False)
+            raw = load_onnx(p, None if max_model_mb is None else int(max_model_mb) << 20)
+            if is_int8_onnx(raw[0]) and not is_qonnx(raw[0]):  # read as written: its codes are the quantization
+                g = import_int8_onnx(p, raw)
+                g.meta["input_quantizer"] = {"source": "QuantizeLinear"}
+                return g, None, raw[0]  # onnxruntime executes it as the reference
+            loaded = normalized(raw, fuse=False)
             if not is_qonnx(loaded[0]):
                 return import_onnx(p, fused(loaded)), None, None
             *loaded, info = with_input_quantizer(loaded, calib, input_bits)
@@ -266,7 +272,8 @@ def _load(o: BuildOptions) -> Source:
     if isinstance(fg, Graph):
         src.qonnx, src.qonnx_model = fg, onnx_model
         if o.given:
-            raise EdgecError(f"{', '.join(o.given)}: a QONNX model states its own quantization; drop "
+            kind = "an int8 ONNX" if fg.meta.get("source") == "int8_onnx" else "a QONNX"
+            raise EdgecError(f"{', '.join(o.given)}: {kind} model states its own quantization; drop "
                              + ("it" if len(o.given) == 1 else "them"))
         if o.export_qonnx:
             raise EdgecError("--export-qonnx: the model is QONNX already; its quantization is the file itself")
@@ -306,7 +313,8 @@ def _quantize(o: BuildOptions, src: Source, lmeta: dict, progress, on_epoch=None
         if o.fixed:
             _probe_folding(src.qonnx, o.fixed)
         n_q = sum(1 for n in src.qonnx.nodes if n.op == Op.AFFINE_QUANT)
-        progress(f"read QONNX: {n_q} activation quantizers and their widths from the model")
+        what = "int8 ONNX" if src.qonnx.meta.get("source") == "int8_onnx" else "QONNX"
+        progress(f"read {what}: {n_q} activation quantizers and their widths from the model")
         return None, None
     if src.finetune_epochs and src.cy is None:
         raise EdgecError("--finetune-epochs needs labels for the calibration data: --labels Y.npy")

@@ -173,7 +173,7 @@ def inputs_in_range(sim, n: int, seed: int = 0, jitter: float = 0.4) -> np.ndarr
         v = rng.choice([-1.0, 1.0], size=shape) * (rng.uniform(0.05, 1.0, size=shape) if jitter else 1.0)
     else:
         v = rng.integers(iq["lo"], iq["hi"] + 1, size=shape) + rng.uniform(-jitter, jitter, size=shape)
-    inverse = {"mul": np.divide, "div": np.multiply, "add": np.subtract, "sub": np.add}
+    inverse = {"mul": np.divide, "div": np.multiply, "add": np.subtract, "sub": np.add, "round": lambda v, c: v}
     for op, c in reversed(iq["steps"]):
         v = inverse[op](v, c)
     return v.astype(np.float32)
@@ -193,6 +193,29 @@ def check_qonnx(model, graph, sim, x: np.ndarray) -> dict:
         r = qonnx_compare(ref, tensors, keep)
         total = r if total is None else {k: total[k] + r[k] if k != "tensors" else r[k] for k in r}
     return total
+
+
+def check_onnxruntime(model, graph, sim, x: np.ndarray) -> dict:
+    """An int8 ONNX build's simulator against onnxruntime's execution of ``model`` (at its
+    default optimisation level, which fuses QDQ groups into QLinear ops) on ``x``: the output
+    codes, exactly (the model's final DequantizeLinear taken back with its scale and zero
+    point, graph.meta["output_affine"]); ``ties`` is 0, there is no float reference to round."""
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    name = sess.get_inputs()[0].name
+    y = np.concatenate([sess.run(None, {name: x[i : i + 1]})[0] for i in range(len(x))]).astype(np.float64)
+    q, _ = sim.run(x)
+    aff = graph.meta["output_affine"]
+    a, c0 = np.asarray(aff["a"], np.float64), np.asarray(aff["c0"], np.float64)
+    if a.size > 1 and np.all(a == a[0]) and np.all(c0 == c0[0]):
+        a, c0 = a[:1], c0[:1]
+    if a.size != 1:
+        raise ValueError("the model output is not one quantized tensor (per-channel output scales)")
+    ref = np.rint((y - c0[0]) / a[0]).astype(np.int64)
+    q = q.reshape(ref.shape)
+    return {"vectors": int(len(x)), "mismatches": int((q != ref).any(axis=tuple(range(1, q.ndim))).sum()),
+            "ties": 0, "values": int(q.size), "value_mismatches": int((q != ref).sum())}
 
 
 MEMORY = 1 << 30  # bytes the batched checks hold at once

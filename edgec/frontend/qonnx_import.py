@@ -47,6 +47,9 @@ SUPPORTED = ("Quant, BipolarQuant, Trunc, Conv, ConvTranspose (group 1), Gemm, M
              "Dropout, Transpose (of a "
              "channels-last input, before a Flatten, or at the output), Softmax/LogSoftmax/Sigmoid/ArgMax after the "
              "last layer")
+# standard ops that int8 ONNX models compute in float32 between quantizers: not reproduced exactly
+ORT_UNSUPPORTED = ("BatchNormalization", "Mul", "Div", "Sub", "Trunc", "Quant", "BipolarQuant", "IntQuant", "Concat",
+                   "Resize", "Upsample", "ConvTranspose", "Pad", *ACT_OPS)
 QONNX_ROUNDING = {"ROUND": "half_even", "HALF_EVEN": "half_even", "CEIL": "ceil", "FLOOR": "floor", "UP": "up",
             "DOWN": "down", "HALF_UP": "half_away", "HALF_DOWN": "half_down"}
 
@@ -93,6 +96,12 @@ class Lin:
     perm: tuple | None = None  # the model's tensor is this one laid out channels last by a Transpose
     head: tuple = ()  # host-side output ops applied (kernels.head steps): nothing but another may follow
     act: tuple | None = None  # (ir/act.py kind, args (C, k)): f applied after the affine map, before a Quant
+    # int8 ONNX (frontend/int8_onnx.py): the integer form of a QLinear op's accumulator before its
+    # QuantizeLinear: ("mm", x_scale, w_scales (C,), offset (C,)) or ("gap", x_scale, n, offset (C,))
+    qlin: tuple | None = None
+    # int8 ONNX: float ops on the codes of a DequantizeLinear, before a QuantizeLinear: (codes Lin, ONNX nodes,
+    # their constant inputs, the DequantizeLinear's output name); onnxruntime evaluates them at that QuantizeLinear
+    fchain: tuple | None = None
 
 
 def _f64(v) -> np.ndarray:
@@ -109,6 +118,21 @@ class _QBuilder(_Builder):
         super().__init__()
         self.ir: list[Node] = []
         self.meta: dict = {"source_tensors": {}}
+        self.ort = False  # an int8 ONNX model (QDQ/QOperator): onnxruntime's arithmetic (frontend/int8_onnx.py)
+        self.origin: dict = {}  # node name -> the QOperator op it was rewritten from
+        self.fused: set | None = None  # int8 ONNX: the nodes onnxruntime fuses into QLinear ops
+
+    def check_fused(self) -> None:
+        """An int8 ONNX Conv/Gemm/MatMul/Add/GlobalAveragePool must be one that onnxruntime
+        computes as a QLinear op; the QDQ groups it does not fuse it runs in float32."""
+        if self.ort and self.fused is not None and self.label not in self.fused:
+            raise self.fail("onnxruntime does not fuse this QDQ group into a QLinear op (its optimised graph keeps "
+                            "DequantizeLinear, the float op, QuantizeLinear), so it computes it in float32, which "
+                            "edgec does not reproduce exactly; export the QOperator form (QuantFormat.QOperator), "
+                            "which states the QLinear ops")
+
+    def fail(self, what: str) -> EdgecError:
+        return node_error(self.label, self.origin.get(self.label, self.node.op_type), what)
 
     # -- values ------------------------------------------------------------------
     def t(self, i: int):
@@ -280,6 +304,267 @@ def _quantizer(bipolar_op: bool):
     return handler
 
 
+# ---- int8 ONNX: QuantizeLinear / DequantizeLinear (frontend/int8_onnx.py, docs/int8_onnx.md) ----------------
+
+_ORT_TYPES = {np.dtype(np.uint8): (0, 255, False), np.dtype(np.int8): (-128, 127, True)}
+
+
+def _qdq_params(b, what: str):
+    """(scale float32 array, zero point int64 array, (lo, hi, signed)) of a QuantizeLinear/DequantizeLinear."""
+    scale = np.asarray(b.c(1, f"{what} scale"), np.float32)
+    zp = np.asarray(b.c(2, f"{what} zero point")) if b.has(2) else np.zeros((), np.uint8)
+    if not np.isfinite(scale).all() or (scale <= 0).any():
+        raise b.fail("every scale must be a finite number above 0")
+    return scale, zp, _ORT_TYPES.get(zp.dtype)
+
+
+def _per_axis(b, v: np.ndarray, shape: tuple, axis: int) -> np.ndarray:
+    """A scale or zero point of a DequantizeLinear of a constant, broadcast to the constant's ``shape``."""
+    if v.size == 1:
+        return np.broadcast_to(v.reshape(()), shape)
+    axis %= len(shape)
+    if v.ndim != 1 or v.size != shape[axis]:
+        raise b.fail(f"a scale or zero point of shape {list(v.shape)} does not match axis {axis} of {list(shape)}")
+    return np.broadcast_to(v.reshape([-1 if i == axis else 1 for i in range(len(shape))]), shape)
+
+
+def _dequantize(b, a):
+    """DequantizeLinear: of a constant (weights, int32 biases) a quantized constant whose codes
+    are ``q - zp`` (exact integers, so weights with zero points are integer weights); of the
+    codes of a QuantizeLinear (same scale and zero point) those codes."""
+    x = b.val(0)
+    scale, zp, _ = _qdq_params(b, "input")
+    if isinstance(x, np.ndarray):
+        if x.dtype.kind not in "iu":
+            raise b.fail(f"dequantizes a {x.dtype} constant; give integer codes")
+        axis = int(a.get("axis", 1))
+        sc, z = _per_axis(b, scale, x.shape, axis), _per_axis(b, zp.astype(np.int64), x.shape, axis)
+        codes = x.astype(np.int64) - z
+        real = (codes.astype(np.float32) * sc).astype(np.float32)
+        bits = int(np.ceil(np.log2(max(1, int(np.abs(codes).max()) + 1)))) + 1 if codes.size else 1
+        return QConst(codes, sc.astype(np.float32), np.zeros(codes.shape), real, f"int{min(32, max(2, bits))}")
+    v = b.lin(0, "input")
+    if scale.size != 1 or zp.size != 1:
+        raise b.fail("per-channel activation scales are not supported; use per-tensor activation quantization")
+    if not (v.codes and _scalar(v.a) is not None and np.float32(v.a[0]) == scale.reshape(-1)[0]
+            and v.zp == int(zp.reshape(-1)[0])):
+        raise b.fail("its input must come from a QuantizeLinear with the same scale and zero point")
+    return v
+
+
+def _bias_codes(b, i: int, n: int, ws, x: Lin) -> np.ndarray:
+    """The int32 bias codes that onnxruntime adds to the accumulator of a QLinear op (0 without a bias)."""
+    if i < 0 or not b.has(i):
+        return np.zeros(n, np.int64)
+    v = b.val(i)
+    if not isinstance(v, QConst) or np.any(v.zp != 0):
+        raise b.fail("the bias must be an int32 DequantizeLinear of a constant (quantize_static's form)")
+    c = v.codes.reshape(-1)
+    if c.size not in (1, n):
+        raise b.fail(f"bias of shape {list(v.codes.shape)} does not match {n} outputs")
+    want = (np.float32(x.a[0]) * np.asarray(ws, np.float32)).astype(np.float32)
+    if not np.allclose(np.broadcast_to(v.scale.reshape(-1), (n,)), want, rtol=1e-5, atol=0):
+        raise b.fail("the bias scale is not input scale x weight scale, so onnxruntime runs this op in float, "
+                     "which edgec does not reproduce exactly; quantize the bias at input scale x weight scale")
+    return np.broadcast_to(c, (n,)).astype(np.int64)
+
+
+def _qlinear_rule(b, v: Lin, s: np.float32):
+    """(offset, mul, div) (per channel) of onnxruntime's requantization of ``v`` to scale ``s``."""
+    n = v.shape[0]
+    if v.qlin is None:
+        if not v.codes or _scalar(v.a) is None:
+            raise b.fail("its input is not the output of a QLinear op or of a DequantizeLinear; onnxruntime computes "
+                         "the float ops between them in float32, which edgec does not reproduce exactly")
+        return (np.full(n, -int(round(v.zp)), np.int64), np.full(n, np.float32(v.a[0]), np.float32),
+                np.full(n, s, np.float32))
+    kind, sx = v.qlin[0], v.qlin[1] if v.qlin[0] == "add" else np.float32(v.qlin[1])
+    if kind == "mm":
+        mul = ((sx * np.asarray(v.qlin[2], np.float32)).astype(np.float32) / s).astype(np.float32)
+        a, offset = sx * np.asarray(v.qlin[2], np.float64), v.qlin[3]
+    else:  # gap: MLAS's float32 x_s / (y_s * n)
+        mul = np.full(n, sx / np.float32(s * np.float32(v.qlin[2])), np.float32)
+        a, offset = np.full(n, float(sx) / v.qlin[2]), v.qlin[3]
+    if (len(offset) != n or not np.allclose(v.a, a, rtol=1e-6, atol=0)
+            or not np.allclose(v.c0, a * offset, rtol=1e-5,
+                               atol=1e-6 * float(np.abs(v.c0).max() + np.abs(a * offset).max()))):
+        raise b.fail("float ops sit between the QLinear op and this QuantizeLinear; onnxruntime computes them in "
+                     "float32, which edgec does not reproduce exactly")
+    return np.asarray(offset, np.int64), mul, np.ones(n, np.float32)
+
+
+def _qlinear_add(b, v: Lin, s, z: int, lo: int, hi: int, typ) -> Lin:
+    """QLinearAdd of the codes A, B of two DequantizeLinears, requantized to (s, z): onnxruntime's
+    output codes on all 256 x 256 code pairs (int8_onnx.add_table) as a step function of the
+    integer sum P * A + Q * B, P / Q the ratio of the input scales (int8_onnx.common_scale); an
+    error where no such sum reproduces every pair (docs/int8_onnx.md)."""
+    from .int8_onnx import add_table, common_scale
+
+    _, x, y, label = v.qlin
+    tx, ty = b.ir_node(x.t).type, b.ir_node(y.t).type
+    table, why = add_table(np.float32(x.a[0]), int(round(x.zp)), tx, np.float32(y.a[0]), int(round(y.zp)), ty,
+                           np.float32(s), z, lo, hi)
+    if why:
+        raise node_error(label, b.origin.get(label, "Add"), why)
+    if v.relu:
+        table = np.maximum(table, z)  # a Relu after the add: q(max(y, 0)) = max(q(y), zp)
+    found = common_scale(table, tx, ty, float(x.a[0]) / float(y.a[0]))
+    if found is None:
+        raise node_error(label, b.origin.get(label, "Add"),
+                         "no integer sum P * A + Q * B of the input codes (P, Q < 2^14) orders onnxruntime's output "
+                         "codes of this add; edgec cannot reproduce it exactly")
+    (p, q), thresholds, out_lo = found
+    c = v.shape[0]
+    terms = []
+    for t, k, tt in ((x.t, p, tx), (y.t, q, ty)):
+        if k == 1:
+            terms.append(t)
+            continue
+        src = t
+        if len(v.shape) == 3:  # a 1x1 depthwise convolution by k
+            src = b.add(Node(b.name(f"{label}_window"), Op.SLIDING_WINDOW, [t], _hwc(v.shape), tt,
+                             {"kernel": (1, 1), "stride": (1, 1), "pad": (0, 0, 0, 0), "pad_value": 0}))
+        name = b.name(f"{label}_x{k}")
+        if len(v.shape) == 3:
+            attrs, w = {"groups": c, "layer": name, "wq": f"x{k}"}, np.full((c, 1), k, np.int64)
+        else:  # features: a diagonal matrix (a depthwise stage needs a window)
+            attrs, w = {"groups": 1, "layer": name, "wq": f"x{k}"}, k * np.eye(c, dtype=np.int64)
+        terms.append(b.add(Node(name, Op.MATMUL, [src], _hwc(v.shape), IntType(32, True), attrs, {"weight": w})))
+    add = b.name(label)
+    b.add(Node(add, Op.ADD, terms, _hwc(v.shape), IntType(32, True), {"layer": add}))
+    name = b.name(f"{label}_quant")
+    b.add(Node(name, Op.MULTI_THRESHOLD, [add], _hwc(v.shape), typ,
+               {"out_lo": out_lo, "bipolar": False, "scale": float(s)},
+               {"thresholds": np.tile(thresholds, (c, 1)), "sign": np.ones(c, np.int64)}))
+    return Lin(name, np.full(c, float(s)), np.full(c, -float(s) * z), v.shape, name, codes=True, zp=z)
+
+
+# float ops onnxruntime runs between a DequantizeLinear and a QuantizeLinear of one code tensor
+CHAIN_OPS = ("BatchNormalization", "Mul", "Add", "Sub", "Div", "Relu", "LeakyRelu", "PRelu", "Clip", "Sigmoid", "Tanh",
+             "HardSigmoid", "HardSwish", "Elu", "Selu", "Softplus")
+
+
+def _chain(b, node) -> Lin | None:
+    """A float op with one tensor input (the codes of a DequantizeLinear, or such a chain) and
+    constant other inputs: kept for onnxruntime to evaluate at the next QuantizeLinear; None if not one."""
+    data = [i for i, n in enumerate(node.input) if n and isinstance(b.vals.get(n), Lin)]
+    if len(data) != 1 or any(n and i != data[0] and not isinstance(b.vals.get(n), (np.ndarray, QConst))
+                             for i, n in enumerate(node.input)):
+        return None
+    x = b.vals[node.input[data[0]]]
+    if x.fchain is None:
+        if node.op_type == "Relu" or not x.codes or x.relu or x.qlin is not None or _scalar(x.a) is None:
+            return None
+        src, nodes, consts, start = x, (), {}, node.input[data[0]]
+    else:
+        src, nodes, consts, start = x.fchain
+    # a DequantizeLinear'd constant is float32 (q - zp) * s, as onnxruntime computes it
+    consts = {**consts, **{n: b.vals[n].real if isinstance(b.vals[n], QConst) else b.vals[n]
+                           for i, n in enumerate(node.input) if n and i != data[0]}}
+    return replace(x, codes=False, qlin=None, fchain=(src, (*nodes, node), consts, start))
+
+
+def _chain_quant(b, v: Lin, s, z: int, lo: int, hi: int, typ) -> Lin:
+    """The QuantizeLinear after a chain of float ops on codes: onnxruntime's own output codes for
+    every input code in every channel (a per-channel function of one 8-bit code), as thresholds
+    on the codes (signed steps where it falls)."""
+    import onnxruntime as ort
+    from onnx import helper, numpy_helper
+
+    from ..passes.fold_thresholds import _from_codes
+
+    src, nodes, consts, start = v.fchain
+    t = b.ir_node(src.t).type
+    dt = np.int8 if t.lo < 0 else np.uint8
+    c = src.shape[0]
+    k = np.arange(t.lo, t.hi + 1)
+    x = np.broadcast_to(k.reshape((-1, 1) + (1,) * (len(src.shape) - 1)), (len(k), c) + (1,) * (len(src.shape) - 1))
+    tp = helper.np_dtype_to_tensor_dtype(np.dtype(dt))
+    ty = helper.np_dtype_to_tensor_dtype(np.dtype(np.int8 if lo < 0 else np.uint8))
+    vals = {**consts, "edgec_xs": np.float32(src.a[0]), "edgec_xz": dt(int(round(src.zp))), "edgec_ys": np.float32(s),
+            "edgec_yz": (np.int8 if lo < 0 else np.uint8)(z)}
+    graph = helper.make_graph(
+        [helper.make_node("DequantizeLinear", ["edgec_x", "edgec_xs", "edgec_xz"], [start]), *nodes,
+         helper.make_node("QuantizeLinear", [b.node.input[0], "edgec_ys", "edgec_yz"], ["edgec_y"])], "chain",
+        [helper.make_tensor_value_info("edgec_x", tp, list(x.shape))],
+        [helper.make_tensor_value_info("edgec_y", ty, None)],
+        [numpy_helper.from_array(np.asarray(a), n) for n, a in vals.items()])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", max(13, b.opset))])
+    try:
+        sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+        y = sess.run(None, {"edgec_x": np.ascontiguousarray(x, dt)})[0]
+    except Exception as e:  # noqa: BLE001 - onnxruntime refusing the ops
+        raise b.fail(f"onnxruntime cannot evaluate the float ops before this QuantizeLinear on their own: {e}") from e
+    if y.shape != x.shape:
+        raise b.fail(f"the float ops before this QuantizeLinear are not per channel (output {list(y.shape)} for "
+                     f"input {list(x.shape)})")
+    codes = [y.reshape(len(k), c)[:, ch].astype(np.int64) for ch in range(c)]
+    vlo, vhi = np.full(c, t.lo, np.int64), np.full(c, t.hi, np.int64)
+    th, steps, out_lo = _from_codes(codes, vlo, vhi, {"bipolar": False, "lo": lo, "hi": hi})
+    name = b.name(f"{nodes[-1].name or nodes[-1].op_type}_quant")
+    params = {"thresholds": th, "sign": np.ones(c, np.int64)}
+    if steps is not None:
+        params["steps"] = steps
+    b.add(Node(name, Op.MULTI_THRESHOLD, [src.t], _hwc(v.shape), typ,
+               {"out_lo": out_lo, "bipolar": False, "scale": float(s)}, params))
+    return Lin(name, np.full(c, float(s)), np.full(c, -float(s) * z), v.shape, name, codes=True, zp=z)
+
+
+def _quantize(b, a):
+    """QuantizeLinear: the host input quantizer on the model input (onnxruntime's float32
+    rint(x / s) + zp), else onnxruntime's requantization of a QLinear op's accumulator
+    (AffineQuant arith float32_qlinear, ir/ref.py), thresholds after fold_thresholds."""
+    scale, zp, rng = _qdq_params(b, "output")
+    if rng is None:
+        raise b.fail(f"quantizes to {zp.dtype}; edgec reads uint8 and int8 activations")
+    if scale.size != 1 or zp.size != 1:
+        raise b.fail("per-channel activation scales are not supported; use per-tensor activation quantization")
+    lo, hi, signed = rng
+    s, z = np.float32(scale.reshape(-1)[0]), int(zp.reshape(-1)[0])
+    typ = IntType(8, signed)
+    x = b.val(0)
+    if isinstance(x, np.ndarray):
+        q = np.clip(np.rint(np.asarray(x, np.float32) / s) + z, lo, hi).astype(np.int64) - z
+        return QConst(q, np.asarray(s), np.zeros(q.shape), (q.astype(np.float32) * s).astype(np.float32), "int8")
+    if isinstance(x, FloatIn):
+        if b.ir:
+            raise b.fail("the model input is quantized twice; keep one quantizer on the input")
+        steps = list(x.steps) + [("div", float(s)), ("round", 0.0), ("add", float(z))]
+        b.meta["input_quant"] = {"bits": 8, "signed": signed, "scale": float(s),
+                                 "steps": [[o, float(c)] for o, c in steps], "float32": True, "rounding": "half_even",
+                                 "bipolar": False, "lo": lo, "hi": hi}
+        name = b.name(b.input_name)
+        b.add(Node(name, Op.INPUT, [], _hwc(b.input_shape), typ))
+        out = Lin(name, np.full(b.input_shape[0], float(s)), np.full(b.input_shape[0], -float(s) * z),
+                  tuple(b.input_shape), name, codes=True, zp=z)
+        out = _flatten_lin(b, out) if x.flat else out
+    else:
+        v = b.lin(0)
+        if v.act is not None:
+            raise b.fail(f"quantizes the {v.act[0]} activation; int8 ONNX models support Relu only")
+        if v.qlin is None and v.codes and not v.relu and _scalar(v.a) is not None and np.float32(v.a[0]) == s \
+                and v.zp == z:
+            out = v  # the same scale and zero point (around a MaxPool, a Flatten): the codes themselves
+        elif v.qlin is not None and v.qlin[0] == "add":
+            out = _qlinear_add(b, v, s, z, lo, hi, typ)
+        elif v.fchain is not None:
+            out = _chain_quant(b, v, s, z, lo, hi, typ)
+        else:
+            offset, mul, div = _qlinear_rule(b, v, s)
+            q_lo = max(lo, z) if v.relu else lo  # a Relu folds into the clip: q(max(y, 0)) = max(q(y), zp)
+            name = b.name(f"{v.layer}_quant")
+            attrs = {"scale": float(s), "lo": int(q_lo), "hi": int(hi), "bipolar": False, "zero_point": float(z),
+                     "rounding": "half_even", "arith": "float32_qlinear"}
+            params = {"a": np.asarray(v.a, np.float64).copy(), "c0": np.asarray(v.c0, np.float64).copy(),
+                      "offset": offset, "mul": mul, "div": div}
+            b.add(Node(name, Op.AFFINE_QUANT, [v.t], _hwc(v.shape), typ, attrs, params))
+            out = Lin(name, np.full(v.shape[0], float(s)), np.full(v.shape[0], -float(s) * z), v.shape, name,
+                      codes=True, zp=z)
+    b.meta["source_tensors"][b.node.output[0]] = {"ir": out.t, "scale": float(s), "zero_point": float(z),
+                                                  "bipolar": False, "input": b.node.input[0], "rounding": "half_even"}
+    return out
+
+
 def _trunc(b, a):
     """Trunc (v2: x, scale, zp, in bits, out scale, out bits; v1: x, scale, zp, in bits,
     out bits): codes round(x / scale + zp) / 2^k, clipped and rounded, at the output scale."""
@@ -355,7 +640,12 @@ def _matmul_node(b, x: Lin, codes: np.ndarray, ws: np.ndarray, label: str, bias,
                {"groups": groups, "layer": name, "wq": label}, {"weight": codes}))
     a = (x.a if groups > 1 else float(x.a[0])) * ws  # depthwise: output o reads input channel o only
     c0 = bias - a * zp * codes.sum(axis=1)
-    return Lin(name, a, c0, out_shape, name)
+    qlin = None
+    if b.ort:  # onnxruntime adds the int32 bias codes to the accumulator
+        b.check_fused()
+        bias_codes = _bias_codes(b, 2 if b.node.op_type in ("Conv", "Gemm") else -1, codes.shape[0], ws, x)
+        qlin = ("mm", float(x.a[0]), ws.copy(), bias_codes - zp * codes.sum(axis=1))
+    return Lin(name, a, c0, out_shape, name, qlin=qlin)
 
 
 def _conv(b, a):
@@ -419,8 +709,12 @@ def _gemm(b, a):
     x = b.codes(0)
     trans = bool(a.get("transB", 0))
     codes, ws, label = _weight(b, 1, 0 if trans else 1)
-    return _fc(b, x, codes if trans else codes.T, ws * float(a.get("alpha", 1.0)), label,
-               _bias(b, 2, codes.shape[0 if trans else 1]) * float(a.get("beta", 1.0)))
+    alpha, beta = float(a.get("alpha", 1.0)), float(a.get("beta", 1.0))
+    if b.ort and (alpha != 1.0 or beta != 1.0):
+        raise b.fail(f"alpha={alpha}, beta={beta}: int8 ONNX models need alpha 1 and beta 1 (onnxruntime adds the "
+                     "int32 bias as it is)")
+    return _fc(b, x, codes if trans else codes.T, ws * alpha, label,
+               _bias(b, 2, codes.shape[0 if trans else 1]) * beta)
 
 
 def _matmul(b, a):
@@ -488,6 +782,13 @@ def _input_arith(b, op):
 
 
 def _add_tensors(b, x: Lin, y: Lin) -> Lin:
+    if b.ort:  # QLinearAdd: built at its QuantizeLinear, which gives the output scale (_qlinear_add)
+        b.check_fused()
+        for v in (x, y):
+            if not v.codes or v.relu or _scalar(v.a) is None or v.shape != x.shape:
+                raise b.fail("adds tensors that are not the codes of a DequantizeLinear of one shape; onnxruntime "
+                             "computes that in float32, which edgec does not reproduce exactly")
+        return replace(x, codes=False, qlin=("add", x, y, b.label))
     if x.relu or y.relu or x.shape != y.shape:
         raise b.fail(f"adds tensors of shapes {list(x.shape)} and {list(y.shape)}; both must have the same "
                      "shape and be quantized")
@@ -605,7 +906,17 @@ def _avgpool(glob: bool):
         name = b.name(b.node.output[0])
         b.add(Node(name, Op.MATMUL, [win], (oh, ow, c), IntType(32, True), {"groups": c, "layer": name, "wq": "ones"},
                    {"weight": np.ones((c, n), np.int64)}))
-        return Lin(name, v.a / n, v.c0, (c, oh, ow), name)
+        qlin = None
+        if b.ort:  # QLinearGlobalAveragePool: the integer window sum, requantized by x_s / (y_s * n)
+            if not glob:
+                raise b.fail("onnxruntime's QLinearAveragePool sums the dequantized float32 values in its own order, "
+                             "which no integer rule reproduces exactly; edgec supports GlobalAveragePool (an integer "
+                             "sum) in int8 ONNX models")
+            if not v.codes or _scalar(v.a) is None:
+                raise b.fail("its input must be the codes of a QuantizeLinear -> DequantizeLinear")
+            b.check_fused()
+            qlin = ("gap", float(v.a[0]), n, np.full(c, -int(round(v.zp)) * n, np.int64))
+        return Lin(name, v.a / n, v.c0, (c, oh, ow), name, qlin=qlin)
     return handler
 
 
@@ -790,14 +1101,22 @@ _QONNX_OPS = {
 }
 
 
-def import_qonnx(path, loaded=None) -> Graph:
+_ORT_OPS = {"QuantizeLinear": _quantize, "DequantizeLinear": _dequantize}
+
+
+def import_qonnx(path, loaded=None, ort=False, origin=None, fused=None) -> Graph:
     """Import a QONNX model file (one input, one output) as an integer IR graph.
-    ``loaded``: its ``load_onnx`` result, when the caller has it already."""
+    ``loaded``: its ``load_onnx`` result, when the caller has it already. ``ort``: an int8
+    ONNX model in QDQ form (frontend/int8_onnx.py), computed as onnxruntime does;
+    ``origin``: node name -> the QOperator op it was rewritten from (named in errors); ``fused``:
+    the names of the nodes onnxruntime computes as QLinear ops (int8_onnx.fused_nodes)."""
     model, inits = loaded or load_onnx(path)
     g = model.graph
     inputs = [single_input(model, inits)]
     opset = _opset(model)
     b = _QBuilder()
+    b.ort, b.origin, b.fused = ort, dict(origin or {}), fused
+    ops = {**_QONNX_OPS, **_ORT_OPS} if ort else _QONNX_OPS
     b.vals.update(inits)
     b.input_name, b.model_input_shape = inputs[0].name, _input_shape(inputs[0])
     at = input_attrs(b.model_input_shape)  # a 1-D (C, L) input is read as (C, 1, L)
@@ -808,11 +1127,26 @@ def import_qonnx(path, loaded=None) -> Graph:
     for index, node in enumerate(g.node):
         b.node, b.label = node, node.name or f"{node.op_type}_{index}"
         standard = node.domain in ("", "ai.onnx")
-        handler = _QONNX_OPS.get(node.op_type) if standard or node.domain in QONNX_DOMAINS else \
-            _activation if (node.domain, node.op_type) in _FUSED else None
-        foldable = standard and all(_is_const(b.vals.get(i)) for i in node.input if i)
+        handler = ops.get(node.op_type) if standard or (node.domain in QONNX_DOMAINS and not ort) else \
+            _activation if (node.domain, node.op_type) in _FUSED and not ort else None
+        foldable = standard and node.op_type not in _ORT_OPS and all(_is_const(b.vals.get(i)) for i in node.input if i)
         if foldable:
             handler = None
+        if ort and not foldable and node.op_type in CHAIN_OPS:
+            v = _chain(b, node)
+            if v is not None:
+                b.vals[node.output[0]] = v
+                continue
+            if node.op_type != "Relu" and any(isinstance(b.vals.get(i), Lin) and b.vals[i].qlin is not None
+                                              for i in node.input):
+                raise b.fail("it reads the float output of a Conv/Gemm/MatMul/Add that has no QuantizeLinear of its "
+                             "own, which onnxruntime computes in float32 (no QLinear fusion); edgec reproduces float "
+                             "ops only on the codes of a DequantizeLinear, up to the next QuantizeLinear (fold a "
+                             "BatchNormalization into the layer before it, before quantizing)")
+        if ort and (node.op_type in ORT_UNSUPPORTED or handler is None and not foldable):
+            from .int8_onnx import SUPPORTED as INT8_SUPPORTED
+            raise node_error(b.label, b.origin.get(b.label, node.op_type),
+                             f"unsupported op in an int8 ONNX model; supported: {INT8_SUPPORTED}")
         if handler is None and not foldable:
             raise node_error(b.label, node.op_type, f"unsupported op in a QONNX model; supported: {SUPPORTED}")
         for i, name in enumerate(node.input):  # a channels-last view or an output op's result: only where allowed
@@ -824,6 +1158,13 @@ def import_qonnx(path, loaded=None) -> Graph:
                              "an activation exactly only where a quantizer follows it: insert a Quant after it")
             if isinstance(x, (Lin, FloatIn)) and getattr(x, "head", ()) and node.op_type not in HEAD_OPS:
                 raise head_error(b, i)
+            if ort and isinstance(x, Lin) and x.qlin is not None and x.qlin[0] == "add" and \
+                    node.op_type not in ("QuantizeLinear", "Relu"):
+                raise b.fail(f"input '{name}' is an Add with no QuantizeLinear after it; quantize the Add's output")
+            if ort and isinstance(x, Lin) and x.fchain is not None and node.op_type != "QuantizeLinear":
+                raise b.fail(f"input '{name}' holds float ops on dequantized codes with no QuantizeLinear after "
+                             "them; onnxruntime computes that in float32, which edgec reproduces only up to a "
+                             "QuantizeLinear")
             if isinstance(x, (Lin, FloatIn)) and x.perm is not None and node.op_type not in LAYOUT_OPS:
                 raise b.fail(f"input '{name}' is laid out channels last by a Transpose; edgec reads that only "
                              "right after the input, before a Flatten/Reshape or at the output")
@@ -840,18 +1181,22 @@ def import_qonnx(path, loaded=None) -> Graph:
     out = b.vals.get(g.output[0].name)
     if not isinstance(out, Lin):
         raise EdgecError(f"the model output '{g.output[0].name}' is not a quantized computation on the model input")
+    if out.fchain is not None or (out.qlin is not None and out.qlin[0] == "add"):
+        raise EdgecError(f"the model output '{g.output[0].name}' is computed in float32 after the last "
+                         "DequantizeLinear; end the model with a QuantizeLinear -> DequantizeLinear")
     if out.relu or out.act is not None:
         what = "a Relu" if out.relu else f"the {out.act[0]} activation"
         raise EdgecError(f"the model output '{g.output[0].name}' ends in {what}; quantize it or drop it")
     if "input_quant" not in b.meta:
-        raise EdgecError("the model input has no quantizer (Quant or BipolarQuant)")
+        raise EdgecError("the model input has no quantizer (" + ("QuantizeLinear" if ort else "Quant or BipolarQuant")
+                         + ")")
     out_shape = list(out.shape) if out.perm is None else [*out.shape[1:], out.shape[0]]
     out_layout = "chw" if out.perm is None else "hwc"
     if b.input_layout == "cl" and len(out.shape) == 3 and out.perm is None:  # a 1-D signal out: (C, L)
         out_shape, out_layout = [out.shape[0], out.shape[2]], "cl"
     b.meta.update(input_shape=list(b.model_input_shape), input_layout=b.input_layout, output_shape=out_shape,
                   output_layout=out_layout,
-                  output_affine={"a": out.a.tolist(), "c0": out.c0.tolist()}, source="qonnx")
+                  output_affine={"a": out.a.tolist(), "c0": out.c0.tolist()}, source="int8_onnx" if ort else "qonnx")
     if out.head:
         b.meta["head"] = [list(st) for st in out.head]
     used = _live(b.ir, out.t)

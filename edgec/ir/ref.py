@@ -103,7 +103,26 @@ def round_to_int(v, mode="half_up"):
     raise ValueError(f"unknown rounding mode {mode!r}")
 
 
-def affine_quant(acc, a, c0, scale, lo, hi, bipolar, zero_point=0.0, rounding="half_up", act=None, act_args=None):
+def qlinear_float32(acc, offset, mul, div, zero_point, lo, hi):
+    """onnxruntime's requantization (AffineQuant ``arith: float32_qlinear``, docs/int8_onnx.md):
+    v = float32(float32(float32(acc + offset) * mul) / div), out = clip(rint(v) + zero_point, lo, hi),
+    every step in float32 and rint half to even, as its QLinear kernels compute it (``mul`` is
+    float32(x_s * w_s / y_s) there and ``div`` 1; ``mul`` x_s and ``div`` y_s for a
+    DequantizeLinear -> QuantizeLinear of codes). ``offset``, ``mul``, ``div``: per channel (the
+    last axis). Monotone in ``acc`` for positive ``mul`` and ``div``."""
+    k = (np.asarray(acc, np.int64) + np.asarray(offset, np.int64)).astype(np.float32)
+    v = (k * np.asarray(mul, np.float32)).astype(np.float32) / np.asarray(div, np.float32)
+    return np.clip(np.rint(v.astype(np.float32)).astype(np.int64) + int(zero_point), lo, hi).astype(np.int64)
+
+
+def affine_quant(acc, a, c0, scale, lo, hi, bipolar, zero_point=0.0, rounding="half_up", act=None, act_args=None,
+                 arith=None, f32=None):
+    """The quantizer after an accumulator: float64 ``clip(round(f(acc * a + c0) / scale + zero_point))``, or
+    with ``arith == "float32_qlinear"`` onnxruntime's float32 rule of ``f32`` = (offset, mul, div)."""
+    if arith == "float32_qlinear":
+        return qlinear_float32(acc, *f32, zero_point, lo, hi)
+    if arith is not None:
+        raise ValueError(f"unknown AffineQuant arith {arith!r}")
     z = acc.astype(np.float64) * a + c0
     if act is not None:  # the activation between the accumulator and the quantizer (ir/act.py)
         from .act import apply
@@ -113,6 +132,11 @@ def affine_quant(acc, a, c0, scale, lo, hi, bipolar, zero_point=0.0, rounding="h
         v = z if zero_point == 0 else z / scale + zero_point
         return np.where(v >= 0, 1, -1).astype(np.int64)
     return np.clip(round_to_int(z / scale + zero_point, rounding), lo, hi).astype(np.int64)
+
+
+def float32_params(n: Node):
+    """(offset, mul, div) of a float32_qlinear AffineQuant, else None."""
+    return tuple(n.params[k] for k in ("offset", "mul", "div")) if n.attrs.get("arith") else None
 
 
 def multi_threshold(x, thresholds, sign, out_lo, bipolar, steps=None):
@@ -189,7 +213,8 @@ RULES = {
                                                  n.params.get("scale", n.attrs["scale"]),
                                                  n.attrs["lo"], n.attrs["hi"], n.attrs["bipolar"],
                                                  n.attrs.get("zero_point", 0.0), n.attrs.get("rounding", "half_up"),
-                                                 n.attrs.get("act"), n.params.get("act_args")),
+                                                 n.attrs.get("act"), n.params.get("act_args"),
+                                                 n.attrs.get("arith"), float32_params(n)),
     Op.MULTI_THRESHOLD: lambda n, ins: multi_threshold(ins[0], n.params["thresholds"], n.params["sign"],
                                                        n.attrs["out_lo"], n.attrs["bipolar"], n.params.get("steps")),
     Op.MAX_POOL: lambda n, ins: max_pool(ins[0], n.attrs["kernel"], n.attrs["stride"], n.attrs["pad"],

@@ -19,32 +19,33 @@ from ..ir import act as acts
 from ..ir.graph import Graph, Node
 from ..ir.ops import Op
 from ..ir.ranges import value_ranges
-from ..ir.ref import affine_quant
+from ..ir.ref import affine_quant, float32_params
 
 ENUMERATE = 1 << 22  # values per channel the fold evaluates one by one
 _CHUNK = 1 << 21  # values evaluated at once
 
 
-def _quant(v, sign, a, c0, attrs, act_args, scale):
-    """AffineQuant of acc = sign * v for v (C, M): the (C, M) output codes (``scale`` (C,))."""
+def _quant(v, sign, a, c0, attrs, act_args, scale, f32=None):
+    """AffineQuant of acc = sign * v for v (C, M): the (C, M) output codes (``scale`` (C,);
+    ``f32``: (offset, mul, div) of the float32_qlinear rule)."""
     acc = (sign[:, None] * v).T
     return affine_quant(acc, a, c0, scale, attrs["lo"], attrs["hi"], attrs["bipolar"],
                         attrs.get("zero_point", 0.0), attrs.get("rounding", "half_up"), attrs.get("act"),
-                        act_args).T
+                        act_args, attrs.get("arith"), f32).T
 
 
 def _levels(attrs) -> np.ndarray:
     return np.array([1]) if attrs["bipolar"] else np.arange(attrs["lo"] + 1, attrs["hi"] + 1)
 
 
-def _search(vlo, vhi, sign, a, c0, attrs, act_args, scale):
+def _search(vlo, vhi, sign, a, c0, attrs, act_args, scale, f32=None):
     """Thresholds by binary search over v in [vlo, vhi] (+1 = never): output monotone in v."""
     levels = _levels(attrs)
     left = vlo[:, None] + np.zeros((1, len(levels)), np.int64)
     right = vhi[:, None] + 1 + np.zeros((1, len(levels)), np.int64)
     while np.any(left < right):
         mid = (left + right) // 2
-        q = _quant(mid, sign, a, c0, attrs, act_args, scale)
+        q = _quant(mid, sign, a, c0, attrs, act_args, scale, f32)
         ok = q >= levels[None, :]
         right = np.where(ok & (left < right), mid, right)
         left = np.where(~ok & (left < right), mid + 1, left)
@@ -86,9 +87,18 @@ def _from_codes(codes, vlo, vhi, attrs):
     return np.take_along_axis(t, order, 1).astype(np.int64), np.take_along_axis(s, order, 1).astype(np.int64), out_lo
 
 
-def thresholds_for(lo, hi, a, c0, attrs, act_args=None, name="", scale=None):
+def thresholds_for(lo, hi, a, c0, attrs, act_args=None, name="", scale=None, f32=None):
     """(thresholds (C, N), sign (C,), steps (C, N) or None, out_lo) for input ranges lo/hi (C,);
-    ``scale``: the quantizer's per-channel scales (C,), else attrs.scale for every channel."""
+    ``scale``: the quantizer's per-channel scales (C,), else attrs.scale for every channel;
+    ``f32``: (offset, mul, div) of an ``arith: float32_qlinear`` quantizer (ir/ref.py), whose
+    rule rises with acc (mul, div > 0)."""
+    if attrs.get("arith") is not None:
+        if np.any(np.asarray(f32[1]) <= 0) or np.any(np.asarray(f32[2]) <= 0):
+            raise EdgecError(f"node '{name}': the float32 requantization needs positive multipliers")
+        sign = np.ones(len(a), np.int64)
+        scale = np.full(len(a), float(attrs["scale"]))
+        return _search(np.asarray(lo, np.int64), np.asarray(hi, np.int64), sign, a, c0, attrs, None, scale,
+                       f32), sign, None, int(attrs["lo"])
     sign = np.where(a < 0, -1, 1).astype(np.int64)
     scale = np.full(len(a), float(attrs["scale"])) if scale is None else np.asarray(scale, np.float64)
     # search over v = sign * acc, which an affine map does not make fall
@@ -115,7 +125,8 @@ def fold_thresholds(g: Graph) -> Graph:
             continue
         lo, hi = ranges[n.inputs[0]]
         t, sign, steps, out_lo = thresholds_for(lo, hi, n.params["a"], n.params["c0"], n.attrs,
-                                                n.params.get("act_args"), n.name, n.params.get("scale"))
+                                                n.params.get("act_args"), n.name, n.params.get("scale"),
+                                                float32_params(n))
         params = {"thresholds": t, "sign": sign}
         if steps is not None:
             params["steps"] = steps

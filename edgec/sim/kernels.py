@@ -20,12 +20,16 @@ def quantize_input(x, spec):
     """Host-side input quantizer. ``spec``: steps, float32, rounding, lo, hi, bipolar.
     v = x with each step (op, constant) applied in order (op: mul, div, add, sub), in
     float32 when ``float32`` (repeating a QONNX model's own input arithmetic exactly) else
-    float64; bipolar: +1 where v >= 0 else -1; otherwise clip(round(v), lo, hi). edgec's
-    own quantizer is the one step (div, scale) and rounding half up."""
+    float64; the step (round, 0) rounds there (onnxruntime's QuantizeLinear rounds x / scale
+    before adding the zero point); bipolar: +1 where v >= 0 else -1; otherwise
+    clip(round(v), lo, hi). edgec's own quantizer is the one step (div, scale) and rounding half up."""
     dt = np.float32 if spec["float32"] else np.float64
     v = np.asarray(x, dt)
     for op, c in spec["steps"]:
         c = np.asarray(c, dt)
+        if op == "round":
+            v = ROUND[spec["rounding"]](v).astype(dt)
+            continue
         v = v * c if op == "mul" else v / c if op == "div" else v + c if op == "add" else v - c
     if spec["bipolar"]:
         return np.where(v >= 0, 1, -1).astype(np.int64)
