@@ -135,12 +135,13 @@ def load_model(model, input_shape, max_model_mb=None, calib=None, input_bits: in
         if p.suffix == ".onnx":
             from .frontend.normalize import fused, normalized, with_input_quantizer
             from .frontend.onnx_import import import_onnx, load_onnx
-            from .frontend.int8_onnx import import_int8_onnx, is_int8_onnx
+            from .frontend.int8_onnx import is_int8_onnx, prepare_int8_onnx
             from .frontend.qonnx_import import import_qonnx, is_qonnx
 
             raw = load_onnx(p, None if max_model_mb is None else int(max_model_mb) << 20)
             if is_int8_onnx(raw[0]) and not is_qonnx(raw[0]):  # read as written: its codes are the quantization
-                g = import_int8_onnx(p, raw)
+                m8, i8, origin, fused8 = prepare_int8_onnx(raw)
+                g = import_qonnx(p, (m8, i8), ort=True, origin=origin, fused=fused8)
                 g.meta["input_quantizer"] = {"source": "QuantizeLinear"}
                 return g, None, raw[0]  # onnxruntime executes it as the reference
             loaded = normalized(raw, fuse=False)

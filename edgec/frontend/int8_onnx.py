@@ -212,10 +212,10 @@ def fused_nodes(model: onnx.ModelProto) -> set[str]:
     return {n.name for n in opt.graph.node if n.op_type.startswith("QLinear") or n.op_type == "QGemm"}
 
 
-def import_int8_onnx(path, loaded):
-    """The integer IR graph of an int8 ONNX model (``loaded``: load_onnx's (model, inits))."""
-    from .qonnx_import import import_qonnx
-
+def prepare_int8_onnx(loaded):
+    """An int8 ONNX model (``loaded``: load_onnx's (model, inits)) checked and rewritten into
+    its QDQ groups, for qonnx_import.import_qonnx(path, (model, inits), ort=True, origin=,
+    fused=): (model, inits, origin, fused)."""
     model, inits = loaded
     named = onnx.ModelProto()
     named.CopyFrom(model)
@@ -232,4 +232,4 @@ def import_int8_onnx(path, loaded):
                              f"unsupported op in an int8 ONNX model; supported: {SUPPORTED}")
     fused = fused_nodes(model) if any(n.op_type in FUSABLE for n in model.graph.node) else set()
     model, inits, origin = to_qdq(model, inits)
-    return import_qonnx(path, (model, inits), ort=True, origin=origin, fused=fused | set(origin))
+    return model, inits, origin, fused | set(origin)
