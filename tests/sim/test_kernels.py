@@ -76,8 +76,9 @@ def test_matmul(k, mh, depthwise, data):
         np.testing.assert_array_equal(K.matmul(x, w, groups, b), ref.matmul(x, w, groups))
 
 
-def test_matmul_float32_path_at_its_bound():
-    """Sums just under 2^24 (float32 exact) and just over it (float64): extreme codes."""
+def float32_bound_cases():
+    """(x, w, bound) with sums just under 2^24 (float32 exact) and just over it (float64):
+    extreme codes; also used by test_kernels_torch."""
     rng = np.random.default_rng(0)
     for k in (1040, 1100):  # 1040 * 127 * 127 < 2^24 < 1100 * 127 * 127
         x = rng.choice([-127, 127], size=(5, k))
@@ -85,6 +86,11 @@ def test_matmul_float32_path_at_its_bound():
         x[0] = 127
         bound = int((np.abs(w).sum(1) * 127).max())
         assert (bound < K.EXACT_F32) == (k == 1040)
+        yield x, w, bound
+
+
+def test_matmul_float32_path_at_its_bound():
+    for x, w, bound in float32_bound_cases():
         np.testing.assert_array_equal(K.matmul(x, w, 1, bound), ref.matmul(x, w, 1))
 
 
