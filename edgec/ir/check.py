@@ -64,6 +64,8 @@ def check(g: Graph, values: dict[str, np.ndarray] | None = None) -> None:
             st = n.params.get("steps")
             if st is not None and (st.shape != t.shape or not np.isin(st, (-1, 1)).all()):
                 raise IRCheckError(f"{n.name}: steps must be +-1, one per threshold")
+        if n.op == Op.REQUANT:
+            _check_requant(g, n)
         seen.add(n.name)
     if g.output not in seen:
         raise IRCheckError(f"output {g.output} not defined")
@@ -79,3 +81,20 @@ def check(g: Graph, values: dict[str, np.ndarray] | None = None) -> None:
             ok = v.size == 0 or (v.min() >= n.type.lo and v.max() <= n.type.hi)
         if not ok:
             raise IRCheckError(f"{n.name}: values [{v.min()}, {v.max()}] do not fit {n.type}")
+
+
+def _check_requant(g, n) -> None:
+    from .requant import MAX_SHIFT, MULT_BITS
+
+    p, c = n.params, n.shape[-1]
+    if any(np.shape(p[k]) != (c,) or not np.issubdtype(np.asarray(p[k]).dtype, np.integer)
+           for k in ("mult", "bias", "shift")):
+        raise IRCheckError(f"{n.name}: Requant needs integer mult, bias and shift of shape ({c},)")
+    if np.abs(p["mult"]).max(initial=0) >= 2 ** (MULT_BITS - 1):
+        raise IRCheckError(f"{n.name}: Requant multipliers must fit {MULT_BITS} signed bits")
+    if p["shift"].min(initial=0) < 0 or p["shift"].max(initial=0) > MAX_SHIFT:
+        raise IRCheckError(f"{n.name}: Requant shifts must lie in [0, {MAX_SHIFT}]")
+    t = g.node(n.inputs[0]).type
+    if isinstance(t, Bipolar) or max(abs(t.lo), abs(t.hi)) * 2 ** (MULT_BITS - 1) + np.abs(p["bias"]).max(initial=0) \
+            >= 2**62:
+        raise IRCheckError(f"{n.name}: Requant input {t} times its multiplier does not fit 62 bits")

@@ -55,6 +55,15 @@ class Op(str, Enum):
     >= T[c, i]], the form of an activation that falls somewhere (Hardswish, SiLU, GELU).
     attrs: out_lo, bipolar. Out type: the output codes' type."""
 
+    REQUANT = "Requant"
+    """The integer requantizer (ir/requant.py): out = clip((x * mult[c] + bias[c]) >>
+    shift[c], lo, hi), the shift arithmetic (floor division by 2^shift), every step exact
+    in int64. params: mult (C,) signed integers of at most 18 bits (one DSP48E1 input),
+    bias (C,), shift (C,) in [0, 40]. attrs: lo, hi, scale (the output's, for the report),
+    scale_error (the largest relative error of mult / 2^shift against the float ratio it
+    stands for). Made by passes/fold_requant.py from an AffineQuant marked ``requant``.
+    Out type: the output codes' type."""
+
     MAX_POOL = "MaxPool"
     """attrs: kernel, stride, pad (padded with pad_value = the input's lowest code).
     (H, W, C) -> (OH, OW, C). Out type: the input's."""
@@ -125,6 +134,7 @@ CONTRACTS = {
     Op.XNOR_POPCOUNT: Contract(1, (), ("weight",), "unsigned, wide enough for K"),
     Op.AFFINE_QUANT: Contract(1, ("scale", "lo", "hi", "bipolar"), ("a", "c0"), "the output codes' type"),
     Op.MULTI_THRESHOLD: Contract(1, ("out_lo", "bipolar"), ("thresholds", "sign"), "the output codes' type"),
+    Op.REQUANT: Contract(1, ("lo", "hi"), ("mult", "bias", "shift"), "the output codes' type"),
     Op.MAX_POOL: Contract(1, ("kernel", "stride", "pad", "pad_value"), (), "the input's"),
     Op.AVG_POOL: Contract(1, ("kernel", "stride"), (), "the input's"),
     Op.ADD: Contract(2, (), (), "the shifted sum's proven range"),

@@ -80,6 +80,15 @@ def _r_threshold(g, n, ins, last):
     return lo, np.minimum(a["out_lo"] + (steps > 0).sum(axis=1), n.type.hi)
 
 
+def _r_requant(g, n, ins, last):
+    """Monotone per channel (increasing for mult >= 0): the rule at the input's extremes."""
+    from .requant import apply
+
+    p = n.params
+    ends = [apply(v, p["mult"], p["bias"], p["shift"], n.attrs["lo"], n.attrs["hi"]) for v in ins[0]]
+    return np.minimum(*ends), np.maximum(*ends)
+
+
 def _r_pool(g, n, ins, last):
     return ins[0]
 
@@ -124,7 +133,8 @@ def _r_slice(g, n, ins, last):
 # one interval rule per op (tests/test_tables.py holds the table against Op)
 RANGES = {
     Op.INPUT: _r_input, Op.SLIDING_WINDOW: _r_window, Op.MATMUL: _r_matmul, Op.WINOGRAD: _r_winograd,
-    Op.XNOR_POPCOUNT: _r_xnor, Op.AFFINE_QUANT: _r_quant, Op.MULTI_THRESHOLD: _r_threshold, Op.MAX_POOL: _r_pool,
+    Op.XNOR_POPCOUNT: _r_xnor, Op.AFFINE_QUANT: _r_quant, Op.MULTI_THRESHOLD: _r_threshold, Op.REQUANT: _r_requant,
+    Op.MAX_POOL: _r_pool,
     Op.AVG_POOL: _r_pool, Op.ADD: _r_add, Op.FLATTEN: _r_flatten, Op.CONCAT: _r_concat,
     Op.MUL: _r_mul, Op.UPSAMPLE: _r_upsample, Op.PAD: _r_pad, Op.SLICE: _r_slice,
 }

@@ -149,6 +149,14 @@ def multi_threshold(x, thresholds, sign, out_lo, bipolar, steps=None):
     return out
 
 
+def requant(x, mult, bias, shift, lo, hi):
+    out = np.zeros(x.shape, dtype=np.int64)
+    for c in range(x.shape[-1]):
+        v = x[..., c].astype(np.int64) * int(mult[c]) + int(bias[c])
+        out[..., c] = np.clip(v // (1 << int(shift[c])), lo, hi)
+    return out
+
+
 def max_pool(x, kernel, stride, pad, pad_value):
     n, h, w, c = x.shape
     win = sliding_window(x, kernel, stride, pad, pad_value)
@@ -217,6 +225,8 @@ RULES = {
                                                  n.attrs.get("arith"), float32_params(n)),
     Op.MULTI_THRESHOLD: lambda n, ins: multi_threshold(ins[0], n.params["thresholds"], n.params["sign"],
                                                        n.attrs["out_lo"], n.attrs["bipolar"], n.params.get("steps")),
+    Op.REQUANT: lambda n, ins: requant(ins[0], n.params["mult"], n.params["bias"], n.params["shift"],
+                                       n.attrs["lo"], n.attrs["hi"]),
     Op.MAX_POOL: lambda n, ins: max_pool(ins[0], n.attrs["kernel"], n.attrs["stride"], n.attrs["pad"],
                                          n.attrs["pad_value"]),
     Op.AVG_POOL: lambda n, ins: avg_pool(ins[0], n.attrs["kernel"], n.attrs["stride"]),
