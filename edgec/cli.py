@@ -68,6 +68,9 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--sparse", default="off", choices=O.SPARSE_MODES,
                    help="matrix units walk a compressed stream of the non-zero weights (skipping zeros); auto: "
                         "per layer, where the cost model finds it cheaper than dense")
+    b.add_argument("--requant", default="off", choices=O.REQUANT_MODES,
+                   help="output quantizers as an integer multiply, shift and clip (Requant) instead of thresholds: "
+                        "auto: layers of 5+ bits where the cost model finds it cheaper; on: every layer that can; off")
     b.add_argument("--lowrank", metavar="E|Sx",
                    help="factorise layers before quantization: E (e.g. 0.95) keeps that share of the singular values' "
                         "energy, Sx (e.g. 2x) aims at S times fewer MACs per layer")
@@ -177,7 +180,7 @@ def cmd_build(a) -> int:
                 dump_ir=a.dump_ir, seed=a.seed, target_fps=a.target_fps, folding=a.folding,
                 export_qonnx=a.export_qonnx, winograd=a.winograd, prune=a.prune, prune_mode=a.prune_mode,
                 sparse=a.sparse, lowrank=a.lowrank, lowrank_conv=a.lowrank_conv, prune_domain=a.prune_domain,
-                max_model_mb=a.max_model_mb, vivado_ip=a.vivado_ip, input_bits=a.input_bits,
+                max_model_mb=a.max_model_mb, vivado_ip=a.vivado_ip, input_bits=a.input_bits, requant=a.requant,
                 progress=_progress(a))
     _done(a)
     if not a.quiet:

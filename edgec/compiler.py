@@ -24,12 +24,12 @@ from .backend import rtl as rtl_backend
 from .backend import sim as sim_backend
 from .backend import vivado as vivado_backend
 from .cost.fold import check_fixed, fold, no_fit_message
-from .cost.lowering import POLICY, alternatives
+from .cost.lowering import POLICY, alternatives, requant_layers
 from .csim import test_codes
 from .errors import EdgecError
 from .frontend.fgraph import check_finite, model_input_shape
 from .frontend.finetune import finetune
-from .frontend.lower import lower
+from .frontend.lower import lower, segment_arrays
 from .frontend.lowrank import LowRank, factorize
 from .frontend.qmodel import float_forward
 from .frontend.quantize import PRESETS, check_layer_names, make_config, quantize
@@ -39,7 +39,7 @@ from .ir.ops import Op
 from .passes import run_pipeline
 from .passes.sparse import MODES as SPARSE_MODES
 from .passes.winograd import MODES as WINOGRAD_MODES
-from .options import VIVADO_IPS
+from .options import REQUANT_MODES, VIVADO_IPS
 
 # fine-tuning epochs used for the built-in example when --finetune-epochs is not given
 EXAMPLE_FINETUNE = {"int8": 0, "int4": 0, "w2a2": 30, "w1a1": 30}
@@ -198,11 +198,12 @@ class BuildOptions:
     labels: np.ndarray | None
     dump_ir: bool
     input_bits_given: bool = False
+    requant: str = "off"
 
     @staticmethod
     def check(model, out, board, preset, config, wbits, abits, calib, labels, input_shape, finetune_epochs, dump_ir,
               seed, target_fps, folding, export_qonnx, winograd, sparse, lowrank, lowrank_conv, prune, prune_mode,
-              prune_domain, max_model_mb, vivado_ip, input_bits=None) -> "BuildOptions":
+              prune_domain, max_model_mb, vivado_ip, input_bits=None, requant="off") -> "BuildOptions":
         brd = boards.get(board)
         out = outdir.prepare(out)
         cfg = make_config(preset, config, wbits, abits, prune, prune_mode, prune_domain)
@@ -222,9 +223,14 @@ class BuildOptions:
         if isinstance(folding, dict) or folding not in ("auto", "min"):
             fixed, folding = load_folding(folding), "auto"
         for flag, v, modes in (("--winograd", winograd, WINOGRAD_MODES), ("--sparse", sparse, SPARSE_MODES),
-                               ("--vivado-ip", vivado_ip, VIVADO_IPS)):
+                               ("--vivado-ip", vivado_ip, VIVADO_IPS), ("--requant", requant, REQUANT_MODES)):
             if v not in modes:
                 raise EdgecError(f"{flag} {v!r}: choose one of {', '.join(modes)}")
+        if export_qonnx is not None:  # the exported quantizers are the float ones
+            if requant == "on":
+                raise EdgecError("--export-qonnx: QONNX has no integer requantizer; use --requant auto (off when "
+                                 "exporting) or off")
+            requant = "off"
         if target_fps is not None:
             target_fps = float(validate.number(target_fps, "--target-fps", 0, None, "a positive frame rate",
                                                lo_open=True))
@@ -245,7 +251,7 @@ class BuildOptions:
                                      ("--lowrank", lowrank)) if v)
         return BuildOptions(model, out, brd, cfg, given, lr_spec, lowrank, export_qonnx, folding, fixed, winograd,
                             sparse, vivado_ip, target_fps, seed, max_model_mb, finetune_epochs, input_shape, calib,
-                            labels, bool(dump_ir), input_bits is not None)
+                            labels, bool(dump_ir), input_bits is not None, requant)
 
 
 @dataclass
@@ -342,7 +348,23 @@ def _quantize(o: BuildOptions, src: Source, lmeta: dict, progress, on_epoch=None
     qnet = quantize(src.fg, src.cx, cfg)
     if src.finetune_epochs:
         qnet = finetune(qnet, src.cx, src.cy, src.finetune_epochs, seed=o.seed, progress=progress, on_epoch=on_epoch)
+    mark_requant(qnet, o.requant, progress)
     return qnet, lowrank_rep
+
+
+def mark_requant(qnet, mode: str, progress=None) -> None:
+    """Segments whose quantizer becomes the integer Requant (--requant; cost/lowering.py
+    decides per layer under auto); the fake-quant reference follows the same rule."""
+    chosen = requant_layers(lower(qnet), mode)
+    arrays = segment_arrays(qnet) if chosen else {}
+    n = 0
+    for s in qnet.segments:
+        s.requant = (f"{s.name}_quant" in chosen and s.out is not None
+                     and s.requant_params(arrays[s.name][1], arrays[s.name][2]) is not None)
+        n += s.requant
+    if n and progress is not None:
+        progress(f"requantizers: {n} of {len(qnet.segments)} layers quantize with an integer multiplier and shift "
+                 f"(Requant), the others with thresholds (--requant {mode})")
 
 
 def _lower(o: BuildOptions, qnet, src: Source, lmeta: dict, tmp: Path, progress):
@@ -428,7 +450,7 @@ def build(model=None, out="out", *, board="zynq7020", preset=None, config=None, 
           calib=None, labels=None, input_shape=None, finetune_epochs=None, dump_ir=False, seed=0,
           target_fps=None, folding="auto", export_qonnx=None, winograd="off", prune=None, prune_mode=None, sparse="off",
           lowrank=None, lowrank_conv="tucker", prune_domain=None, max_model_mb=None, progress=_stderr,
-          vivado_ip: str = "hls", input_bits=None, on_epoch=None) -> BuildResult:
+          vivado_ip: str = "hls", input_bits=None, on_epoch=None, requant="off") -> BuildResult:
     """Compile ``model`` (None: the built-in digits example; a path to .onnx/.pt2; or an
     nn.Module with ``input_shape``) for ``board`` into the folder ``out``. ``export_qonnx``:
     also write the quantized model as QONNX to that file. ``winograd``: off, f2, f4 or auto
@@ -444,7 +466,7 @@ def build(model=None, out="out", *, board="zynq7020", preset=None, config=None, 
     progress = progress or (lambda m: None)
     o = BuildOptions.check(model, out, board, preset, config, wbits, abits, calib, labels, input_shape,
                            finetune_epochs, dump_ir, seed, target_fps, folding, export_qonnx, winograd, sparse, lowrank,
-                           lowrank_conv, prune, prune_mode, prune_domain, max_model_mb, vivado_ip, input_bits)
+                           lowrank_conv, prune, prune_mode, prune_domain, max_model_mb, vivado_ip, input_bits, requant)
     src = _load(o)
     lmeta = lowering_meta(o.cfg, o.winograd, o.sparse)
     qnet, lowrank_rep = _quantize(o, src, lmeta, progress, on_epoch)

@@ -6,6 +6,7 @@ PRESETS = {"int8": (8, 8), "int4": (4, 4), "w2a2": (2, 2), "w1a1": (1, 1)}  # na
 DEFAULT_PRESET = "w2a2"
 WINOGRAD_MODES = ("off", "f2", "f4", "auto")
 SPARSE_MODES = ("off", "on", "auto")
+REQUANT_MODES = ("auto", "on", "off")  # --requant: integer requantizers instead of thresholds
 PRUNE_MODES = ("unstructured", "channel")
 PRUNE_DOMAINS = ("spatial", "winograd")
 LOWRANK_CONV = ("tucker", "separable")
@@ -14,5 +15,5 @@ CSIM_VIEWS = ("csim", "synth")
 SIMULATORS = ("icarus", "verilator")
 SIM_ENGINES = ("auto", "torch", "numpy")  # the generated simulator's engines (OUT/sim/model.py ENGINES)
 
-__all__ = ["PRESETS", "DEFAULT_PRESET", "WINOGRAD_MODES", "SPARSE_MODES", "PRUNE_MODES", "PRUNE_DOMAINS",
-           "LOWRANK_CONV", "VIVADO_IPS", "CSIM_VIEWS", "SIMULATORS", "SIM_ENGINES"]
+__all__ = ["PRESETS", "DEFAULT_PRESET", "WINOGRAD_MODES", "SPARSE_MODES", "REQUANT_MODES", "PRUNE_MODES",
+           "PRUNE_DOMAINS", "LOWRANK_CONV", "VIVADO_IPS", "CSIM_VIEWS", "SIMULATORS", "SIM_ENGINES"]

@@ -24,7 +24,7 @@ from .render import render
 KINDS = {
     Op.INPUT: None, Op.AFFINE_QUANT: None,
     Op.SLIDING_WINDOW: "window", Op.MATMUL: "matmul", Op.XNOR_POPCOUNT: "xnor",
-    Op.MULTI_THRESHOLD: "threshold", Op.MAX_POOL: "maxpool", Op.AVG_POOL: "avgpool",
+    Op.MULTI_THRESHOLD: "threshold", Op.REQUANT: "requant", Op.MAX_POOL: "maxpool", Op.AVG_POOL: "avgpool",
     Op.ADD: "add", Op.FLATTEN: "flatten", Op.WINOGRAD: "winograd", Op.CONCAT: "concat",
     Op.MUL: "mul", Op.UPSAMPLE: "upsample", Op.PAD: "pad", Op.SLICE: "slice",
 }
@@ -117,6 +117,10 @@ def context(g: Graph, name: str) -> SimContext:
             s.bound = int(max(max(abs(int(v[0].min())), abs(int(v[1].max()))) for v in r.values()))
         elif n.op == Op.MULTI_THRESHOLD:
             s.out_lo, s.bipolar, s.steps = int(a["out_lo"]), bool(a["bipolar"]), "steps" in n.params
+        elif n.op == Op.REQUANT:
+            s.out_lo, s.kernel = int(a["lo"]), (int(a["hi"]),)
+            xb = max(abs(int(ranges[n.inputs[0]][0].min())), abs(int(ranges[n.inputs[0]][1].max())))
+            s.bound = xb * int(np.abs(n.params["mult"]).max()) + int(np.abs(n.params["bias"]).max())
         elif n.op == Op.FLATTEN:
             s.order = a["order"]
         elif n.op == Op.UPSAMPLE:
@@ -172,8 +176,8 @@ def emit(g: Graph, out: Path, name: str) -> None:
         shutil.copyfile(Path(__file__).resolve().parent.parent / "sim" / f, out / f)
     # keyed by the step's variable (t3/weight), not the node's name: names are the model's text
     arrays = {f"t{i}/{k}": v for i, n in enumerate(g.nodes) for k, v in n.params.items()
-              if n.op in (Op.MATMUL, Op.XNOR_POPCOUNT, Op.MULTI_THRESHOLD, Op.WINOGRAD)
-              and k in ("weight", "thresholds", "sign", "steps")}
+              if n.op in (Op.MATMUL, Op.XNOR_POPCOUNT, Op.MULTI_THRESHOLD, Op.WINOGRAD, Op.REQUANT)
+              and k in ("weight", "thresholds", "sign", "steps", "mult", "bias", "shift")}
     for i, n in enumerate(g.nodes):
         if n.op == Op.WINOGRAD:
             arrays[f"t{i}/bt"], arrays[f"t{i}/at"] = wino.BT[n.attrs["tile"]], wino.AT[n.attrs["tile"]]

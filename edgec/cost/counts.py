@@ -68,6 +68,13 @@ def layer_rows(g: Graph) -> list[dict]:
             row["out_type"] = str(t.type)
             # the activation the thresholds carry out (ir/act.py kinds; signed steps when it falls)
             row["act"] = t.attrs.get("act", "thresholds") + ("/steps" if t.params.get("steps") is not None else "")
+        elif len(cons) == 1 and cons[0].op == Op.REQUANT:
+            r = cons[0]
+            row["thresholds"] = 0
+            row["out_type"] = str(r.type)
+            # the integer multiplier and shift; the report states how far M / 2^S is from the float ratio
+            row["act"] = "requant" + (f"/{r.attrs['act']}" if "act" in r.attrs else "")
+            row["scale_error"] = float(r.attrs.get("scale_error", 0.0))
         else:
             row["out_type"] = str(n.type)
             row["act"] = "-"

@@ -196,3 +196,44 @@ def alternatives(g0: Graph, board, target_fps=None, progress=None) -> dict:
             progress(f"  {name}: {row['mults']:,} multiplications"
                      + (f", {row['fps']:,.0f} fps" if "fps" in row else " (does not fold)"))
     return out
+
+
+REQUANT_MIN_BITS = 5  # "auto": thresholds stay exact to the float scale below this many output bits
+BRAM_LUT_EQ = 300  # LUT-equivalents of a BRAM36 when a threshold table is weighed against a multiplier
+
+
+def requant_area(acc_bits: int) -> float:
+    """LUT-equivalents of one Requant unit (cost/hw.py): the multiply on DSPs (25 x 18 bits
+    each), the bias add, the shift and the clip in logic."""
+    return DSP_LUT_EQ * -(-acc_bits // 25) + 3 * (acc_bits + 18)
+
+
+def threshold_area(channels: int, nt: int, acc_bits: int) -> float:
+    """LUT-equivalents of the same channels' thresholds at one PE (cost/hw.py: edgec_act)."""
+    from .hw import _activation
+
+    r = _activation(1, channels, nt, acc_bits)
+    return r.LUT + BRAM_LUT_EQ * r.BRAM36
+
+
+def requant_layers(g: Graph, mode: str) -> set[str]:
+    """The AffineQuant nodes of a lowered graph that become Requant (``--requant``): "on"
+    every one that has the form (ir/requant.py: a clip or no activation, not bipolar, not
+    onnxruntime's float32 rule), "auto" those of REQUANT_MIN_BITS or more output bits where
+    a Requant unit costs less than the thresholds, "off" none."""
+    from ..ir import requant
+    from ..passes.acc_widths import infer_acc_widths
+
+    if mode == "off":
+        return set()
+    g = infer_acc_widths(g)
+    out = set()
+    for n in g.nodes:
+        a = n.attrs
+        if n.op != Op.AFFINE_QUANT or a["bipolar"] or a.get("arith") or not requant.foldable(a.get("act")):
+            continue
+        nt, cb = a["hi"] - a["lo"], g.node(n.inputs[0]).type.bits
+        if mode == "on" or (nt + 1 >= 2**REQUANT_MIN_BITS
+                            and requant_area(cb) < threshold_area(n.shape[-1], nt, cb)):
+            out.add(n.name)
+    return out

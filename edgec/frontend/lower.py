@@ -176,6 +176,8 @@ def lower(qnet: QNet) -> Graph:
         attrs, params = {"scale": q.scale, "lo": q.lo, "hi": q.hi, "bipolar": q.bipolar}, {"a": a, "c0": c0}
         if seg.fn is not None:
             attrs["act"], params["act_args"] = seg.fn.attrs["kind"], np.asarray(seg.fn.params["args"], np.float64)
+        if seg.requant:  # passes/fold_requant.py makes it a Requant node (ir/requant.py)
+            attrs["requant"], attrs["requant_multiple"] = True, seg.requant_multiple()
         qn = add(Node(f"{seg.name}_quant", Op.AFFINE_QUANT, [alias[n.name]], shape, code_type(q), attrs, params))
         alias[seg.end] = qn
     out = alias.get(g.output, g.output)

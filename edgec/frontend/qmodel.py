@@ -212,6 +212,17 @@ def quantize_act(z: torch.Tensor, aq, scale: float):
     return codes
 
 
+def requant_codes(seg: Segment, acc, a, c0):
+    """A Requant segment's codes (ir/requant.py) from its accumulator (N, C, ...) in int64."""
+    p = seg.requant_params(a.detach().reshape(-1).numpy(), c0.detach().reshape(-1).numpy())
+    if p is None:
+        raise ValueError(f"segment {seg.name} is marked requant but has no Requant form")
+    shape = (1, -1) + (1,) * (acc.dim() - 2)
+    m, b, s = (torch.as_tensor(p[k]).view(shape) for k in ("mult", "bias", "shift"))
+    v = torch.bitwise_right_shift(torch.round(acc).to(torch.int64) * m + b, s)
+    return torch.clamp(v, p["lo"], p["hi"]).to(acc.dtype)
+
+
 class FakeQuantModel(torch.nn.Module):
     """The quantized network in PyTorch. Float parameters are trainable; every forward
     re-derives the weight codes. ``forward`` returns (output codes or accumulator, the
@@ -328,6 +339,9 @@ class FakeQuantModel(torch.nn.Module):
                     z = apply_act(seg.fn, z, seg.fn.params["args"])
                 if seg.out is None:
                     vals[n.name] = (acc, z)
+                elif seg.requant and self.dtype == torch.float64:  # the integer rule: no ties
+                    vals[n.name] = requant_codes(seg, acc, a, c0)
+                    scales[n.name] = seg.out.scale
                 else:
                     pre[seg.name] = z / seg.out.scale
                     vals[n.name] = quantize_act(z, seg.out, seg.out.scale)

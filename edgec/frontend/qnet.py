@@ -95,6 +95,25 @@ class Segment:
     out: ActQuant | None  # None: the graph output, left as the accumulator
     mask: np.ndarray | None = None  # pruning: 1 where a weight is kept (conv/linear only)
     winograd: int | None = None  # a 3x3 conv quantized and pruned in the F(m x m, 3 x 3) domain: m
+    requant: bool = False  # the output quantizer is the integer Requant (ir/requant.py), not the float one
+
+    def requant_multiple(self) -> int:
+        """M's factor (ir/requant.py): 9 for a dense 3x3 stride-1 conv (F(4x4, 3x3) may take it), else 1."""
+        n = self.compute
+        if (n.op == "conv" and not self.winograd and tuple(np.shape(n.params["weight"])[2:]) == (3, 3)
+                and tuple(n.attrs.get("stride", ())) == (1, 1) and n.attrs.get("groups", 1) == 1):
+            return 9
+        return 1
+
+    def requant_params(self, a, c0) -> dict | None:
+        """The Requant parameters of this segment's quantizer for its a, c0 (float64 arrays)."""
+        from ..ir import requant
+
+        fn = self.fn
+        return requant.params(a, c0, self.out.scale, self.out.lo, self.out.hi,
+                              fn.attrs["kind"] if fn is not None else None,
+                              np.asarray(fn.params["args"], np.float64) if fn is not None else None,
+                              self.requant_multiple())
 
     @property
     def name(self) -> str:

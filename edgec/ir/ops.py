@@ -45,8 +45,10 @@ class Op(str, Enum):
     attrs.scale then their largest) with the attr ``rounding`` (default
     half_up: floor(v + 0.5); see ref.round_to_int), or for a bipolar output +1 where
     z >= 0 (with a zero point: z / scale + zero_point >= 0) else -1. params: a, c0 (C,).
-    attrs: scale, lo, hi, bipolar, optional zero_point, rounding. Removed by
-    fold_thresholds."""
+    attrs: scale, lo, hi, bipolar, optional zero_point, rounding. With attrs.requant (and
+    requant_multiple) the quantizer is instead the integer rule of ir/requant.py for these
+    a, c0, scale, lo, hi (and a clip act): passes/fold_requant.py makes it a Requant node.
+    Removed by fold_requant and fold_thresholds."""
 
     MULTI_THRESHOLD = "MultiThreshold"
     """out = out_lo + #{i : sign[c] * x >= T[c, i]} (bipolar: +1 if the count is 1 else

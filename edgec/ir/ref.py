@@ -116,9 +116,15 @@ def qlinear_float32(acc, offset, mul, div, zero_point, lo, hi):
 
 
 def affine_quant(acc, a, c0, scale, lo, hi, bipolar, zero_point=0.0, rounding="half_up", act=None, act_args=None,
-                 arith=None, f32=None):
+                 arith=None, f32=None, requant=None):
     """The quantizer after an accumulator: float64 ``clip(round(f(acc * a + c0) / scale + zero_point))``, or
-    with ``arith == "float32_qlinear"`` onnxruntime's float32 rule of ``f32`` = (offset, mul, div)."""
+    with ``arith == "float32_qlinear"`` onnxruntime's float32 rule of ``f32`` = (offset, mul, div), or with
+    ``requant`` (M's multiple) the integer Requant rule of ir/requant.py for these a, c0, scale."""
+    if requant is not None:
+        from . import requant as rq
+
+        p = rq.params(a, c0, scale, lo, hi, act, act_args, requant)
+        return requant_rule(acc, p)
     if arith == "float32_qlinear":
         return qlinear_float32(acc, *f32, zero_point, lo, hi)
     if arith is not None:
@@ -132,6 +138,10 @@ def affine_quant(acc, a, c0, scale, lo, hi, bipolar, zero_point=0.0, rounding="h
         v = z if zero_point == 0 else z / scale + zero_point
         return np.where(v >= 0, 1, -1).astype(np.int64)
     return np.clip(round_to_int(z / scale + zero_point, rounding), lo, hi).astype(np.int64)
+
+
+def requant_rule(acc, p):
+    return requant(acc, p["mult"], p["bias"], p["shift"], p["lo"], p["hi"])
 
 
 def float32_params(n: Node):
@@ -222,7 +232,8 @@ RULES = {
                                                  n.attrs["lo"], n.attrs["hi"], n.attrs["bipolar"],
                                                  n.attrs.get("zero_point", 0.0), n.attrs.get("rounding", "half_up"),
                                                  n.attrs.get("act"), n.params.get("act_args"),
-                                                 n.attrs.get("arith"), float32_params(n)),
+                                                 n.attrs.get("arith"), float32_params(n),
+                                                 n.attrs.get("requant_multiple") if n.attrs.get("requant") else None),
     Op.MULTI_THRESHOLD: lambda n, ins: multi_threshold(ins[0], n.params["thresholds"], n.params["sign"],
                                                        n.attrs["out_lo"], n.attrs["bipolar"], n.params.get("steps")),
     Op.REQUANT: lambda n, ins: requant(ins[0], n.params["mult"], n.params["bias"], n.params["shift"],

@@ -60,21 +60,20 @@ def params(a, c0, scale, lo: int, hi: int, act=None, act_args=None, multiple: in
                 return None
         m = _mult(r[c], s, multiple)
         b = np.floor(np.ldexp(t[c], s) + 0.5)
-        if not np.isfinite(b) or abs(b) >= 2.0**62:
+        if not np.isfinite(b) or abs(b) >= 2.0**55:  # room for the Winograd factor's 2^6
             return None
         mult[c], bias[c], shift[c] = m, int(b), s
     lo_, hi_ = int(lo), int(hi)
     if act == "clip":  # q(clip(z, l, h)) = clip(q(z), q(l), q(h)) for a non-decreasing q
-        args = np.asarray(act_args, np.float64)
-        for bound, k in ((args[0, 0], 0), (args[0, 1], 1)):
-            if np.isfinite(bound):
-                code = int(np.clip(np.floor(bound / float(scale.max()) + 0.5), lo, hi)) \
-                    if np.all(scale == scale.flat[0]) else None
-                if code is None:
-                    return None
-                lo_, hi_ = (max(lo_, code), hi_) if k == 0 else (lo_, min(hi_, code))
-    exact = np.where(r == 0, 0.0, np.abs(np.ldexp(mult.astype(np.float64), -shift) - r) / np.where(r == 0, 1, np.abs(r)))
-    return {"mult": mult, "bias": bias, "shift": shift, "lo": lo_, "hi": hi_, "scale_error": exact}
+        if np.any(scale != scale.flat[0]):
+            return None  # a clip bound has one code only under one scale
+        low, h = np.asarray(act_args, np.float64)[0]
+        if np.isfinite(low):
+            lo_ = max(lo_, int(np.clip(np.floor(low / scale.flat[0] + 0.5), lo, hi)))
+        if np.isfinite(h):
+            hi_ = min(hi_, int(np.clip(np.floor(h / scale.flat[0] + 0.5), lo, hi)))
+    err = np.abs(np.ldexp(mult.astype(np.float64), -shift) - r) / np.where(r == 0, 1.0, np.abs(r))
+    return {"mult": mult, "bias": bias, "shift": shift, "lo": lo_, "hi": hi_, "scale_error": np.where(r == 0, 0.0, err)}
 
 
 def _mult(r: float, s: int, multiple: int) -> int:

@@ -11,6 +11,7 @@ from typing import Callable
 
 from .acc_widths import infer_acc_widths
 from .choose_kernels import choose_kernels
+from .fold_requant import fold_requant
 from .fold_signs import fold_signs
 from .fold_thresholds import fold_thresholds
 from .nhwc_flatten import nhwc_flatten
@@ -30,6 +31,7 @@ class LoweringPolicy:
 # (name, pass, takes the policy)
 PASSES = [
     ("infer_acc_widths", infer_acc_widths, False),
+    ("fold_requant", fold_requant, False),
     ("fold_thresholds", fold_thresholds, False),
     ("fold_signs", fold_signs, False),
     ("winograd", winograd, True),

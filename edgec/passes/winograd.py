@@ -1,4 +1,5 @@
-"""SlidingWindow(3x3, stride 1) + MatMul + MultiThreshold -> Winograd + MultiThreshold.
+"""SlidingWindow(3x3, stride 1) + MatMul + MultiThreshold -> Winograd + MultiThreshold
+(or + Requant, its multiplier divided by FACTOR's odd part and its shift raised by the rest).
 
 The Winograd node computes FACTOR (4 for F2, 576 for F4) times the direct accumulator,
 exactly (ir/winograd.py); the thresholds are multiplied by FACTOR, so the activation's
@@ -12,6 +13,7 @@ consumer is a MultiThreshold qualify; with 'f2'/'f4' the others stay direct.
 from __future__ import annotations
 
 from ..ir import winograd as W
+from ..ir.requant import MAX_SHIFT
 from ..ir.graph import Graph, Node
 from ..ir.ops import Op
 from ..options import WINOGRAD_MODES
@@ -28,7 +30,23 @@ def candidate(g: Graph, n: Node) -> bool:
     cons = g.consumers(n.name)
     return (win.op == Op.SLIDING_WINDOW and tuple(win.attrs["kernel"]) == (3, 3)
             and tuple(win.attrs["stride"]) == (1, 1) and len(g.consumers(win.name)) == 1
-            and len(cons) == 1 and cons[0].op == Op.MULTI_THRESHOLD)
+            and len(cons) == 1 and (cons[0].op == Op.MULTI_THRESHOLD
+                                    or (cons[0].op == Op.REQUANT and takes_factor(cons[0]))))
+
+
+def takes_factor(rq: Node) -> bool:
+    """Whether a Requant can take both tiles' factors exactly: 4 = 2^2 and 576 = 9 * 2^6
+    divide out of M * 2^-S when 9 divides every M (ir/requant.py: multiple) and S + 6 fits."""
+    return bool((rq.params["mult"] % 9 == 0).all() and rq.params["shift"].max() + 6 <= MAX_SHIFT)
+
+
+def scale_requant(rq: Node, factor: int) -> None:
+    """Requant of FACTOR * acc equal to the one of acc: with FACTOR = odd * 2^k, M / odd,
+    B * 2^k and S + k, as ((odd 2^k acc) (M / odd) + 2^k B) >> (S + k) = (acc M + B) >> S."""
+    k = (factor & -factor).bit_length() - 1
+    rq.params["mult"] = rq.params["mult"] // (factor >> k)
+    rq.params["bias"] = rq.params["bias"] * (1 << k)
+    rq.params["shift"] = rq.params["shift"] + k
 
 
 def mode_for(g: Graph, layer: str) -> str:
@@ -50,7 +68,10 @@ def lower_layer(g: Graph, name: str, m: int) -> Graph:
     g.nodes[i] = Node(n.name, Op.WINOGRAD, [win.inputs[0]], n.shape, n.type, attrs,
                       {"weight": u, "direct": n.params["weight"]})
     thr = g.consumers(n.name)[0]
-    thr.params["thresholds"] = thr.params["thresholds"] * W.FACTOR[m]
+    if thr.op == Op.REQUANT:
+        scale_requant(thr, W.FACTOR[m])
+    else:
+        thr.params["thresholds"] = thr.params["thresholds"] * W.FACTOR[m]
     g.nodes.remove(win)
     return g
 

@@ -157,6 +157,13 @@ def multi_threshold(x, thresholds, sign, out_lo, bipolar, steps=None):
     return (2 * count - 1) if bipolar else (out_lo + count)
 
 
+def requant(x, mult, bias, shift, lo, hi):
+    """clip((x * mult + bias) >> shift, lo, hi) per channel, in int64 (exact: ir/check.py
+    holds every product below 2^62)."""
+    v = x.astype(np.int64) * mult + bias
+    return np.clip(v >> shift, lo, hi)
+
+
 def max_pool(x, kernel, stride, pad, pad_value):
     return _windows(x, kernel, stride, pad, pad_value).max(axis=(-2, -1))
 

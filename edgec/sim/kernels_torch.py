@@ -257,6 +257,20 @@ def _threshold(x, thresholds, sign, out_lo, bipolar, dt, steps, cache):
     return (2 * count - 1) if bipolar else (count + out_lo)
 
 
+def requant(x, mult, bias, shift, lo, hi, dt, bound, cache=None):
+    """kernels.requant. ``bound``: the proven max |x * mult + bias|; below 2^53 the sum is
+    exact in float64 and floor(v * 2^-shift) is the arithmetic shift (scaling by a power of
+    two is exact); else int64 with a shift."""
+    ct = torch.float64 if bound < EXACT_F64 else torch.int64
+    m, b, s = _cached(cache, ("requant", ct), lambda: (
+        to_torch(mult, ct), to_torch(bias, ct),
+        torch.as_tensor(np.ldexp(1.0, -np.asarray(shift, np.int32)), dtype=ct) if ct == torch.float64
+        else to_torch(shift, ct)))
+    v = to_torch(x, ct) * m + b
+    v = torch.floor(v * s) if ct == torch.float64 else torch.bitwise_right_shift(v, s)
+    return torch.clamp(v, lo, hi).to(dt)
+
+
 def max_pool(x, kernel, stride, pad, pad_value, dt):
     """kernels.max_pool: the padded map (``pad_value``), then torch's max_pool2d (its
     window grid is the numpy kernel's: floor division, no ceil mode)."""
@@ -339,7 +353,7 @@ def check_range(v, lo, hi, name, bipolar=False):
 # holds this table against it. "window" and "matmul"/"xnor" fuse into conv where one
 # consumes the other.
 KERNELS = {
-    "window": sliding_window, "matmul": matmul, "xnor": xnor_popcount, "threshold": multi_threshold,
+    "window": sliding_window, "matmul": matmul, "xnor": xnor_popcount, "threshold": multi_threshold, "requant": requant,
     "maxpool": max_pool, "avgpool": avg_pool, "add": add, "flatten": flatten, "winograd": winograd,
     "concat": concat, "mul": mul, "upsample": upsample, "pad": pad, "slice": slice_channels,
 }

@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edgec.backend.sim import input_spec
+from edgec.compiler import mark_requant
 from edgec.frontend.lower import lower
 from edgec.frontend.qmodel import FakeQuantModel
 from edgec.frontend.quantize import QuantConfig, quantize
@@ -24,15 +25,16 @@ from tests.nets import random_fgraph
        residual=st.booleans(), depthwise=st.booleans(), pool=st.sampled_from(["max", "avg", "gap"]),
        mlp=st.booleans(), calibrator=st.sampled_from(["minmax", "percentile"]),
        winograd=st.sampled_from(["off", "f2", "f4", "auto"]), sparse=st.sampled_from(["off", "on", "auto"]),
-       prune=st.sampled_from([0.0, 0.5, 0.9]))
+       prune=st.sampled_from([0.0, 0.5, 0.9]), requant=st.sampled_from(["off", "auto", "on"]))
 def test_passes_preserve_semantics(seed, wbits, abits, residual, depthwise, pool, mlp, calibrator, winograd, sparse,
-                                   prune):
+                                   prune, requant):
     """Also with Winograd F2/F4 (padded, partial edge tiles, strides that keep a layer
-    direct), pruning and sparse streams."""
+    direct), pruning, sparse streams and integer requantizers."""
     rng = np.random.default_rng(seed)
     g = random_fgraph(rng, residual, depthwise, pool, mlp)
     x = rng.normal(size=(24,) + g.input.shape)
     q = quantize(g, x, QuantConfig(wbits=wbits, abits=abits, calibrator=calibrator, prune=prune))
+    mark_requant(q, requant)
     ir = lower(q)
     ir.meta["lowering"] = {"winograd": winograd, "sparse": sparse, "layers": {}}
     codes = quantize_input(x, input_spec(ir.meta["input_quant"]))

@@ -217,3 +217,30 @@ def test_upsample_nearest_and_zero_fill(xm, data):
     v = data.draw(st.integers(lo, hi))
     np.testing.assert_array_equal(K.upsample(x, factor), ref.upsample(x, factor))
     np.testing.assert_array_equal(K.upsample(x, factor, "zero", v), ref.upsample(x, factor, "zero", v))
+
+
+@settings(max_examples=40, deadline=None)
+@given(c=st.integers(1, 6), xbits=st.integers(2, 31), seed=st.integers(0, 2**32 - 1),
+       lo=st.integers(-128, 0), width=st.integers(0, 255), mult=st.sampled_from([1, 9]))
+def test_requant(c, xbits, seed, lo, width, mult):
+    """Requant (sim) == ir/ref.py, with the parameters ir/requant.py gives float ratios of
+    every magnitude, and == the float quantizer it stands for wherever that one is not
+    within its scale error of a rounding boundary."""
+    from edgec.ir import requant
+
+    rng = np.random.default_rng(seed)
+    a = rng.choice([-1, 1], c) * np.exp(rng.uniform(-20, 2, c))
+    c0 = rng.normal(0, 20, c)
+    scale = float(np.exp(rng.uniform(-3, 1)))
+    p = requant.params(a, c0, scale, lo, lo + width, multiple=mult)
+    if p is None:  # a ratio a / scale too large for an 18-bit multiplier
+        assert np.abs(a / scale).max() > 2**16
+        return
+    assert (p["mult"] % mult == 0).all() and (np.abs(p["mult"]) < 2**17).all()
+    x = rng.integers(-(2 ** (xbits - 1)), 2 ** (xbits - 1), size=(7, c))
+    got = K.requant(x, p["mult"], p["bias"], p["shift"], p["lo"], p["hi"])
+    np.testing.assert_array_equal(got, ref.requant(x, p["mult"], p["bias"], p["shift"], p["lo"], p["hi"]))
+    v = x * (a / scale) + c0 / scale
+    far = np.abs(v - np.floor(v) - 0.5) > 1e-3 + np.abs(v) * 2 * p["scale_error"]
+    want = np.clip(np.floor(v + 0.5), lo, lo + width)
+    np.testing.assert_array_equal(got[far], want[far])

@@ -285,3 +285,18 @@ def test_check_range_on_tensors():
 def test_dtype_rule():
     assert [KT.dtype_for(b) for b in (0, 2**24 - 1, 2**24, 2**53 - 1, 2**53)] == [
         torch.float32, torch.float32, torch.float64, torch.float64, torch.int64]
+
+
+@SETTINGS
+@given(c=st.integers(1, 5), xbits=st.integers(2, 40), seed=st.integers(0, 2**32 - 1), dt=st.sampled_from(DTS))
+def test_requant(c, xbits, seed, dt):
+    """The float64 path (the product and bias below 2^53) and the int64 path (above)."""
+    rng = np.random.default_rng(seed)
+    x = rng.integers(-(2 ** (xbits - 1)), 2 ** (xbits - 1), size=(6, c))
+    mult = rng.integers(-(2**17) + 1, 2**17, c)
+    bias = rng.integers(-(2**50), 2**50, c)
+    shift = rng.integers(0, 41, c)
+    bound = int(np.abs(x).max()) * int(np.abs(mult).max()) + int(np.abs(bias).max())
+    want = K.requant(x, mult, bias, shift, -100, 100)
+    xdt = KT.wider(out_dt(x), dt) if dt != torch.int64 else dt
+    same(KT.requant(held(x, xdt), mult, bias, shift, -100, 100, dt, bound), want)
