@@ -21,6 +21,7 @@ state, which ``resume`` continues). The space file is YAML:
       preset: [w1a1, w2a2, int4, int8]
       winograd: [off, f2]
       prune: [0.0, 0.5]
+      requant: [off, auto]  # any other build option of the list PARAMS, by its edgec.build name
       finetune_epochs: [0, 10]
       layers: {conv2d: {wbits: [4, 8]}}   # per-layer bits
     objectives: {accuracy: max, LUT: min, fps: max}
@@ -51,9 +52,9 @@ MODES = ("max", "min")
 # space parameters -> edgec.build keyword arguments
 PARAMS = {"preset": "preset", "wbits": "wbits", "abits": "abits", "winograd": "winograd", "prune": "prune",
           "prune_mode": "prune_mode", "sparse": "sparse", "lowrank": "lowrank", "target_fps": "target_fps",
-          "finetune_epochs": "finetune_epochs"}
+          "finetune_epochs": "finetune_epochs", "requant": "requant"}
 LAYER_KEYS = ("wbits", "abits")
-WORD_PARAMS = ("winograd", "sparse", "prune_mode")
+WORD_PARAMS = ("winograd", "sparse", "prune_mode", "requant")
 CONSTRAINTS = ("fits", "min_fps", "min_accuracy")
 DEFAULT_OBJECTIVES = {"accuracy": "max", "LUT": "min", "fps": "max"}
 
@@ -287,17 +288,19 @@ def pareto(rows: list[dict], objectives: dict) -> list[dict]:
     return front
 
 
+def build_flag(param: str) -> str:
+    """The `edgec build` option of a space parameter (tests/test_explore.py holds it against the parser)."""
+    return "--" + PARAMS[param].replace("_", "-")
+
+
 def rebuild_command(model, board: str, config: dict, out: str, calib=None, labels=None) -> str:
     """The `edgec build` command line that rebuilds a trial's design."""
     parts = ["edgec", "build"] + ([str(model)] if model is not None else []) + ["--board", board, "-o", out]
     if calib:
         parts += ["--calib", str(calib)] + (["--labels", str(labels)] if labels else [])
-    flags = {"preset": "--preset", "wbits": "--wbits", "abits": "--abits", "winograd": "--winograd",
-             "prune": "--prune", "prune_mode": "--prune-mode", "sparse": "--sparse", "lowrank": "--lowrank",
-             "target_fps": "--target-fps", "finetune_epochs": "--finetune-epochs"}
     for k, v in sorted(config.items()):
-        if k in flags and v is not None:
-            parts += [flags[k], str(v)]
+        if k in PARAMS and v is not None:  # each build keyword is the `edgec build` flag of its name
+            parts += [build_flag(k), str(v)]
     if any(k.startswith("layer:") for k in config):
         parts += ["--config", f"{trial_id(config)}.yaml"]
     return " ".join(parts)

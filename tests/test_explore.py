@@ -147,3 +147,21 @@ def test_bad_spaces_are_one_error(tmp_path, text, what):
     r = explore("--space", tmp_path / "s.yaml", "-o", tmp_path / "o", timeout=120)
     assert r.returncode == 2 and r.stderr.startswith("edgec: error:") and len(r.stderr.splitlines()) == 1
     assert not (tmp_path / "o").exists() and not os.path.exists("MARKER")
+
+
+def test_every_space_parameter_is_a_build_flag():
+    """rebuild_command's flags are the build parser's own options, and each space parameter
+    is a keyword of edgec.build."""
+    import inspect
+
+    from edgec import build
+    from edgec.cli import parser
+    from edgec.explore import PARAMS, build_flag
+
+    p = parser()
+    sub = next(a for a in p._actions if a.__class__.__name__ == "_SubParsersAction").choices["build"]
+    options = {o for a in sub._actions for o in a.option_strings}
+    kwargs = set(inspect.signature(build).parameters)
+    for k in PARAMS:
+        assert build_flag(k) in options, k
+        assert PARAMS[k] in kwargs, k
