@@ -148,3 +148,22 @@ def test_pt2e_takes_no_preset(tmp_path, capsys):
     capsys.readouterr()
     code, err = run_main(capsys, "build", path, "-o", tmp_path / "out", "--preset", "int8")
     assert_one_line_error(code, err, "--preset", "PT2E-quantized program states its own quantization")
+
+
+def test_input_quantizer_is_torchs_quantize_per_tensor():
+    """The host input quantizer (steps mul float32(1 / s), round, add zp, in float32) equals torch's
+    quantize_per_tensor on values at and next to every rounding tie; the same rule in float64 does not."""
+    from edgec.frontend.pt2e import ensure_ops
+    from edgec.sim.kernels import quantize_input
+
+    ensure_ops()
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        s, zp = float(np.float32(rng.uniform(0.001, 0.05))), int(rng.integers(-128, 0))
+        x = ((rng.integers(-200, 200, 100_000) + 0.5) * s).astype(np.float32)
+        x = np.nextafter(x, x + rng.choice([-1, 0, 1], x.shape).astype(np.float32))
+        ref = torch.ops.quantized_decomposed.quantize_per_tensor(torch.from_numpy(x), s, zp, -128, 127, torch.int8)
+        spec = {"steps": [["mul", float(np.float32(1.0 / s))], ["round", 0.0], ["add", float(zp)]], "float32": True,
+                "rounding": "half_even", "lo": -128, "hi": 127, "bipolar": False}
+        np.testing.assert_array_equal(quantize_input(x, spec), ref.numpy())
+        assert (np.clip(np.rint(x.astype(np.float64) / s) + zp, -128, 127) != ref.numpy()).any()
