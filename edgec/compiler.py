@@ -152,7 +152,16 @@ def load_model(model, input_shape, max_model_mb=None, calib=None, input_bits: in
             g.meta["input_quantizer"] = info
             return g, None, loaded[0]
         if p.suffix == ".pt2":
-            return import_torch(load_pt2(p)), None, None
+            from .frontend.pt2e import is_pt2e, prepare
+            from .frontend.qonnx_import import import_qonnx
+
+            ep = load_pt2(p)
+            if is_pt2e(ep):  # PT2E-quantized: its quantize/dequantize ops are the quantization
+                m, inits, origin = prepare(ep)
+                g = import_qonnx(p, (m, inits), ort=True, origin=origin, pytorch=True)
+                g.meta["input_quantizer"] = {"source": "quantize_per_tensor"}
+                return g, None, ep  # PyTorch executes the program as the reference
+            return import_torch(ep), None, None
         raise EdgecError(f"cannot build '{model}': give a float or QONNX .onnx file or a torch.export .pt2 program")
     if input_shape is None:
         raise EdgecError("building an nn.Module needs its per-sample input shape: input_shape=(C, H, W)")
@@ -279,11 +288,13 @@ def _load(o: BuildOptions) -> Source:
     if isinstance(fg, Graph):
         src.qonnx, src.qonnx_model = fg, onnx_model
         if o.given:
-            kind = "an int8 ONNX" if fg.meta.get("source") == "int8_onnx" else "a QONNX"
-            raise EdgecError(f"{', '.join(o.given)}: {kind} model states its own quantization; drop "
+            kind = {"int8_onnx": "an int8 ONNX model", "pt2e": "a PT2E-quantized program"}.get(
+                fg.meta.get("source"), "a QONNX model")
+            raise EdgecError(f"{', '.join(o.given)}: {kind} states its own quantization; drop "
                              + ("it" if len(o.given) == 1 else "them"))
         if o.export_qonnx:
-            raise EdgecError("--export-qonnx: the model is QONNX already; its quantization is the file itself")
+            raise EdgecError("--export-qonnx: the model states its quantization already (QONNX, int8 ONNX or "
+                             "PT2E); its quantization is the file itself")
         if o.input_bits_given and fg.meta["input_quantizer"]["source"] != "calibration":
             raise EdgecError("--input-bits: the model states its input quantizer "
                              f"({fg.meta['input_quantizer']['source']}); drop --input-bits")
@@ -320,7 +331,7 @@ def _quantize(o: BuildOptions, src: Source, lmeta: dict, progress, on_epoch=None
         if o.fixed:
             _probe_folding(src.qonnx, o.fixed)
         n_q = sum(1 for n in src.qonnx.nodes if n.op == Op.AFFINE_QUANT)
-        what = "int8 ONNX" if src.qonnx.meta.get("source") == "int8_onnx" else "QONNX"
+        what = {"int8_onnx": "int8 ONNX", "pt2e": "PT2E"}.get(src.qonnx.meta.get("source"), "QONNX")
         progress(f"read {what}: {n_q} activation quantizers and their widths from the model")
         return None, None
     if src.finetune_epochs and src.cy is None:

@@ -218,6 +218,103 @@ def check_onnxruntime(model, graph, sim, x: np.ndarray) -> dict:
             "ties": 0, "values": int(q.size), "value_mismatches": int((q != ref).sum())}
 
 
+# ---- PT2E programs: PyTorch's own execution of the program is the reference ----------------
+
+# a differing code whose PyTorch pre-quantization value x * (1 / scale) lies this close (in units of the
+# scale) to a rounding boundary k + 0.5 is a tie: PyTorch's float32 convolution, linear or mean, in its
+# own summation order, decides it, not the arithmetic (docs/pt2e.md). On the test networks the
+# differing codes lie within 1e-4 of a step of the boundary.
+PT2E_TIE = 1e-3
+
+
+def pt2e_reference(ep, x: np.ndarray, names) -> tuple[np.ndarray, dict]:
+    """PyTorch's execution of the exported program's module on ``x`` (a batch of the size it was exported
+    with at a time, zero-filled): (its outputs, {quantize node in ``names``: (its float32 inputs, its
+    codes)}), the inputs and outputs of those quantize_per_tensor nodes as the module computed them."""
+    import torch.fx
+
+    from .frontend.pt2e import ensure_ops
+
+    ensure_ops()
+    gm = ep.module()
+    inp = next(n for n in ep.graph.nodes if n.op == "placeholder" and n.name in ep.graph_signature.user_inputs)
+    b0 = inp.meta["val"].shape[0]
+    step = int(b0) if isinstance(b0, int) else 64
+    caps: dict[str, list] = {k: [] for k in names}
+
+    class _Capture(torch.fx.Interpreter):
+        def run_node(self, n):
+            out = super().run_node(n)
+            if n.name in caps:
+                caps[n.name].append((self.env[n.args[0]].detach().numpy().copy(), out.detach().numpy().copy()))
+            return out
+
+    x = np.asarray(x, np.float32)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # one thread: the same summation order on any machine (and no oversubscription)
+    try:
+        chunks = _pt2e_chunks(gm, x, step, caps, _Capture)
+    finally:
+        torch.set_num_threads(threads)
+    return np.concatenate(chunks), {k: tuple(np.concatenate([c[j] for c in v]) for j in (0, 1))
+                                  for k, v in caps.items()}
+
+
+def _pt2e_chunks(gm, x, step, caps, interpreter) -> list:
+    outs = []
+    with torch.no_grad():
+        for i in range(0, len(x), step):
+            chunk = x[i : i + step]
+            k = len(chunk)
+            if k < step:
+                chunk = np.concatenate([chunk, np.zeros((step - k, *x.shape[1:]), np.float32)])
+            y = interpreter(gm).run(torch.from_numpy(chunk))
+            outs.append((y[0] if isinstance(y, (tuple, list)) else y).numpy()[:k])
+            for v in caps.values():
+                if v:
+                    v[-1] = (v[-1][0][:k], v[-1][1][:k])
+    return outs
+
+
+def check_pt2e(ep, graph, sim, x: np.ndarray) -> dict:
+    """A PT2E build's simulator against PyTorch's execution of the program ``ep`` on ``x``: the output
+    codes per input vector. A differing vector is a tie when, at the first quantize_per_tensor whose codes
+    differ (its inputs' codes equal in both), every differing code has PyTorch's value
+    ``input * (1 / scale)`` within PT2E_TIE of a rounding boundary: PyTorch's float32 rounding decided it.
+    ``tie_distance``: the largest distance from the boundary of those first differing values (in steps)."""
+    tensors = graph.meta["source_tensors"]
+    y, caps = pt2e_reference(ep, x, set(tensors))
+    keep = {s["ir"]: None for s in tensors.values()}
+    q, _ = sim.run(x, keep=keep)
+    aff = graph.meta["output_affine"]
+    a, c0 = np.asarray(aff["a"], np.float64), np.asarray(aff["c0"], np.float64)
+    if not (np.all(a == a[0]) and np.all(c0 == c0[0])):
+        raise ValueError("the program output is not one quantized tensor (per-channel output scales)")
+    n = len(x)
+    ref = np.rint((y.astype(np.float64) - c0[0]) / a[0]).astype(np.int64)
+    q = q.reshape(ref.shape)
+    bad = (q != ref).reshape(n, -1).any(axis=1)
+    tie, undecided = np.zeros(n, bool), np.full(n, True)
+    worst = 0.0
+    order = {nd.name: i for i, nd in enumerate(graph.nodes)}  # topological: the first differing quantizer
+    for name, st in sorted(tensors.items(), key=lambda kv: order.get(kv[1]["ir"], -1)):
+        got = keep[st["ir"]]
+        if got.ndim == 4:
+            got = got.transpose(0, 3, 1, 2)
+        pre, codes = caps[name]
+        diff = (got.reshape(n, -1) != codes.reshape(n, -1).astype(np.int64))
+        first = undecided & bad & diff.any(axis=1)
+        if first.any():
+            v = pre.reshape(n, -1).astype(np.float64) * float(np.float32(1.0 / st["scale"]))
+            dist = np.abs(v - np.floor(v) - 0.5)
+            near = np.where(diff, dist < PT2E_TIE, True).all(axis=1)
+            tie |= first & near
+            worst = max(worst, float(dist[first[:, None] & diff].max()))
+            undecided &= ~first
+    return {"vectors": int(n), "mismatches": int((bad & ~tie).sum()), "ties": int((bad & tie).sum()),
+            "values": int(q.size), "value_mismatches": int((q != ref).sum()), "tie_distance": worst}
+
+
 MEMORY = 1 << 30  # bytes the batched checks hold at once
 
 

@@ -7,6 +7,9 @@ PYTHON=${PYTHON:-python3}
 # torch first and pinned: the CPU wheel; an unpinned torch pulls gigabytes of CUDA packages.
 .venv/bin/pip install -q "torch==2.13.0"
 .venv/bin/pip install -q -e ".[test,sim,explore]"
+# torchao (the test extra, for tests/test_pt2e.py's PT2E quantization) pinned to the torch above, without
+# dependencies so that it can never replace the CPU torch
+.venv/bin/pip install -q --no-deps "torchao==0.18.0"
 # The ap_types headers (ap_int, hls_stream) for the g++ C simulation ship in the hls4ml
 # wheel; edgec uses only those headers, so none of hls4ml's dependencies are needed.
 .venv/bin/pip install -q --no-deps "hls4ml==1.3.0"

@@ -9,7 +9,7 @@ from ..cost.hw import BUDGET
 from ..dataflow import StageKind
 from ..cost.lowering import CHOICES, layer_mults, mult_totals
 from ..frontend.qmodel import float_forward
-from ..verify import check_onnxruntime, check_qonnx, compare, inputs_in_range
+from ..verify import check_onnxruntime, check_pt2e, check_qonnx, compare, inputs_in_range
 from . import sim as sim_backend
 
 
@@ -74,7 +74,22 @@ def make(g, qnet, board, quant: dict, sim_dir, eval_x, eval_y, progress, float_g
         rep["hardware"] = hardware(hw[0], hw[1], board)
     if "input_quantizer" in g.meta:
         rep["input_quantizer"] = g.meta["input_quantizer"]
-    if qnet is None and qonnx_model is not None and g.meta.get("source") == "int8_onnx":  # onnxruntime's own model
+    if qnet is None and qonnx_model is not None and g.meta.get("source") == "pt2e":  # PyTorch runs the program
+        sim = sim_backend.load(sim_dir)
+        n = reference_vectors(g)
+        x = eval_x[:n] if eval_x is not None else inputs_in_range(sim, n, seed, 0.4)
+        how = "calibration" if eval_x is not None else "generated"
+        progress(f"checking the simulator's output codes against PyTorch's execution of the program on {len(x)} "
+                 f"{how} inputs")
+        try:
+            c = check_pt2e(qonnx_model, g, sim, x)
+        except Exception as e:  # noqa: BLE001 - PyTorch refusing the program: reported, not fatal
+            c = {"vectors": int(len(x)), "error": (str(e).strip().splitlines() or [type(e).__name__])[0]}
+            progress(f"warning: PyTorch could not execute the program as the reference: {c['error']}")
+        rep["sim_vs_reference"] = {**c, "reference": "pytorch", "inputs": how}
+        if eval_y is not None:
+            rep["accuracy"] = {"samples": int(len(eval_y)), "sim": _acc(sim.run(eval_x)[1], eval_y)}
+    elif qnet is None and qonnx_model is not None and g.meta.get("source") == "int8_onnx":  # onnxruntime's own
         sim = sim_backend.load(sim_dir)
         n = reference_vectors(g)
         x = eval_x[:n] if eval_x is not None else inputs_in_range(sim, n, seed, 0.4)

@@ -121,6 +121,8 @@ class _QBuilder(_Builder):
         self.ort = False  # an int8 ONNX model (QDQ/QOperator): onnxruntime's arithmetic (frontend/int8_onnx.py)
         self.origin: dict = {}  # node name -> the QOperator op it was rewritten from
         self.fused: set | None = None  # int8 ONNX: the nodes onnxruntime fuses into QLinear ops
+        # a PT2E program written as QDQ (frontend/pt2e.py): PyTorch's reference arithmetic, not onnxruntime's
+        self.pytorch = False
 
     def check_fused(self) -> None:
         """An int8 ONNX Conv/Gemm/MatMul/Add/GlobalAveragePool must be one that onnxruntime
@@ -402,17 +404,24 @@ def _qlinear_add(b, v: Lin, s, z: int, lo: int, hi: int, typ) -> Lin:
 
     _, x, y, label = v.qlin
     tx, ty = b.ir_node(x.t).type, b.ir_node(y.t).type
-    table, why = add_table(np.float32(x.a[0]), int(round(x.zp)), tx, np.float32(y.a[0]), int(round(y.zp)), ty,
-                           np.float32(s), z, lo, hi)
-    if why:
-        raise node_error(label, b.origin.get(label, "Add"), why)
+    if b.pytorch:  # PyTorch's own dequantize, float32 add and quantize on every pair
+        from .pt2e import add_table as torch_add_table
+
+        table = torch_add_table(np.float32(x.a[0]), int(round(x.zp)), tx, np.float32(y.a[0]), int(round(y.zp)), ty,
+                                np.float32(s), z, lo, hi)
+    else:
+        table, why = add_table(np.float32(x.a[0]), int(round(x.zp)), tx, np.float32(y.a[0]), int(round(y.zp)), ty,
+                               np.float32(s), z, lo, hi)
+        if why:
+            raise node_error(label, b.origin.get(label, "Add"), why)
     if v.relu:
         table = np.maximum(table, z)  # a Relu after the add: q(max(y, 0)) = max(q(y), zp)
     found = common_scale(table, tx, ty, float(x.a[0]) / float(y.a[0]))
     if found is None:
         raise node_error(label, b.origin.get(label, "Add"),
-                         "no integer sum P * A + Q * B of the input codes (P, Q < 2^14) orders onnxruntime's output "
-                         "codes of this add; edgec cannot reproduce it exactly")
+                         "no integer sum P * A + Q * B of the input codes (P, Q < 2^14) orders "
+                         + ("PyTorch's" if b.pytorch else "onnxruntime's") + " output codes of this add; edgec cannot "
+                         "reproduce it exactly")
     (p, q), thresholds, out_lo = found
     c = v.shape[0]
     terms = []
@@ -529,7 +538,8 @@ def _quantize(b, a):
     if isinstance(x, FloatIn):
         if b.ir:
             raise b.fail("the model input is quantized twice; keep one quantizer on the input")
-        steps = list(x.steps) + [("div", float(s)), ("round", 0.0), ("add", float(z))]
+        steps = list(x.steps) + ([("mul", float(_inv_scale(s))), ("round", 0.0), ("add", float(z))] if b.pytorch
+                                 else [("div", float(s)), ("round", 0.0), ("add", float(z))])
         b.meta["input_quant"] = {"bits": 8, "signed": signed, "scale": float(s),
                                  "steps": [[o, float(c)] for o, c in steps], "float32": True, "rounding": "half_even",
                                  "bipolar": False, "lo": lo, "hi": hi}
@@ -549,6 +559,8 @@ def _quantize(b, a):
             out = _qlinear_add(b, v, s, z, lo, hi, typ)
         elif v.fchain is not None:
             out = _chain_quant(b, v, s, z, lo, hi, typ)
+        elif b.pytorch:
+            out = _torch_quant(b, v, s, z, lo, hi, typ)
         else:
             offset, mul, div = _qlinear_rule(b, v, s)
             q_lo = max(lo, z) if v.relu else lo  # a Relu folds into the clip: q(max(y, 0)) = max(q(y), zp)
@@ -563,6 +575,29 @@ def _quantize(b, a):
     b.meta["source_tensors"][b.node.output[0]] = {"ir": out.t, "scale": float(s), "zero_point": float(z),
                                                   "bipolar": False, "input": b.node.input[0], "rounding": "half_even"}
     return out
+
+
+def _inv_scale(s) -> np.float32:
+    """PyTorch's quantize_per_tensor multiplies by ``1.0 / scale`` (a double), which its float32
+    multiplication takes as float32."""
+    return np.float32(1.0 / float(s))
+
+
+def _torch_quant(b, v: Lin, s, z: int, lo: int, hi: int, typ) -> Lin:
+    """PT2E's quantize_per_tensor of a float op's output (a conv/linear of dequantized values, a
+    mean, the codes of another quantizer): the exact real value ``a * t + c0`` times PyTorch's float32
+    inverse scale, rounded half to even (AffineQuant's float64 rule; PyTorch computes the float op
+    in float32, so near a rounding boundary the codes may differ: docs/pt2e.md)."""
+    if v.act is not None or v.head or v.perm is not None:
+        raise b.fail("quantizes a tensor edgec reads only as codes or an accumulator")
+    q_lo = max(lo, z) if v.relu else lo  # a Relu folds into the clip: q(max(y, 0)) = max(q(y), zp)
+    name = b.name(f"{v.layer}_quant")
+    attrs = {"scale": float(1.0 / np.float64(_inv_scale(s))), "lo": int(q_lo), "hi": int(hi), "bipolar": False,
+             "zero_point": float(z), "rounding": "half_even"}
+    params = {"a": np.asarray(v.a, np.float64).copy(), "c0": np.asarray(v.c0, np.float64).copy()}
+    b.add(Node(name, Op.AFFINE_QUANT, [v.t], _hwc(v.shape), typ, attrs, params))
+    return Lin(name, np.full(v.shape[0], float(s)), np.full(v.shape[0], -float(s) * z), v.shape, name, codes=True,
+               zp=z)
 
 
 def _trunc(b, a):
@@ -641,7 +676,7 @@ def _matmul_node(b, x: Lin, codes: np.ndarray, ws: np.ndarray, label: str, bias,
     a = (x.a if groups > 1 else float(x.a[0])) * ws  # depthwise: output o reads input channel o only
     c0 = bias - a * zp * codes.sum(axis=1)
     qlin = None
-    if b.ort:  # onnxruntime adds the int32 bias codes to the accumulator
+    if b.ort and not b.pytorch:  # onnxruntime adds the int32 bias codes to the accumulator
         b.check_fused()
         bias_codes = _bias_codes(b, 2 if b.node.op_type in ("Conv", "Gemm") else -1, codes.shape[0], ws, x)
         qlin = ("mm", float(x.a[0]), ws.copy(), bias_codes - zp * codes.sum(axis=1))
@@ -907,7 +942,7 @@ def _avgpool(glob: bool):
         b.add(Node(name, Op.MATMUL, [win], (oh, ow, c), IntType(32, True), {"groups": c, "layer": name, "wq": "ones"},
                    {"weight": np.ones((c, n), np.int64)}))
         qlin = None
-        if b.ort:  # QLinearGlobalAveragePool: the integer window sum, requantized by x_s / (y_s * n)
+        if b.ort and not b.pytorch:  # QLinearGlobalAveragePool: the integer window sum, requantized by x_s / (y_s * n)
             if not glob:
                 raise b.fail("onnxruntime's QLinearAveragePool sums the dequantized float32 values in its own order, "
                              "which no integer rule reproduces exactly; edgec supports GlobalAveragePool (an integer "
@@ -1104,18 +1139,20 @@ _QONNX_OPS = {
 _ORT_OPS = {"QuantizeLinear": _quantize, "DequantizeLinear": _dequantize}
 
 
-def import_qonnx(path, loaded=None, ort=False, origin=None, fused=None) -> Graph:
+def import_qonnx(path, loaded=None, ort=False, origin=None, fused=None, pytorch=False) -> Graph:
     """Import a QONNX model file (one input, one output) as an integer IR graph.
     ``loaded``: its ``load_onnx`` result, when the caller has it already. ``ort``: an int8
     ONNX model in QDQ form (frontend/int8_onnx.py), computed as onnxruntime does;
     ``origin``: node name -> the QOperator op it was rewritten from (named in errors); ``fused``:
-    the names of the nodes onnxruntime computes as QLinear ops (int8_onnx.fused_nodes)."""
+    the names of the nodes onnxruntime computes as QLinear ops (int8_onnx.fused_nodes). ``pytorch``
+    (with ``ort``): a PT2E program written as QDQ (frontend/pt2e.py), computed as PyTorch's reference
+    quantized ops do."""
     model, inits = loaded or load_onnx(path)
     g = model.graph
     inputs = [single_input(model, inits)]
     opset = _opset(model)
     b = _QBuilder()
-    b.ort, b.origin, b.fused = ort, dict(origin or {}), fused
+    b.ort, b.origin, b.fused, b.pytorch = ort, dict(origin or {}), fused, bool(pytorch)
     ops = {**_QONNX_OPS, **_ORT_OPS} if ort else _QONNX_OPS
     b.vals.update(inits)
     b.input_name, b.model_input_shape = inputs[0].name, _input_shape(inputs[0])
@@ -1132,7 +1169,7 @@ def import_qonnx(path, loaded=None, ort=False, origin=None, fused=None) -> Graph
         foldable = standard and node.op_type not in _ORT_OPS and all(_is_const(b.vals.get(i)) for i in node.input if i)
         if foldable:
             handler = None
-        if ort and not foldable and node.op_type in CHAIN_OPS:
+        if ort and not pytorch and not foldable and node.op_type in CHAIN_OPS:
             v = _chain(b, node)
             if v is not None:
                 b.vals[node.output[0]] = v
@@ -1145,8 +1182,10 @@ def import_qonnx(path, loaded=None, ort=False, origin=None, fused=None) -> Graph
                              "BatchNormalization into the layer before it, before quantizing)")
         if ort and (node.op_type in ORT_UNSUPPORTED or handler is None and not foldable):
             from .int8_onnx import SUPPORTED as INT8_SUPPORTED
-            raise node_error(b.label, b.origin.get(b.label, node.op_type),
-                             f"unsupported op in an int8 ONNX model; supported: {INT8_SUPPORTED}")
+            from .pt2e import SUPPORTED as PT2E_SUPPORTED
+            kind, ok = ("a PT2E-quantized program", PT2E_SUPPORTED) if pytorch else ("an int8 ONNX model",
+                                                                                  INT8_SUPPORTED)
+            raise node_error(b.label, b.origin.get(b.label, node.op_type), f"unsupported op in {kind}; supported: {ok}")
         if handler is None and not foldable:
             raise node_error(b.label, node.op_type, f"unsupported op in a QONNX model; supported: {SUPPORTED}")
         for i, name in enumerate(node.input):  # a channels-last view or an output op's result: only where allowed
@@ -1196,7 +1235,8 @@ def import_qonnx(path, loaded=None, ort=False, origin=None, fused=None) -> Graph
         out_shape, out_layout = [out.shape[0], out.shape[2]], "cl"
     b.meta.update(input_shape=list(b.model_input_shape), input_layout=b.input_layout, output_shape=out_shape,
                   output_layout=out_layout,
-                  output_affine={"a": out.a.tolist(), "c0": out.c0.tolist()}, source="int8_onnx" if ort else "qonnx")
+                  output_affine={"a": out.a.tolist(), "c0": out.c0.tolist()},
+                  source="pt2e" if pytorch else "int8_onnx" if ort else "qonnx")
     if out.head:
         b.meta["head"] = [list(st) for st in out.head]
     used = _live(b.ir, out.t)

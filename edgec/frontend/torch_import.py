@@ -608,6 +608,9 @@ def load_pt2(path):
                          "zip archive torch.export.save writes)") from None
     if size > MAX_PT2_BYTES:
         raise EdgecError(f"PyTorch program '{path}' unpacks to {size:,} bytes; edgec reads at most {MAX_PT2_BYTES:,}")
+    from .pt2e import ensure_ops
+
+    ensure_ops()  # a PT2E-quantized program's quantize/dequantize ops (torch's own library)
     try:
         with _quiet_torch(), _no_pickles():
             return torch.export.load(str(path))
