@@ -5,7 +5,8 @@ beside the cost model's estimate.
     .venv/bin/python benchmarks/synth.py [OUT_DIR] [--json FILE]
 
 Prints a Markdown table per design (yosys LUT / FF / BRAM36 / DSP, the estimate's LUT and
-its difference) and a summary: the worst LUT difference of any stage, and the totals.
+its difference, the timing estimate's fmax) and a summary: the worst LUT difference of any
+stage, and the totals.
 """
 import argparse
 import json
@@ -44,20 +45,25 @@ def main(out_dir: Path, json_file: str | None) -> None:
     for name, make in designs(out_dir):
         r = synth.run(make())
         print(f"\n### {name} ({r['seconds']:.0f} s)\n")
-        print("| stage | kind | LUT | est. | diff | FF | BRAM36 | DSP |")
-        print("|---|---|---|---|---|---|---|---|")
+        print("| stage | kind | LUT | est. | diff | FF | BRAM36 | DSP | fmax MHz (est.) |")
+        print("|---|---|---|---|---|---|---|---|---|")
         for s in r["stages"]:
             y, e = s["yosys"], s["estimate"]
             d = diff(e["LUT"], y["LUT"])
-            rows.append({"design": name, "stage": s["stage"], "kind": s["kind"], "yosys": y, "estimate": e, "diff": d})
+            rows.append({"design": name, "stage": s["stage"], "kind": s["kind"], "yosys": y, "estimate": e, "diff": d,
+                         "fmax_mhz": s["fmax_mhz"]})
             print(f"| {s['stage']} | {s['kind']} | {y['LUT']:,} | {e['LUT']:,} | {d:+.0%} | {y['FF']:,} | "
-                  f"{y['BRAM36']:g} | {y['DSP']} |")
+                  f"{y['BRAM36']:g} | {y['DSP']} | {s['fmax_mhz'] or '-'} |")
         f = r["fifos"]
         d = diff(f["estimate"]["LUT"], f["yosys"]["LUT"])
         rows.append({"design": name, "stage": "FIFOs", "kind": "fifo", "yosys": f["yosys"], "estimate": f["estimate"],
                      "diff": d})
+        fifo_fmax = min((k["fmax_mhz"] for k in f["kinds"] if k["fmax_mhz"]), default="-")
         print(f"| FIFOs | fifo | {f['yosys']['LUT']:,} | {f['estimate']['LUT']:,} | {d:+.0%} | {f['yosys']['FF']:,} | "
-              f"{f['yosys']['BRAM36']:g} | 0 |")
+              f"{f['yosys']['BRAM36']:g} | 0 | {fifo_fmax} |")
+        t = r["timing"]
+        print(f"\nfmax estimate {t['fmax_mhz']} MHz ({t['limited_by']}): "
+              + ("meets" if t["meets"] else "does not meet") + f" {t['clock_mhz']:g} MHz")
         summary.append((name, r["total"]["LUT"], r["estimate_total"]["LUT"] - r["platform"]["LUT"]))
         sys.stdout.flush()
     worst = max(rows, key=lambda x: abs(x["diff"]))

@@ -51,6 +51,8 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--dump-ir", action="store_true", help="write OUT/ir/NN_<pass>.json/.npz after every pass")
     b.add_argument("--target-fps", type=float,
                    help="frames per second to fold for (default: the highest that fits the board)")
+    b.add_argument("--clock-mhz", help="the accelerator's clock, to fold for and report frame rates at (default: "
+                   "the board's; config: clock_mhz); `edgec synth` says whether every stage's estimate meets it")
     b.add_argument("--folding", default="auto",
                    help="auto: meet --target-fps within the board; min: fully folded, PE = SIMD = 1; or a YAML "
                         "file {layer: {pe: N, simd: M}} that fixes those layers (the others are folded to keep up)")
@@ -181,7 +183,7 @@ def cmd_build(a) -> int:
                 export_qonnx=a.export_qonnx, winograd=a.winograd, prune=a.prune, prune_mode=a.prune_mode,
                 sparse=a.sparse, lowrank=a.lowrank, lowrank_conv=a.lowrank_conv, prune_domain=a.prune_domain,
                 max_model_mb=a.max_model_mb, vivado_ip=a.vivado_ip, input_bits=a.input_bits, requant=a.requant,
-                progress=_progress(a))
+                clock_mhz=a.clock_mhz, progress=_progress(a))
     _done(a)
     if not a.quiet:
         print(table(res.report))

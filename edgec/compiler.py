@@ -182,6 +182,15 @@ def lowering_meta(cfg, winograd: str, sparse: str) -> dict:
     return {"winograd": winograd, "sparse": sparse, "layers": layers}
 
 
+def check_clock(board: boards.Board, v, where: str) -> float:
+    """A clock to fold for and report at: a positive number of MHz, at most the board's limit."""
+    f = validate.number(v, where, 0, None, "a positive clock in MHz", lo_open=True)
+    if f > board.max_clock_mhz:
+        raise EdgecError(f"{where} {v!r}: {board.name} is clocked at most at {board.max_clock_mhz:g} MHz "
+                         f"(its default: {board.clock_mhz:g} MHz)")
+    return f
+
+
 @dataclass(frozen=True)
 class BuildOptions:
     """The options of one build, each checked once (``check``) before any work."""
@@ -212,10 +221,13 @@ class BuildOptions:
     @staticmethod
     def check(model, out, board, preset, config, wbits, abits, calib, labels, input_shape, finetune_epochs, dump_ir,
               seed, target_fps, folding, export_qonnx, winograd, sparse, lowrank, lowrank_conv, prune, prune_mode,
-              prune_domain, max_model_mb, vivado_ip, input_bits=None, requant="off") -> "BuildOptions":
+              prune_domain, max_model_mb, vivado_ip, input_bits=None, requant="off",
+              clock_mhz=None) -> "BuildOptions":
         brd = boards.get(board)
         out = outdir.prepare(out)
         cfg = make_config(preset, config, wbits, abits, prune, prune_mode, prune_domain)
+        brd = brd.at(check_clock(brd, clock_mhz, "--clock-mhz") if clock_mhz is not None else
+                     check_clock(brd, cfg.clock_mhz, "config clock_mhz") if cfg.clock_mhz is not None else None)
         if input_bits is not None:
             cfg.input_bits = validate.integer(input_bits, "--input-bits", 2, 8, "2 to 8 bits")
         if cfg.prune_domain == "winograd":
@@ -461,7 +473,7 @@ def build(model=None, out="out", *, board="zynq7020", preset=None, config=None, 
           calib=None, labels=None, input_shape=None, finetune_epochs=None, dump_ir=False, seed=0,
           target_fps=None, folding="auto", export_qonnx=None, winograd="off", prune=None, prune_mode=None, sparse="off",
           lowrank=None, lowrank_conv="tucker", prune_domain=None, max_model_mb=None, progress=_stderr,
-          vivado_ip: str = "hls", input_bits=None, on_epoch=None, requant="off") -> BuildResult:
+          vivado_ip: str = "hls", input_bits=None, on_epoch=None, requant="off", clock_mhz=None) -> BuildResult:
     """Compile ``model`` (None: the built-in digits example; a path to .onnx/.pt2; or an
     nn.Module with ``input_shape``) for ``board`` into the folder ``out``. ``export_qonnx``:
     also write the quantized model as QONNX to that file. ``winograd``: off, f2, f4 or auto
@@ -469,6 +481,8 @@ def build(model=None, out="out", *, board="zynq7020", preset=None, config=None, 
     accelerator OUT/vivado/build_bd.tcl instantiates by default, hls (the Vitis HLS export)
     or rtl (OUT/rtl packaged by OUT/vivado/package_ip.tcl). ``input_bits``: the input
     quantizer edgec calibrates (PTQ; a QONNX model's float input), 2 to 8, default 8.
+    ``clock_mhz``: the clock to fold for and report the frame rate at (default: the
+    board's; also the config's ``clock_mhz``), at most the board's ``max_clock_mhz``.
     ``on_epoch(epoch, epochs, loss)``: called after each fine-tuning epoch.
 
     The stages: options (BuildOptions.check), load, quantize, lower (the passes), emit
@@ -477,7 +491,8 @@ def build(model=None, out="out", *, board="zynq7020", preset=None, config=None, 
     progress = progress or (lambda m: None)
     o = BuildOptions.check(model, out, board, preset, config, wbits, abits, calib, labels, input_shape,
                            finetune_epochs, dump_ir, seed, target_fps, folding, export_qonnx, winograd, sparse, lowrank,
-                           lowrank_conv, prune, prune_mode, prune_domain, max_model_mb, vivado_ip, input_bits, requant)
+                           lowrank_conv, prune, prune_mode, prune_domain, max_model_mb, vivado_ip, input_bits, requant,
+                           clock_mhz)
     src = _load(o)
     lmeta = lowering_meta(o.cfg, o.winograd, o.sparse)
     qnet, lowrank_rep = _quantize(o, src, lmeta, progress, on_epoch)

@@ -277,3 +277,21 @@ def work_dir(build: Path, name: str):
             part = w / (WORK_MANIFEST + ".part")
             part.write_text(json.dumps({"files": hashes(w, skip=(WORK_MANIFEST, part.name))}, indent=1) + "\n")
             part.replace(w / WORK_MANIFEST)
+
+
+def rewrite(build: Path, rel: str, text: str) -> None:
+    """Replace the build's file ``rel`` (one the manifest lists, checked unchanged by the
+    caller's ``open_build``) with ``text`` and record its new hash in the manifest; each
+    file is written beside and renamed into place while SIGINT and SIGTERM wait."""
+    build = Path(build)
+    m = _read_manifest(build / MANIFEST)
+    if m is None or rel not in m["files"]:
+        raise EdgecError(f"'{build / MANIFEST}' lists no {rel}; rebuild with `edgec build -o {build}`")
+    new = build / f"{rel}.edgec-part"
+    new.write_text(text, encoding="utf-8")
+    m["files"][rel] = sha256(new)
+    part = build / (MANIFEST + ".edgec-part")
+    part.write_text(json.dumps(m, indent=1, sort_keys=True) + "\n")
+    with signals_held():
+        new.replace(build / rel)
+        part.replace(build / MANIFEST)

@@ -25,9 +25,10 @@ from pathlib import Path
 from .cost.hw import BUDGET, PLATFORM
 from . import outdir
 from .backend.names import ident
+from .ir.graph import dumps
 from .errors import EdgecError
 
-SCRIPT_VERSION = "1"
+SCRIPT_VERSION = "2"
 RESOURCES = ("LUT", "FF", "BRAM36", "DSP", "CARRY")
 # LUTs of each Xilinx 7-series primitive yosys maps to (the LUTRAM and shift registers
 # occupy LUTs of a SLICEM)
@@ -35,6 +36,55 @@ LUT_CELLS = {"LUT1": 1, "LUT2": 1, "LUT3": 1, "LUT4": 1, "LUT5": 1, "LUT6": 1, "
              "RAM32X1S": 1, "RAM64X1S": 1, "RAM32X1D": 2, "RAM64X1D": 2, "RAM128X1S": 2, "RAM128X1D": 4,
              "RAM256X1S": 4, "RAM32M": 4, "RAM64M": 4, "SRL16E": 1, "SRLC16E": 1, "SRLC32E": 1}
 FF_CELLS = ("FDRE", "FDSE", "FDCE", "FDPE", "FDR", "FDS", "FDC", "FDP", "FDE", "FD", "LDCE", "LDPE")
+
+# Timing (docs/hardware.md, Timing). yosys's `sta` adds up the cell delays of the specify
+# blocks in its techlibs/xilinx/cells_sim.v (prjxray-db's Artix-7 figures) along the longest
+# path; the estimate adds the setup time of the path's end and a routing delay per routed net.
+NET_NS = 0.30  # routing delay per routed net on the path: an assumed margin (no published calibration found)
+# setup before the clock at a flip-flop pin, as cells_sim.v gives it (D: prjxray's -46 ps, taken as 0)
+SETUP_NS = {"D": 0.0, "CE": 0.109, "R": 0.404, "S": 0.404, "CLR": 0.404, "PRE": 0.404}
+# inputs fed inside the slice (the carry chain, the wide-function muxes behind their LUTs, a LUT's
+# own flip-flop): no routed net before them
+DEDICATED = {("CARRY4", "CI"), ("CARRY4", "S"), ("MUXF7", "I0"), ("MUXF7", "I1"), ("MUXF8", "I0"),
+             ("MUXF8", "I1"), *((ff, "D") for ff in FF_CELLS)}
+_HOP = re.compile(r"^\s*(\d+)\s+.*\((\w+)\.([\w\[\]]+)(?:->([\w\[\]]+))?\)\s*$")
+
+
+def timing(sta: str) -> dict:
+    """The critical path of a ``sta`` report: its cell delays (``logic_delay_ns``, with
+    the clock-to-out of its start and the setup of its end), the routing estimate of its
+    nets (``route_delay_ns``), ``fmax_mhz`` from both, its cells (``path``, start first),
+    ``levels`` (cells between start and end) and whether it ends at a flip-flop or a port."""
+    m = re.search(r"Latest arrival time in '[^']*' is (\d+):\n(.*?)\n\s*\n", sta, re.S)
+    if m is None:  # no path at all (a module of wires): nothing but the clock-to-out of a register
+        return {"logic_delay_ns": 0.0, "route_delay_ns": 0.0, "fmax_mhz": None, "levels": 0, "nets": 0,
+                "path": [], "endpoint": "none"}
+    arrival = int(m.group(1))
+    hops = []  # (cell type, input pin, output pin or None), end first as sta prints them
+    for line in m.group(2).splitlines():
+        h = _HOP.match(line)
+        if h:
+            hops.append((h.group(2), h.group(3), h.group(4)))
+    hops.reverse()
+    end = hops[-1] if hops and hops[-1][2] is None else None
+    if not hops:
+        return {"logic_delay_ns": round(arrival / 1000, 3), "route_delay_ns": 0.0,
+                "fmax_mhz": round(1e6 / arrival, 1) if arrival else None, "levels": 0, "nets": 0, "path": [],
+                "endpoint": "output"}
+    setup = SETUP_NS.get(end[1], 0.0) if end and end[0] in FF_CELLS else 0.0
+    # every hop after the start is entered through a net, routed unless the slice feeds it
+    nets = sum(1 for t, pin, _ in hops[1:] if (t, re.sub(r"\[\d+\]$", "", pin)) not in DEDICATED)
+    if end is None:
+        nets += 1  # to the module's output port, and on into the next stage
+    if hops[0][2] is not None and not (hops[0][1] == "C" or "CLK" in hops[0][1]):
+        nets += 1  # the path starts at an input port, not at a clocked cell
+    logic = arrival / 1000 + setup
+    route = nets * NET_NS
+    return {"logic_delay_ns": round(logic, 3), "route_delay_ns": round(route, 3),
+            "fmax_mhz": round(1000 / (logic + route), 1) if logic + route > 0 else None,
+            "levels": max(0, len(hops) - (2 if end else 1)), "nets": nets,
+            "path": [f"{t}.{i}" + (f"->{o}" if o else "") for t, i, o in hops],
+            "endpoint": f"{end[0]}.{end[1]}" if end else "output"}
 
 
 def yosys() -> str:
@@ -95,6 +145,10 @@ class Job:
             f"hierarchy -top {module}",
             "synth_xilinx -family xc7 -flatten -noiopad -noclkbuf",
             "tee -q -o stat.json stat -json",
+            # the timing arcs of the cells (yosys's specify blocks; synth_xilinx leaves CARRY4's out), then the
+            # longest path through them
+            "read_verilog -lib -specify -overwrite +/xilinx/cells_sim.v",
+            "tee -q -o sta.txt sta",
         ]) + "\n"
         h = hashlib.sha256((SCRIPT_VERSION + self.script).encode())
         for p in [*lib, *mems]:
@@ -126,7 +180,8 @@ class Job:
                              f"(log: {self.dir / 'yosys.log'})")
         stat = json.loads((self.dir / "stat.json").read_text())
         cells = stat["design"]["num_cells_by_type"]
-        r = {"key": self.key, "module": self.module, "seconds": round(secs, 1), "cells": cells, **count(cells)}
+        r = {"key": self.key, "module": self.module, "seconds": round(secs, 1), "cells": cells, **count(cells),
+             "timing": timing((self.dir / "sta.txt").read_text())}
         (self.dir / "result.json").write_text(json.dumps(r, indent=1, sort_keys=True) + "\n")
         return r
 
@@ -137,10 +192,17 @@ def _sum(rows) -> dict:
 
 def run(build_dir: Path, jobs: int | None = None, progress=lambda m: None) -> dict:
     """Synthesize every stage and FIFO of ``build_dir``'s RTL; the per-stage figures with the
-    cost model's estimates, the total, and whether the design fits the board."""
+    cost model's estimates, the total, whether the design fits the board, and the timing
+    estimate. The result is kept in OUT/synth/synth.json, and its timing section (stage,
+    delays, fmax, whether it meets the build's clock) goes into OUT/report.json."""
     build_dir, _ = outdir.open_build(build_dir, "rtl", "report.json")
     with outdir.work_dir(build_dir, "synth") as work:
-        return _run(build_dir, work, jobs, progress)
+        r = _run(build_dir, work, jobs, progress)
+        (work / "synth.json").write_text(json.dumps(r, indent=1, sort_keys=True) + "\n")
+    rep = json.loads((build_dir / "report.json").read_text())
+    rep["timing"] = r["timing"]
+    outdir.rewrite(build_dir, "report.json", dumps(rep))
+    return r
 
 
 def _run(build_dir: Path, work: Path, jobs, progress) -> dict:
@@ -185,12 +247,13 @@ def _run(build_dir: Path, work: Path, jobs, progress) -> dict:
         e = est[s["name"]]
         stages.append({"id": s["id"], "stage": s["name"], "kind": e["kind"], "module": s["module"],
                        "yosys": {k: r[k] for k in RESOURCES},
-                       "estimate": {k: e[k] for k in ("LUT", "FF", "BRAM36", "DSP")}, "seconds": r["seconds"]})
+                       "estimate": {k: e[k] for k in ("LUT", "FF", "BRAM36", "DSP")}, "seconds": r["seconds"],
+                       **_timing_fields(r["timing"])})
     fifo_rows = []
     for k, streams in sorted(fifo_kinds.items()):
         r = results[fifo_jobs[k].name]
         fifo_rows.append({"width": k[0], "depth": k[1], "count": len(streams), "streams": streams,
-                          "yosys": {x: r[x] * len(streams) for x in RESOURCES}})
+                          "yosys": {x: r[x] * len(streams) for x in RESOURCES}, **_timing_fields(r["timing"])})
     fifos = {"yosys": _sum([f["yosys"] for f in fifo_rows]), "estimate": hw.get("fifos"), "kinds": fifo_rows}
     total = _sum([s["yosys"] for s in stages] + [fifos["yosys"]])
     cap = hw["board"]
@@ -199,8 +262,32 @@ def _run(build_dir: Path, work: Path, jobs, progress) -> dict:
     return {"board": hw["board"], "budget": BUDGET, "total": total, "platform": dict(PLATFORM),
             "with_platform": used, "utilisation": {k: round(100 * used[k] / cap[k], 1) for k in cap},
             "stages": stages, "fifos": fifos, "estimate_total": hw["total"], "fits": not over, "over": over,
+            "timing": timing_section(stages, fifo_rows, float(hw["clock_mhz"])),
             "seconds": round(time.perf_counter() - t0, 1), "yosys": subprocess.run(
                 [exe, "-V"], capture_output=True, text=True).stdout.strip()}
+
+
+def _timing_fields(t: dict) -> dict:
+    return {"logic_delay_ns": t["logic_delay_ns"], "route_delay_ns": t["route_delay_ns"], "fmax_mhz": t["fmax_mhz"],
+            "levels": t["levels"], "endpoint": t["endpoint"], "critical_path": t["path"]}
+
+
+def timing_section(stages: list, fifo_rows: list, clock_mhz: float) -> dict:
+    """Per stage (and FIFO kind) its delays, fmax estimate and whether it meets the build's
+    clock; the design's fmax is the least of them."""
+    rows = [{"stage": s["stage"], "kind": s["kind"], "logic_delay_ns": s["logic_delay_ns"],
+             "route_delay_ns": s["route_delay_ns"], "fmax_mhz": s["fmax_mhz"]} for s in stages]
+    rows += [{"stage": f"fifo_w{f['width']}_d{f['depth']}", "kind": "fifo", "logic_delay_ns": f["logic_delay_ns"],
+              "route_delay_ns": f["route_delay_ns"], "fmax_mhz": f["fmax_mhz"]} for f in fifo_rows]
+    for r in rows:
+        r["meets"] = r["fmax_mhz"] is None or r["fmax_mhz"] >= clock_mhz
+    timed = [r for r in rows if r["fmax_mhz"] is not None]
+    worst = min(timed, key=lambda r: r["fmax_mhz"]) if timed else None
+    return {"clock_mhz": clock_mhz, "fmax_mhz": worst["fmax_mhz"] if worst else None,
+            "limited_by": worst["stage"] if worst else None, "meets": all(r["meets"] for r in rows),
+            "failing": [r["stage"] for r in rows if not r["meets"]], "net_ns": NET_NS,
+            "method": "yosys sta over the specify delays of techlibs/xilinx/cells_sim.v (prjxray-db), plus "
+                      f"{NET_NS:g} ns per routed net (assumed) and the endpoint's setup", "stages": rows}
 
 
 def _ratio(est, got) -> str:
@@ -222,12 +309,20 @@ def table(r: dict) -> str:
                 "BRAM36": f"{y['BRAM36']:g}", "BRAM36_e": f"{e['BRAM36']:g}" if e else "-",
                 "DSP": str(y["DSP"]), "DSP_e": str(e["DSP"]) if e else "-", "CARRY": f"{y['CARRY']:,}"}
 
+    def timed(d: dict, t: dict | None) -> dict:
+        if t is not None:
+            d["delay"] = f"{t['logic_delay_ns']:.2f}+{t['route_delay_ns']:.2f}"
+            d["fmax"] = "-" if t["fmax_mhz"] is None else f"{t['fmax_mhz']:.0f}"
+        return d
+
     cols = [("stage", "stage"), ("kind", "kind"), ("LUT", "LUT"), ("LUT_e", "est."), ("dLUT", "diff"),
             ("FF", "FF"), ("FF_e", "est."), ("BRAM36", "BRAM36"), ("BRAM36_e", "est."), ("DSP", "DSP"),
-            ("DSP_e", "est."), ("CARRY", "CARRY4")]
-    rows = [row(s["stage"], s["kind"], s["yosys"], s["estimate"]) for s in r["stages"]]
+            ("DSP_e", "est."), ("CARRY", "CARRY4"), ("delay", "delay ns"), ("fmax", "fmax MHz")]
+    rows = [timed(row(s["stage"], s["kind"], s["yosys"], s["estimate"]), s) for s in r["stages"]]
     f = r["fifos"]
-    rows.append(row(f"FIFOs ({sum(k['count'] for k in f['kinds'])})", "fifo", f["yosys"], f["estimate"]))
+    slowest = min((k for k in f["kinds"] if k["fmax_mhz"] is not None), key=lambda k: k["fmax_mhz"], default=None)
+    rows.append(timed(row(f"FIFOs ({sum(k['count'] for k in f['kinds'])})", "fifo", f["yosys"], f["estimate"]),
+                      slowest))
     est_rtl = {k: r["estimate_total"][k] - r["platform"].get(k, 0) for k in ("LUT", "FF", "BRAM36", "DSP")}
     lines = _grid(cols, rows, row("total RTL", "", r["total"], est_rtl), 2)
     b = r["board"]
@@ -235,5 +330,11 @@ def table(r: dict) -> str:
     lines.append(f"with the platform's estimated share (DMA, interconnect: LUT {r['platform']['LUT']:,}, "
                  f"FF {r['platform']['FF']:,}, BRAM36 {r['platform']['BRAM36']:g}): {use} of the board: "
                  + ("fits" if r["fits"] else f"does NOT fit ({', '.join(r['over'])} above {r['budget']:.0%})"))
-    lines.append(f"{r['yosys']}, synth_xilinx -family xc7, each stage flattened; diff: estimate against yosys")
+    t = r["timing"]
+    if t["fmax_mhz"] is not None:
+        lines.append(f"timing estimate: fmax {t['fmax_mhz']:.0f} MHz ({t['limited_by']}): "
+                     + (f"meets the build's {t['clock_mhz']:g} MHz" if t["meets"] else
+                        f"does NOT meet the build's {t['clock_mhz']:g} MHz ({', '.join(t['failing'])})"))
+    lines.append(f"{r['yosys']}, synth_xilinx -family xc7, each stage flattened; diff: estimate against yosys; "
+                 f"delay: cells (sta) + routing ({t['net_ns']:g} ns a routed net, assumed)")
     return "\n".join(lines)

@@ -172,6 +172,8 @@ def table(rep: dict) -> str:
         lines.append(f"{rep['board']['name']} at {h['clock_mhz']:g} MHz: {h['fps']:,.0f} frames/s, bottleneck "
                      f"{h['bottleneck']} ({h['cycles_per_frame']:,} cycles per frame); {use} of the board: "
                      + ("fits" if h["fits"] else f"does NOT fit (budget {h['budget']:.0%})"))
+    if rep.get("timing"):
+        lines += timing_lines(rep["timing"])
     if "multiplications" in rep:
         lines += [""] + mult_table(rep["multiplications"])
     if rep.get("lowrank"):
@@ -187,6 +189,22 @@ def table(rep: dict) -> str:
         lines.append(f"simulator vs reference{ref}: " + (f"not run: {s['error']}" if "error" in s else
                      f"{s['vectors']} vectors, {s['mismatches']} mismatches, {s['ties']} ties"))
     return "\n".join(lines)
+
+
+def timing_lines(t: dict) -> list[str]:
+    """The timing section `edgec synth` adds: per stage its delays and fmax estimate, and
+    whether each meets the build's clock."""
+    if t.get("fmax_mhz") is None:
+        return [f"timing estimate (edgec synth): no register-to-register path at {t['clock_mhz']:g} MHz"]
+    rows = [{"stage": r["stage"], "kind": r["kind"], "logic": f"{r['logic_delay_ns']:.2f}",
+             "route": f"{r['route_delay_ns']:.2f}", "fmax": "-" if r["fmax_mhz"] is None else f"{r['fmax_mhz']:.0f}",
+             "meets": "yes" if r["meets"] else "NO"} for r in t["stages"]]
+    cols = [("stage", "stage"), ("kind", "kind"), ("logic", "logic ns"), ("route", "route ns"),
+            ("fmax", "fmax MHz"), ("meets", f"meets {t['clock_mhz']:g} MHz")]
+    return ["", "timing estimate (edgec synth: yosys cell delays + routing)"] + _grid(cols, rows, None, 2) + [
+        f"fmax {t['fmax_mhz']:.0f} MHz ({t['limited_by']}): "
+        + (f"every stage meets {t['clock_mhz']:g} MHz" if t["meets"] else
+           f"does NOT meet {t['clock_mhz']:g} MHz ({', '.join(t['failing'])})")]
 
 
 MULT_LABELS = {"direct": "direct", "winograd_f2": "F2", "winograd_f4": "F4", "sparse": "sparse",

@@ -22,7 +22,7 @@ from .qnet import COMPUTE, PASS_THROUGH, ActQuant, QNet, Segment, WeightQuant, a
 
 CALIBRATORS = ("minmax", "percentile")
 CONFIG_KEYS = ("preset", "wbits", "abits", "input_bits", "calibrator", "percentile", "layers", "prune", "prune_mode",
-               "prune_domain")
+               "prune_domain", "clock_mhz")
 LAYER_KEYS = ("wbits", "abits", "calibrator", "prune", "winograd", "sparse")
 
 
@@ -79,6 +79,7 @@ class QuantConfig:
     prune_mode: str = "unstructured"  # or 'channel': every output channel loses that share
     prune_domain: str = "spatial"  # or 'winograd': 3x3 stride-1 convs pruned and quantized as U
     winograd_tile: int | None = None  # the tile of the Winograd domain (--winograd f2 / f4)
+    clock_mhz: object = None  # the config's clock_mhz as written (BuildOptions checks it against the board)
 
     def prune_of(self, name: str) -> float:
         return parse_prune(self.layers.get(name, {}).get("prune", self.prune), f"config layers.{name}.prune")
@@ -129,6 +130,7 @@ def make_config(preset: str | None = None, config_path: str | None = None, wbits
         known_keys(o, f"config layers.{name}", LAYER_KEYS)
     if "prune" in raw:
         cfg.prune = parse_prune(raw["prune"], "config prune")
+    cfg.clock_mhz = raw.get("clock_mhz")
     if prune is not None:
         cfg.prune = parse_prune(prune, "--prune")
     cfg.prune_mode = choice(prune_mode or raw.get("prune_mode", cfg.prune_mode), "prune_mode", PRUNE_MODES)
