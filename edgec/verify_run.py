@@ -24,6 +24,7 @@ import numpy as np
 from . import outdir, validate
 from .errors import EdgecError
 from .options import VERIFY_REFERENCES
+from .verify import REFERENCE_DIR
 
 SHARD_MIN = 100  # vectors: a shard loads the simulator and the reference, so not fewer
 SHARDS_PER_JOB = 4  # for a progress bar that moves
@@ -31,8 +32,6 @@ SHARDS_PER_JOB = 4  # for a progress bar that moves
 
 def references(d: Path) -> str | None:
     """The reference OUT keeps (verify.save_reference: reference.json), or None."""
-    from .verify import REFERENCE_DIR
-
     p = d / REFERENCE_DIR / "reference.json"
     if not p.is_file():
         return None
@@ -71,7 +70,7 @@ def _shard(out: str, inputs: str, labels, start: int, stop: int, reference: str,
 
     from .backend import sim as sim_backend
     from .ir.graph import Graph
-    from .verify import REFERENCE_DIR, check_onnxruntime, check_qonnx, compare, load_qnet
+    from .verify import check_onnxruntime, check_qonnx, compare, load_qnet
 
     d = Path(out)
     sim = sim_backend.load(d / "sim")
@@ -134,7 +133,9 @@ def verify(out, inputs, labels=None, reference: str = "auto", csim_vectors: int 
     """Verify the build in ``out`` on the .npy ``inputs`` (and ``labels``): see the module's
     docstring. Returns the result of `edgec verify --json`."""
     progress = progress or (lambda m: None)
-    d, manifest = outdir.open_build(out, "sim", "model.json", "report.json")
+    d, manifest = outdir.open_build(out, "sim", "model.json", "model.npz")
+    if any(f.startswith(REFERENCE_DIR + "/") for f in manifest["files"]):
+        outdir.open_build(out, REFERENCE_DIR)  # as the build wrote it
     ref = choose_reference(d, reference)
     for flag, v in (("--csim", csim_vectors), ("--cosim", cosim_vectors)):
         validate.integer(v, flag, 0, None, "a number of vectors")

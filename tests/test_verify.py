@@ -150,3 +150,20 @@ def test_bad_input_is_one_error_line(tfc, tmp_path, capsys):
         code, err = run_main(capsys, *args)
         assert_one_line_error(code, err, needle)
     assert sorted(os.listdir(tmp_path)) == ["labels.npy", "nan.npy", "pickled.npy", "wrong.npy"]
+
+
+def test_a_damaged_or_missing_reference_is_one_error_line(tfc, tmp_path, capsys):
+    import shutil
+
+    x = str(tfc / "x.npy")
+    damaged = shutil.copytree(tfc / "out", tmp_path / "damaged")
+    (damaged / "reference" / "model.onnx").write_bytes(b"not a model")
+    code, err = run_main(capsys, "verify", damaged, "--inputs", x, "--jobs", "1")
+    assert_one_line_error(code, err, "model.onnx", "damaged")
+    old = shutil.copytree(tfc / "out", tmp_path / "old")  # a build from before OUT/reference
+    shutil.rmtree(old / "reference")
+    m = json.loads((old / "edgec.json").read_text())
+    m["files"] = {k: v for k, v in m["files"].items() if not k.startswith("reference/")}
+    (old / "edgec.json").write_text(json.dumps(m))
+    code, err = run_main(capsys, "verify", old, "--inputs", x, "--jobs", "1")
+    assert_one_line_error(code, err, "keeps no reference", "rebuild")
