@@ -268,9 +268,9 @@ def cmd_sim(a) -> int:
 
     d = _build_dir(a.build_dir, "sim")
     out = _out_file(a.out, "--out", ".npz")
+    memory = _memory(a.memory)
     x = _inputs(a.inputs, d, mmap=True)
     lab = validate.labels(validate.load_array(a.labels, "--labels"), len(x), "--labels") if a.labels else None
-    memory = _memory(a.memory)
     mod = sim_backend.load(d / "sim")
     try:
         engine = mod.choose_engine(a.engine)
@@ -278,12 +278,10 @@ def cmd_sim(a) -> int:
         raise EdgecError(f"--engine {a.engine}: {e}") from None
     w = _StreamedNpz(out, len(x))
     correct, shapes = 0, {}
-    progress = _progress(a)
     if not hasattr(mod, "batches"):
         raise EdgecError(f"'{a.build_dir}': its simulator comes from an older edgec, without batches sized to a "
                          "memory limit; rebuild it")
     batch = mod.batch_for(memory)
-    progress(f"simulating {len(x):,} inputs in batches of {batch} (memory {memory / 2**20:,.0f} MiB)")
     try:
         try:
             for start, q, y in mod.batches(x, debug=a.debug, engine=engine, memory=memory):
@@ -298,10 +296,9 @@ def cmd_sim(a) -> int:
         w.close()
     finally:
         w.discard()
-    _done(a)
     (qd, qs), (yd, _), (od, os_) = shapes["q"], shapes["y"], shapes["out"]
     msg = f"simulated {len(x)} inputs on engine {mod.ENGINE} -> {a.out} (q {qd} {qs}, y {yd}, " \
-          f"out {od} {os_}: the model's own outputs)"
+          f"out {od} {os_}: the model's own outputs; batches of {batch})"
     acc = None if lab is None else round(100 * correct / len(x), 2)
     if acc is not None:
         msg += f"; accuracy {acc:.2f}%"
