@@ -3,7 +3,8 @@ from a memory limit (identical outputs), `edgec sim` reading its .npy memory-map
 writing its .npz batch by batch (the same outputs), and `edgec verify` against the
 reference the build keeps in OUT/reference: qonnx's execution of a QONNX build on 500
 inputs sharded on a local Ray (0 mismatches), the fake-quant reference of a float build
-read back from its JSON + npz (0 mismatches, the report's accuracy), and bad input."""
+read back from its JSON + npz (0 mismatches, the report's accuracy, csim on the first
+vectors), and bad input."""
 import json
 import os
 import subprocess
@@ -116,11 +117,12 @@ def test_verify_a_float_build_against_its_fake_quant_reference(tmp_path, capsys)
     np.save(tmp_path / "x.npy", x)
     np.save(tmp_path / "y.npy", y)
     code = main(["verify", str(tmp_path / "out"), "--inputs", str(tmp_path / "x.npy"), "--labels",
-                 str(tmp_path / "y.npy"), "--jobs", "1", "--json", "-q"])
+                 str(tmp_path / "y.npy"), "--jobs", "1", "--csim", "3", "--json", "-q"])
     r = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert code == 0 and r["reference"] == "torch" and r["ray"] is None
     assert r["vectors"] == len(x) and r["mismatches"] == 0
     assert r["accuracy"] == res.report["accuracy"]["sim"]
+    assert r["csim"]["vectors"] == 3 and r["csim"]["mismatches"] == 0 and r["cosim"] is None
 
 
 def test_bad_input_is_one_error_line(tfc, tmp_path, capsys):
