@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -94,6 +95,24 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--engine", choices=O.SIM_ENGINES, default="auto",
                    help="auto: torch when it imports, else numpy (default); torch: the fast path (the same integers "
                         "in float32/float64/int64 by their proven bounds); numpy: the reference path")
+    s.add_argument("--memory", default="1G", help="memory for the simulator's batches, e.g. 1G (default), 256M: the "
+                   "inputs are read memory-mapped and the outputs written batch by batch")
+    f = sub.add_parser("verify", help="the simulator on a whole data set against the build's reference (qonnx, "
+                       "onnxruntime or the fake-quant torch model), sharded on Ray; csim/cosim on the first vectors")
+    f.add_argument("build_dir")
+    f.add_argument("--inputs", required=True, help=".npy inputs (float, or integer codes), read memory-mapped")
+    f.add_argument("--labels", help=".npy class labels: also the simulator's accuracy")
+    f.add_argument("--reference", choices=O.VERIFY_REFERENCES, default="auto",
+                   help="auto (default): the one the build kept in OUT/reference: qonnx for a QONNX model, "
+                        "onnxruntime for an int8 ONNX model, torch (the fake-quant reference) for a float model")
+    f.add_argument("--csim", type=int, default=0, metavar="N", help="also C-simulate the first N vectors")
+    f.add_argument("--cosim", type=int, default=0, metavar="N", help="also co-simulate the RTL on the first N vectors")
+    f.add_argument("--simulator", choices=O.SIMULATORS, default="icarus", help="the RTL simulator of --cosim")
+    f.add_argument("--address", help="a Ray cluster to shard on (default: a local Ray; OUT and the inputs must be "
+                   "at the same paths on its nodes)")
+    f.add_argument("--jobs", type=int, help="shards at once on a local Ray (default: one per CPU; 1: in this "
+                   "process, without Ray)")
+    f.add_argument("--memory", default="1G", help="memory per shard for the batches, e.g. 1G (default)")
     r = sub.add_parser("report", help="print a build's per-layer report")
     r.add_argument("build_dir")
     c = sub.add_parser("csim", help="C-simulate the build's HLS code with g++ and compare with the simulator")
@@ -152,11 +171,11 @@ def _out_file(path: str, flag: str, suffix: str) -> Path:
     return p
 
 
-def _inputs(path, d: Path):
+def _inputs(path, d: Path, mmap: bool = False):
     from . import validate
 
     shape = tuple(json.loads((d / "edgec.json").read_text())["input_shape"])
-    return validate.numeric(validate.load_array(path, "--inputs"), "--inputs", shape)
+    return validate.numeric(validate.load_array(path, "--inputs", mmap), "--inputs", shape)
 
 
 def _json(obj) -> None:
@@ -194,37 +213,133 @@ def cmd_build(a) -> int:
     return 0
 
 
+def _memory(s) -> int:
+    """--memory: bytes, as 1G, 512M, 64k or a plain number of bytes."""
+    t = str(s).strip().upper().removesuffix("B")
+    mult = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}.get(t[-1:], 1)
+    try:
+        v = float(t[:-1] if mult > 1 else t) * mult
+    except ValueError:
+        v = float("nan")
+    if not v >= 1:
+        raise EdgecError(f"--memory {s!r}: give a size like 1G, 512M or 64k")
+    return int(v)
+
+
+class _StreamedNpz:
+    """An .npz written incrementally: each array is a memory-mapped .npy beside the file
+    (np.lib.format.open_memmap) filled batch by batch, then streamed into the .npz (fixed
+    timestamps, as ir.graph.save_npz), which is renamed into place at the end."""
+
+    def __init__(self, path: Path, n: int):
+        self.path, self.n, self.arrays = path, n, {}
+        self.tmp = path.parent / f".{path.name}.edgec-{os.getpid()}"
+
+    def write(self, name: str, start: int, v) -> None:
+        import numpy as np
+
+        v = np.asarray(v)
+        if name not in self.arrays:
+            self.tmp.mkdir(exist_ok=True)
+            self.arrays[name] = np.lib.format.open_memmap(self.tmp / f"{name}.npy", "w+", v.dtype,
+                                                          (self.n, *v.shape[1:]))
+        self.arrays[name][start : start + len(v)] = v
+
+    def close(self) -> None:
+        import shutil
+        import zipfile
+
+        part = self.tmp / "out.npz"
+        with zipfile.ZipFile(part, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as z:
+            for name in sorted(self.arrays):
+                self.arrays[name].flush()
+                info = zipfile.ZipInfo(name + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
+                info.compress_type, info.external_attr = zipfile.ZIP_DEFLATED, 0o644 << 16
+                with open(self.tmp / f"{name}.npy", "rb") as src, z.open(info, "w", force_zip64=True) as dst:
+                    shutil.copyfileobj(src, dst, 1 << 20)
+        self.arrays.clear()
+        part.replace(self.path)
+
+    def discard(self) -> None:
+        import shutil
+
+        self.arrays.clear()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
 def cmd_sim(a) -> int:
     from .backend import sim as sim_backend
     from . import validate
-    from .ir.graph import save_npz
 
     d = _build_dir(a.build_dir, "sim")
     out = _out_file(a.out, "--out", ".npz")
-    x = _inputs(a.inputs, d)
+    memory = _memory(a.memory)
+    x = _inputs(a.inputs, d, mmap=True)
     lab = validate.labels(validate.load_array(a.labels, "--labels"), len(x), "--labels") if a.labels else None
     mod = sim_backend.load(d / "sim")
     try:
         engine = mod.choose_engine(a.engine)
     except ImportError as e:
         raise EdgecError(f"--engine {a.engine}: {e}") from None
+    w = _StreamedNpz(out, len(x))
+    correct, shapes = 0, {}
+    if not hasattr(mod, "batches"):
+        raise EdgecError(f"'{a.build_dir}': its simulator comes from an older edgec, without batches sized to a "
+                         "memory limit; rebuild it")
+    batch = mod.batch_for(memory)
     try:
-        q, y = mod.run(x, debug=a.debug, engine=engine)
-    except ValueError as e:
-        raise EdgecError(f"--inputs '{a.inputs}': {e}") from None
-    model_out = mod.outputs(y)
-    save_npz(out, {"q": q, "y": y, "out": model_out})
-    msg = f"simulated {len(x)} inputs on engine {mod.ENGINE} -> {a.out} (q {q.dtype} {q.shape}, y {y.dtype}, " \
-          f"out {model_out.dtype} {model_out.shape}: the model's own outputs)"
-    acc = None if lab is None else round(100 * float((y.reshape(len(x), -1).argmax(1) == lab).mean()), 2)
+        try:
+            for start, q, y in mod.batches(x, debug=a.debug, engine=engine, memory=memory):
+                model_out = mod.outputs(y)
+                for k, v in (("q", q), ("y", y), ("out", model_out)):
+                    w.write(k, start, v)
+                    shapes[k] = (v.dtype, (len(x), *v.shape[1:]))
+                if lab is not None:
+                    correct += int((y.reshape(len(y), -1).argmax(1) == lab[start : start + len(y)]).sum())
+        except ValueError as e:
+            raise EdgecError(f"--inputs '{a.inputs}': {e}") from None
+        w.close()
+    finally:
+        w.discard()
+    (qd, qs), (yd, _), (od, os_) = shapes["q"], shapes["y"], shapes["out"]
+    msg = f"simulated {len(x)} inputs on engine {mod.ENGINE} -> {a.out} (q {qd} {qs}, y {yd}, " \
+          f"out {od} {os_}: the model's own outputs; batches of {batch})"
+    acc = None if lab is None else round(100 * correct / len(x), 2)
     if acc is not None:
         msg += f"; accuracy {acc:.2f}%"
     if a.json:
-        _json({"inputs": len(x), "out": str(out), "engine": mod.ENGINE, "q_shape": list(q.shape),
-               "out_shape": list(model_out.shape), "accuracy": acc})
+        _json({"inputs": len(x), "out": str(out), "engine": mod.ENGINE, "q_shape": list(qs),
+               "out_shape": list(os_), "accuracy": acc, "batch": batch, "memory": memory})
     else:
         print(msg)
     return 0
+
+
+def cmd_verify(a) -> int:
+    from .verify_run import verify
+
+    if a.jobs is not None and a.jobs < 1:
+        raise EdgecError(f"--jobs {a.jobs}: give at least 1")
+    for flag, v in (("--csim", a.csim), ("--cosim", a.cosim)):
+        if v < 0:
+            raise EdgecError(f"{flag} {v}: give a number of vectors, 0 or more")
+    r = verify(a.build_dir, a.inputs, a.labels, a.reference, a.csim, a.cosim, a.address, a.jobs, _memory(a.memory),
+               a.simulator, progress=_progress(a))
+    _done(a)
+    if a.json:
+        _json(r)
+    else:
+        msg = (f"verified {r['vectors']:,} vectors against {r['reference']}: {r['mismatches']} mismatches, "
+               f"{r['ties']} ties ({r['shards']} shards, {r['seconds']:.1f} s)")
+        if r["accuracy"] is not None:
+            msg += f"; simulator accuracy {r['accuracy']:.2f}%"
+        if r["first_mismatches"]:
+            msg += f"; first mismatching vectors {', '.join(map(str, r['first_mismatches']))}"
+        for k in ("csim", "cosim"):
+            if r[k] is not None:
+                msg += f"; {k} {r[k]['vectors']} vectors, {r[k]['mismatches']} mismatches"
+        print(msg)
+    return 0 if r["ok"] else 1
 
 
 def cmd_report(a) -> int:
@@ -357,8 +472,8 @@ def _on_sigterm(signum, frame):
     raise _Terminated()
 
 
-COMMANDS = {"build": cmd_build, "sim": cmd_sim, "report": cmd_report, "csim": cmd_csim, "cosim": cmd_cosim,
-            "synth": cmd_synth, "boards": cmd_boards, "explore": cmd_explore}
+COMMANDS = {"build": cmd_build, "sim": cmd_sim, "verify": cmd_verify, "report": cmd_report, "csim": cmd_csim,
+            "cosim": cmd_cosim, "synth": cmd_synth, "boards": cmd_boards, "explore": cmd_explore}
 
 
 def main(argv=None) -> int:

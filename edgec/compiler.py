@@ -39,6 +39,7 @@ from .ir.ops import Op
 from .passes import run_pipeline
 from .passes.sparse import MODES as SPARSE_MODES
 from .passes.winograd import MODES as WINOGRAD_MODES
+from .verify import REFERENCE_DIR, save_reference
 from .options import REQUANT_MODES, VIVADO_IPS
 
 # fine-tuning epochs used for the built-in example when --finetune-epochs is not given
@@ -501,6 +502,7 @@ def build(model=None, out="out", *, board="zynq7020", preset=None, config=None, 
         g, stages = _lower(o, qnet, src, lmeta, tmp, progress)
         name = src.example or (Path(model).stem if isinstance(model, (str, os.PathLike)) else type(model).__name__)
         fold_cfg, plan, est, axis = _emit(o, g, src, name, tmp, progress)
+        save_reference(tmp / REFERENCE_DIR, qnet, src.qonnx_model, g.meta.get("source"))  # for `edgec verify`
         rep = _report(o, g, qnet, src, stages[0][2], (fold_cfg, est), axis, lowrank_rep, tmp, progress, name)
         if o.export_qonnx:
             _export(o, qnet, progress)

@@ -37,6 +37,23 @@ class Progress:
         self._step, self._t0 = msg, time.perf_counter()
         self._live.update(f"edgec: {_escape(msg)}")
 
+    def counter(self, what: str, total: int):
+        """A progress bar for ``total`` units of ``what``: returns ``advance(done)``, which
+        shows ``done`` of them (on a terminal the live line, under the step running now;
+        elsewhere one plain line per call)."""
+        def advance(done: int) -> None:
+            if self.quiet:
+                return
+            frac = done / max(total, 1)
+            full = int(round(24 * frac))
+            msg = f"{what} [{'#' * full}{'.' * (24 - full)}] {done:,}/{total:,} ({100 * frac:.0f}%)"
+            if self._live is None:
+                print(f"edgec: {msg}", file=self.stream, flush=True)
+            else:
+                self._live.update(f"edgec: {_escape(msg)}")
+
+        return advance
+
     def _finish(self) -> None:
         if self._step is not None:
             self._console.print(f"edgec: {_escape(self._step)} [dim]({time.perf_counter() - self._t0:.1f} s)[/dim]")

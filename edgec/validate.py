@@ -93,9 +93,10 @@ def _npy_header(path: Path):
         return shape, dtype, f.tell()
 
 
-def load_array(path, what: str) -> np.ndarray:
+def load_array(path, what: str, mmap: bool = False) -> np.ndarray:
     """An array from a .npy file (or an ndarray given directly): no pickles, the header's
-    shape checked against the file size and MAX_ARRAY_BYTES before reading."""
+    shape checked against the file size and MAX_ARRAY_BYTES before reading. ``mmap``: mapped
+    read-only (np.load mmap_mode='r'), read as it is used, so no size limit applies."""
     if isinstance(path, np.ndarray):
         return path
     if not isinstance(path, (str, os.PathLike)):
@@ -112,16 +113,19 @@ def load_array(path, what: str) -> np.ndarray:
         raise EdgecError(f"{what} '{path}' holds Python objects (a pickle); edgec reads only numeric arrays: "
                          "save a numeric array with np.save")
     need = math.prod(shape) * dtype.itemsize
-    if need > MAX_ARRAY_BYTES:
+    if need > MAX_ARRAY_BYTES and not mmap:
         raise EdgecError(f"{what} '{path}' declares shape {tuple(shape)} ({need / 2**20:,.0f} MiB), over the "
                          f"{MAX_ARRAY_BYTES >> 20:,} MiB limit (EDGEC_MAX_ARRAY_MB raises it)")
     if p.stat().st_size < offset + need:
         raise EdgecError(f"cannot read {what} '{path}': the file is truncated (its header declares shape "
                          f"{tuple(shape)})")
     try:
-        return np.load(p, allow_pickle=False)
+        return np.load(p, allow_pickle=False, mmap_mode="r" if mmap and need else None)
     except Exception as e:  # noqa: BLE001
         raise EdgecError(f"cannot read {what} '{path}': {_first_line(e)}; give a .npy file") from None
+
+
+CHECK_BYTES = 64 << 20  # numeric checks a large (memory-mapped) array this many bytes at a time
 
 
 def numeric(a: np.ndarray, what: str, shape: tuple | None = None) -> np.ndarray:
@@ -140,13 +144,17 @@ def numeric(a: np.ndarray, what: str, shape: tuple | None = None) -> np.ndarray:
         raise EdgecError(f"{what}: no samples (shape {a.shape}); give at least one")
     if shape is not None and tuple(a.shape[1:]) != tuple(shape):
         raise EdgecError(f"{what} has shape {a.shape}; the model takes (N, {', '.join(map(str, shape))})")
-    if a.dtype.kind == "f":
-        bad = ~np.isfinite(a)
-        if bad.any():
-            i = int(np.argmax(bad.reshape(len(a), -1).any(axis=1)))
-            kind = "NaN" if np.isnan(a).any() else "infinite values"
-            raise EdgecError(f"{what}: {kind} (first in sample {i}); every value must be a finite number")
-    big = float(np.abs(a).max()) if a.size else 0.0
+    step = max(1, CHECK_BYTES // max(a[:1].nbytes, 1))
+    big = 0.0
+    for start in range(0, len(a), step):  # in slices: a memory-mapped array is never read whole
+        c = np.asarray(a[start : start + step])
+        if a.dtype.kind == "f":
+            bad = ~np.isfinite(c)
+            if bad.any():
+                i = start + int(np.argmax(bad.reshape(len(c), -1).any(axis=1)))
+                kind = "NaN" if np.isnan(c).any() else "infinite values"
+                raise EdgecError(f"{what}: {kind} (first in sample {i}); every value must be a finite number")
+        big = max(big, float(np.abs(c).max()) if c.size else 0.0)
     if big > np.finfo(np.float32).max:  # the model's input is float32 (an int64 may be too)
         raise EdgecError(f"{what}: values up to {big:.3g}, beyond float32's range (3.4e38) in which the model "
                          "computes; scale the data to the range the model was trained on")

@@ -40,7 +40,7 @@ def compare(qnet: QNet, sim, x: np.ndarray) -> dict:
     q, y = sim.run(x)
     bad = (q.reshape(len(q), -1) != q_ref.reshape(len(q), -1)).any(axis=1)
     return {"vectors": int(len(x)), "mismatches": int((bad & ~tie).sum()), "ties": int((bad & tie).sum()),
-            "q": q, "y": y, "q_ref": q_ref, "y_ref": y_ref}
+            "q": q, "y": y, "q_ref": q_ref, "y_ref": y_ref, "mismatched": np.flatnonzero(bad & ~tie)}
 
 
 # ---- QONNX models: qonnx's own execute_onnx is the reference --------------------------------
@@ -126,7 +126,8 @@ def qonnx_compare(ref: dict, source_tensors: dict, trace: dict) -> dict:
         bad |= (got.reshape(n, -1) != q_ref.reshape(n, -1)).any(axis=1)
         tie |= near.reshape(n, -1).any(axis=1)
         checked += 1
-    return {"vectors": n, "tensors": checked, "mismatches": int((bad & ~tie).sum()), "ties": int((bad & tie).sum())}
+    return {"vectors": n, "tensors": checked, "mismatches": int((bad & ~tie).sum()), "ties": int((bad & tie).sum()),
+            "mismatched": np.flatnonzero(bad & ~tie)}
 
 
 # ---- float ONNX models: onnxruntime is the reference ---------------------------------------
@@ -179,23 +180,30 @@ def inputs_in_range(sim, n: int, seed: int = 0, jitter: float = 0.4) -> np.ndarr
     return v.astype(np.float32)
 
 
-def check_qonnx(model, graph, sim, x: np.ndarray) -> dict:
+def check_qonnx(model, graph, sim, x: np.ndarray, on_outputs=None) -> dict:
     """A QONNX build's simulator against qonnx's execution of ``model`` (the file or the
     normalised ModelProto ``graph`` was imported from) on ``x``: every quantized activation
-    (graph.meta["source_tensors"]) per input vector, rounding ties counted apart."""
+    (graph.meta["source_tensors"]) per input vector, rounding ties counted apart; ``mismatched``:
+    the indices of the differing vectors. ``on_outputs(start, q, y)``: called with the
+    simulator's outputs of every batch (x may be memory-mapped: it is read batch by batch)."""
     tensors = graph.meta["source_tensors"]
     total = None
     for i in range(0, len(x), batch_for(graph)):
-        chunk = x[i : i + batch_for(graph)]
+        chunk = np.asarray(x[i : i + batch_for(graph)])
         ref = qonnx_execute(model, chunk, keep=set(tensors) | {s["input"] for s in tensors.values()})
         keep = {s["ir"]: None for s in tensors.values()}
-        sim.run(chunk, keep=keep)
+        q, y = sim.run(chunk, keep=keep)
+        if on_outputs is not None:
+            on_outputs(i, q, y)
         r = qonnx_compare(ref, tensors, keep)
-        total = r if total is None else {k: total[k] + r[k] if k != "tensors" else r[k] for k in r}
+        r["mismatched"] = r["mismatched"] + i
+        total = r if total is None else {k: total[k] + r[k] if k not in ("tensors", "mismatched") else r[k]
+                                         for k in r} | {"mismatched": np.concatenate([total["mismatched"],
+                                                                                     r["mismatched"]])}
     return total
 
 
-def check_onnxruntime(model, graph, sim, x: np.ndarray) -> dict:
+def check_onnxruntime(model, graph, sim, x: np.ndarray, on_outputs=None) -> dict:
     """An int8 ONNX build's simulator against onnxruntime's execution of ``model`` (at its
     default optimisation level, which fuses QDQ groups into QLinear ops) on ``x``: the output
     codes, exactly (the model's final DequantizeLinear taken back with its scale and zero
@@ -204,8 +212,11 @@ def check_onnxruntime(model, graph, sim, x: np.ndarray) -> dict:
 
     sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     name = sess.get_inputs()[0].name
-    y = np.concatenate([sess.run(None, {name: x[i : i + 1]})[0] for i in range(len(x))]).astype(np.float64)
-    q, _ = sim.run(x)
+    y = np.concatenate([sess.run(None, {name: np.asarray(x[i : i + 1])})[0] for i in range(len(x))]
+                       ).astype(np.float64)
+    q, ys = sim.run(x)
+    if on_outputs is not None:
+        on_outputs(0, q, ys)
     aff = graph.meta["output_affine"]
     a, c0 = np.asarray(aff["a"], np.float64), np.asarray(aff["c0"], np.float64)
     if a.size > 1 and np.all(a == a[0]) and np.all(c0 == c0[0]):
@@ -214,8 +225,9 @@ def check_onnxruntime(model, graph, sim, x: np.ndarray) -> dict:
         raise ValueError("the model output is not one quantized tensor (per-channel output scales)")
     ref = np.rint((y - c0[0]) / a[0]).astype(np.int64)
     q = q.reshape(ref.shape)
-    return {"vectors": int(len(x)), "mismatches": int((q != ref).any(axis=tuple(range(1, q.ndim))).sum()),
-            "ties": 0, "values": int(q.size), "value_mismatches": int((q != ref).sum())}
+    bad = (q != ref).any(axis=tuple(range(1, q.ndim)))
+    return {"vectors": int(len(x)), "mismatches": int(bad.sum()), "ties": 0, "values": int(q.size),
+            "value_mismatches": int((q != ref).sum()), "mismatched": np.flatnonzero(bad)}
 
 
 # ---- PT2E programs: PyTorch's own execution of the program is the reference ----------------
@@ -323,3 +335,127 @@ def batch_for(graph) -> int:
     (float32) and the simulator (int64) hold it, twice over, stays within MEMORY."""
     per_vector = sum(int(np.prod(n.shape)) for n in graph.nodes) * (4 + 8) * 2
     return max(1, MEMORY // max(per_vector, 1))
+
+
+# ---- the reference a build keeps (OUT/reference), for `edgec verify` ------------------------
+
+REFERENCE_DIR = "reference"  # OUT/reference: reference.json, and model.onnx or qnet.json + qnet.npz
+
+
+def _json_attrs(v):
+    """An attribute value as JSON keeps it: tuples tagged so that they come back as tuples."""
+    if isinstance(v, tuple):
+        return {"__tuple__": [_json_attrs(x) for x in v]}
+    if isinstance(v, list):
+        return [_json_attrs(x) for x in v]
+    if isinstance(v, dict):
+        if any(not isinstance(k, str) for k in v):
+            raise TypeError("an attribute dict with non-string keys")
+        return {k: _json_attrs(x) for k, x in v.items()}
+    if isinstance(v, np.ndarray):
+        return {"__array__": v.tolist(), "dtype": str(v.dtype)}
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, np.floating):
+        return float(v)
+    if v is None or isinstance(v, (bool, int, float, str)):
+        return v
+    raise TypeError(f"an attribute of type {type(v).__name__}")
+
+
+def _from_json(v):
+    if isinstance(v, list):
+        return [_from_json(x) for x in v]
+    if isinstance(v, dict):
+        if set(v) == {"__tuple__"}:
+            return tuple(_from_json(x) for x in v["__tuple__"])
+        if set(v) == {"__array__", "dtype"}:
+            return np.asarray(v["__array__"], np.dtype(v["dtype"]))
+        return {k: _from_json(x) for k, x in v.items()}
+    return v
+
+
+def save_qnet(qnet: QNet, folder: Path) -> None:
+    """The quantized network as ``qnet.json`` (structure, quantizers) and ``qnet.npz`` (every
+    float parameter and pruning mask; no pickle), deterministic: load_qnet reads it back
+    and the fake-quant reference computes from it exactly what it computed at build time."""
+    from .ir.graph import dumps, save_npz
+
+    g = qnet.graph
+    arrays = {f"n{i}/{k}": np.asarray(v) for i, n in enumerate(g.nodes) for k, v in n.params.items()}
+
+    def quant(q):
+        return None if q is None else {"bits": int(q.bits), "signed": bool(q.signed), "scale": float(q.scale)}
+
+    segs = []
+    for j, s in enumerate(qnet.segments):
+        if s.mask is not None:
+            arrays[f"s{j}/mask"] = np.asarray(s.mask)
+        segs.append({"compute": s.compute.name, "bn": s.bn.name if s.bn else None, "act": s.act.name if s.act else None,
+                     "wq": None if s.wq is None else int(s.wq.bits), "out": quant(s.out), "mask": s.mask is not None,
+                     "winograd": s.winograd})
+    d = {"graph": {"output": g.output, "head": _json_attrs(list(g.head)),
+                   "nodes": [{"name": n.name, "op": n.op, "inputs": list(n.inputs), "attrs": _json_attrs(n.attrs),
+                              "params": sorted(n.params), "source_op": n.source_op,
+                              "shape": None if n.shape is None else list(n.shape)} for n in g.nodes]},
+         "input_quant": quant(qnet.input_quant), "segments": segs, "meta": _json_attrs(qnet.meta)}
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "qnet.json").write_text(dumps(d))
+    save_npz(folder / "qnet.npz", arrays)
+
+
+def load_qnet(folder: Path) -> QNet:
+    """save_qnet's network back (np.load without pickles)."""
+    import json
+
+    from .frontend.fgraph import FGraph, FNode
+    from .frontend.qnet import ActQuant, Segment, WeightQuant
+
+    d = json.loads((folder / "qnet.json").read_text())
+    with np.load(folder / "qnet.npz", allow_pickle=False) as f:
+        arrays = {k: f[k] for k in f.files}
+    nodes = [FNode(n["name"], n["op"], list(n["inputs"]), _from_json(n["attrs"]),
+                   {k: arrays[f"n{i}/{k}"] for k in n["params"]}, n["source_op"],
+                   None if n["shape"] is None else tuple(n["shape"])) for i, n in enumerate(d["graph"]["nodes"])]
+    g = FGraph(nodes, d["graph"]["output"], _from_json(d["graph"]["head"]))
+
+    def quant(q):
+        return None if q is None else ActQuant(q["bits"], q["signed"], q["scale"])
+
+    by = {n.name: n for n in nodes}
+    segs = [Segment(by[s["compute"]], by.get(s["bn"]), by.get(s["act"]),
+                    None if s["wq"] is None else WeightQuant(s["wq"]), quant(s["out"]),
+                    arrays[f"s{j}/mask"] if s["mask"] else None, s["winograd"]) for j, s in enumerate(d["segments"])]
+    return QNet(g, quant(d["input_quant"]), segs, _from_json(d["meta"]))
+
+
+def save_reference(folder: Path, qnet: QNet | None, model, source: str | None) -> str | None:
+    """What `edgec verify` needs to rerun the build's reference, in ``folder``
+    (OUT/reference), safe formats only: a float model's quantized network (save_qnet; the
+    fake-quant reference, "torch"), a QONNX model as qonnx executes it or an int8 ONNX model
+    as onnxruntime does (``model``: the onnx.ModelProto, weights inside) and reference.json
+    naming it. Returns the reference's name, or None when there is none to keep (a model
+    over protobuf's 2 GB)."""
+    import json
+
+    if qnet is not None:
+        try:
+            save_qnet(qnet, folder)
+        except TypeError:  # an attribute JSON cannot hold: no stored reference
+            import shutil
+
+            shutil.rmtree(folder, ignore_errors=True)
+            return None
+        kind, files = "torch", ["qnet.json", "qnet.npz"]
+    elif model is not None:
+        if model.ByteSize() >= (2 << 30) - (1 << 20):
+            return None
+        if any(t.data_location == onnx.TensorProto.EXTERNAL for t in model.graph.initializer):
+            return None
+        kind, files = ("onnxruntime" if source == "int8_onnx" else "qonnx"), ["model.onnx"]
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "model.onnx").write_bytes(model.SerializeToString(deterministic=True))
+    else:
+        return None
+    (folder / "reference.json").write_text(json.dumps({"reference": kind, "files": files}, sort_keys=True) + "\n")
+    return kind

@@ -35,3 +35,17 @@ def test_terminal_keeps_each_finished_step_with_its_seconds():
     plain = re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", text)
     for step in ("reading [model]", "quantizing"):
         assert re.search(rf"edgec: {re.escape(step)} \(\d+\.\d s\)\n", plain), plain
+
+
+def test_a_counter_is_a_bar_line_per_call_off_a_terminal_and_nothing_when_quiet():
+    s = io.StringIO()
+    with Progress(stream=s) as p:
+        bar = p.counter("verify", 400)
+        bar(100)
+        bar(400)
+    assert s.getvalue() == ("edgec: verify [######..................] 100/400 (25%)\n"
+                            "edgec: verify [########################] 400/400 (100%)\n")
+    q = io.StringIO()
+    with Progress(quiet=True, stream=q) as p:
+        p.counter("verify", 4)(2)
+    assert q.getvalue() == ""

@@ -21,7 +21,7 @@ LAYERS = [
     {"edgec.backend"},
     {"edgec.csim", "edgec.synth"},
     {"edgec.cosim"},
-    {"edgec.compiler"},
+    {"edgec.compiler", "edgec.verify_run"},
     {"edgec.cli", "edgec"},
 ]
 

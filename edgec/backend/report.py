@@ -100,6 +100,7 @@ def make(g, qnet, board, quant: dict, sim_dir, eval_x, eval_y, progress, float_g
         except Exception as e:  # noqa: BLE001 - onnxruntime refusing the model: reported, not fatal
             c = {"vectors": int(len(x)), "error": (str(e).strip().splitlines() or [type(e).__name__])[0]}
             progress(f"warning: onnxruntime could not execute the model as the reference: {c['error']}")
+        c.pop("mismatched", None)  # the indices: for `edgec verify`
         rep["sim_vs_reference"] = {**c, "reference": "onnxruntime", "inputs": how}
         if eval_y is not None:
             rep["accuracy"] = {"samples": int(len(eval_y)), "sim": _acc(sim.run(eval_x)[1], eval_y)}
@@ -115,6 +116,7 @@ def make(g, qnet, board, quant: dict, sim_dir, eval_x, eval_y, progress, float_g
         except Exception as e:  # noqa: BLE001 - qonnx refusing the model or the inputs: reported, not fatal
             c = {"vectors": int(len(x)), "error": (str(e).strip().splitlines() or [type(e).__name__])[0]}
             progress(f"warning: qonnx could not execute the model as the reference: {c['error']}")
+        c.pop("mismatched", None)
         rep["sim_vs_reference"] = {**c, "reference": "qonnx execute_onnx", "inputs": how}
         if eval_y is not None:
             rep["accuracy"] = {"samples": int(len(eval_y)), "sim": _acc(sim.run(eval_x)[1], eval_y)}

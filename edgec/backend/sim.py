@@ -75,6 +75,7 @@ class SimContext:
     input_name: str
     steps: list[SimStep] = field(default_factory=list)
     input_tdt: str = "f32"  # the fast path's dtype of the input codes
+    per_sample: int = 1  # working_bytes: the bytes one input holds while its batch runs
 
 
 def tdt(bound: int) -> str:
@@ -90,6 +91,16 @@ def batch_size(g: Graph) -> int:
     keeps them all while it runs one) would hold more than SIM_MEMORY bytes."""
     per_vector = 8 * sum(math.prod(n.shape) for n in g.nodes)
     return max(1, min(256, SIM_MEMORY // max(per_vector, 1)))
+
+
+def working_bytes(g: Graph) -> int:
+    """Bytes one input holds while the simulator runs its batch, about: every tensor of the
+    network as int64 (forward keeps them all until the batch ends), twice the largest one
+    (a kernel's temporaries: a window cast for its GEMM, a torch copy back to numpy) and the
+    float64 steps of the input quantizer. The generated run sizes its batches from it
+    (model.py: batch_for)."""
+    sizes = [math.prod(n.shape) for n in g.nodes]
+    return 8 * (sum(sizes) + 2 * max(sizes, default=0) + 3 * math.prod(g.input.shape))
 
 
 def context(g: Graph, name: str) -> SimContext:
@@ -147,7 +158,7 @@ def context(g: Graph, name: str) -> SimContext:
             w.fused, s.conv = True, w
     return SimContext(name, __version__, list(g.meta["input_shape"]), list(g.meta["output_shape"]),
                       input_spec(g.meta["input_quant"]), *layouts(g), var[g.output], batch_size(g), g.input.name,
-                      steps, tdt(max(abs(int(g.input.type.lo)), abs(int(g.input.type.hi)))))
+                      steps, tdt(max(abs(int(g.input.type.lo)), abs(int(g.input.type.hi)))), working_bytes(g))
 
 
 def layouts(g: Graph) -> tuple[str, str, list]:

@@ -220,29 +220,59 @@ def _forward_numpy(t0, debug, trace):
     return t10
 
 
-def run(x, debug=False, batch=256, keep=None, engine="auto"):
-    """Float or integer inputs (N, 1, 8, 8) -> (q, y): the integer outputs
-    and their real values y = q * a + c0 per channel, shaped (N, 10).
-    ``keep``: a dict whose keys name IR tensors; it receives their values (channels last).
-    ``engine``: auto, torch or numpy (the module's ENGINE then names the one used)."""
+MEMORY = 1 << 30  # run's default memory limit in bytes: the batches are sized to stay within it
+# bytes one input holds while a batch runs, about: every tensor of the network (int64) and a
+# kernel's temporaries (backend/sim.py: working_bytes)
+PER_SAMPLE_BYTES = 27728
+BATCH = 256  # the largest batch (more is no faster)
+
+
+def batch_for(memory=MEMORY):
+    """Inputs per batch within ``memory`` bytes (at least one; at most BATCH)."""
+    return int(max(1, min(BATCH, int(memory) // PER_SAMPLE_BYTES)))
+
+
+def batches(x, debug=False, batch=None, keep=None, engine="auto", memory=MEMORY):
+    """run, one batch at a time: yields (start, q, y) for inputs x[start : start + len(q)],
+    each batch quantized, simulated and laid out on its own, so memory stays within
+    ``memory`` bytes (batch_for) whatever len(x) is (x may be a memory-mapped array).
+    ``keep``: a dict whose keys name IR tensors; before each yield it holds that batch's values."""
     global ENGINE
     ENGINE = choose_engine(engine)
-    x = np.asarray(x)
     if tuple(x.shape[1:]) != INPUT_SHAPE:
         raise ValueError(f"inputs must have shape (N, {', '.join(map(str, INPUT_SHAPE))}), got {x.shape}")
-    codes = to_codes(x) if np.issubdtype(x.dtype, np.integer) else quantize(x)
-    parts, kept = [], {k: [] for k in (keep or {})}
-    for i in range(0, max(len(codes), 1), batch):
-        trace = {} if kept else None
-        parts.append(forward(codes[i : i + batch], debug, trace, ENGINE))
+    batch = int(batch) if batch else batch_for(memory)
+    coded = np.issubdtype(x.dtype, np.integer)
+    W = weights()
+    for i in range(0, max(len(x), 1), batch):
+        chunk = np.asarray(x[i : i + batch])
+        codes = to_codes(chunk) if coded else quantize(chunk)
+        trace = {} if keep else None
+        q = forward(codes, debug, trace, ENGINE)
+        for k in (keep or {}):
+            keep[k] = trace[k]
+        y = q * W["output/a"] + W["output/c0"]
+        yield i, q, y
+
+
+def run(x, debug=False, batch=None, keep=None, engine="auto", memory=MEMORY):
+    """Float or integer inputs (N, 1, 8, 8) -> (q, y): the integer outputs
+    and their real values y = q * a + c0 per channel, shaped (N, 10).
+    The inputs go through in batches sized to ``memory`` bytes (default MEMORY, 1 GB; ``batch``
+    fixes the size instead); the outputs are concatenated.
+    ``keep``: a dict whose keys name IR tensors; it receives their values (channels last).
+    ``engine``: auto, torch or numpy (the module's ENGINE then names the one used)."""
+    x = x if hasattr(x, "shape") and hasattr(x, "dtype") else np.asarray(x)
+    qs, ys, kept = [], [], {k: [] for k in (keep or {})}
+    trace = dict.fromkeys(kept) if kept else None
+    for _, q, y in batches(x, debug, batch, trace, engine, memory):
+        qs.append(q)
+        ys.append(y)
         for k in kept:
             kept[k].append(trace[k])
-    q = np.concatenate(parts)[: len(codes)]
     for k, v in kept.items():
         keep[k] = np.concatenate(v)
-    W = weights()
-    y = q * W["output/a"] + W["output/c0"]
-    return q, y
+    return np.concatenate(qs)[: len(x)], np.concatenate(ys)[: len(x)]
 
 
 def outputs(y):
