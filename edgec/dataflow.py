@@ -118,10 +118,11 @@ class Act:
 @dataclass(frozen=True, eq=False)
 class RqAct:
     """A requantizer activation (Op.REQUANT) as the hardware holds it: out = clip((x *
-    mult[c] + bias[c]) >> shift[c], lo, hi) per channel c, the shift arithmetic. Widths,
-    all of two's-complement values: xw of the input (an unsigned input gets a bit more), mb
-    of the multipliers, bb of the biases, shb (unsigned) of the shifts, sw of x * mult +
-    bias over the input's range (at most 63: ir/check.py). Built by requant_act."""
+    mult[c] + bias[c]) >> shift[c], lo, hi) per channel c, the shift arithmetic. The
+    hardware shifts by smin (the least shift: wiring), then by shift[c] - smin (shb bits,
+    a multiplexer of that many levels). Widths of two's-complement values: xw of the input
+    (an unsigned input gets a bit more), mb of the multipliers, bb of the biases. Built by
+    requant_act."""
     mult: np.ndarray
     bias: np.ndarray
     shift: np.ndarray
@@ -131,7 +132,7 @@ class RqAct:
     mb: int
     bb: int
     shb: int
-    sw: int
+    smin: int
 
     @property
     def c(self) -> int:
@@ -426,11 +427,11 @@ def requant_act(node: Node, in_type: Type) -> RqAct:
     p = node.params
     mult, bias, shift = (np.asarray(p[k], np.int64) for k in ("mult", "bias", "shift"))
     xlo, xhi = int(in_type.lo), int(in_type.hi)
-    ends = [x * int(m) + int(b) for x in (xlo, xhi) for m, b in zip(mult, bias)] or [0]
+    smin = int(shift.min(initial=0))
     return RqAct(mult, bias, shift, int(node.attrs["lo"]), int(node.attrs["hi"]), int_type_for(min(xlo, -1), xhi).bits,
                  int_type_for(min(int(mult.min(initial=0)), -1), int(mult.max(initial=0))).bits,
                  int_type_for(min(int(bias.min(initial=0)), -1), int(bias.max(initial=0))).bits,
-                 max(1, int(shift.max(initial=0)).bit_length()), int_type_for(min(min(ends), -1), max(ends)).bits)
+                 max(1, (int(shift.max(initial=0)) - smin).bit_length()), smin)
 
 
 def node_activation(node: Node | None, in_type: Type) -> Act | RqAct | None:

@@ -134,9 +134,10 @@ def thresholds_act(thr: np.ndarray, sign: np.ndarray, pe: int, acc_bits: int, ou
 
 
 def requant_init(a: HRq) -> HRq:
-    """Requant<...>'s initializer: m, b, s [pe][nf] of channel nf*PE + pe."""
+    """Requant<...>'s initializer: m, b, s [pe][nf] of channel nf*PE + pe (s: the shift
+    beyond SMIN)."""
     a.init = "{" + ", ".join(_braces(np.asarray(v, np.int64).reshape(a.nf, a.pe).T, str)
-                             for v in (a.mult, a.bias, a.shift)) + "}"
+                             for v in (a.mult, a.bias, np.asarray(a.shift) - a.smin)) + "}"
     return a
 
 

@@ -63,7 +63,7 @@ def _itype(t: CType, pre: str) -> list[tuple[str, int]]:
 
 def _rq_params(a: HRq) -> list[tuple[str, int]]:
     """edgec_requant's parameters (beside C, PE and the input's width)."""
-    return [("MB", a.mb), ("BB", a.bb), ("SHB", a.shb), ("LO", a.lo), ("HI", a.hi)]
+    return [("MB", a.mb), ("BB", a.bb), ("SHB", a.shb), ("SMIN", a.smin), ("LO", a.lo), ("HI", a.hi)]
 
 
 def _act_params(a: HAct | HRq) -> list[tuple[str, int]]:
@@ -107,7 +107,7 @@ def context(plan: Plan, mem: dict[str, list[str]]) -> RtlContext:
 
 def _act_images(a: HAct | HRq, pe: int) -> dict:
     if isinstance(a, HRq):
-        return rtl_mem.requant(a.mult, a.bias, a.shift, pe, a.mb, a.bb, a.shb)
+        return rtl_mem.requant(a.mult, a.bias, a.shift, pe, a.mb, a.bb, a.shb, a.smin)
     if not a.nt:
         return {}
     img = dict(zip(("TFILE", "NFILE"), _thresholds(a, pe)))

@@ -60,13 +60,14 @@ class HAct:
 class HRq:
     """A Requant<> activation (hw/hls/edgec/mvau.h, hw/rtl/edgec_requant.v) of channels nf*PE
     + pe: per channel its multiplier, bias and shift (RqAct), clip to [lo, hi]; xw, mb, bb,
-    shb the widths (dataflow.RqAct)."""
+    shb the widths, smin the least shift (dataflow.RqAct): the kernels hold shift - smin."""
     pe: int
     nf: int
     xw: int
     mb: int
     bb: int
     shb: int
+    smin: int
     lo: int
     hi: int
     mult: np.ndarray
@@ -128,7 +129,7 @@ def _hact(a: Act | RqAct | None, pe: int, nf: int) -> HAct | HRq:
     if a is None:
         return HAct(pe, nf)
     if isinstance(a, RqAct):
-        return HRq(pe, nf, a.xw, a.mb, a.bb, a.shb, a.lo, a.hi, a.mult, a.bias, a.shift)
+        return HRq(pe, nf, a.xw, a.mb, a.bb, a.shb, a.smin, a.lo, a.hi, a.mult, a.bias, a.shift)
     return HAct(pe, nf, a.nt, a.cb, a.out_lo, a.bipolar, "", a.table, a.sign, a.steps)
 
 

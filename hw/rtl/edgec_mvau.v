@@ -17,8 +17,9 @@
 // SIGNED_STEPS = 1: the falling-step flags in DFILE (NF words of PE*NT bits, lane pe's
 // threshold i at bit pe*NT + i), as edgec_act counts them.
 // RQ = 1 (a Requant activation): NT = 0, and the accumulators (RQB bits, two's complement)
-// go through an edgec_requant (multipliers, biases, shifts in MFILE, BFILE, SFILE, MB, BB
-// and SHB bits, clip to [LO, HI]) into OB-bit outputs: two more registers, the same cycles.
+// go through an edgec_requant (multipliers, biases, shifts beyond SMIN in MFILE, BFILE,
+// SFILE, MB, BB and SHB bits, clip to [LO, HI]) into OB-bit outputs: two more registers,
+// the same cycles.
 // tlast: set on the last output word of each frame of VECTORS input vectors.
 module edgec_mvau #(
     parameter MW = 4,
@@ -48,6 +49,7 @@ module edgec_mvau #(
     parameter MB = 18,
     parameter BB = 32,
     parameter SHB = 6,
+    parameter SMIN = 0,
     parameter LO = 0,
     parameter HI = 255,
     parameter MFILE = "m.mem",
@@ -205,7 +207,8 @@ module edgec_mvau #(
 
     generate
         if (RQ != 0) begin : rq
-            edgec_requant #(.C(MH), .PE(PE), .IB(CW), .IS(1), .OB(OB), .MB(MB), .BB(BB), .SHB(SHB), .LO(LO), .HI(HI),
+            edgec_requant #(.C(MH), .PE(PE), .IB(CW), .IS(1), .OB(OB), .MB(MB), .BB(BB), .SHB(SHB), .SMIN(SMIN), .LO(LO),
+                            .HI(HI),
                             .MFILE(MFILE), .BFILE(BFILE), .SFILE(SFILE))
                 requant (.clk(clk), .rst_n(rst_n), .s_tdata(o_tdata), .s_tlast(o_tlast), .s_tvalid(o_tvalid),
                          .s_tready(o_tready), .m_tdata(m_tdata), .m_tlast(m_tlast), .m_tvalid(m_tvalid),

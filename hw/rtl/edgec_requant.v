@@ -1,10 +1,12 @@
 `timescale 1ns / 1ps
 // edgec RTL kernel library: the requantizer of a (vectors, C) stream, channel cf*PE + pe:
-// out = clip((x * M[c] + B[c]) >>> S[c], LO, HI) in OB bits, the shift arithmetic (floor).
-// x: PE lanes of IB bits (IS: signed); M: MB-bit signed multipliers, B: BB-bit signed
-// biases, S: SHB-bit unsigned shifts, from $readmemh images MFILE, BFILE, SFILE (CF = C/PE
-// words each, lane p at [p*MB +: MB], [p*BB +: BB], [p*SHB +: SHB]). The sum is formed at
-// max(XW + MB, BB) + 1 bits (XW: the input as a signed number), at most 64.
+// out = clip((x * M[c] + B[c]) >>> (SMIN + S[c]), LO, HI) in OB bits, the shift arithmetic
+// (floor). x: PE lanes of IB bits (IS: signed); M: MB-bit signed multipliers, B: BB-bit
+// signed biases, S: SHB-bit unsigned shifts beyond the layer's least shift SMIN, from
+// $readmemh images MFILE, BFILE, SFILE (CF = C/PE words each, lane p at [p*MB +: MB],
+// [p*BB +: BB], [p*SHB +: SHB]). The sum is formed at max(XW + MB, BB) + 1 bits (XW: the
+// input as a signed number), at most 64; the shift by SMIN is wiring (the sum's low bits
+// dropped), the one by S a multiplexer of SHB levels over the rest.
 // Two registers deep: the product x * M (a 25 x 18 multiply per lane maps to one DSP48E1,
 // its M register this one; a wider x to two), then bias, shift and clip into the output
 // register. Both move together when the output is free, one word per cycle.
@@ -18,6 +20,7 @@ module edgec_requant #(
     parameter MB = 18,
     parameter BB = 32,
     parameter SHB = 6,
+    parameter SMIN = 0,
     parameter LO = 0,
     parameter HI = 255,
     parameter MFILE = "m.mem",
@@ -41,8 +44,9 @@ module edgec_requant #(
     localparam [CFW-1:0] CF_LAST = CF_L[CFW-1:0];
     localparam XW = IB + (IS != 0 ? 0 : 1);  // the input as a signed number
     localparam PW = XW + MB;  // the product
-    localparam AW = (PW > BB ? PW : BB) + 1;  // the sum and the shifted sum
-    localparam KW = (AW > OB + 1 ? AW : OB + 1) + 1;  // the compared value
+    localparam AW = (PW > BB ? PW : BB) + 1;  // the sum
+    localparam RW = AW > SMIN ? AW - SMIN : 1;  // the sum shifted by SMIN
+    localparam KW = (RW > OB + 1 ? RW : OB + 1) + 1;  // the compared value
     localparam integer LO_I = LO, HI_I = HI;
     localparam [63:0] LO_X = {{32{LO_I[31]}}, LO_I}, HI_X = {{32{HI_I[31]}}, HI_I};
     localparam signed [KW-1:0] LO_K = LO_X[KW-1:0], HI_K = HI_X[KW-1:0];
@@ -79,13 +83,24 @@ module edgec_requant #(
             always @(posedge clk) if (en) prod <= $signed({{(PW - XW) {x[XW-1]}}, x}) * $signed({{(PW - MB) {m[MB-1]}}, m});
             wire signed [BB-1:0] b = brow[p*BB+:BB];
             wire [SHB-1:0] sh = srow[p*SHB+:SHB];
-            reg signed [AW-1:0] sum, shifted;
+            reg signed [AW-1:0] sum;
+            wire signed [RW-1:0] high;  // sum >>> SMIN
+            reg signed [RW-1:0] shifted;
             reg signed [KW-1:0] k;
             reg [OB-1:0] o;
+            if (AW > SMIN) begin : drop
+                assign high = sum[AW-1:AW-RW];
+                if (SMIN > 0) begin : low
+                    wire [SMIN-1:0] unused_low = sum[SMIN-1:0];
+                end
+            end else begin : sign
+                assign high = sum[AW-1];
+                wire [AW-2:0] unused_low = sum[AW-2:0];
+            end
             always @* begin
                 sum = $signed({{(AW - PW) {prod[PW-1]}}, prod}) + $signed({{(AW - BB) {b[BB-1]}}, b});
-                shifted = sum >>> sh;
-                k = {{(KW - AW) {shifted[AW-1]}}, shifted};
+                shifted = high >>> sh;
+                k = {{(KW - RW) {shifted[RW-1]}}, shifted};
                 o = (k < LO_K) ? LO_K[OB-1:0] : (k > HI_K) ? HI_K[OB-1:0] : k[OB-1:0];
             end
             assign outs[p*OB+:OB] = o;

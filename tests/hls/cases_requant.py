@@ -64,7 +64,7 @@ def hls_act(i: int, q: RequantProblem, pe: int, ot) -> tuple[str, str]:
     a = _hact(q.act, pe, q.act.c // pe)
     assert isinstance(a, HRq)
     requant_init(a)
-    t = f"edgec::Requant<{a.pe}, {a.nf}, {a.xw}, {a.mb}, {a.bb}, {a.shb}, {a.lo}, {a.hi}, {et(ot)} >"
+    t = f"edgec::Requant<{a.pe}, {a.nf}, {a.xw}, {a.mb}, {a.bb}, {a.shb}, {a.smin}, {a.lo}, {a.hi}, {et(ot)} >"
     return t, f"static const {t} act{i} = {a.init};"
 
 

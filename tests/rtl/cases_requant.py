@@ -8,7 +8,8 @@ import numpy as np
 
 LINT_PARAMS: dict[str, list[str]] = {
     "edgec_requant.v": ["", "-GPE=2 -GC=4 -GIS=0 -GIB=5", "-GIB=30 -GBB=50 -GMB=12 -GOB=4 -GLO=-8 -GHI=7",
-                        "-GIB=2 -GMB=1 -GBB=1 -GSHB=1 -GOB=8 -GC=3 -GPE=3"],
+                        "-GIB=2 -GMB=1 -GBB=1 -GSHB=1 -GOB=8 -GC=3 -GPE=3", "-GSMIN=30 -GIB=12 -GBB=20",
+                        "-GSMIN=40 -GIB=4 -GMB=4 -GBB=8 -GSHB=1", "-GSMIN=12 -GOB=2 -GLO=-2 -GHI=1"],
 }
 MVAU_LINT = ["-GKIND=3 -GXB=8 -GWB=8 -GAB=20 -GNT=0 -GOB=8 -GMW=8 -GSIMD=2 -GMH=4 -GPE=2 -GRQ=1 -GRQB=20",
              "-GKIND=0 -GXB=1 -GXBIP=1 -GWB=1 -GAB=5 -GNT=0 -GOB=3 -GLO=-4 -GHI=3 -GRQ=1 -GRQB=6 -GMB=4 -GBB=8 "
@@ -19,8 +20,8 @@ def _rq_params(q, pe: int) -> tuple[dict, dict]:
     from edgec.backend import rtl_mem
 
     a = q.act
-    return (dict(MB=a.mb, BB=a.bb, SHB=a.shb, LO=a.lo, HI=a.hi),
-            rtl_mem.requant(a.mult, a.bias, a.shift, pe, a.mb, a.bb, a.shb))
+    return (dict(MB=a.mb, BB=a.bb, SHB=a.shb, SMIN=a.smin, LO=a.lo, HI=a.hi),
+            rtl_mem.requant(a.mult, a.bias, a.shift, pe, a.mb, a.bb, a.shb, a.smin))
 
 
 def fused_case(i: int, rng):

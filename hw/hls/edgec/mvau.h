@@ -167,12 +167,12 @@ struct Thresholds<PE, NF, NT, CB, OUT_LO, BIPOLAR, OT, true> {
 };
 
 // Requantizer activation of a folded channel dimension (channel = nf * PE + pe), the IR's
-// Requant: out = clip((acc * m[pe][nf] + b[pe][nf]) >> s[pe][nf], LO, HI), the shift
-// arithmetic (floor). XW: the signed width of the input, MB, BB: of the multipliers and
-// biases, SHB: of the shifts. The product (XW + MB bits) is one DSP48 per lane up to a
+// Requant: out = clip((acc * m[pe][nf] + b[pe][nf]) >> (SMIN + s[pe][nf]), LO, HI), the
+// shift arithmetic (floor). XW: the signed width of the input, MB, BB: of the multipliers
+// and biases; SMIN the least shift of the layer, SHB the width of the rest. The product (XW + MB bits) is one DSP48 per lane up to a
 // 25 x 18 multiply; the sum is formed at max(XW + MB, BB) + 1 bits. The generated top
 // partitions m, b and s completely in dim 1 (the PE lanes work in parallel).
-template <unsigned PE, unsigned NF, int XW, int MB, int BB, int SHB, int LO, int HI, class OT>
+template <unsigned PE, unsigned NF, int XW, int MB, int BB, int SHB, int SMIN, int LO, int HI, class OT>
 struct Requant {
     typename rom_int<MB>::type m[PE][NF];
     typename rom_int<BB>::type b[PE][NF];
@@ -189,6 +189,7 @@ struct Requant {
         ap_int<AW> v = p;
         v += bv;
         ap_uint<SHB> sh = s[pe][nf];
+        v >>= SMIN;
         v >>= sh;
         typename OT::value_t o;
         if (v < LO)
