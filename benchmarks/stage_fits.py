@@ -1,8 +1,8 @@
 """yosys against the cost model on stand-alone instances of the stream stages: slice, pad,
-the zero-fill upsample and the elementwise product (mul), over PE, widths, channel ranges
-and borders.
+the zero-fill upsample, the elementwise product (mul) and the requantizer (edgec_requant,
+the Requant activation), over PE, widths, channel ranges and borders.
 
-    .venv/bin/python benchmarks/stage_fits.py [--kinds slice pad upsample mul] [--out DIR]
+    .venv/bin/python benchmarks/stage_fits.py [--kinds slice pad upsample mul requant] [--out DIR]
 
 Each instance is one `synth_xilinx -family xc7` run of its hw/rtl module (edgec.synth.Job,
 as `edgec synth` runs a build's stages); the table gives yosys's LUT, FF and DSP beside
@@ -11,6 +11,8 @@ edgec/cost/hw.py's estimate for the same parameters, and the worst ratio per kin
 import argparse
 import tempfile
 from pathlib import Path
+
+import numpy as np
 
 from edgec import dataflow as D
 from edgec.cost.hw import RESOURCES
@@ -68,7 +70,39 @@ def mul_cases():
                _stage(D.StageKind.MUL, p, ot, pe, 16 * c))
 
 
-KINDS = {"slice": slice_cases, "pad": pad_cases, "upsample": upsample_cases, "mul": mul_cases}
+def requant_cases():
+    """Requantizers of C channels over IB-bit accumulators, their multipliers, biases and
+    shifts from ir/requant.py on random ratios (images written to a temporary folder)."""
+    from edgec.backend import rtl_mem
+    from edgec.ir.graph import Node
+    from edgec.ir.ops import Op
+    from edgec.ir.requant import params
+
+    mem = Path(tempfile.mkdtemp(prefix="edgec-rq-"))
+    rng = np.random.default_rng(18)
+    for k, (c, pe, ib, ob) in enumerate(((16, 1, 20, 8), (32, 4, 24, 8), (64, 8, 16, 4), (8, 2, 32, 8),
+                                         (16, 16, 12, 8), (128, 4, 22, 8), (256, 1, 18, 8), (4, 4, 30, 6),
+                                         (64, 1, 26, 8), (32, 2, 14, 4), (512, 8, 20, 8), (48, 3, 20, 5),
+                                         (10, 10, 24, 8), (96, 2, 36, 8))):
+        it, ot = IntType(ib, True), IntType(ob, False)
+        a = 2.0 ** (ob - ib + rng.uniform(-3.0, 3.0, size=c))  # BN-folded ratios over 64x
+        q = params(a, rng.uniform(0, 2**ob, size=c), 1.0, int(ot.lo), int(ot.hi))
+        node = Node("rq", Op.REQUANT, ["x"], (c,), ot, {"lo": q["lo"], "hi": q["hi"]},
+                    {key: q[key] for key in ("mult", "bias", "shift")})
+        act = D.requant_act(node, it)
+        pm = dict(C=c, PE=pe, IB=ib, IS=1, OB=ob, MB=act.mb, BB=act.bb, SHB=act.shb, SMIN=act.smin, LO=act.lo,
+                  HI=act.hi)
+        for key, lines in rtl_mem.requant(act.mult, act.bias, act.shift, pe, act.mb, act.bb, act.shb,
+                                          act.smin).items():
+            rtl_mem.write(mem / f"{k}_{key}.mem", lines)
+            pm[key] = {"mem": str(mem / f"{k}_{key}.mem")}
+        p = D.ThresholdP(c, pe, 16, it, ot, act)
+        yield (f"requant c={c} pe={pe} {ib}b->{ob}b", "edgec_requant", pm,
+               _stage(D.StageKind.THRESHOLD, p, ot, pe, 16 * c))
+
+
+KINDS = {"slice": slice_cases, "pad": pad_cases, "upsample": upsample_cases, "mul": mul_cases,
+         "requant": requant_cases}
 
 
 def main() -> None:

@@ -115,6 +115,30 @@ class Act:
         return int(self.table.shape[1])
 
 
+@dataclass(frozen=True, eq=False)
+class RqAct:
+    """A requantizer activation (Op.REQUANT) as the hardware holds it: out = clip((x *
+    mult[c] + bias[c]) >> shift[c], lo, hi) per channel c, the shift arithmetic. The
+    hardware shifts by smin (the least shift: wiring), then by shift[c] - smin (shb bits,
+    a multiplexer of that many levels). Widths of two's-complement values: xw of the input
+    (an unsigned input gets a bit more), mb of the multipliers, bb of the biases. Built by
+    requant_act."""
+    mult: np.ndarray
+    bias: np.ndarray
+    shift: np.ndarray
+    lo: int
+    hi: int
+    xw: int
+    mb: int
+    bb: int
+    shb: int
+    smin: int
+
+    @property
+    def c(self) -> int:
+        return len(self.mult)
+
+
 @dataclass(frozen=True)
 class AxisP:
     beat_bits: int  # AXI4-Stream beat width (a power-of-two number of bytes)
@@ -165,7 +189,7 @@ class MvauP:
     acc: Type
     ot: Type
     weight: np.ndarray
-    act: Act | None
+    act: Act | RqAct | None
 
 
 @dataclass(frozen=True, eq=False)
@@ -285,12 +309,14 @@ class PadP:
 
 @dataclass(frozen=True, eq=False)
 class ThresholdP:
+    """A stand-alone activation of a (vectors, C) stream: a multi-threshold (Act) or a
+    requantizer (RqAct)."""
     c: int
     pe: int
     vectors: int
     it: Type
     ot: Type
-    act: Act
+    act: Act | RqAct
 
 
 @dataclass(frozen=True)
@@ -393,6 +419,30 @@ def activation(thr_node: Node | None, acc_bits: int) -> Act | None:
                step_table(thr_node.params.get("steps"), table))
 
 
+def requant_act(node: Node, in_type: Type) -> RqAct:
+    """The Requant ``node`` over values of ``in_type``: its parameters and the widths the
+    hardware computes them at."""
+    if isinstance(in_type, Bipolar):
+        raise EdgecError(f"node '{node.name}': Requant of a bipolar input has no hardware form")
+    p = node.params
+    mult, bias, shift = (np.asarray(p[k], np.int64) for k in ("mult", "bias", "shift"))
+    xlo, xhi = int(in_type.lo), int(in_type.hi)
+    smin = int(shift.min(initial=0))
+    return RqAct(mult, bias, shift, int(node.attrs["lo"]), int(node.attrs["hi"]), int_type_for(min(xlo, -1), xhi).bits,
+                 int_type_for(min(int(mult.min(initial=0)), -1), int(mult.max(initial=0))).bits,
+                 int_type_for(min(int(bias.min(initial=0)), -1), int(bias.max(initial=0))).bits,
+                 max(1, (int(shift.max(initial=0)) - smin).bit_length()), smin)
+
+
+def node_activation(node: Node | None, in_type: Type) -> Act | RqAct | None:
+    """The activation of a fused or stand-alone MultiThreshold or Requant ``node``."""
+    if node is None:
+        return None
+    if node.op == Op.REQUANT:
+        return requant_act(node, in_type)
+    return activation(node, in_type.bits)
+
+
 def load_width(base: int, mw: int, cp: list[int]) -> int:
     """Input elements per word of a sparse unit: the narrowest divisor of ``base`` (the
     channels its window generator streams, or MW) that loads a vector (MW elements) in no
@@ -458,7 +508,7 @@ def units(g: Graph) -> dict[str, dict]:
                 if src.op == Op.SLIDING_WINDOW else divisors(mw)
             out[n.name] = {"pe": divisors(n.shape[-1]), "simd": simd}
         elif n.op in (Op.MATMUL, Op.MAX_POOL, Op.AVG_POOL, Op.ADD, Op.MUL, Op.UPSAMPLE) or \
-                (n.op == Op.MULTI_THRESHOLD and not _fused(g, n)):
+                (n.op in ACTIVATIONS and not _fused(g, n)):
             out[n.name] = {"pe": divisors(n.shape[-1]), "simd": [1]}
         elif n.op == Op.CONCAT:  # PE divides both inputs' channels
             c1 = g.node(n.inputs[0]).shape[-1]
@@ -472,10 +522,19 @@ def units(g: Graph) -> dict[str, dict]:
     return out
 
 
-def _fused(g: Graph, thr: Node) -> bool:
-    """A MultiThreshold fused into the matrix unit that feeds it."""
-    src = g.node(thr.inputs[0])
-    return src.op in (Op.MATMUL, Op.XNOR_POPCOUNT) and len(g.consumers(src.name)) == 1
+ACTIVATIONS = (Op.MULTI_THRESHOLD, Op.REQUANT)  # the ops a matrix unit can take as its activation
+
+
+def _fused(g: Graph, act: Node) -> bool:
+    """A MultiThreshold or Requant fused into the matrix unit that feeds it (its only
+    consumer). A Requant fuses into a dense mvau only (edgec_mvau's RQ form); after a
+    sparse or depthwise unit it is a stand-alone stage."""
+    if act.op not in ACTIVATIONS:
+        return False
+    src = g.node(act.inputs[0])
+    if src.op not in (Op.MATMUL, Op.XNOR_POPCOUNT) or len(g.consumers(src.name)) != 1:
+        return False
+    return act.op == Op.MULTI_THRESHOLD or (not src.attrs.get("sparse") and src.attrs.get("groups", 1) == 1)
 
 
 def min_folding(g: Graph) -> dict[str, dict]:
@@ -831,7 +890,7 @@ class _Builder:
     def build(self) -> Plan:
         g = self.g
         for n in g.nodes[1:]:
-            if n.op == Op.SLIDING_WINDOW or n.op == Op.FLATTEN or (n.op == Op.MULTI_THRESHOLD and _fused(g, n)):
+            if n.op == Op.SLIDING_WINDOW or n.op == Op.FLATTEN or _fused(g, n):
                 continue
             srcs = [g.node(n.inputs[0]).inputs[0]] if g.node(n.inputs[0]).op == Op.SLIDING_WINDOW else n.inputs
             for t in srcs:
@@ -864,9 +923,9 @@ class _Builder:
                 self._slice(n)
             elif n.op == Op.PAD:
                 self._pad(n)
-            elif n.op == Op.MULTI_THRESHOLD and not _fused(g, n):
+            elif n.op in ACTIVATIONS and not _fused(g, n):
                 self._threshold(n)
-            elif n.op not in (Op.SLIDING_WINDOW, Op.FLATTEN, Op.MULTI_THRESHOLD):
+            elif n.op not in (Op.SLIDING_WINDOW, Op.FLATTEN, *ACTIVATIONS):
                 raise EdgecError(f"node '{n.name}': op {n.op.value} has no hardware stage yet")
 
         pe = self.fold["output"]["pe"]
@@ -879,7 +938,7 @@ class _Builder:
 
     def _act(self, n: Node) -> Node | None:
         cons = self.g.consumers(n.name)
-        return cons[0] if len(cons) == 1 and cons[0].op == Op.MULTI_THRESHOLD else None
+        return cons[0] if len(cons) == 1 and _fused(self.g, cons[0]) else None
 
     def _matrix(self, n: Node) -> None:
         g, f = self.g, self.fold[n.name]
@@ -895,7 +954,7 @@ class _Builder:
             o = self.stream(out_node.name, out_node.type, f["pe"], pixels * c)
             self.add(StageKind.WINDOW, n.name, n.name, layer, [x], [o],
                      WindowP("depthwise", k, c, f["pe"], pixels, x.type, o.type, n.type, wt=_weight_type(n),
-                             weight=n.params["weight"], act=activation(act, n.type.bits)), n)
+                             weight=n.params["weight"], act=node_activation(act, n.type)), n)
         elif n.attrs.get("sparse"):
             w = n.params["weight"]
             mh, mw = w.shape
@@ -910,7 +969,7 @@ class _Builder:
             o = self.stream(out_node.name, out_node.type, f["pe"], pixels * mh)
             self.add(StageKind.SMVAU, n.name, n.name, layer, [x], [o],
                      SmvauP(mw, mh, f["pe"], f["simd"], in_e, pixels, 1, n.attrs["kernel_kind"], x.type,
-                            _weight_type(n), n.type, o.type, w, tuple(steps.tolist()), activation(act, n.type.bits)),
+                            _weight_type(n), n.type, o.type, w, tuple(steps.tolist()), node_activation(act, n.type)),
                      n)
         else:
             mh, mw = n.params["weight"].shape
@@ -922,7 +981,7 @@ class _Builder:
             o = self.stream(out_node.name, out_node.type, f["pe"], pixels * mh)
             self.add(StageKind.MVAU, n.name, n.name, layer, [x], [o],
                      MvauP(mw, mh, f["pe"], f["simd"], pixels, 1, n.attrs["kernel_kind"], x.type, _weight_type(n),
-                           n.type, o.type, n.params["weight"], activation(act, n.type.bits)), n)
+                           n.type, o.type, n.params["weight"], node_activation(act, n.type)), n)
         self.produce(out_node.name, o, n.name, layer)
 
     def _winograd(self, n: Node) -> None:
@@ -1030,7 +1089,7 @@ class _Builder:
     def _threshold(self, n: Node) -> None:
         c = n.shape[-1]
         self._one(n, StageKind.THRESHOLD, lambda x, pe, s: ThresholdP(c, pe, x.elems // c, x.type, n.type,
-                                                                      activation(n, x.type.bits)))
+                                                                      node_activation(n, x.type)))
 
 
 def plan(g: Graph, fold: dict[str, dict] | None = None) -> Plan:

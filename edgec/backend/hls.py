@@ -19,7 +19,7 @@ from ..dataflow import Plan, Stage, StageKind
 from ..errors import EdgecError
 from ..ir.types import Bipolar, IntType
 from .render import render
-from .stages import TOP, CType, HAct, HStage, HStream, Stages, activation
+from .stages import TOP, CType, HAct, HRq, HStage, HStream, Stages, activation
 from .words import pack_words
 
 
@@ -92,6 +92,8 @@ def _partitions(h: HStage) -> list[tuple[str, int]]:
     falling-step flags of signed steps like the thresholds, a depthwise stage's weights by
     lane. (The mvau partitions its own weights by PE.)"""
     acts = []
+    if h.kind in ("mvau", "smvau", "threshold") and isinstance(h.act, HRq):
+        return [(f"act_{h.id}.{k}", 1) for k in ("m", "b", "s")]
     if h.kind in ("mvau", "smvau", "threshold") and h.act is not None and h.act.nt is not None:
         acts.append(f"act_{h.id}")
     out = []
@@ -131,7 +133,17 @@ def thresholds_act(thr: np.ndarray, sign: np.ndarray, pe: int, acc_bits: int, ou
     return _with_init(activation(thr, sign, pe, acc_bits, out_lo, bipolar, steps))
 
 
-def _with_init(a: HAct) -> HAct:
+def requant_init(a: HRq) -> HRq:
+    """Requant<...>'s initializer: m, b, s [pe][nf] of channel nf*PE + pe (s: the shift
+    beyond SMIN)."""
+    a.init = "{" + ", ".join(_braces(np.asarray(v, np.int64).reshape(a.nf, a.pe).T, str)
+                             for v in (a.mult, a.bias, np.asarray(a.shift) - a.smin)) + "}"
+    return a
+
+
+def _with_init(a: HAct | HRq) -> HAct | HRq:
+    if isinstance(a, HRq):
+        return requant_init(a)
     if a.nt is not None:
         t = a.table.reshape(a.nf, a.pe, a.nt).transpose(1, 0, 2)
         neg = (a.sign < 0).astype(np.int64).reshape(a.nf, a.pe).T

@@ -17,7 +17,7 @@ from ..dataflow import Plan
 from . import rtl_mem
 from ..dataflow import StageKind
 from ..errors import EdgecError
-from .stages import TOP, CType, HAct, Stages
+from .stages import TOP, CType, HAct, HRq, Stages
 from .render import render
 
 KIND_CODE = {"XNOR_POPCOUNT": 0, "BINARY_ADDSUB": 1, "LUT_MAC": 2, "DSP_MAC": 3}
@@ -61,9 +61,17 @@ def _itype(t: CType, pre: str) -> list[tuple[str, int]]:
     return [(f"{pre}B", t.bits), (f"{pre}S", int(t.signed)), (f"{pre}BIP", int(t.bipolar))]
 
 
-def _act_params(a: HAct) -> list[tuple[str, int]]:
+def _rq_params(a: HRq) -> list[tuple[str, int]]:
+    """edgec_requant's parameters (beside C, PE and the input's width)."""
+    return [("MB", a.mb), ("BB", a.bb), ("SHB", a.shb), ("SMIN", a.smin), ("LO", a.lo), ("HI", a.hi)]
+
+
+def _act_params(a: HAct | HRq) -> list[tuple[str, int]]:
     """edgec_act's parameters; SIGNED_STEPS only when the activation has signed steps (the
-    default 0 leaves every other instance as it was)."""
+    default 0 leaves every other instance as it was). A requantizer: NT = 0 and the RQ
+    form (edgec_mvau), the accumulator RQB bits wide."""
+    if isinstance(a, HRq):
+        return [("NT", 0), ("CB", 2), ("RQ", 1), ("RQB", a.xw), *_rq_params(a)]
     steps = [("SIGNED_STEPS", 1)] if a.nt and a.steps is not None else []
     return [("NT", a.nt or 0), ("CB", a.cb or 2), ("OUT_LO", a.out_lo), ("BIPOLAR", int(a.bipolar)), *steps]
 
@@ -97,7 +105,9 @@ def context(plan: Plan, mem: dict[str, list[str]]) -> RtlContext:
     return ctx
 
 
-def _act_images(a: HAct, pe: int) -> dict:
+def _act_images(a: HAct | HRq, pe: int) -> dict:
+    if isinstance(a, HRq):
+        return rtl_mem.requant(a.mult, a.bias, a.shift, pe, a.mb, a.bb, a.shb, a.smin)
     if not a.nt:
         return {}
     img = dict(zip(("TFILE", "NFILE"), _thresholds(a, pe)))
@@ -213,6 +223,10 @@ def _pad(st, h, ins, outs, ports):
 
 def _threshold(st, h, ins, outs, ports):
     p, a = h.p, h.act
+    if isinstance(a, HRq):
+        params = [("C", p["c"]), ("PE", p["pe"]), ("IB", p["it"].bits), ("IS", int(p["it"].signed)),
+                  ("OB", p["ot"].bits), *_rq_params(a)]
+        return "edgec_requant", params, _act_images(a, p["pe"]), ports
     params = [("C", p["c"]), ("PE", p["pe"]), ("IB", p["it"].bits), ("IS", int(p["it"].signed)),
               ("OB", p["ot"].bits), *_act_params(a)]
     return "edgec_threshold", params, _act_images(a, p["pe"]), ports

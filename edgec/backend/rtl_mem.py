@@ -48,5 +48,16 @@ def falling_steps(steps: np.ndarray, pe: int) -> list[str]:
     return hex_lines(pack_words(dn, 1, False), pe * nt)
 
 
+def requant(mult: np.ndarray, bias: np.ndarray, shift: np.ndarray, pe: int, mb: int, bb: int, shb: int,
+            smin: int) -> dict:
+    """edgec_requant's images {MFILE, BFILE, SFILE}: word nf holds channels nf*PE ..
+    nf*PE + PE-1, lane p's multiplier at [p*MB +: MB], bias at [p*BB +: BB] (two's
+    complement), shift beyond SMIN at [p*SHB +: SHB]."""
+    nf = len(mult) // pe
+    shift = np.asarray(shift, np.int64) - smin
+    return {key: hex_lines(pack_words(np.asarray(v, np.int64).reshape(nf, pe), bits, False), pe * bits)
+            for key, v, bits in (("MFILE", mult, mb), ("BFILE", bias, bb), ("SFILE", shift, shb))}
+
+
 def write(path: Path, lines: list[str]) -> None:
     Path(path).write_text("\n".join(lines) + "\n")

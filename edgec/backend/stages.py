@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..ir.types import Bipolar
-from ..dataflow import (Act, AddP, AxisP, ConcatP, DupP, DwcP, MulP, MvauP, PadP, Plan, SliceP, SmvauP, Stage,
+from ..dataflow import (Act, AddP, RqAct, AxisP, ConcatP, DupP, DwcP, MulP, MvauP, PadP, Plan, SliceP, SmvauP, Stage,
                         StageKind, Stream, SwgP, ThresholdP, UpsampleP, WindowP, WinoInP, WinoOutP, index_bits,
                         step_table, threshold_table)
 from ..errors import EdgecError
@@ -43,6 +43,7 @@ class HStream:
 @dataclass
 class HAct:
     """A Thresholds<> activation (or PassAct when nt is None)."""
+    form = "thresholds"  # HRq: "requant" (the templates choose the activation by it)
     pe: int
     nf: int
     nt: int | None = None
@@ -56,6 +57,28 @@ class HAct:
 
 
 @dataclass
+class HRq:
+    """A Requant<> activation (hw/hls/edgec/mvau.h, hw/rtl/edgec_requant.v) of channels nf*PE
+    + pe: per channel its multiplier, bias and shift (RqAct), clip to [lo, hi]; xw, mb, bb,
+    shb the widths, smin the least shift (dataflow.RqAct): the kernels hold shift - smin."""
+    pe: int
+    nf: int
+    xw: int
+    mb: int
+    bb: int
+    shb: int
+    smin: int
+    lo: int
+    hi: int
+    mult: np.ndarray
+    bias: np.ndarray
+    shift: np.ndarray
+    init: str = ""  # the HLS backend's C++ initializer
+    form = "requant"
+    nt = None  # no thresholds
+
+
+@dataclass
 class HStage:
     id: int
     kind: str
@@ -63,7 +86,7 @@ class HStage:
     ins: list[HStream]
     outs: list[HStream]
     p: dict = field(default_factory=dict)  # kernel template parameters (integers, CTypes)
-    act: HAct | None = None
+    act: HAct | HRq | None = None
     weights: object | None = None  # the HLS backend's constant array (backend/hls.py: HArray)
     partition: list[tuple[str, int]] = field(default_factory=list)  # HLS: (constant array, dim) split completely
     macro: str = ""  # HLS: the kernel call's macro (templates/hls/calls.j2)
@@ -102,9 +125,11 @@ class Stages:
         return h
 
 
-def _hact(a: Act | None, pe: int, nf: int) -> HAct:
+def _hact(a: Act | RqAct | None, pe: int, nf: int) -> HAct | HRq:
     if a is None:
         return HAct(pe, nf)
+    if isinstance(a, RqAct):
+        return HRq(pe, nf, a.xw, a.mb, a.bb, a.shb, a.smin, a.lo, a.hi, a.mult, a.bias, a.shift)
     return HAct(pe, nf, a.nt, a.cb, a.out_lo, a.bipolar, "", a.table, a.sign, a.steps)
 
 
@@ -215,5 +240,5 @@ PARAMS = {
 }
 
 
-__all__ = ["TOP", "IN_PORT", "OUT_PORT", "KIND_ENUM", "PARAMS", "CType", "HStream", "HAct", "HStage", "Stages",
+__all__ = ["TOP", "IN_PORT", "OUT_PORT", "KIND_ENUM", "PARAMS", "CType", "HStream", "HAct", "HRq", "HStage", "Stages",
            "activation"]

@@ -22,7 +22,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ..dataflow import Plan, Stage, StageKind, index_bits
+import numpy as np
+
+from ..dataflow import Plan, RqAct, Stage, StageKind, index_bits
 from ..errors import EdgecError
 from ..ir.types import Bipolar
 
@@ -126,6 +128,48 @@ def _activation(pe: int, nf: int, nt: int, cb: int, steps: bool = False) -> Res:
                BRAM36=rom_bram(nf, row) if nt else 0)
 
 
+# edgec_requant, fitted to yosys 0.23 on the 14 instances of benchmarks/stage_fits.py (requant)
+RQ_LUT = (46.5, 0.61, 1.79)  # base, per lane and sum bit, per table bit that varies between rows
+RQ_FF = (28.0, 1.02, 0.91)  # base, per output bit, per varying table bit
+DSP_A_BITS = 25  # a DSP48E1 multiplies 25 x 18 bits: a wider input takes two
+
+
+def _varying_bits(a: RqAct, pe: int) -> int:
+    """Bits of the multiplier, bias and shift tables that differ between the rows a lane
+    reads (the others are constants, which yosys folds into the logic)."""
+    total = 0
+    for v, bits in ((a.mult, a.mb), (a.bias, a.bb), (np.asarray(a.shift) - a.smin, a.shb)):
+        w = np.asarray(v, np.int64).reshape(-1, pe) & ((1 << bits) - 1)
+        col = (w[:, :, None] >> np.arange(bits)) & 1  # (rows, lanes, bits)
+        total += int((col.min(axis=0) != col.max(axis=0)).sum())
+    return total
+
+
+def requant_dsps(a: RqAct, pe: int) -> int:
+    """DSP48E1 of a requantizer's products: one per lane up to a 25-bit input, two beyond
+    (yosys splits the multiply); none where the operands are too narrow for a DSP."""
+    if a.xw + a.mb < MUL_DSP_BITS:
+        return 0
+    return pe * (1 if a.xw <= DSP_A_BITS else 2)
+
+
+def _requant(a: RqAct, pe: int, ob: int) -> Res:
+    """edgec_requant: per lane the product (requant_dsps, or LUTs), the bias add, the shift
+    by SMIN (wiring) and by the rest (a multiplexer), the clip; the per-channel tables
+    (constants in logic, their varying bits costing like a threshold table; block RAM when
+    deep) and the output register."""
+    cf = a.c // pe
+    aw = max(a.xw + a.mb, a.bb) + 1
+    fac = min(cf / 16, 1) * math.ceil(cf / 64) if cf > 1 else 0
+    vb = _varying_bits(a, pe) * fac
+    dsp = requant_dsps(a, pe)
+    mul = 0 if dsp else pe * a.xw * a.mb * MUL_LUT
+    k0, k1, k2 = RQ_LUT
+    f0, f1, f2 = RQ_FF
+    return Res(LUT=k0 + k1 * pe * aw + k2 * vb + mul, FF=f0 + f1 * pe * ob + f2 * vb, DSP=dsp,
+               BRAM36=rom_bram(cf, pe * (a.mb + a.bb + a.shb)))
+
+
 def _mvau(st: Stage) -> Res:
     a = st.p
     pe, simd = a.pe, a.simd
@@ -135,7 +179,8 @@ def _mvau(st: Stage) -> Res:
     xb, xbip = xt.bits, int(isinstance(xt, Bipolar))
     acc_bits = a.acc.bits
     sf = sf * a.sets  # the weight sets of a Winograd unit deepen its table
-    nt, cb = _thresholds(a.act)
+    rq = isinstance(a.act, RqAct)
+    nt, cb = _thresholds(None if rq else a.act)
     dw = _datapath_bits(acc_bits, xb, wb, cb)
     # one product's bits (as edgec_mvau's PW), and its multiply in LUT-units (DSP: none)
     pw = 2 if kind == "xnor-popcount" else (xb + 2 if kind == "binary-addsub" or wb == 1 else xb + wb + xbip)
@@ -149,6 +194,8 @@ def _mvau(st: Stage) -> Res:
     ff = (40 + 0.82 * pe * dw + 0.09 * pe * st.outs[0].type.bits + (0.39 * pe * simd * wb if depth > 1 else 0)
           + 6.4 * dsp)
     core = Res(LUT=lut, FF=ff, BRAM36=rom_bram(depth, pe * simd * wb) + xbuf.BRAM36, DSP=dsp)
+    if rq:  # edgec_mvau RQ = 1: the accumulators into an edgec_requant
+        return core + _requant(a.act, pe, st.outs[0].type.bits)
     return core + _activation(pe, nf, nt, cb, _signed(a.act))
 
 
@@ -292,6 +339,8 @@ def _pad(st: Stage) -> Res:
 
 def _threshold(st: Stage) -> Res:
     a = st.p
+    if isinstance(a.act, RqAct):
+        return _requant(a.act, a.pe, st.outs[0].type.bits)
     nt, cb = _thresholds(a.act)
     return Res(LUT=4, FF=2 + st.outs[0].width) + _activation(a.pe, a.c // a.pe, nt, cb, _signed(a.act))
 

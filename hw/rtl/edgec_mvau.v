@@ -16,6 +16,10 @@
 // of PE bits, the same for every weight set); NT = 0 passes the accumulator's low OB bits.
 // SIGNED_STEPS = 1: the falling-step flags in DFILE (NF words of PE*NT bits, lane pe's
 // threshold i at bit pe*NT + i), as edgec_act counts them.
+// RQ = 1 (a Requant activation): NT = 0, and the accumulators (RQB bits, two's complement)
+// go through an edgec_requant (multipliers, biases, shifts beyond SMIN in MFILE, BFILE,
+// SFILE, MB, BB and SHB bits, clip to [LO, HI]) into OB-bit outputs: two more registers,
+// the same cycles.
 // tlast: set on the last output word of each frame of VECTORS input vectors.
 module edgec_mvau #(
     parameter MW = 4,
@@ -39,7 +43,18 @@ module edgec_mvau #(
     parameter SIGNED_STEPS = 0,
     parameter TFILE = "t.mem",
     parameter NFILE = "n.mem",
-    parameter DFILE = "d.mem"
+    parameter DFILE = "d.mem",
+    parameter RQ = 0,
+    parameter RQB = 8,
+    parameter MB = 18,
+    parameter BB = 32,
+    parameter SHB = 6,
+    parameter SMIN = 0,
+    parameter LO = 0,
+    parameter HI = 255,
+    parameter MFILE = "m.mem",
+    parameter BFILE = "b.mem",
+    parameter SFILE = "s.mem"
 ) (
     input wire clk,
     input wire rst_n,
@@ -47,11 +62,12 @@ module edgec_mvau #(
     input wire s_tlast,
     input wire s_tvalid,
     output wire s_tready,
-    output reg [PE*OB-1:0] m_tdata,
-    output reg m_tlast,
-    output reg m_tvalid,
+    output wire [PE*OB-1:0] m_tdata,
+    output wire m_tlast,
+    output wire m_tvalid,
     input wire m_tready
 );
+    localparam CW = RQ != 0 ? RQB : OB;  // the width of the unit's own output (the activation's)
     localparam SF = MW / SIMD;
     localparam NF = MH / PE;
     localparam WW = PE * SIMD * WB;
@@ -95,7 +111,10 @@ module edgec_mvau #(
     reg [VW-1:0] vec;
     wire need_in = (nf == 0);
     wire last_sf = (sf == SF_LAST);
-    wire out_free = !m_tvalid || m_tready;
+    reg [PE*CW-1:0] o_tdata;
+    reg o_tlast, o_tvalid;
+    wire o_tready;
+    wire out_free = !o_tvalid || o_tready;
     assign s_tready = need_in && (!last_sf || out_free);
     wire advance = (need_in ? s_tvalid : 1'b1) && (!last_sf || out_free);
     wire [SIMD*XB-1:0] x = need_in ? s_tdata : xbuf[sf];
@@ -108,8 +127,8 @@ module edgec_mvau #(
 
     reg signed [DW-1:0] acc[0:PE-1];
     wire [PE*DW-1:0] sums;
-    wire [PE*OB-1:0] act;
-    edgec_act #(.PE(PE), .DW(DW), .NT(NT), .CB(CB), .OB(OB), .OUT_LO(OUT_LO), .BIPOLAR(BIPOLAR),
+    wire [PE*CW-1:0] act;
+    edgec_act #(.PE(PE), .DW(DW), .NT(NT), .CB(CB), .OB(CW), .OUT_LO(OUT_LO), .BIPOLAR(BIPOLAR),
                 .SIGNED_STEPS(SIGNED_STEPS)) activation (.acc(sums), .t(trow), .neg(nrow), .dn(drow), .out(act));
 
     genvar p, i;
@@ -165,17 +184,17 @@ module edgec_mvau #(
             nf <= 0;
             vec <= 0;
             waddr <= 0;
-            m_tvalid <= 1'b0;
-            m_tlast <= 1'b0;
+            o_tvalid <= 1'b0;
+            o_tlast <= 1'b0;
         end else begin
-            if (m_tvalid && m_tready) m_tvalid <= 1'b0;
+            if (o_tvalid && o_tready) o_tvalid <= 1'b0;
             if (advance) begin
                 if (need_in) xbuf[sf] <= s_tdata;
                 waddr <= (waddr == WA_LAST) ? {WAW{1'b0}} : waddr + 1'b1;
                 if (last_sf) begin
-                    m_tdata <= act;
-                    m_tvalid <= 1'b1;
-                    m_tlast <= (nf == NF_LAST) && (vec == VEC_LAST);
+                    o_tdata <= act;
+                    o_tvalid <= 1'b1;
+                    o_tlast <= (nf == NF_LAST) && (vec == VEC_LAST);
                     sf <= 0;
                     if (nf == NF_LAST) begin
                         nf <= 0;
@@ -185,4 +204,20 @@ module edgec_mvau #(
             end
         end
     end
+
+    generate
+        if (RQ != 0) begin : rq
+            edgec_requant #(.C(MH), .PE(PE), .IB(CW), .IS(1), .OB(OB), .MB(MB), .BB(BB), .SHB(SHB), .SMIN(SMIN), .LO(LO),
+                            .HI(HI),
+                            .MFILE(MFILE), .BFILE(BFILE), .SFILE(SFILE))
+                requant (.clk(clk), .rst_n(rst_n), .s_tdata(o_tdata), .s_tlast(o_tlast), .s_tvalid(o_tvalid),
+                         .s_tready(o_tready), .m_tdata(m_tdata), .m_tlast(m_tlast), .m_tvalid(m_tvalid),
+                         .m_tready(m_tready));
+        end else begin : out
+            assign m_tdata = o_tdata;
+            assign m_tlast = o_tlast;
+            assign m_tvalid = o_tvalid;
+            assign o_tready = m_tready;
+        end
+    endgenerate
 endmodule

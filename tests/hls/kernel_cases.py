@@ -5,7 +5,8 @@ random codes, and prints its outputs and its loop count; ``expected`` gives what
 ir/ref.py says for the same inputs, and ``cycles`` the trip count the cost model uses.
 The activations come in both forms: thresholds that only rise, and thresholds with
 signed steps (MultiThreshold ``steps``, Thresholds<..., true>) on every kernel that
-holds an activation (mvau, depthwise window, threshold, smvau).
+holds an activation (mvau, depthwise window, threshold, smvau); the requantizer
+(Requant<>) fused into the mvau and stand-alone (cases_requant.py).
 """
 from __future__ import annotations
 
@@ -350,7 +351,7 @@ def program(cases: list[Case]) -> str:
 
 def make_cases(seed: int) -> list[Case]:
     rng = np.random.default_rng(seed)
-    from . import cases_sparse, cases_unet, cases_winograd
+    from . import cases_requant, cases_sparse, cases_unet, cases_winograd
 
     makers = [mvau_case] * 12 + [swg_case] * 8 + [window_case] * 9 + [eltwise_case] * 6 + [stream_case] * 6
     cases = [m(i, rng) for i, m in enumerate(makers)]
@@ -360,4 +361,6 @@ def make_cases(seed: int) -> list[Case]:
     makers = [mvau_case] * 8 + [window_case] * 3 + [eltwise_case] * 3
     cases += [m(len(cases) + k, rng, steps=True) for k, m in enumerate(makers)]
     cases += cases_sparse.make_steps(rng, len(cases))
-    return cases + cases_unet.make(rng, len(cases))  # concat and upsample, after the others' draws
+    cases += cases_unet.make(rng, len(cases))  # concat and upsample, after the others' draws
+    # the requantizer, fused and stand-alone, on its own draws (the others keep theirs)
+    return cases + cases_requant.make(np.random.default_rng([seed, 18]), len(cases))

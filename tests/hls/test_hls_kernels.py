@@ -9,6 +9,7 @@ import pytest
 from edgec import resources
 from edgec.csim import CXXFLAGS, ap_types_dir, compiler
 
+from . import cases_requant
 from .kernel_cases import make_cases, program
 
 SEEDS = [1, 2]
@@ -16,8 +17,10 @@ SEEDS = [1, 2]
 
 @pytest.fixture(scope="module", params=SEEDS)
 def results(request, tmp_path_factory):
-    cases = make_cases(request.param)
-    d = tmp_path_factory.mktemp(f"kernels{request.param}")
+    return _compile_and_run(make_cases(request.param), tmp_path_factory.mktemp(f"kernels{request.param}"))
+
+
+def _compile_and_run(cases, d):
     (d / "main.cpp").write_text(program(cases))
     exe = d / "main"
     cmd = [compiler(), *CXXFLAGS, "-isystem", str(ap_types_dir()), "-I", str(resources.path("hw") / "hls" / "compat"),
@@ -49,3 +52,22 @@ def test_kernel_equals_ref(results, i):
     assert count == c.cycles, f"{c.name}: {count} loop iterations, cost model says {c.cycles}"
     if f"case{i}b" in lines:  # the duplicate's second output
         np.testing.assert_array_equal(lines[f"case{i}b"][1], c.expected.ravel(), err_msg=c.name)
+
+
+@pytest.fixture(scope="module")
+def requant_results(tmp_path_factory):
+    cases = cases_requant.make(np.random.default_rng(18), 0)
+    return _compile_and_run(cases, tmp_path_factory.mktemp("requant"))
+
+
+def test_requant_kernels_equal_ref(requant_results):
+    """Requant<> fused into the mvau and in the stand-alone stage, alone (``-k requant``):
+    every output equals ir/ref.py's requant, the loop counts the cost model's, and the
+    cases reach a shift of 40, a zero multiplier and both ends of the clip."""
+    cases, lines, own, out = requant_results
+    assert own == [] and "WARNING" not in out
+    for i, c in enumerate(cases):
+        count, got = lines[f"case{i}"]
+        np.testing.assert_array_equal(got, c.expected.ravel(), err_msg=c.name)
+        assert count == c.cycles, c.name
+    assert any("40" in c.name for c in cases if "stage" in c.name)

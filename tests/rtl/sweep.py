@@ -18,7 +18,7 @@ from edgec.backend.stages import activation as thresholds_act
 from edgec.backend.words import pack_words
 from edgec.ir import ref
 
-from . import cases_sparse, cases_unet, cases_winograd
+from . import cases_requant, cases_sparse, cases_unet, cases_winograd
 from ..hls.kernel_cases import ctype_for, divisor, mvau_problem, rand_codes, rand_type, some_thresholds, swg_geometry
 
 
@@ -238,7 +238,8 @@ def make_cases(seed: int) -> list[RtlCase]:
     srng = np.random.default_rng([seed, 1])  # its own draws: the other cases keep theirs
     cases += [signed_avg_case(i, srng) for i in range(4)]
     cases += cases_sparse.make_steps(rng)
-    return cases + cases_unet.make(rng)  # concat and upsample, after the others' draws
+    cases += cases_unet.make(rng)  # concat and upsample, after the others' draws
+    return cases + cases_requant.make_seeded(seed)  # the requantizer, on its own draws
 
 
 def top_module(cases: list[RtlCase], mem_dir: Path) -> str:

@@ -1,4 +1,5 @@
-// edgec HLS kernel library: the matrix-vector-activation unit (MVAU) and the activations.
+// edgec HLS kernel library: the matrix-vector-activation unit (MVAU) and the activations
+// (PassAct, Thresholds, Requant).
 //
 // out[o] = act(o, sum_k w[o][k] * x[k]) for an MH x MW weight matrix, folded: PE output
 // channels and SIMD inputs per cycle, (MH/PE) * (MW/SIMD) cycles per input vector.
@@ -161,6 +162,42 @@ struct Thresholds<PE, NF, NT, CB, OUT_LO, BIPOLAR, OT, true> {
             o = (count == 1) ? 1 : -1;
         else
             o = OUT_LO + (int)count;
+        return o;
+    }
+};
+
+// Requantizer activation of a folded channel dimension (channel = nf * PE + pe), the IR's
+// Requant: out = clip((acc * m[pe][nf] + b[pe][nf]) >> (SMIN + s[pe][nf]), LO, HI), the
+// shift arithmetic (floor). XW: the signed width of the input, MB, BB: of the multipliers
+// and biases; SMIN the least shift of the layer, SHB the width of the rest. The product (XW + MB bits) is one DSP48 per lane up to a
+// 25 x 18 multiply; the sum is formed at max(XW + MB, BB) + 1 bits. The generated top
+// partitions m, b and s completely in dim 1 (the PE lanes work in parallel).
+template <unsigned PE, unsigned NF, int XW, int MB, int BB, int SHB, int SMIN, int LO, int HI, class OT>
+struct Requant {
+    typename rom_int<MB>::type m[PE][NF];
+    typename rom_int<BB>::type b[PE][NF];
+    typename rom_word<SHB>::type s[PE][NF];
+
+    template <class AccT>
+    typename OT::value_t activate(unsigned nf, unsigned pe, const AccT &acc) const {
+#pragma HLS INLINE
+        const int AW = (XW + MB > BB ? XW + MB : BB) + 1;
+        ap_int<XW> x = acc;
+        ap_int<MB> mv = m[pe][nf];
+        ap_int<XW + MB> p = Mul<true>::template apply<ap_int<XW + MB> >(x, mv);
+        ap_int<BB> bv = b[pe][nf];
+        ap_int<AW> v = p;
+        v += bv;
+        ap_uint<SHB> sh = s[pe][nf];
+        v >>= SMIN;
+        v >>= sh;
+        typename OT::value_t o;
+        if (v < LO)
+            o = LO;
+        else if (v > HI)
+            o = HI;
+        else
+            o = v;
         return o;
     }
 };
