@@ -71,7 +71,7 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--sparse", default="off", choices=O.SPARSE_MODES,
                    help="matrix units walk a compressed stream of the non-zero weights (skipping zeros); auto: "
                         "per layer, where the cost model finds it cheaper than dense")
-    b.add_argument("--requant", default="off", choices=O.REQUANT_MODES,
+    b.add_argument("--requant", default="auto", choices=O.REQUANT_MODES,
                    help="output quantizers as an integer multiply, shift and clip (Requant) instead of thresholds: "
                         "auto: layers of 5+ bits where the cost model finds it cheaper; on: every layer that can; off")
     b.add_argument("--lowrank", metavar="E|Sx",

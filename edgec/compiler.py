@@ -217,12 +217,12 @@ class BuildOptions:
     labels: np.ndarray | None
     dump_ir: bool
     input_bits_given: bool = False
-    requant: str = "off"
+    requant: str = "auto"
 
     @staticmethod
     def check(model, out, board, preset, config, wbits, abits, calib, labels, input_shape, finetune_epochs, dump_ir,
               seed, target_fps, folding, export_qonnx, winograd, sparse, lowrank, lowrank_conv, prune, prune_mode,
-              prune_domain, max_model_mb, vivado_ip, input_bits=None, requant="off",
+              prune_domain, max_model_mb, vivado_ip, input_bits=None, requant="auto",
               clock_mhz=None) -> "BuildOptions":
         brd = boards.get(board)
         out = outdir.prepare(out)
@@ -474,7 +474,7 @@ def build(model=None, out="out", *, board="zynq7020", preset=None, config=None, 
           calib=None, labels=None, input_shape=None, finetune_epochs=None, dump_ir=False, seed=0,
           target_fps=None, folding="auto", export_qonnx=None, winograd="off", prune=None, prune_mode=None, sparse="off",
           lowrank=None, lowrank_conv="tucker", prune_domain=None, max_model_mb=None, progress=_stderr,
-          vivado_ip: str = "hls", input_bits=None, on_epoch=None, requant="off", clock_mhz=None) -> BuildResult:
+          vivado_ip: str = "hls", input_bits=None, on_epoch=None, requant="auto", clock_mhz=None) -> BuildResult:
     """Compile ``model`` (None: the built-in digits example; a path to .onnx/.pt2; or an
     nn.Module with ``input_shape``) for ``board`` into the folder ``out``. ``export_qonnx``:
     also write the quantized model as QONNX to that file. ``winograd``: off, f2, f4 or auto

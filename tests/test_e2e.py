@@ -59,10 +59,12 @@ def test_torch_and_onnx_builds_are_bit_exact(nets, data, tmp_path, preset, net):
     q_o, _ = _check(r_onnx, x_eval)
     assert q_t.shape == (len(x_eval), 10)
     # the report checked the calibration set; check the unseen test split against the reference too
+    from edgec.compiler import mark_requant
     from edgec.frontend.quantize import make_config, quantize
     from edgec.frontend.torch_import import import_torch
 
     qnet = quantize(import_torch(module, digits.INPUT_SHAPE), np.load(data[0]).astype(np.float64), make_config(preset))
+    mark_requant(qnet, "auto")  # as the build does: int8 layers quantize with Requant
     c = compare(qnet, sim_backend.load(r_torch.out / "sim"), x_eval)
     assert c["mismatches"] == 0 and c["ties"] == 0
     np.testing.assert_array_equal(c["y"], c["y_ref"])
