@@ -427,7 +427,7 @@ def requant_act(node: Node, in_type: Type) -> RqAct:
     p = node.params
     mult, bias, shift = (np.asarray(p[k], np.int64) for k in ("mult", "bias", "shift"))
     xlo, xhi = int(in_type.lo), int(in_type.hi)
-    smin = int(shift.min(initial=0))
+    smin = int(shift.min()) if shift.size else 0
     return RqAct(mult, bias, shift, int(node.attrs["lo"]), int(node.attrs["hi"]), int_type_for(min(xlo, -1), xhi).bits,
                  int_type_for(min(int(mult.min(initial=0)), -1), int(mult.max(initial=0))).bits,
                  int_type_for(min(int(bias.min(initial=0)), -1), int(bias.max(initial=0))).bits,

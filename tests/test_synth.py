@@ -183,8 +183,8 @@ def test_requant_rule_against_yosys(tmp_path):
     """The requantizer (edgec_requant; the Requant activation, stand-alone or fused) on the
     14 instances of benchmarks/stage_fits.py: the DSP48E1 count equals yosys's on every
     one (one per lane up to a 25-bit input, two beyond); the LUT estimate is within 25% of
-    yosys on at least 10 of them and within a factor 1.8 on all (yosys folds the constant
-    bits of the tables, which the rule counts only on average), and the total within 10%."""
+    yosys on every one and the total within 10%; the FF estimate within 25% on at least 10
+    (a table in block RAM takes its registers along, and yosys folds constant table bits)."""
     import importlib.util
     from pathlib import Path
 
@@ -203,8 +203,9 @@ def test_requant_rule_against_yosys(tmp_path):
         rows.append((name, r, RESOURCES[st.kind](st)))
     assert [(n, y["DSP"]) for n, y, e in rows] == [(n, e.DSP) for n, y, e in rows]
     assert any(y["DSP"] == 2 * int(n.split("pe=")[1].split()[0]) for n, y, e in rows)  # a wide input: two a lane
-    close = [n for n, y, e in rows if abs(e.LUT - y["LUT"]) <= TOLERANCE * y["LUT"]]
-    assert len(close) >= 10, [(n, y["LUT"], round(e.LUT)) for n, y, e in rows]
-    assert all(y["LUT"] / 1.8 <= e.LUT <= 1.8 * y["LUT"] for n, y, e in rows)
+    off = [(n, y["LUT"], round(e.LUT)) for n, y, e in rows if abs(e.LUT - y["LUT"]) > TOLERANCE * y["LUT"]]
+    assert not off, off
+    close = [n for n, y, e in rows if abs(e.FF - y["FF"]) <= TOLERANCE * y["FF"]]
+    assert len(close) >= 10, [(n, y["FF"], round(e.FF)) for n, y, e in rows]
     ty, te = sum(y["LUT"] for _, y, _ in rows), sum(e.LUT for _, _, e in rows)
     assert abs(te - ty) <= 0.1 * ty, (ty, te)

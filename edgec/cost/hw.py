@@ -129,8 +129,8 @@ def _activation(pe: int, nf: int, nt: int, cb: int, steps: bool = False) -> Res:
 
 
 # edgec_requant, fitted to yosys 0.23 on the 14 instances of benchmarks/stage_fits.py (requant)
-RQ_LUT = (46.5, 0.61, 1.79)  # base, per lane and sum bit, per table bit that varies between rows
-RQ_FF = (28.0, 1.02, 0.91)  # base, per output bit, per varying table bit
+RQ_LUT = (43.6, 0.54, 1.64)  # base, per lane and sum bit, per table bit that varies between rows
+RQ_FF = (29.0, 1.02, 0.91)  # base, per output bit, per varying table bit
 DSP_A_BITS = 25  # a DSP48E1 multiplies 25 x 18 bits: a wider input takes two
 
 
