@@ -213,14 +213,15 @@ def quantize_act(z: torch.Tensor, aq, scale: float):
 
 
 def requant_codes(seg: Segment, acc, a, c0):
-    """A Requant segment's codes (ir/requant.py) from its accumulator (N, C, ...) in int64."""
+    """A Requant segment's codes (ir/requant.py's parameters, ir/ref.py's rule) from its
+    accumulator (N, C, ...)."""
+    from ..ir.ref import requant_rule
+
     p = seg.requant_params(a.detach().reshape(-1).numpy(), c0.detach().reshape(-1).numpy())
     if p is None:
         raise ValueError(f"segment {seg.name} is marked requant but has no Requant form")
-    shape = (1, -1) + (1,) * (acc.dim() - 2)
-    m, b, s = (torch.as_tensor(p[k]).view(shape) for k in ("mult", "bias", "shift"))
-    v = torch.bitwise_right_shift(torch.round(acc).to(torch.int64) * m + b, s)
-    return torch.clamp(v, p["lo"], p["hi"]).to(acc.dtype)
+    codes = requant_rule(np.moveaxis(np.rint(acc.detach().numpy()).astype(np.int64), 1, -1), p)
+    return torch.as_tensor(np.moveaxis(codes, -1, 1), dtype=acc.dtype)
 
 
 class FakeQuantModel(torch.nn.Module):

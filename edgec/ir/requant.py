@@ -12,7 +12,8 @@ inference does (gemmlowp, TFLite): ``clip((acc * M[c] + B[c]) >> S[c], lo, hi)``
 
 M / 2^S differs from r by at most 2^-(S+1) (``scale_error`` reports it per channel), so a
 layer quantized this way is no longer the float quantizer: the reference computes this same
-integer rule (docs/numerics.md), and simulator = reference stays exact.
+integer rule (docs/numerics.md), and simulator = reference stays exact. The rule itself is
+``ir/ref.py: requant``.
 
 An activation folds into the clip bounds where it is a clip of z (ReLU is already the
 lower bound of an unsigned code; ReLU6, Hardtanh, Clip: ``act`` "clip"), since the
@@ -78,9 +79,3 @@ def params(a, c0, scale, lo: int, hi: int, act=None, act_args=None, multiple: in
 
 def _mult(r: float, s: int, multiple: int) -> int:
     return int(np.floor(np.ldexp(r, s) / multiple + 0.5)) * multiple
-
-
-def apply(acc, mult, bias, shift, lo: int, hi: int) -> np.ndarray:
-    """clip((acc * M + B) >> S, lo, hi) on int64 codes, channels last (the meaning of Requant)."""
-    v = np.asarray(acc, np.int64) * np.asarray(mult, np.int64) + np.asarray(bias, np.int64)
-    return np.clip(v >> np.asarray(shift, np.int64), lo, hi).astype(np.int64)
