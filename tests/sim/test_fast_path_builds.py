@@ -62,8 +62,12 @@ def _same_outputs(sim_dir, x):
     assert sim.run(x[:3])[0].tolist() == qn[:3].tolist() and sim.ENGINE == "torch"  # auto: torch here
 
 
-def _lowered(fg, x, cfg, modes=None):
-    ir = lower(quantize(fg, x, cfg))
+def _lowered(fg, x, cfg, modes=None, requant="off"):
+    from edgec.compiler import mark_requant
+
+    q = quantize(fg, x, cfg)
+    mark_requant(q, requant)
+    ir = lower(q)
     if modes:
         ir.meta["lowering"] = {**modes, "layers": {}}
     for _, fn in pipeline(POLICY):
@@ -95,6 +99,12 @@ def _graphs():
     fg = random_fgraph(rng, residual=True, depthwise=False, pool="gap", mlp=False)
     cfg = QuantConfig(wbits=3, abits=6, input_bits=4, layers={"c2": {"abits": 3}})  # the Add shifts one branch
     out.append(("mixed-add", _lowered(fg, rng.normal(size=(48, *fg.input.attrs["shape"])), cfg)))
+    rng = np.random.default_rng(8)  # int8 Requant, fused and after the Add, and under Winograd F4
+    fg = random_fgraph(rng, residual=True, depthwise=False, pool="max", mlp=False)
+    for wino in ("off", "f4"):
+        out.append((f"requant-{wino}", _lowered(fg, rng.normal(size=(32, *fg.input.attrs["shape"])),
+                                               QuantConfig(wbits=8, abits=8), {"winograd": wino, "sparse": "off"},
+                                               requant="on")))
     return out
 
 
