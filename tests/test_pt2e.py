@@ -17,24 +17,13 @@ from edgec.ir.graph import Graph
 from edgec.verify import check_pt2e
 
 from .nets import ResNet8, mlperf_net
+from .test_int8_onnx import _CNN  # conv + relu + maxpool, twice, then linear
 from .test_cli_errors import assert_one_line_error, run_main
 
-pt2e = pytest.importorskip("torchao.quantization.pt2e.quantize_pt2e")
-xnnpack = pytest.importorskip("torchao.testing.pt2e._xnnpack_quantizer")
+import torchao.quantization.pt2e.quantize_pt2e as pt2e  # noqa: E402  (the test extra installs torchao: missing, it fails)
+import torchao.testing.pt2e._xnnpack_quantizer as xnnpack  # noqa: E402
 
 VECTORS = 1000
-
-
-class _CNN(torch.nn.Module):  # conv + relu + maxpool, twice, then linear
-    def __init__(self):
-        super().__init__()
-        self.c1, self.c2 = torch.nn.Conv2d(1, 8, 3, padding=1), torch.nn.Conv2d(8, 8, 3, padding=1)
-        self.fc = torch.nn.Linear(8 * 2 * 2, 10)
-
-    def forward(self, x):
-        x = torch.max_pool2d(torch.relu(self.c1(x)), 2)
-        x = torch.max_pool2d(torch.relu(self.c2(x)), 2)
-        return self.fc(torch.flatten(x, 1))
 
 
 class _Tanh(torch.nn.Module):  # a float op the XNNPACK quantizer leaves between quantizers

@@ -23,22 +23,8 @@ def built(request, tmp_path_factory):
 
 @pytest.mark.parametrize("idle,backpressure", [(0.0, 0.0), (0.3, 0.3)])
 def test_kernels_equal_ref(built, idle, backpressure):
+    """Every kernel's cases, the requantizer's among them (edgec_mvau RQ = 1 and edgec_requant)."""
     runner, cases, work = built
-    fails = sweep.run(runner, cases, work, idle, backpressure, f"{idle}_{backpressure}")
-    assert not fails, "\n".join(fails)
-
-
-@pytest.fixture(scope="module", params=SIMS)
-def requant_built(request, tmp_path_factory):
-    cases = cases_requant.make_seeded(18)
-    work = tmp_path_factory.mktemp(f"rtl_requant_{request.param}")
-    return sweep.build(request.param, cases, work), cases, work
-
-
-@pytest.mark.parametrize("idle,backpressure", [(0.0, 0.0), (0.3, 0.3)])
-def test_requant_kernels_equal_ref(requant_built, idle, backpressure):
-    """The requantizer's cases alone (``-k requant``): edgec_mvau RQ = 1 and edgec_requant."""
-    runner, cases, work = requant_built
     assert any(c.module == "edgec_requant" and c.params["IB"] > 25 for c in cases)  # a product of two DSPs
     fails = sweep.run(runner, cases, work, idle, backpressure, f"{idle}_{backpressure}")
     assert not fails, "\n".join(fails)
