@@ -180,10 +180,11 @@ def test_stream_stage_rules_within_25_percent_of_yosys(tmp_path, kind):
 
 
 def test_requant_rule_against_yosys(tmp_path):
-    """The requantizer (edgec_requant; the Requant activation, stand-alone or fused) on the
-    14 instances of benchmarks/stage_fits.py: the DSP48E1 count equals yosys's on every
-    one (one per lane up to a 25-bit input, two beyond); the LUT estimate is within 25% of
-    yosys on every one and the total within 10%; the FF estimate within 25% on at least 10
+    """The requantizer (edgec_requant; the Requant activation, stand-alone or fused) on every
+    second of the 14 instances of benchmarks/stage_fits.py (which fits the rule on all 14;
+    the other seven would double the test's yosys time): the DSP48E1 count equals yosys's on
+    every one (one per lane up to a 25-bit input, two beyond); the LUT estimate is within 25%
+    of yosys on every one and the total within 10%; the FF estimate within 25% on at least 70%
     (a table in block RAM takes its registers along, and yosys folds constant table bits)."""
     import importlib.util
     from pathlib import Path
@@ -198,7 +199,7 @@ def test_requant_rule_against_yosys(tmp_path):
     (tmp_path / "rtl" / "lib").symlink_to(fits.HW)
     exe = synth.yosys()
     rows = []
-    for i, (name, module, params, st) in enumerate(fits.KINDS["requant"]()):
+    for i, (name, module, params, st) in list(enumerate(fits.KINDS["requant"]()))[1::2]:
         r = synth.Job(f"rq{i}", module, params, tmp_path / "rtl", tmp_path).run(exe)
         rows.append((name, r, RESOURCES[st.kind](st)))
     assert [(n, y["DSP"]) for n, y, e in rows] == [(n, e.DSP) for n, y, e in rows]
@@ -206,6 +207,6 @@ def test_requant_rule_against_yosys(tmp_path):
     off = [(n, y["LUT"], round(e.LUT)) for n, y, e in rows if abs(e.LUT - y["LUT"]) > TOLERANCE * y["LUT"]]
     assert not off, off
     close = [n for n, y, e in rows if abs(e.FF - y["FF"]) <= TOLERANCE * y["FF"]]
-    assert len(close) >= 10, [(n, y["FF"], round(e.FF)) for n, y, e in rows]
+    assert len(close) >= 0.7 * len(rows), [(n, y["FF"], round(e.FF)) for n, y, e in rows]
     ty, te = sum(y["LUT"] for _, y, _ in rows), sum(e.LUT for _, _, e in rows)
     assert abs(te - ty) <= 0.1 * ty, (ty, te)
