@@ -45,15 +45,12 @@ def compare(qnet: QNet, sim, x: np.ndarray) -> dict:
 
 # ---- QONNX models: qonnx's own execute_onnx is the reference --------------------------------
 
-def qonnx_batched(path, n: int):
-    """The model of ``path`` (a file or an onnx.ModelProto) as qonnx executes it: qonnx's cleanup transformations
-    (normalize.cleanup: shape inference, constant folding), the batch dimension set to n (qonnx ChangeBatchSize), and a
-    channels-last domain stamped with the model's ONNX opset (qonnx's own convention:
-    older exports stamp it 1, which onnxruntime refuses for MaxPool). Per-sample
-    computation is unchanged."""
+def _qonnx_cleaned(path):
+    """The model of ``path`` (a file or an onnx.ModelProto) after qonnx's cleanup transformations
+    (normalize.cleanup: shape inference, constant folding), with a channels-last domain stamped
+    with the model's ONNX opset (qonnx's own convention: older exports stamp it 1, which
+    onnxruntime refuses for MaxPool)."""
     from qonnx.core.modelwrapper import ModelWrapper
-    from qonnx.transformation.change_batchsize import ChangeBatchSize
-    from qonnx.transformation.infer_shapes import InferShapes
 
     from .frontend.normalize import cleanup
 
@@ -71,31 +68,63 @@ def qonnx_batched(path, n: int):
         model.opset_import.append(onnx.helper.make_opsetid(cl, base))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        m = cleanup(ModelWrapper(model))
-        return m if n == 1 else m.transform(ChangeBatchSize(n)).transform(InferShapes())
+        return cleanup(ModelWrapper(model))
+
+
+def _rebatched(cleaned, n: int):
+    """``cleaned`` with its batch dimension set to n (qonnx ChangeBatchSize); per-sample computation is unchanged."""
+    from qonnx.transformation.change_batchsize import ChangeBatchSize
+    from qonnx.transformation.infer_shapes import InferShapes
+
+    if n == 1:
+        return cleaned
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return cleaned.transform(ChangeBatchSize(n)).transform(InferShapes())
+
+
+def qonnx_batched(path, n: int):
+    """The model of ``path`` (a file or an onnx.ModelProto) as qonnx executes it on n inputs at
+    once: cleaned (_qonnx_cleaned), its batch dimension set to n."""
+    return _rebatched(_qonnx_cleaned(path), n)
+
+
+class QonnxRunner:
+    """qonnx's execute_onnx on the model of ``path``, cleaned once (its qonnx cleanup takes
+    seconds on a large graph) and re-batched once per batch size: call it on any number of
+    input chunks."""
+
+    def __init__(self, path):
+        self.cleaned = _qonnx_cleaned(path)
+        self.models: dict[int, object] = {1: self.cleaned}
+        try:
+            self.models[2] = _rebatched(self.cleaned, 2)
+            self.rebatch = True
+        except Exception:  # noqa: BLE001 - qonnx cannot re-batch it (its channels-last ops): one input at a time
+            self.rebatch = False
+
+    def __call__(self, x: np.ndarray, keep=None, batch: int = 250) -> dict[str, np.ndarray]:
+        """The tensors named in ``keep`` (default: all) of the full execution context, for every
+        input (``batch`` at a time, or one when qonnx cannot change the model's batch size)."""
+        from qonnx.core.onnx_exec import execute_onnx
+
+        batch = batch if self.rebatch else 1
+        out: dict[str, list] = {}
+        for i in range(0, len(x), batch):
+            chunk = x[i : i + batch]
+            if len(chunk) not in self.models:
+                self.models[len(chunk)] = _rebatched(self.cleaned, len(chunk))
+            model = self.models[len(chunk)]
+            ctx = execute_onnx(model, {model.graph.input[0].name: chunk}, return_full_exec_context=True)
+            for k, v in ctx.items():
+                if (keep is None or k in keep) and isinstance(v, np.ndarray) and v.ndim and v.shape[0] == len(chunk):
+                    out.setdefault(k, []).append(v)
+        return {k: np.concatenate(v) for k, v in out.items()}
 
 
 def qonnx_execute(path, x: np.ndarray, keep=None, batch: int = 250) -> dict[str, np.ndarray]:
-    """qonnx's execute_onnx on x: the tensors named in ``keep`` (default: all) of the full
-    execution context, for every input (``batch`` at a time, or one when qonnx cannot
-    change the model's batch size)."""
-    from qonnx.core.onnx_exec import execute_onnx
-
-    out: dict[str, list] = {}
-    model = None
-    try:
-        qonnx_batched(path, 2)
-    except Exception:  # noqa: BLE001 - qonnx cannot re-batch it (its channels-last ops): one input at a time
-        batch = 1
-    for i in range(0, len(x), batch):
-        chunk = x[i : i + batch]
-        if model is None or len(chunk) != batch:
-            model = qonnx_batched(path, len(chunk))
-        ctx = execute_onnx(model, {model.graph.input[0].name: chunk}, return_full_exec_context=True)
-        for k, v in ctx.items():
-            if (keep is None or k in keep) and isinstance(v, np.ndarray) and v.ndim and v.shape[0] == len(chunk):
-                out.setdefault(k, []).append(v)
-    return {k: np.concatenate(v) for k, v in out.items()}
+    """qonnx's execute_onnx on x (QonnxRunner, once)."""
+    return QonnxRunner(path)(x, keep, batch)
 
 
 def qonnx_compare(ref: dict, source_tensors: dict, trace: dict) -> dict:
@@ -106,13 +135,25 @@ def qonnx_compare(ref: dict, source_tensors: dict, trace: dict) -> dict:
     bad, tie = np.zeros(n, bool), np.zeros(n, bool)
     checked = 0
     for onnx_name, s in source_tensors.items():
-        real, pre = ref[onnx_name].astype(np.float64), ref[s["input"]].astype(np.float64)
+        real = ref[onnx_name].astype(np.float64)
         scale = np.asarray(s["scale"], np.float64)
         if scale.size > 1:  # one per channel (axis 1)
             scale = scale.reshape((1, -1) + (1,) * (real.ndim - 2))
         q_ref = np.rint(real / scale + s["zero_point"]) if not s["bipolar"] else np.sign(real)
+        got = trace[s["ir"]]
+        if got.ndim == 4:
+            got = got.transpose(0, 3, 1, 2)
+        axes = tuple(range(1, q_ref.ndim))
+        off = (got.reshape(q_ref.shape) != q_ref).any(axis=axes) if axes else got.reshape(n) != q_ref
+        checked += 1
+        if not off.any():
+            continue
+        bad |= off
+        # the vectors that differ: did the reference meet a rounding boundary there (0 for the
+        # sign, k + 0.5 to the nearest, integers otherwise)?
+        rows = np.flatnonzero(off)
+        pre = ref[s["input"]][rows].astype(np.float64)
         v = pre / s.get("pre_scale", scale) + s.get("pre_zero_point", s["zero_point"])  # Trunc: its own
-        # the rounding boundaries: 0 for the sign, k + 0.5 to the nearest, integers otherwise
         frac = v - np.floor(v)
         if s["bipolar"]:
             near = np.abs(v) < TIE
@@ -120,12 +161,7 @@ def qonnx_compare(ref: dict, source_tensors: dict, trace: dict) -> dict:
             near = np.abs(frac - 0.5) < TIE
         else:
             near = np.minimum(frac, 1 - frac) < TIE
-        got = trace[s["ir"]]
-        if got.ndim == 4:
-            got = got.transpose(0, 3, 1, 2)
-        bad |= (got.reshape(n, -1) != q_ref.reshape(n, -1)).any(axis=1)
-        tie |= near.reshape(n, -1).any(axis=1)
-        checked += 1
+        tie[rows] |= near.reshape(len(rows), -1).any(axis=1)
     return {"vectors": n, "tensors": checked, "mismatches": int((bad & ~tie).sum()), "ties": int((bad & tie).sum()),
             "mismatched": np.flatnonzero(bad & ~tie)}
 
@@ -188,9 +224,10 @@ def check_qonnx(model, graph, sim, x: np.ndarray, on_outputs=None) -> dict:
     simulator's outputs of every batch (x may be memory-mapped: it is read batch by batch)."""
     tensors = graph.meta["source_tensors"]
     total = None
+    runner = QonnxRunner(model)
     for i in range(0, len(x), batch_for(graph)):
         chunk = np.asarray(x[i : i + batch_for(graph)])
-        ref = qonnx_execute(model, chunk, keep=set(tensors) | {s["input"] for s in tensors.values()})
+        ref = runner(chunk, keep=set(tensors) | {s["input"] for s in tensors.values()})
         keep = {s["ir"]: None for s in tensors.values()}
         q, y = sim.run(chunk, keep=keep)
         if on_outputs is not None:
