@@ -38,7 +38,8 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("-o", "--out", required=True, help="output folder (new, empty, or an earlier edgec build)")
     b.add_argument("--preset", choices=list(O.PRESETS), help=f"quantization preset (default {O.DEFAULT_PRESET})")
     b.add_argument("--config",
-                   help="YAML: preset, wbits, abits, input_bits, calibrator, percentile, layers: {name: {...}}")
+                   help="YAML: preset, wbits, abits, input_bits, calibrator, percentile, requant, clock_mhz, "
+                        "layers: {name: {...}}")
     b.add_argument("--wbits", help="weight bits for every layer: 1 (binary), 2-8, or ternary")
     b.add_argument("--abits", help="activation bits for every layer: 1 (bipolar) to 8")
     b.add_argument("--calib", help="calibration inputs, .npy shaped (N, *input shape)")
@@ -71,9 +72,10 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--sparse", default="off", choices=O.SPARSE_MODES,
                    help="matrix units walk a compressed stream of the non-zero weights (skipping zeros); auto: "
                         "per layer, where the cost model finds it cheaper than dense")
-    b.add_argument("--requant", default="auto", choices=O.REQUANT_MODES,
+    b.add_argument("--requant", choices=O.REQUANT_MODES,
                    help="output quantizers as an integer multiply, shift and clip (Requant) instead of thresholds: "
-                        "auto: layers of 5+ bits where the cost model finds it cheaper; on: every layer that can; off")
+                        "auto (default; config: requant): layers of 5+ bits where the cost model finds it cheaper; "
+                        "on: every layer that can; off")
     b.add_argument("--lowrank", metavar="E|Sx",
                    help="factorise layers before quantization: E (e.g. 0.95) keeps that share of the singular values' "
                         "energy, Sx (e.g. 2x) aims at S times fewer MACs per layer")

@@ -222,7 +222,7 @@ class BuildOptions:
     @staticmethod
     def check(model, out, board, preset, config, wbits, abits, calib, labels, input_shape, finetune_epochs, dump_ir,
               seed, target_fps, folding, export_qonnx, winograd, sparse, lowrank, lowrank_conv, prune, prune_mode,
-              prune_domain, max_model_mb, vivado_ip, input_bits=None, requant="auto",
+              prune_domain, max_model_mb, vivado_ip, input_bits=None, requant=None,
               clock_mhz=None) -> "BuildOptions":
         brd = boards.get(board)
         out = outdir.prepare(out)
@@ -244,6 +244,8 @@ class BuildOptions:
         fixed = None
         if isinstance(folding, dict) or folding not in ("auto", "min"):
             fixed, folding = load_folding(folding), "auto"
+        if requant is None:  # --requant, else the config's, else auto
+            requant = cfg.requant or "auto"
         for flag, v, modes in (("--winograd", winograd, WINOGRAD_MODES), ("--sparse", sparse, SPARSE_MODES),
                                ("--vivado-ip", vivado_ip, VIVADO_IPS), ("--requant", requant, REQUANT_MODES)):
             if v not in modes:
@@ -474,7 +476,7 @@ def build(model=None, out="out", *, board="zynq7020", preset=None, config=None, 
           calib=None, labels=None, input_shape=None, finetune_epochs=None, dump_ir=False, seed=0,
           target_fps=None, folding="auto", export_qonnx=None, winograd="off", prune=None, prune_mode=None, sparse="off",
           lowrank=None, lowrank_conv="tucker", prune_domain=None, max_model_mb=None, progress=_stderr,
-          vivado_ip: str = "hls", input_bits=None, on_epoch=None, requant="auto", clock_mhz=None) -> BuildResult:
+          vivado_ip: str = "hls", input_bits=None, on_epoch=None, requant=None, clock_mhz=None) -> BuildResult:
     """Compile ``model`` (None: the built-in digits example; a path to .onnx/.pt2; or an
     nn.Module with ``input_shape``) for ``board`` into the folder ``out``. ``export_qonnx``:
     also write the quantized model as QONNX to that file. ``winograd``: off, f2, f4 or auto

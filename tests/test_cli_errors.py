@@ -161,3 +161,23 @@ def test_export_qonnx_into_a_missing_folder(capsys, tmp_path):
                          "--export-qonnx", tmp_path / "nowhere" / "m.onnx")
     assert_one_line_error(code, err, "--export-qonnx", "does not exist")
     _no_leftovers(tmp_path, "o")
+
+
+def test_config_requant_and_the_flag_over_it(files, tmp_path):
+    """config `requant:` (YAML's bare on/off included) chooses the requantizer form; --requant wins."""
+    import edgec
+
+    m = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 16), torch.nn.ReLU(), torch.nn.Linear(16, 10))
+    torch.onnx.export(m.eval(), (torch.zeros(1, 1, 8, 8),), str(tmp_path / "two.onnx"), dynamo=False)
+
+    def acts(name, text, **kw):
+        (tmp_path / f"{name}.yaml").write_text(f"preset: int8\n{text}")
+        res = edgec.build(str(tmp_path / "two.onnx"), tmp_path / name, config=str(tmp_path / f"{name}.yaml"),
+                          calib=str(files / "x.npy"), progress=None, **kw)
+        return [r["act"] for r in res.report["layers"] if r["op"] == "MatMul"][0]
+
+    assert acts("on", "requant: on\n").startswith("requant")
+    assert acts("off", "requant: 'off'\n").startswith("thresholds")
+    assert acts("flag", "requant: on\n", requant="off").startswith("thresholds")
+    with pytest.raises(edgec.EdgecError, match="config requant 'sometimes': choose one of auto, on, off"):
+        acts("bad", "requant: sometimes\n")

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from ..errors import EdgecError
-from ..options import DEFAULT_PRESET, PRESETS, PRUNE_DOMAINS, PRUNE_MODES
+from ..options import DEFAULT_PRESET, PRESETS, PRUNE_DOMAINS, PRUNE_MODES, REQUANT_MODES
 from ..validate import choice, integer, known_keys, load_yaml, number
 from .fgraph import FGraph, model_input_shape
 from .qmodel import float_forward
@@ -22,7 +22,7 @@ from .qnet import COMPUTE, PASS_THROUGH, ActQuant, QNet, Segment, WeightQuant, a
 
 CALIBRATORS = ("minmax", "percentile")
 CONFIG_KEYS = ("preset", "wbits", "abits", "input_bits", "calibrator", "percentile", "layers", "prune", "prune_mode",
-               "prune_domain", "clock_mhz")
+               "prune_domain", "clock_mhz", "requant")
 LAYER_KEYS = ("wbits", "abits", "calibrator", "prune", "winograd", "sparse")
 
 
@@ -80,6 +80,7 @@ class QuantConfig:
     prune_domain: str = "spatial"  # or 'winograd': 3x3 stride-1 convs pruned and quantized as U
     winograd_tile: int | None = None  # the tile of the Winograd domain (--winograd f2 / f4)
     clock_mhz: object = None  # the config's clock_mhz as written (BuildOptions checks it against the board)
+    requant: str | None = None  # the config's requant (auto / on / off); --requant overrides it
 
     def prune_of(self, name: str) -> float:
         return parse_prune(self.layers.get(name, {}).get("prune", self.prune), f"config layers.{name}.prune")
@@ -131,6 +132,10 @@ def make_config(preset: str | None = None, config_path: str | None = None, wbits
     if "prune" in raw:
         cfg.prune = parse_prune(raw["prune"], "config prune")
     cfg.clock_mhz = raw.get("clock_mhz")
+    if "requant" in raw:
+        v = raw["requant"]  # YAML 1.1 reads a bare on / off as a boolean
+        cfg.requant = choice({True: "on", False: "off"}.get(v, v) if isinstance(v, bool) else v, "config requant",
+                             REQUANT_MODES)
     if prune is not None:
         cfg.prune = parse_prune(prune, "--prune")
     cfg.prune_mode = choice(prune_mode or raw.get("prune_mode", cfg.prune_mode), "prune_mode", PRUNE_MODES)
