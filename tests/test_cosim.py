@@ -2,9 +2,11 @@
 the AXI DMA (simple mode) to the RTL top over hw/rtl and back, under cocotb on Icarus and
 Verilator, with 30% random idle cycles on MM2S and 30% random backpressure on S2MM, on the
 built-in example (w1a1, w2a2) and on the MLP and the conv net (stride, padding, residual
-add, depthwise): 64 frames come back bit-exact against the simulator, in order, one
-S2MM transfer per run of the driver's plan, each ended by the run's one TLAST. Without
-pressure the RTL runs at the report's cycles per frame."""
+add, depthwise; also at int8 with every quantizer an integer requantizer, fused into the
+matrix units and stand-alone after the add and the depthwise window): 64 frames come back
+bit-exact against the simulator, in order, one S2MM transfer per run of the driver's plan,
+each ended by the run's one TLAST. Without pressure the RTL runs at the report's cycles
+per frame."""
 import json
 import subprocess
 import sys
@@ -31,13 +33,25 @@ def builds(tmp_path_factory):
                        progress=None).out
     out["conv"] = build(trained(ConvNet(), epochs=3), d / "conv", input_shape=(1, 8, 8), preset="w2a2", calib=cx,
                         progress=None).out
+    out["rq"] = build(trained(ConvNet(), epochs=3), d / "rq", input_shape=(1, 8, 8), preset="int8", calib=cx,
+                      requant="on", progress=None).out
     return out
 
 
 # Icarus is some 20 times slower than Verilator on the example's larger networks: the
 # two small ones run on both
 CASES = [("w1a1", "verilator"), ("w2a2", "verilator"), ("mlp", "verilator"), ("conv", "verilator"),
-         ("mlp", "icarus"), ("conv", "icarus")]
+         ("mlp", "icarus"), ("conv", "icarus"), ("rq", "verilator")]
+
+
+def test_the_requant_build_has_requantizers_in_and_out_of_matrix_units(builds):
+    """The "rq" case above co-simulates Requant both as an mvau's activation and as a stage of its own."""
+    rep = json.loads((builds["rq"] / "report.json").read_text())
+    acts = {r["layer"]: r["act"] for r in rep["layers"]}
+    kinds = {s["stage"]: s["kind"] for s in rep["hardware"]["stages"]}
+    fused = [n for n, a in acts.items() if a.startswith("requant") and kinds.get(n) == "mvau"]
+    alone = [n for n, a in acts.items() if a.startswith("requant") and kinds.get(f"{n}_quant") == "threshold"]
+    assert fused and alone, (acts, kinds)
 
 
 @pytest.mark.parametrize("net,sim", CASES)
