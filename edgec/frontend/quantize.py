@@ -134,8 +134,7 @@ def make_config(preset: str | None = None, config_path: str | None = None, wbits
     cfg.clock_mhz = raw.get("clock_mhz")
     if "requant" in raw:
         v = raw["requant"]  # YAML 1.1 reads a bare on / off as a boolean
-        cfg.requant = choice({True: "on", False: "off"}.get(v, v) if isinstance(v, bool) else v, "config requant",
-                             REQUANT_MODES)
+        cfg.requant = choice(("on" if v else "off") if isinstance(v, bool) else v, "config requant", REQUANT_MODES)
     if prune is not None:
         cfg.prune = parse_prune(prune, "--prune")
     cfg.prune_mode = choice(prune_mode or raw.get("prune_mode", cfg.prune_mode), "prune_mode", PRUNE_MODES)
