@@ -1,9 +1,10 @@
-"""`edgec explore` on a real local Ray (2 CPUs), on the built-in example: a 24-trial grid over
-bits (w1a1, w2a2, int4, int8), Winograd (off, F2, F4) and pruning (none, half), run once for
-the module. The Pareto front is non-dominated and dominates every other feasible design, it
-holds a design at least as accurate as the default w2a2 build and cheaper in LUT (or faster
-at equal accuracy), each Pareto build's report gives its trial's numbers, and the results
-(trials.csv, pareto.json, report.html) say the same. A failing trial is recorded with its
+"""`edgec explore` on a real local Ray (2 CPUs), on the built-in example: an 8-trial grid over
+bits (w1a1, w2a2, int4, int8) and Winograd (off, F4), run once for the module (pruning is a
+space parameter of the interrupted search below). The Pareto front is non-dominated and
+dominates every other feasible design, it holds a design at least as accurate as the default
+w2a2 build and cheaper in LUT (or faster at equal accuracy), each Pareto build's report
+gives its trial's numbers, and the results (trials.csv, pareto.json, report.html) say the
+same. A failing trial is recorded with its
 error while the search goes on; an interrupted search resumes; bad spaces are one error line."""
 import csv
 import json
@@ -24,16 +25,16 @@ SPACE = """searcher: grid
 seed: 0
 params:
   preset: [w1a1, w2a2, int4, int8]
-  winograd: [off, f2, f4]
-  prune: [0.0, 0.5]
+  winograd: [off, f4]
 objectives: {accuracy: max, LUT: min, fps: max}
 constraints: {fits: true}
 """
 OBJ = {"accuracy": "max", "LUT": "min", "fps": "max"}
+TRIALS = 4 * 2
 
 
-# the fixture's 24-trial search takes 212 s alone and 762 s in a CI run sharing the 2 cores; 1,500 s ran out
-# on 2026-12-03 when other work shared the machine too (a hang still ends, within CI's 90 minutes)
+# the fixture's search took 212 s alone at 24 trials, 762 s in a CI run sharing the 2 cores and 1,360 s beside
+# other work; at 8 trials it is about 110 s alone (a hang still ends, within CI's 90 minutes)
 def explore(*args, timeout=2400):
     return subprocess.run(EDGEC + ["explore", *map(str, args)], capture_output=True, text=True, timeout=timeout)
 
@@ -59,9 +60,9 @@ def _rows(out):
 def test_every_trial_ran_and_the_front_is_non_dominated(search):
     out, summary, r = search
     rows = _rows(out)
-    assert summary["trials"] == len(rows) == 24 and summary["done"] == 24 and summary["failed"] == 0
-    assert len({r["trial"] for r in rows}) == 24
-    assert sum("explore: trial" in ln for ln in r.stderr.splitlines()) == 24  # a progress line per trial
+    assert summary["trials"] == len(rows) == TRIALS and summary["done"] == TRIALS and summary["failed"] == 0
+    assert len({r["trial"] for r in rows}) == TRIALS
+    assert sum("explore: trial" in ln for ln in r.stderr.splitlines()) == TRIALS  # a progress line per trial
     ok = [r for r in rows if r["fits"] == "True"]
     front = [r for r in ok if r["trial"] in {p["trial"] for p in summary["pareto"]}]
     assert front and len(front) == len(summary["pareto"])
@@ -75,8 +76,7 @@ def test_every_trial_ran_and_the_front_is_non_dominated(search):
 def test_front_beats_the_default_w2a2_build(search):
     out, summary, _ = search
     rows = _rows(out)
-    default = next(r for r in rows if (r["param:preset"], r["param:winograd"], r["param:prune"]) == ("w2a2", "off",
-                                                                                                       "0.0"))
+    default = next(r for r in rows if (r["param:preset"], r["param:winograd"]) == ("w2a2", "off"))
     better = [p for p in summary["pareto"]
               if (p["accuracy"] >= default["accuracy"] and p["LUT"] < default["LUT"])
               or (p["accuracy"] == default["accuracy"] and p["fps"] > default["fps"])]
