@@ -135,6 +135,8 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument("--idle", type=float, default=0.0, help="probability of an idle cycle on the DMA's MM2S stream")
     v.add_argument("--backpressure", type=float, default=0.0, help="probability of tready low on the DMA's S2MM stream")
     v.add_argument("--rtl", help="other Verilog with the same top-level ports (the Vitis HLS export)")
+    v.add_argument("--streams", action="store_true", help="also count, per internal stream, the cycles its producer "
+                   "waited on a full FIFO and its consumer on an empty one (slower: a Python check every cycle)")
     y = sub.add_parser("synth", help="synthesize the build's RTL with yosys (synth_xilinx) beside the cost model")
     y.add_argument("build_dir")
     y.add_argument("--jobs", type=int, help="yosys runs at once (default: one per CPU)")
@@ -378,16 +380,26 @@ def cmd_csim(a) -> int:
     return 0 if r["mismatches"] == 0 else 1
 
 
+def _print_streams(streams: list[dict], top: int = 12) -> None:
+    """The streams whose producers waited longest on a full FIFO: where the pipeline stalls."""
+    worst = sorted(streams, key=lambda e: -e["full"])[:top]
+    print(f"streams by cycles their producer waited on a full FIFO (top {len(worst)} of {len(streams)}):")
+    print(f"  {'stream':8} {'producer -> consumer':50} {'depth':>6} {'words':>9} {'full':>9} {'empty':>9}")
+    for e in worst:
+        print(f"  {e['stream']:8} {(e['producer'] + ' -> ' + e['consumer'])[:50]:50} {e['depth']:>6,} "
+              f"{e['words']:>9,} {e['full']:>9,} {e['empty']:>9,}")
+
+
 def cmd_cosim(a) -> int:
     from .cosim.run import run
 
     d = _build_dir(a.build_dir, "sim", "report.json", *(() if a.rtl else ("rtl",)))
     x = _inputs(a.inputs, d) if a.inputs else None  # --vectors and the probabilities: cosim.run checks them
     r = run(d, a.simulator, x, a.vectors if a.vectors is not None else 100, a.idle, a.backpressure, a.rtl,
-            progress=_progress(a))
+            progress=_progress(a), streams=a.streams)
     _done(a)
     if a.json:
-        _json({k: r[k] for k in ("vectors", "mismatches", "cycles_per_frame", "fps")})
+        _json({k: r[k] for k in ("vectors", "mismatches", "cycles_per_frame", "fps", *(("streams",) * a.streams))})
     else:
         rep = json.loads((d / "report.json").read_text())["hardware"]
         print(f"co-simulation on {a.simulator}: {r['vectors']} frames, {r['mismatches']} mismatches against the "
@@ -398,6 +410,8 @@ def cmd_cosim(a) -> int:
                   "sent and received; the accelerator idle after)")
         for f in r["failures"]:
             print(f"failure: {f}", file=sys.stderr)
+        if a.streams:
+            _print_streams(r["streams"])
     return 0 if r["ok"] else 1
 
 

@@ -27,26 +27,30 @@ _MAKE_SAFE = re.compile(r"[A-Za-z0-9_./+,=@%-]+")
 
 def run(build_dir: Path, simulator: str = "icarus", x=None, vectors: int | None = None, idle: float = 0.0,
         backpressure: float = 0.0, rtl_dir: Path | None = None, seed: int = 0, reset_after: int = 0,
-        max_transfer: int | None = None, progress=lambda m: None) -> dict:
+        max_transfer: int | None = None, progress=lambda m: None, streams: bool = False) -> dict:
     """The generated driver (OUT/driver) sends the frames through a model of the AXI DMA
     to the RTL top (OUT/rtl, or ``rtl_dir``) and back (edgec/cosim/tb_network.py).
     ``reset_after``: reset the design after that many beats of a first frame, which is
     then dropped (it must not disturb the frames that follow). ``max_transfer``: the
     driver's DMA transfer limit in bytes (default: the block design's, 2**26 - 1), lower
-    to make a batch take several runs."""
+    to make a batch take several runs. ``streams``: also count, per internal stream of edgec's
+    RTL, the cycles its producer waited on a full FIFO and its consumer on an empty one
+    (result "streams", in stream order: where a pipeline loses cycles to its FIFOs)."""
     build_dir, manifest = outdir.open_build(Path(build_dir).resolve(), "sim", "report.json", "driver",
                                             *(() if rtl_dir else ("rtl",)))
     report = json.loads((build_dir / "report.json").read_text())
     with outdir.work_dir(build_dir, "cosim") as cw:
         return _run(build_dir, manifest, report, cw, simulator, x, vectors, idle, backpressure, rtl_dir, seed,
-                    reset_after, max_transfer, progress)
+                    reset_after, max_transfer, progress, streams)
 
 
 def _run(build_dir, manifest, report, cw, simulator, x, vectors, idle, backpressure, rtl_dir, seed, reset_after,
-         max_transfer, progress):
+         max_transfer, progress, streams):
     for name, v in (("--idle", idle), ("--backpressure", backpressure)):
         if not 0 <= v < 1:
             raise EdgecError(f"{name} {v}: give a probability in [0, 1)")
+    if streams and rtl_dir:
+        raise EdgecError("--streams counts the FIFOs of edgec's own RTL (OUT/rtl); leave out --rtl")
     tools.use_simulator(simulator)
     sim = sim_backend.load(build_dir / "sim")
     codes = test_codes(manifest, sim, x, vectors, seed, repeat=True)
@@ -77,11 +81,27 @@ def _run(build_dir, manifest, report, cw, simulator, x, vectors, idle, backpress
         return _simulate(build_dir, report, work, runner_name=simulator, sources=sources, rtl=rtl, rtl_dir=rtl_dir,
                          x_drv=x_drv, in_per=in_per, out_per=out_per, n=n, idle=idle, backpressure=backpressure,
                          seed=seed, reset_after=reset_after, expected=expected, lout=lout, K=K,
-                         max_transfer=max_transfer, progress=progress)
+                         max_transfer=max_transfer, progress=progress, streams=streams)
+
+
+def stream_ends(rtl: Path) -> list[dict]:
+    """The internal streams of edgec's top (rtl/edgec_top.v), in order: each FIFO's wire name,
+    depth, and the stages (rtl/instances.json) that write and read it ("input"/"output": the
+    top's own ports)."""
+    top = (rtl / "edgec_top.v").read_text()
+    names = {s["id"]: s["name"] for s in json.loads((rtl / "instances.json").read_text())["stages"]}
+    writes, reads = {}, {}
+    for i, body in re.findall(r"\bstage(\d+) \((.*?)\);", top):
+        for w in re.findall(r"\((\w+)_p_tdata\)", body):
+            writes[w] = names[int(i)]
+        for w in re.findall(r"\((\w+)_c_tdata\)", body):
+            reads[w] = names[int(i)]
+    return [{"stream": w, "depth": int(d), "producer": writes.get(w, "input"), "consumer": reads.get(w, "output")}
+            for d, w in re.findall(r"edgec_fifo #\(\.W\(\d+\), \.DEPTH\((\d+)\)\) fifo_(\w+) ", top)]
 
 
 def _simulate(build_dir, report, work, runner_name, sources, rtl, rtl_dir, x_drv, in_per, out_per, n, idle,
-              backpressure, seed, reset_after, expected, lout, K, max_transfer, progress) -> dict:
+              backpressure, seed, reset_after, expected, lout, K, max_transfer, progress, streams) -> dict:
     from cocotb_tools.runner import get_runner
 
     simulator = runner_name
@@ -104,6 +124,7 @@ def _simulate(build_dir, report, work, runner_name, sources, rtl, rtl_dir, x_drv
     spec = {"driver": str(build_dir / "driver" / "driver.py"), "top": "edgec_top", "inputs": str(work / "inputs.npy"),
             "idle": idle, "backpressure": backpressure, "seed": seed, "result": str(work / "result.json"),
             "reset_after": int(reset_after), "max_transfer": max_transfer,
+            "streams": [e["stream"] for e in stream_ends(rtl)] if streams else [],
             "max_cycles": 200 * (n + 2) * max(in_per, out_per) + 100 * (n + 2) * per_frame + 10000}
     (work / "spec.json").write_text(json.dumps(spec))
     results = work / "results.xml"
@@ -137,6 +158,10 @@ def _simulate(build_dir, report, work, runner_name, sources, rtl, rtl_dir, x_drv
     steady = np.diff(ends[len(ends) // 2:]) if len(ends) > 3 else np.diff(ends)
     cpf = float(np.mean(steady)) if len(steady) else float("nan")
     clock = float(report["board"]["clock_mhz"])
-    return {"vectors": int(n), "mismatches": int(bad.sum()), "tlast_ok": lasts_ok, "framing_ok": framing_ok,
-            "runs": len(runs), "failures": fails, "ok": not bad.any() and framing_ok and not fails,
-            "cycles_per_frame": round(cpf, 1), "fps": None if math.isnan(cpf) else round(clock * 1e6 / cpf, 1)}
+    out = {"vectors": int(n), "mismatches": int(bad.sum()), "tlast_ok": lasts_ok, "framing_ok": framing_ok,
+           "runs": len(runs), "failures": fails, "ok": not bad.any() and framing_ok and not fails,
+           "cycles_per_frame": round(cpf, 1), "fps": None if math.isnan(cpf) else round(clock * 1e6 / cpf, 1)}
+    if streams:
+        out["streams"] = [e | dict(zip(("full", "empty", "words"), res["streams"][e["stream"]]))
+                          for e in stream_ends(rtl)]
+    return out

@@ -7,7 +7,10 @@ plans its transfers, checks ap_idle, starts each run and checks the bytes receiv
 testbench writes what arrived, per transfer, for `edgec cosim` to compare with the
 simulator. The run is described by the JSON file in $EDGEC_COSIM_SPEC; with
 "reset_after": N it first starts a run of one frame, sends N beats of it and resets the
-design in the middle of it."""
+design in the middle of it. With "streams": [names] it also counts, per internal stream of
+edgec's top (the wires NAME_p into and NAME_c out of each FIFO), the cycles of the batch in
+which the producer offered a word the full FIFO refused and those in which the consumer
+waited on the empty FIFO."""
 import importlib.util
 import json
 import os
@@ -17,7 +20,7 @@ import cocotb
 import numpy as np
 from cocotb.clock import Clock as SimClock
 from cocotb.task import bridge
-from cocotb.triggers import RisingEdge
+from cocotb.triggers import ReadOnly, RisingEdge
 
 from edgec.cosim.axi import DMA, AxiLiteMaster, Clock, RegisterIP
 
@@ -28,6 +31,20 @@ async def reset(dut):
         await RisingEdge(dut.ap_clk)
     dut.ap_rst_n.value = 1
     await RisingEdge(dut.ap_clk)
+
+
+async def count_stalls(dut, names, counts):
+    """counts[name] = [producer waits on a full FIFO, consumer waits on an empty one, words]."""
+    sigs = [(counts[n], getattr(dut, f"{n}_p_tvalid"), getattr(dut, f"{n}_p_tready"), getattr(dut, f"{n}_c_tvalid"),
+             getattr(dut, f"{n}_c_tready")) for n in names]
+    while True:
+        await RisingEdge(dut.ap_clk)
+        await ReadOnly()
+        for k, pv, pr, cv, cr in sigs:
+            offered, taken = int(pv.value), int(pr.value)
+            k[0] += offered and not taken
+            k[1] += int(cr.value) and not int(cv.value)
+            k[2] += offered and taken
 
 
 def load_driver(path):
@@ -72,7 +89,11 @@ async def network(dut):
         acc = drv.Accelerator(overlay=overlay, allocate=lambda shape, dtype: np.zeros(shape, dtype))
     began = clock.cycle
     data = drv.pack(x)
+    counts = {n: [0, 0, 0] for n in spec.get("streams", [])}
+    counter = cocotb.start_soon(count_stalls(dut, list(counts), counts)) if counts else None
     raw = await bridge(acc.transfer)(data)
+    if counter:
+        counter.cancel()
     for _ in range(50):  # nothing more comes out
         await RisingEdge(dut.ap_clk)
     idle = bool((await master.read(drv.CTRL)) & drv.AP_IDLE)
@@ -81,4 +102,5 @@ async def network(dut):
                    "overrun": dma.recvchannel.overrun(),
                    "transfers": [{k: t[k] for k in ("start", "nbytes", "length", "lasts", "partial_beats")}
                                  | {"cycles": [c - began for c in t["cycles"]]} for t in dma.recvchannel.transfers],
+                   "streams": counts,
                    "sent": [{k: t[k] for k in ("start", "nbytes", "length")} for t in dma.sendchannel.transfers]}, f)
