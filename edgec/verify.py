@@ -130,10 +130,16 @@ def qonnx_execute(path, x: np.ndarray, keep=None, batch: int = 250) -> dict[str,
 def qonnx_compare(ref: dict, source_tensors: dict, trace: dict) -> dict:
     """Every quantized activation of the simulator (``trace``: IR tensor -> values, channels
     last) against qonnx's (``ref``: its execution context): per input vector, mismatches,
-    and vectors where the reference met a rounding tie (counted separately)."""
+    and vectors where the reference met a rounding tie (counted separately).
+
+    A differing vector is a tie when, at the first quantizer whose values differ (graph order
+    is topological: every quantized tensor before it is equal in both, so its inputs are the
+    same up to float error), every differing value is one step from the reference's and the
+    reference's value before rounding is within ``TIE * max(1, |v|)`` of a rounding boundary
+    (``v`` in steps of the scale). ``tie_distance``: the largest such distance among the ties (in steps)."""
     n = len(next(iter(trace.values())))
-    bad, tie = np.zeros(n, bool), np.zeros(n, bool)
-    checked = 0
+    bad, tie, undecided = np.zeros(n, bool), np.zeros(n, bool), np.ones(n, bool)
+    checked, worst = 0, 0.0
     for onnx_name, s in source_tensors.items():
         real = ref[onnx_name].astype(np.float64)
         scale = np.asarray(s["scale"], np.float64)
@@ -143,27 +149,37 @@ def qonnx_compare(ref: dict, source_tensors: dict, trace: dict) -> dict:
         got = trace[s["ir"]]
         if got.ndim == 4:
             got = got.transpose(0, 3, 1, 2)
-        axes = tuple(range(1, q_ref.ndim))
-        off = (got.reshape(q_ref.shape) != q_ref).any(axis=axes) if axes else got.reshape(n) != q_ref
+        got = got.reshape(q_ref.shape)
+        diff = (got != q_ref).reshape(n, -1)
+        off = diff.any(axis=1)
         checked += 1
-        if not off.any():
-            continue
         bad |= off
-        # the vectors that differ: did the reference meet a rounding boundary there (0 for the
-        # sign, k + 0.5 to the nearest, integers otherwise)?
-        rows = np.flatnonzero(off)
+        rows = np.flatnonzero(undecided & off)
+        if not len(rows):
+            continue
+        undecided[rows] = False
+        # the first differing quantizer of these vectors: did the reference meet a rounding
+        # boundary at each differing value (0 for the sign, k + 0.5 to the nearest, integers otherwise)?
         pre = ref[s["input"]][rows].astype(np.float64)
-        v = pre / s.get("pre_scale", scale) + s.get("pre_zero_point", s["zero_point"])  # Trunc: its own
+        pre_scale = s.get("pre_scale", scale)
+        if np.ndim(pre_scale) and np.size(pre_scale) > 1:
+            pre_scale = np.asarray(pre_scale, np.float64).reshape((1, -1) + (1,) * (pre.ndim - 2))
+        v = np.broadcast_to(pre / pre_scale + s.get("pre_zero_point", s["zero_point"]), q_ref[rows].shape)  # Trunc
         frac = v - np.floor(v)
         if s["bipolar"]:
-            near = np.abs(v) < TIE
+            dist, step = np.abs(v), None  # a sign: any other value is the other side of 0
         elif s.get("rounding", "half_up").startswith("half"):
-            near = np.abs(frac - 0.5) < TIE
+            dist, step = np.abs(frac - 0.5), 1
         else:
-            near = np.minimum(frac, 1 - frac) < TIE
-        tie[rows] |= near.reshape(len(rows), -1).any(axis=1)
+            dist, step = np.minimum(frac, 1 - frac), 1
+        d, dist = diff[rows], dist.reshape(len(rows), -1)
+        one = True if step is None else (np.abs(got[rows] - q_ref[rows]) == step).reshape(len(rows), -1)
+        near = dist < TIE * np.maximum(1.0, np.abs(v.reshape(len(rows), -1)))
+        tie[rows] = ok = np.where(d, near & one, True).all(axis=1)
+        if ok.any():
+            worst = max(worst, float(dist[ok][d[ok]].max()))
     return {"vectors": n, "tensors": checked, "mismatches": int((bad & ~tie).sum()), "ties": int((bad & tie).sum()),
-            "mismatched": np.flatnonzero(bad & ~tie)}
+            "mismatched": np.flatnonzero(bad & ~tie), "tie_distance": worst}
 
 
 # ---- float ONNX models: onnxruntime is the reference ---------------------------------------
@@ -236,7 +252,8 @@ def check_qonnx(model, graph, sim, x: np.ndarray, on_outputs=None) -> dict:
         r["mismatched"] = r["mismatched"] + i
         total = r if total is None else {k: total[k] + r[k] if k not in ("tensors", "mismatched") else r[k]
                                          for k in r} | {"mismatched": np.concatenate([total["mismatched"],
-                                                                                     r["mismatched"]])}
+                                                                                     r["mismatched"]]),
+                                                        "tie_distance": max(total["tie_distance"], r["tie_distance"])}
     return total
 
 

@@ -59,6 +59,32 @@ def test_verify_500_inputs_against_qonnx_on_local_ray(tfc):
     assert "verify [" in r.stderr and "500/500" in r.stderr  # the progress bar, off a terminal one line a shard
 
 
+def test_a_tie_is_a_one_step_difference_at_a_rounding_boundary_of_the_first_differing_quantizer():
+    from edgec.verify import TIE, qonnx_compare
+
+    # two quantizers in graph order, scale 1: "a" reads "a_pre", "b" (after "a") reads "b_pre"
+    tensors = {"a": {"ir": "ia", "input": "a_pre", "scale": 1.0, "zero_point": 0.0, "bipolar": False},
+               "b": {"ir": "ib", "input": "b_pre", "scale": 1.0, "zero_point": 0.0, "bipolar": False}}
+    a_pre = np.array([[0.2, 1.0, 2.0]] * 6)
+    a_pre[1, 1] = 2.5 + 3e-7  # qonnx rounds it to 3, the exact value 2.5 goes to 2: a tie ...
+    a_pre[3, 1] = 2.5 + 3e-7  # ... but not when edgec is two steps off
+    a_pre[4, 1], a_pre[4, 2] = 2.5 + 3e-7, 1.3  # nor when another differing value is far from a boundary
+    a_pre[5, 1] = 6.5 + 3e-5  # a float32 sum a little further off a larger half: inside TIE * 6.5
+    b_pre = np.array([[3.0, 4.0]] * 6)
+    b_pre[2, 0] = 1.2  # "a" equal, "b" differs far from a boundary: a mismatch
+    ref = {"a_pre": a_pre, "a": np.rint(a_pre), "b_pre": b_pre, "b": np.rint(b_pre)}
+    ia, ib = np.rint(a_pre), np.rint(b_pre)
+    ia[1, 1], ib[1] = 2, [9, 9]  # downstream of the tie "b" differs anyhow: still the tie's
+    ia[3, 1] = 1
+    ia[4, 1], ia[4, 2] = 2, 2
+    ia[5, 1] = 6
+    ib[2, 0] = 5
+    r = qonnx_compare(ref, tensors, {"ia": ia, "ib": ib})
+    assert r["vectors"] == 6 and r["tensors"] == 2
+    assert r["ties"] == 2 and r["mismatches"] == 3 and list(r["mismatched"]) == [2, 3, 4], r
+    assert abs(r["tie_distance"] - 3e-5) < 1e-9 and 3e-5 > TIE  # outside a fixed window, inside the relative one
+
+
 def test_run_in_a_tiny_memory_limit_gives_the_same_outputs_in_several_batches(tfc):
     sim = sim_backend.load(tfc / "out" / "sim")
     x = np.load(tfc / "x.npy")[:50]
