@@ -139,6 +139,23 @@ class RqAct:
         return len(self.mult)
 
 
+@dataclass(frozen=True, eq=False)
+class LutAct:
+    """A MultiThreshold of attrs.form "lookup" as the hardware holds it: out = table[c][x -
+    xlo] for every value x of its ib-bit input type (2^ib entries a channel), the codes
+    ir/ref.multi_threshold gives there (bipolar: +-1). The lookup is the same function as
+    the thresholds, held as a ROM instead of comparators. Built by lookup_act."""
+    table: np.ndarray  # (C, 2^ib) int64
+    xlo: int
+    ib: int
+    signed: bool
+    bipolar: bool
+
+    @property
+    def c(self) -> int:
+        return int(self.table.shape[0])
+
+
 @dataclass(frozen=True)
 class AxisP:
     beat_bits: int  # AXI4-Stream beat width (a power-of-two number of bytes)
@@ -309,14 +326,14 @@ class PadP:
 
 @dataclass(frozen=True, eq=False)
 class ThresholdP:
-    """A stand-alone activation of a (vectors, C) stream: a multi-threshold (Act) or a
-    requantizer (RqAct)."""
+    """A stand-alone activation of a (vectors, C) stream: a multi-threshold (Act), a
+    requantizer (RqAct) or a lookup table (LutAct)."""
     c: int
     pe: int
     vectors: int
     it: Type
     ot: Type
-    act: Act | RqAct
+    act: Act | RqAct | LutAct
 
 
 @dataclass(frozen=True)
@@ -434,12 +451,34 @@ def requant_act(node: Node, in_type: Type) -> RqAct:
                  max(1, (int(shift.max(initial=0)) - smin).bit_length()), smin)
 
 
-def node_activation(node: Node | None, in_type: Type) -> Act | RqAct | None:
+LOOKUP_MAX_BITS = 12  # a lookup activation's input: at most this many bits (4,096 entries a channel)
+
+
+def lookup_act(node: Node, in_type: Type) -> LutAct:
+    """The MultiThreshold ``node`` (attrs.form "lookup") over every value of ``in_type`` as a
+    table of its output codes, evaluated by the op's own definition (ir/ref.py)."""
+    from .ir.ref import multi_threshold
+
+    if isinstance(in_type, Bipolar) or in_type.bits > LOOKUP_MAX_BITS:
+        raise EdgecError(f"node '{node.name}': a lookup activation needs an integer input of at most "
+                         f"{LOOKUP_MAX_BITS} bits, not {in_type}")
+    p = node.params
+    c = len(p["sign"])
+    x = np.repeat(np.arange(int(in_type.lo), int(in_type.hi) + 1, dtype=np.int64)[:, None], c, axis=1)
+    codes = multi_threshold(x, p["thresholds"], p["sign"], int(node.attrs["out_lo"]), bool(node.attrs["bipolar"]),
+                            p.get("steps"))
+    return LutAct(np.ascontiguousarray(codes.T), int(in_type.lo), int(in_type.bits), bool(in_type.signed),
+                  bool(node.attrs["bipolar"]))
+
+
+def node_activation(node: Node | None, in_type: Type) -> Act | RqAct | LutAct | None:
     """The activation of a fused or stand-alone MultiThreshold or Requant ``node``."""
     if node is None:
         return None
     if node.op == Op.REQUANT:
         return requant_act(node, in_type)
+    if node.attrs.get("form") == "lookup":
+        return lookup_act(node, in_type)
     return activation(node, in_type.bits)
 
 
@@ -528,8 +567,9 @@ ACTIVATIONS = (Op.MULTI_THRESHOLD, Op.REQUANT)  # the ops a matrix unit can take
 def _fused(g: Graph, act: Node) -> bool:
     """A MultiThreshold or Requant fused into the matrix unit that feeds it (its only
     consumer). A Requant fuses into a dense mvau only (edgec_mvau's RQ form); after a
-    sparse or depthwise unit it is a stand-alone stage."""
-    if act.op not in ACTIVATIONS:
+    sparse or depthwise unit it is a stand-alone stage. A lookup (MultiThreshold of
+    attrs.form "lookup") is always a stand-alone stage."""
+    if act.op not in ACTIVATIONS or act.attrs.get("form") == "lookup":
         return False
     src = g.node(act.inputs[0])
     if src.op not in (Op.MATMUL, Op.XNOR_POPCOUNT) or len(g.consumers(src.name)) != 1:

@@ -125,16 +125,18 @@ def sources(lib: Path, module: str) -> list[Path]:
 
 
 class Job:
-    """One yosys run: ``module`` with ``params`` (ints, or {"mem": file} for an image)."""
+    """One yosys run: ``module`` with ``params`` (ints, or {"mem": file} for an image, {"mem":
+    prefix, "lanes": n} for one a lane)."""
 
     def __init__(self, name: str, module: str, params: dict, rtl: Path, work: Path, weight: float = 0):
         self.name, self.module, self.weight = name, module, weight
         self.dir = work / name
         sets, mems = [], []
         for k, v in params.items():
-            if isinstance(v, dict):
+            if isinstance(v, dict):  # an image, or with "lanes" the prefix of one a lane (edgec_lookup)
                 path = (rtl / "mem" / v["mem"]).resolve()
-                mems.append(path)
+                mems += [path.with_name(f"{path.name}{p:04d}.mem") for p in range(v["lanes"])] if "lanes" in v \
+                    else [path]
                 sets.append(f'-set {k} "{path}"')
             else:
                 sets.append(f"-set {k} {_literal(int(v))}")

@@ -95,6 +95,49 @@ def test_int8_agrees_with_the_float_model():
     assert np.linalg.norm(y - f) / np.linalg.norm(f) <= 0.05
 
 
+def test_stand_alone_activations_become_lookups_where_the_table_is_cheaper():
+    """passes/lookup.py marks a stand-alone MultiThreshold as a lookup exactly where
+    cost/lowering.py's lookup_pays prices the table below the comparators; a fused one,
+    or one whose input is wider than dataflow.LOOKUP_MAX_BITS, stays comparators. The
+    lowered graph equals the reference either way (the mark changes no meaning), and the
+    table dataflow holds is ir/ref.py's function on every input value."""
+    from edgec import dataflow as D
+    from edgec.cost import hw
+    from edgec.cost.lowering import lookup_pays
+    from edgec.ir import ref
+    from edgec.ir.types import IntType
+
+    g = import_torch(_net("hardswish", 1), SHAPE)
+    marked = {}
+    for bits in (4, 8):
+        _, ir = _lowered_equals_reference(g, _x(), bits, bits)
+        for n in ir.nodes:
+            if n.op.value != "MultiThreshold":
+                continue
+            t = ir.node(n.inputs[0]).type
+            lut = n.attrs.get("form") == "lookup"
+            marked[(bits, n.name)] = lut
+            if D._fused(ir, n) or t.bits > D.LOOKUP_MAX_BITS:
+                assert not lut, n.name
+                continue
+            a = D.lookup_act(n, t)
+            thr = D.activation(n, t.bits)
+            table = hw.lookup_res(a, 1, 1 if a.bipolar else n.type.bits)
+            comps = hw._activation(1, n.shape[-1], thr.nt, thr.cb, thr.steps is not None)
+            assert lut == (table.LUT + 300 * table.BRAM36 < comps.LUT + 300 * comps.BRAM36), n.name
+            xs = np.arange(t.lo, t.hi + 1)[:, None].repeat(n.shape[-1], 1)
+            want = ref.multi_threshold(xs, n.params["thresholds"], n.params["sign"], n.attrs["out_lo"],
+                                       n.attrs["bipolar"], n.params.get("steps"))
+            np.testing.assert_array_equal(a.table, want.T)
+    assert sum(marked.values()) >= 2 and not all(marked.values()), marked
+    # a 13-bit input never indexes a table
+    n = next(n for n in ir.nodes if n.attrs.get("form") == "lookup")
+    wide = ir.copy()
+    src = wide.node(n.inputs[0])
+    src.type = IntType(D.LOOKUP_MAX_BITS + 1, True)
+    assert not lookup_pays(wide, wide.node(n.name))
+
+
 def test_build_csim_and_cosim_bit_exact(tmp_path):
     from edgec import csim
     from edgec.cosim.run import run as cosim
@@ -112,6 +155,10 @@ def test_build_csim_and_cosim_bit_exact(tmp_path):
     rep = json.loads((out / "report.json").read_text())
     assert rep["sim_vs_reference"]["mismatches"] == 0 and rep["sim_vs_reference"]["vectors"] == 64
     assert sum(s["kind"] == "threshold" for s in rep["hardware"]["stages"]) >= 4
+    # some of them are lookup tables (passes/lookup.py), so csim and cosim below hold those too
+    assert any(r["act"].endswith("/lookup") for r in rep["layers"]), [r["act"] for r in rep["layers"]]
+    modules = [i["module"] for i in json.loads((out / "rtl" / "instances.json").read_text())["stages"]]
+    assert "edgec_lookup" in modules, modules
     c = csim.run(out, x[:32], 32)
     assert c["mismatches"] == 0 and c["vectors"] == 32, c
     v = cosim(out, "verilator", x[:6], 6, idle=0.3, backpressure=0.3)

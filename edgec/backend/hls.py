@@ -19,7 +19,7 @@ from ..dataflow import Plan, Stage, StageKind
 from ..errors import EdgecError
 from ..ir.types import Bipolar, IntType
 from .render import render
-from .stages import TOP, CType, HAct, HRq, HStage, HStream, Stages, activation
+from .stages import TOP, CType, HAct, HLut, HRq, HStage, HStream, Stages, activation
 from .words import pack_words
 
 
@@ -94,6 +94,8 @@ def _partitions(h: HStage) -> list[tuple[str, int]]:
     acts = []
     if h.kind in ("mvau", "smvau", "threshold") and isinstance(h.act, HRq):
         return [(f"act_{h.id}.{k}", 1) for k in ("m", "b", "s")]
+    if isinstance(h.act, HLut):
+        return [(f"act_{h.id}.l", 1)]
     if h.kind in ("mvau", "smvau", "threshold") and h.act is not None and h.act.nt is not None:
         acts.append(f"act_{h.id}")
     out = []
@@ -141,9 +143,19 @@ def requant_init(a: HRq) -> HRq:
     return a
 
 
-def _with_init(a: HAct | HRq) -> HAct | HRq:
+def lookup_init(a: HLut) -> HLut:
+    """Lookup<...>'s initializer: l[pe][nf * 2^ib + j], the code of channel nf*PE + pe at
+    the input's j-th value (bipolar: +-1)."""
+    t = np.asarray(a.table, np.int64)
+    a.init = "{" + _braces(t.reshape(a.nf, a.pe, -1).transpose(1, 0, 2).reshape(a.pe, -1), str) + "}"
+    return a
+
+
+def _with_init(a: HAct | HRq | HLut) -> HAct | HRq | HLut:
     if isinstance(a, HRq):
         return requant_init(a)
+    if isinstance(a, HLut):
+        return lookup_init(a)
     if a.nt is not None:
         t = a.table.reshape(a.nf, a.pe, a.nt).transpose(1, 0, 2)
         neg = (a.sign < 0).astype(np.int64).reshape(a.nf, a.pe).T

@@ -17,7 +17,7 @@ from ..dataflow import Plan
 from . import rtl_mem
 from ..dataflow import StageKind
 from ..errors import EdgecError
-from .stages import TOP, CType, HAct, HRq, Stages
+from .stages import TOP, CType, HAct, HLut, HRq, Stages
 from .render import render
 
 KIND_CODE = {"XNOR_POPCOUNT": 0, "BINARY_ADDSUB": 1, "LUT_MAC": 2, "DSP_MAC": 3}
@@ -97,15 +97,22 @@ def context(plan: Plan, mem: dict[str, list[str]]) -> RtlContext:
         ports = [("s", ins[0] + "_c"), ("m", outs[0] + "_p")]
         module, params, images, ports = rule(st, h, ins, outs, ports)
         for key, lines in images.items():
-            name = f"{key[0].lower()}_{st.id}.mem"
-            mem[name] = lines
-            params.append((key, {"mem": name}))
+            name = f"{key[0].lower()}_{st.id}"
+            if lines and isinstance(lines[0], list):  # one image a lane (edgec_lookup): {name}_dddd.mem
+                for lane, part in enumerate(lines):
+                    mem[f"{name}_{lane:04d}.mem"] = part
+                params.append((key, {"mem": f"{name}_", "lanes": len(lines)}))
+            else:
+                mem[f"{name}.mem"] = lines
+                params.append((key, {"mem": f"{name}.mem"}))
         lits = [(k, f'{{MEM_DIR, "/{v["mem"]}"}}' if isinstance(v, dict) else str(v)) for k, v in params]
         ctx.insts.append(RInst(st.id, st.name, module, lits, ports, dict(params)))
     return ctx
 
 
-def _act_images(a: HAct | HRq, pe: int) -> dict:
+def _act_images(a: HAct | HRq | HLut, pe: int) -> dict:
+    if isinstance(a, HLut):
+        return {"LFILE": rtl_mem.lookup(a.lanes(), a.ob)}
     if isinstance(a, HRq):
         return rtl_mem.requant(a.mult, a.bias, a.shift, pe, a.mb, a.bb, a.shb, a.smin)
     if not a.nt:
@@ -227,6 +234,11 @@ def _threshold(st, h, ins, outs, ports):
         params = [("C", p["c"]), ("PE", p["pe"]), ("IB", p["it"].bits), ("IS", int(p["it"].signed)),
                   ("OB", p["ot"].bits), *_rq_params(a)]
         return "edgec_requant", params, _act_images(a, p["pe"]), ports
+    if isinstance(a, HLut):
+        if p["pe"] > 9999:
+            raise EdgecError(f"stage '{st.name}': a lookup of {p['pe']} lanes; edgec_lookup names at most 9,999")
+        params = [("C", p["c"]), ("PE", p["pe"]), ("IB", p["it"].bits), ("IS", int(p["it"].signed)), ("OB", a.ob)]
+        return "edgec_lookup", params, _act_images(a, p["pe"]), ports
     params = [("C", p["c"]), ("PE", p["pe"]), ("IB", p["it"].bits), ("IS", int(p["it"].signed)),
               ("OB", p["ot"].bits), *_act_params(a)]
     return "edgec_threshold", params, _act_images(a, p["pe"]), ports

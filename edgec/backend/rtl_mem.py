@@ -29,6 +29,12 @@ def depthwise_weights(weight: np.ndarray, pe: int, wbits: int) -> list[str]:
     return hex_lines(pack_words(w, wbits, False), pe * wbits)
 
 
+def lookup(lanes: np.ndarray, ob: int) -> list[list[str]]:
+    """edgec_lookup's images, one per lane: ``lanes`` (PE, CF * 2^IB) unsigned ob-bit codes
+    in address order (stages.HLut.lanes)."""
+    return [hex_lines([int(v) for v in row], ob) for row in np.asarray(lanes)]
+
+
 def thresholds(thr: np.ndarray, sign: np.ndarray, pe: int, cb: int) -> tuple[list[str], list[str]]:
     """(threshold words, negation words): word nf holds channels nf*PE .. nf*PE + PE-1."""
     c, nt = thr.shape

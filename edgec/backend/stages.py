@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..ir.types import Bipolar
-from ..dataflow import (Act, AddP, RqAct, AxisP, ConcatP, DupP, DwcP, MulP, MvauP, PadP, Plan, SliceP, SmvauP, Stage,
+from ..dataflow import (Act, AddP, LutAct, RqAct, AxisP, ConcatP, DupP, DwcP, MulP, MvauP, PadP, Plan, SliceP,
+                        SmvauP, Stage,
                         StageKind, Stream, SwgP, ThresholdP, UpsampleP, WindowP, WinoInP, WinoOutP, index_bits,
                         step_table, threshold_table)
 from ..errors import EdgecError
@@ -79,6 +80,29 @@ class HRq:
 
 
 @dataclass
+class HLut:
+    """A Lookup<> activation (hw/hls/edgec/mvau.h, hw/rtl/edgec_lookup.v) of channels nf*PE +
+    pe: lane pe holds its NF channels' tables, entry nf * 2^ib + (x - xlo) the code of
+    input x (dataflow.LutAct); ib the input's bits, signed its signedness (then x - xlo is x
+    with its top bit flipped), ob the codes' bits (bipolar: one, 1 for +1)."""
+    pe: int
+    nf: int
+    ib: int
+    signed: bool
+    ob: int
+    bipolar: bool
+    table: np.ndarray  # (C, 2^ib) codes
+    init: str = ""  # the HLS backend's C++ initializer
+    form = "lookup"
+    nt = None  # no thresholds
+
+    def lanes(self) -> np.ndarray:
+        """(PE, NF * 2^ib): lane pe's entries in address order, the codes as unsigned ob-bit words."""
+        words = np.where(self.table > 0, 1, 0) if self.bipolar else self.table & ((1 << self.ob) - 1)
+        return words.reshape(self.nf, self.pe, -1).transpose(1, 0, 2).reshape(self.pe, -1)
+
+
+@dataclass
 class HStage:
     id: int
     kind: str
@@ -86,7 +110,7 @@ class HStage:
     ins: list[HStream]
     outs: list[HStream]
     p: dict = field(default_factory=dict)  # kernel template parameters (integers, CTypes)
-    act: HAct | HRq | None = None
+    act: HAct | HRq | HLut | None = None
     weights: object | None = None  # the HLS backend's constant array (backend/hls.py: HArray)
     partition: list[tuple[str, int]] = field(default_factory=list)  # HLS: (constant array, dim) split completely
     macro: str = ""  # HLS: the kernel call's macro (templates/hls/calls.j2)
@@ -125,9 +149,11 @@ class Stages:
         return h
 
 
-def _hact(a: Act | RqAct | None, pe: int, nf: int) -> HAct | HRq:
+def _hact(a: Act | RqAct | LutAct | None, pe: int, nf: int, ob: int = 0) -> HAct | HRq | HLut:
     if a is None:
         return HAct(pe, nf)
+    if isinstance(a, LutAct):
+        return HLut(pe, nf, a.ib, a.signed, 1 if a.bipolar else ob, a.bipolar, a.table)
     if isinstance(a, RqAct):
         return HRq(pe, nf, a.xw, a.mb, a.bb, a.shb, a.smin, a.lo, a.hi, a.mult, a.bias, a.shift)
     return HAct(pe, nf, a.nt, a.cb, a.out_lo, a.bipolar, "", a.table, a.sign, a.steps)
@@ -206,8 +232,8 @@ def _pad(st, r: PadP):
 
 
 def _threshold(st, r: ThresholdP):
-    return dict(c=r.c, pe=r.pe, it=CType.of(r.it), ot=CType.of(r.ot), vectors=r.vectors), \
-        _hact(r.act, r.pe, r.c // r.pe)
+    ot = CType.of(r.ot)
+    return dict(c=r.c, pe=r.pe, it=CType.of(r.it), ot=ot, vectors=r.vectors), _hact(r.act, r.pe, r.c // r.pe, ot.bits)
 
 
 def _dwc(st, r: DwcP):
@@ -240,5 +266,6 @@ PARAMS = {
 }
 
 
-__all__ = ["TOP", "IN_PORT", "OUT_PORT", "KIND_ENUM", "PARAMS", "CType", "HStream", "HAct", "HRq", "HStage", "Stages",
+__all__ = ["TOP", "IN_PORT", "OUT_PORT", "KIND_ENUM", "PARAMS", "CType", "HStream", "HAct", "HRq", "HLut", "HStage",
+           "Stages",
            "activation"]

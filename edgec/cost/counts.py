@@ -67,7 +67,9 @@ def layer_rows(g: Graph) -> list[dict]:
             row["thresholds"] = int(t.params["thresholds"].shape[1])
             row["out_type"] = str(t.type)
             # the activation the thresholds carry out (ir/act.py kinds; signed steps when it falls)
-            row["act"] = t.attrs.get("act", "thresholds") + ("/steps" if t.params.get("steps") is not None else "")
+            # held as a table of every input value's code: /lookup (passes/lookup.py)
+            row["act"] = (t.attrs.get("act", "thresholds") + ("/steps" if t.params.get("steps") is not None else "")
+                          + ("/lookup" if t.attrs.get("form") == "lookup" else ""))
         elif len(cons) == 1 and cons[0].op == Op.REQUANT:
             r = cons[0]
             row["thresholds"] = 0

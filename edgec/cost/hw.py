@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..dataflow import Plan, RqAct, Stage, StageKind, index_bits
+from ..dataflow import LutAct, Plan, RqAct, Stage, StageKind, index_bits
 from ..errors import EdgecError
 from ..ir.types import Bipolar
 
@@ -94,6 +94,24 @@ def rom_bram(depth: int, width: int, banks: int = 1) -> float:
     if depth >= ROM_BRAM_DEPTH and depth * width >= ROM_BRAM_BITS:
         return banks * bram18s(depth, width) / 2
     return 0.0
+
+
+def rom_luts(depth: int, width: int) -> float:
+    """LUTs of a constant table read at a varying address that stays in logic (rom_bram 0):
+    a LUT6 per 64 words and bit, the MUXF7/F8 behind them free up to 256 words, about a
+    quarter more beyond (yosys 0.23 on ROMs of 32 to 4,096 words, 1 to 8 bits, random
+    contents)."""
+    return width * math.ceil(depth / 64) * (1.0 if depth <= 256 else 1.25)
+
+
+def lookup_res(a: LutAct, pe: int, ob: int) -> Res:
+    """edgec_lookup: per lane a ROM of its C/PE channels' 2^ib codes (ob bits; a bipolar code
+    one bit), read into the output register (a block RAM's own register when deep), and the
+    channel counter."""
+    depth, width = (a.c // pe) << a.ib, 1 if a.bipolar else ob
+    bram = rom_bram(depth, width, pe)
+    return Res(LUT=4 + (0 if bram else pe * rom_luts(depth, width)), FF=2 + (0 if bram else pe * width),
+               BRAM36=bram)
 
 
 def _datapath_bits(acc_bits: int, xb: int, wb: int, cb: int) -> int:
@@ -341,6 +359,8 @@ def _threshold(st: Stage) -> Res:
     a = st.p
     if isinstance(a.act, RqAct):
         return _requant(a.act, a.pe, st.outs[0].type.bits)
+    if isinstance(a.act, LutAct):
+        return lookup_res(a.act, a.pe, st.outs[0].type.bits)
     nt, cb = _thresholds(a.act)
     return Res(LUT=4, FF=2 + st.outs[0].width) + _activation(a.pe, a.c // a.pe, nt, cb, _signed(a.act))
 

@@ -104,7 +104,28 @@ def sparse_pays(g: Graph, n: Node) -> bool:
 
 
 # the cost model's decisions, as the passes take them
-POLICY = LoweringPolicy(winograd_tile=best_winograd, sparse_pays=sparse_pays)
+def lookup_pays(g: Graph, n: Node) -> bool:
+    """A stand-alone MultiThreshold (one no matrix unit takes as its activation) is cheaper
+    as a lookup table over every value of its input (cost/hw.py: lookup_res) than as its
+    comparators (edgec_act), weighed at PE = 1, where the comparators cost least against
+    the table (its bits do not grow with PE, theirs do). Only for inputs of at most
+    dataflow.LOOKUP_MAX_BITS bits."""
+    from ..dataflow import _fused, activation, lookup_act, LOOKUP_MAX_BITS
+    from ..ir.types import Bipolar
+    from .hw import _activation, lookup_res
+
+    t = g.node(n.inputs[0]).type
+    if isinstance(t, Bipolar) or t.bits > LOOKUP_MAX_BITS or _fused(g, n):
+        return False
+    c = n.shape[-1]
+    thr = activation(n, t.bits)
+    ob = 1 if n.attrs["bipolar"] else n.type.bits
+    comparators = _activation(1, c, thr.nt, thr.cb, thr.steps is not None)
+    table = lookup_res(lookup_act(n, t), 1, ob)
+    return table.LUT + BRAM_LUT_EQ * table.BRAM36 < comparators.LUT + BRAM_LUT_EQ * comparators.BRAM36
+
+
+POLICY = LoweringPolicy(winograd_tile=best_winograd, sparse_pays=sparse_pays, lookup_pays=lookup_pays)
 
 
 def _conv_geometry(g: Graph, n: Node):

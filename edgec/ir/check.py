@@ -64,6 +64,8 @@ def check(g: Graph, values: dict[str, np.ndarray] | None = None) -> None:
             st = n.params.get("steps")
             if st is not None and (st.shape != t.shape or not np.isin(st, (-1, 1)).all()):
                 raise IRCheckError(f"{n.name}: steps must be +-1, one per threshold")
+            if n.attrs.get("form", "lookup") != "lookup":
+                raise IRCheckError(f"{n.name}: form must be 'lookup' when given, not {n.attrs['form']!r}")
         if n.op == Op.REQUANT:
             _check_requant(g, n)
         seen.add(n.name)

@@ -55,7 +55,9 @@ class Op(str, Enum):
     -1). params: thresholds (C, N) integers ascending per row, sign (C,) of +-1, and
     optionally steps (C, N) of +-1: then out = out_lo + sum_i steps[c, i] * [sign[c] * x
     >= T[c, i]], the form of an activation that falls somewhere (Hardswish, SiLU, GELU).
-    attrs: out_lo, bipolar. Out type: the output codes' type."""
+    attrs: out_lo, bipolar, optionally form = "lookup" (passes/lookup.py: the hardware holds
+    the same function as a table of every input value's code, dataflow.LutAct; the meaning
+    does not change). Out type: the output codes' type."""
 
     REQUANT = "Requant"
     """The integer requantizer (ir/requant.py): out = clip((x * mult[c] + bias[c]) >>

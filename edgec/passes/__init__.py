@@ -14,6 +14,7 @@ from .choose_kernels import choose_kernels
 from .fold_requant import fold_requant
 from .fold_signs import fold_signs
 from .fold_thresholds import fold_thresholds
+from .lookup import lookup
 from .nhwc_flatten import nhwc_flatten
 from .sparse import sparse
 from .winograd import winograd
@@ -23,9 +24,11 @@ from .xnor_popcount import xnor_popcount
 @dataclass(frozen=True)
 class LoweringPolicy:
     """winograd_tile(g, node): the tile (2 or 4) for a layer whose mode is "auto", or None
-    to stay direct; sparse_pays(g, node): whether an "auto" layer gets a sparse stream."""
+    to stay direct; sparse_pays(g, node): whether an "auto" layer gets a sparse stream;
+    lookup_pays(g, node): whether a MultiThreshold is held as a lookup table."""
     winograd_tile: Callable
     sparse_pays: Callable
+    lookup_pays: Callable
 
 
 # (name, pass, takes the policy)
@@ -40,6 +43,7 @@ PASSES = [
     ("infer_acc_widths", infer_acc_widths, False),
     ("choose_kernels", choose_kernels, False),
     ("sparse", sparse, True),
+    ("lookup", lookup, True),
 ]
 PASS_NAMES = [name for name, _, _ in PASSES]
 

@@ -351,7 +351,7 @@ def program(cases: list[Case]) -> str:
 
 def make_cases(seed: int) -> list[Case]:
     rng = np.random.default_rng(seed)
-    from . import cases_requant, cases_sparse, cases_unet, cases_winograd
+    from . import cases_lookup, cases_requant, cases_sparse, cases_unet, cases_winograd
 
     makers = [mvau_case] * 12 + [swg_case] * 8 + [window_case] * 9 + [eltwise_case] * 6 + [stream_case] * 6
     cases = [m(i, rng) for i, m in enumerate(makers)]
@@ -363,4 +363,5 @@ def make_cases(seed: int) -> list[Case]:
     cases += cases_sparse.make_steps(rng, len(cases))
     cases += cases_unet.make(rng, len(cases))  # concat and upsample, after the others' draws
     # the requantizer, fused and stand-alone, on its own draws (the others keep theirs)
-    return cases + cases_requant.make(np.random.default_rng([seed, 18]), len(cases))
+    cases += cases_requant.make(np.random.default_rng([seed, 18]), len(cases))
+    return cases + cases_lookup.make(np.random.default_rng([seed, 17]), len(cases))  # lookups, their own draws

@@ -18,7 +18,7 @@ from edgec.backend.stages import activation as thresholds_act
 from edgec.backend.words import pack_words
 from edgec.ir import ref
 
-from . import cases_requant, cases_sparse, cases_unet, cases_winograd
+from . import cases_lookup, cases_requant, cases_sparse, cases_unet, cases_winograd
 from ..hls.kernel_cases import ctype_for, divisor, mvau_problem, rand_codes, rand_type, some_thresholds, swg_geometry
 
 
@@ -37,7 +37,7 @@ class RtlCase:
     params: dict
     ins: list[Port]
     outs: list[Port]
-    files: dict = field(default_factory=dict)  # parameter -> memory lines
+    files: dict = field(default_factory=dict)  # parameter -> memory lines (a list of them: one a lane)
 
 
 def simple(name, module, params, iw, ow, i_words, o_words, frames, files=None) -> RtlCase:
@@ -239,7 +239,8 @@ def make_cases(seed: int) -> list[RtlCase]:
     cases += [signed_avg_case(i, srng) for i in range(4)]
     cases += cases_sparse.make_steps(rng)
     cases += cases_unet.make(rng)  # concat and upsample, after the others' draws
-    return cases + cases_requant.make_seeded(seed)  # the requantizer, on its own draws
+    cases += cases_requant.make_seeded(seed)  # the requantizer, on its own draws
+    return cases + cases_lookup.make_seeded(seed)  # the lookup activation, on its own draws
 
 
 def top_module(cases: list[RtlCase], mem_dir: Path) -> str:
@@ -255,6 +256,11 @@ def top_module(cases: list[RtlCase], mem_dir: Path) -> str:
                       f"input wire {pre}_{pt.name}o_tready", f"output wire {pre}_{pt.name}o_tlast"]
         params = dict(c.params)
         for k, lines in c.files.items():
+            if lines and isinstance(lines[0], list):  # one image a lane (edgec_lookup: {prefix}dddd.mem)
+                for lane, part in enumerate(lines):
+                    rtl_mem.write(mem_dir / f"{pre}_{k.lower()}_{lane:04d}.mem", part)
+                params[k] = f'"{mem_dir / f"{pre}_{k.lower()}_"}"'
+                continue
             path = mem_dir / f"{pre}_{k.lower()}.mem"
             rtl_mem.write(path, lines)
             params[k] = f'"{path}"'

@@ -9,7 +9,7 @@ import pytest
 
 from edgec import resources, tools
 
-from . import cases_requant, cases_sparse, cases_unet, cases_winograd, sweep
+from . import cases_lookup, cases_requant, cases_sparse, cases_unet, cases_winograd, sweep
 
 SIMS = ["icarus", "verilator"]
 
@@ -73,6 +73,7 @@ LINT_PARAMS.update(cases_winograd.LINT_PARAMS)
 LINT_PARAMS.update(cases_sparse.LINT_PARAMS)
 LINT_PARAMS.update(cases_unet.LINT_PARAMS)
 LINT_PARAMS.update(cases_requant.LINT_PARAMS)
+LINT_PARAMS.update(cases_lookup.LINT_PARAMS)
 LINT_PARAMS["edgec_mvau.v"] = LINT_PARAMS["edgec_mvau.v"] + cases_requant.MVAU_LINT
 
 

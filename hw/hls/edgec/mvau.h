@@ -202,6 +202,25 @@ struct Requant {
     }
 };
 
+// Lookup activation of a folded channel dimension (channel = nf * PE + pe), a MultiThreshold
+// held as a table (dataflow.LutAct): out = l[pe][nf * 2^IB + (x - xlo)] over every value x of
+// the IB-bit input (IS: signed, then x - xlo is x with its top bit flipped). The codes are
+// held as VB-bit signed values (a bipolar code as +-1). The generated top partitions l
+// completely in dim 1: a ROM per lane.
+template <unsigned PE, unsigned NF, unsigned IB, bool IS, int VB, class OT>
+struct Lookup {
+    typename rom_int<VB>::type l[PE][NF << IB];
+
+    template <class AccT>
+    typename OT::value_t activate(unsigned nf, unsigned pe, const AccT &acc) const {
+#pragma HLS INLINE
+        ap_uint<IB> j = acc;
+        if (IS) j[IB - 1] = !j[IB - 1];
+        typename OT::value_t o = l[pe][((unsigned)nf << IB) | (unsigned)j];
+        return o;
+    }
+};
+
 // VECTORS: input vectors per frame (pixels, or tile positions x tiles for Winograd).
 template <unsigned MW, unsigned MH, unsigned SIMD, unsigned PE, int KIND, class XT, class WT, class AccT,
           class OT, class Act, unsigned VECTORS, int ID, unsigned SETS = 1>
