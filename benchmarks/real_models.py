@@ -23,6 +23,10 @@ input quantizer edgec adds to it), a float build with edgec.verify.agreement of
 sim.predict against onnxruntime (top-1 agreement, relative L2 error). The frame rate,
 LUT and BRAM36 are OUT/report.json's estimates for the Zynq-7020 at 100 MHz.
 
+With ``--jobs N`` (N > 1) a QONNX model's check runs as `edgec verify OUT --reference qonnx
+--jobs N` instead (the same check against the reference the build stored, sharded on a
+local Ray): the channels-last hls4ml maps take seconds an input in qonnx.
+
 Prints a Markdown table (one row per model as it finishes) on stdout, progress on stderr.
 A model edgec refuses shows its `edgec: error:` line instead of numbers.
 """
@@ -130,7 +134,19 @@ def edgec_build(path: Path, out: Path, extra: list[str]) -> tuple[float, str | N
     return s, err if len(err) <= ERROR_CHARS else err[: ERROR_CHARS - 1] + "…"
 
 
-def run_model(name: str, source: str, export, d: Path, n_vectors: int, log) -> dict:
+def verify_cli(out: Path, x: np.ndarray, jobs: int) -> dict:
+    """`edgec verify OUT --reference qonnx --jobs N` on x (saved beside OUT): the same
+    check_qonnx, sharded over a local Ray."""
+    xp = out.parent / f"{out.name}_inputs.npy"
+    np.save(xp, x)
+    r = subprocess.run([sys.executable, "-m", "edgec.cli", "verify", str(out), "--inputs", str(xp), "--reference",
+                        "qonnx", "--jobs", str(jobs), "--json"], capture_output=True, text=True, cwd=ROOT)
+    if r.returncode != 0:
+        raise RuntimeError((r.stderr.strip().splitlines() or [f"exit {r.returncode}"])[-1])
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def run_model(name: str, source: str, export, d: Path, n_vectors: int, log, jobs: int = 1) -> dict:
     row = {"model": name, "source": source}
     path = export(d / "onnx")
     row["ops"] = ops(path)
@@ -160,6 +176,12 @@ def run_model(name: str, source: str, export, d: Path, n_vectors: int, log) -> d
         if qonnx:
             coded = rep.get("input_quantizer", {}).get("source") == "annotation"  # its values are the codes
             x = inputs_in_range(sim, n, seed=2, jitter=0.0 if coded else 0.4)
+            if jobs > 1:  # the build's own stored reference (OUT/reference), sharded
+                c = verify_cli(out, x, jobs)
+                row["vectors"], row["check"] = c["vectors"], f"{c['mismatches']}" + (
+                    f" ({c['ties']} tie{'s' * (c['ties'] > 1)})" if c["ties"] else "")
+                log(f"{row['vectors']} vectors: {row['check']} ({time.perf_counter() - t:.0f} s, {jobs} jobs)")
+                return row
             # the model as the build normalised it (channels first: the tensor names the build records),
             # for a float input with the input quantizer edgec added to it
             loaded = normalized(load_onnx(path), fuse=False)
@@ -205,6 +227,8 @@ def main() -> None:
     ap.add_argument("--models", nargs="+", metavar="NAME", help="build only these (default: all)")
     ap.add_argument("--out", help="folder for the exports, calibration inputs and builds (default: a new temp dir)")
     ap.add_argument("--vectors", type=int, default=1000, help="inputs compared with the reference (default 1000)")
+    ap.add_argument("--jobs", type=int, default=1,
+                    help="QONNX models: check through `edgec verify --jobs N` on a local Ray (default 1: in-process)")
     args = ap.parse_args()
     todo = list(models())
     if args.models:
@@ -223,7 +247,7 @@ def main() -> None:
         def log(msg, name=name, i=i):
             print(f"[{i}/{len(todo)} {time.perf_counter() - t0:6.0f} s] {name}: {msg}", file=sys.stderr, flush=True)
 
-        print(line(run_model(name, source, export, d, args.vectors, log)), flush=True)
+        print(line(run_model(name, source, export, d, args.vectors, log, args.jobs)), flush=True)
     print(f"{len(todo)} models in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
 
 
