@@ -195,8 +195,9 @@ def test_activations_with_signed_steps_csim_and_cosim(tmp_path, nets, sparse):
     """Activations that fall somewhere (SiLU here) fold into thresholds with signed steps;
     the hardware carries them (Thresholds<..., true>, edgec_act SIGNED_STEPS): the C
     simulation and the RTL (Verilator, 30% idle and backpressure) equal the simulator on
-    the mvau, the depthwise window, the threshold stage after the residual add and
-    (sparse) the smvau, at the folding edgec picks."""
+    the mvau, the depthwise window, the stage after the residual add (a lookup table of
+    the same function where the cost model prefers one, passes/lookup.py; else
+    edgec_threshold with signed steps) and (sparse) the smvau, at the folding edgec picks."""
     from edgec.cosim.run import run as cosim
     from edgec.ir.graph import Graph
     from edgec.ir.ops import Op
@@ -210,7 +211,9 @@ def test_activations_with_signed_steps_csim_and_cosim(tmp_path, nets, sparse):
     assert len(falling) >= 3, falling  # the case holds: steps that fall, in several layers
     stages = json.loads((out / "rtl" / "instances.json").read_text())["stages"]
     held = {s["module"] for s in stages if s["params"].get("SIGNED_STEPS")}
-    assert {"edgec_window", "edgec_threshold", "edgec_smvau" if sparse else "edgec_mvau"} <= held, held
+    held |= {s["module"] for s in stages if s["module"] == "edgec_lookup"}
+    assert {"edgec_window", "edgec_smvau" if sparse else "edgec_mvau"} <= held, held
+    assert held & {"edgec_threshold", "edgec_lookup"}, held
     assert "true >" in (out / "hls" / "weights.h").read_text()
     x = digits.test_split()[0]
     check_csim(out, x[:200])
