@@ -106,7 +106,8 @@ def parser() -> argparse.ArgumentParser:
     f.add_argument("--labels", help=".npy class labels: also the simulator's accuracy")
     f.add_argument("--reference", choices=O.VERIFY_REFERENCES, default="auto",
                    help="auto (default): the one the build kept in OUT/reference: qonnx for a QONNX model, "
-                        "onnxruntime for an int8 ONNX model, torch (the fake-quant reference) for a float model")
+                        "onnxruntime for an int8 ONNX model, torch (the fake-quant reference) for a float model, "
+                        "pytorch (PyTorch's execution of the program) for a PT2E-quantized .pt2")
     f.add_argument("--csim", type=int, default=0, metavar="N", help="also C-simulate the first N vectors")
     f.add_argument("--cosim", type=int, default=0, metavar="N", help="also co-simulate the RTL on the first N vectors")
     f.add_argument("--simulator", choices=O.SIMULATORS, default="icarus", help="the RTL simulator of --cosim")

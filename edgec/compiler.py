@@ -504,7 +504,8 @@ def build(model=None, out="out", *, board="zynq7020", preset=None, config=None, 
         g, stages = _lower(o, qnet, src, lmeta, tmp, progress)
         name = src.example or (Path(model).stem if isinstance(model, (str, os.PathLike)) else type(model).__name__)
         fold_cfg, plan, est, axis = _emit(o, g, src, name, tmp, progress)
-        save_reference(tmp / REFERENCE_DIR, qnet, src.qonnx_model, g.meta.get("source"))  # for `edgec verify`
+        save_reference(tmp / REFERENCE_DIR, qnet, src.qonnx_model, g.meta.get("source"),  # for `edgec verify`
+                       o.model if isinstance(o.model, (str, os.PathLike)) else None)
         rep = _report(o, g, qnet, src, stages[0][2], (fold_cfg, est), axis, lowrank_rep, tmp, progress, name)
         if o.export_qonnx:
             _export(o, qnet, progress)

@@ -15,7 +15,7 @@ CSIM_VIEWS = ("csim", "synth")
 SIMULATORS = ("icarus", "verilator")
 SIM_ENGINES = ("auto", "torch", "numpy")  # the generated simulator's engines (OUT/sim/model.py ENGINES)
 # `edgec verify --reference`: auto (the one the build kept), or qonnx, torch (the fake-quant reference), onnxruntime
-VERIFY_REFERENCES = ("auto", "qonnx", "torch", "onnxruntime")
+VERIFY_REFERENCES = ("auto", "qonnx", "torch", "onnxruntime", "pytorch")
 
 __all__ = ["PRESETS", "DEFAULT_PRESET", "WINOGRAD_MODES", "SPARSE_MODES", "REQUANT_MODES", "PRUNE_MODES",
            "PRUNE_DOMAINS", "LOWRANK_CONV", "VIVADO_IPS", "CSIM_VIEWS", "SIMULATORS", "SIM_ENGINES",

@@ -342,16 +342,20 @@ def _pt2e_chunks(gm, x, step, caps, interpreter) -> list:
     return outs
 
 
-def check_pt2e(ep, graph, sim, x: np.ndarray) -> dict:
+def check_pt2e(ep, graph, sim, x: np.ndarray, on_outputs=None) -> dict:
     """A PT2E build's simulator against PyTorch's execution of the program ``ep`` on ``x``: the output
     codes per input vector. A differing vector is a tie when, at the first quantize_per_tensor whose codes
     differ (its inputs' codes equal in both), every differing code has PyTorch's value
     ``input * (1 / scale)`` within PT2E_TIE of a rounding boundary: PyTorch's float32 rounding decided it.
-    ``tie_distance``: the largest distance from the boundary of those first differing values (in steps)."""
+    ``tie_distance``: the largest distance from the boundary of those first differing values (in steps);
+    ``mismatched``: the indices of the vectors that differ outside ties. ``on_outputs(0, q, y)``: called
+    with the simulator's outputs."""
     tensors = graph.meta["source_tensors"]
     y, caps = pt2e_reference(ep, x, set(tensors))
     keep = {s["ir"]: None for s in tensors.values()}
-    q, _ = sim.run(x, keep=keep)
+    q, y_sim = sim.run(x, keep=keep)
+    if on_outputs is not None:
+        on_outputs(0, q, y_sim)
     aff = graph.meta["output_affine"]
     a, c0 = np.asarray(aff["a"], np.float64), np.asarray(aff["c0"], np.float64)
     if not (np.all(a == a[0]) and np.all(c0 == c0[0])):
@@ -378,7 +382,8 @@ def check_pt2e(ep, graph, sim, x: np.ndarray) -> dict:
             worst = max(worst, float(dist[first[:, None] & diff].max()))
             undecided &= ~first
     return {"vectors": int(n), "mismatches": int((bad & ~tie).sum()), "ties": int((bad & tie).sum()),
-            "values": int(q.size), "value_mismatches": int((q != ref).sum()), "tie_distance": worst}
+            "values": int(q.size), "value_mismatches": int((q != ref).sum()), "tie_distance": worst,
+            "mismatched": np.flatnonzero(bad & ~tie)}
 
 
 MEMORY = 1 << 30  # bytes the batched checks hold at once
@@ -483,13 +488,15 @@ def load_qnet(folder: Path) -> QNet:
     return QNet(g, quant(d["input_quant"]), segs, _from_json(d["meta"]))
 
 
-def save_reference(folder: Path, qnet: QNet | None, model, source: str | None) -> str | None:
+def save_reference(folder: Path, qnet: QNet | None, model, source: str | None, path=None) -> str | None:
     """What `edgec verify` needs to rerun the build's reference, in ``folder``
     (OUT/reference), safe formats only: a float model's quantized network (save_qnet; the
     fake-quant reference, "torch"), a QONNX model as qonnx executes it or an int8 ONNX model
-    as onnxruntime does (``model``: the onnx.ModelProto, weights inside) and reference.json
-    naming it. Returns the reference's name, or None when there is none to keep (a model
-    over protobuf's 2 GB; a PT2E program, whose torch.export file is not kept yet)."""
+    as onnxruntime does (``model``: the onnx.ModelProto, weights inside), a PT2E program as
+    PyTorch executes it (the torch.export file ``path`` it was built from, copied: read back
+    with torch_import.load_pt2, which refuses pickles) and reference.json naming it.
+    Returns the reference's name, or None when there is none to keep (a model over
+    protobuf's 2 GB; a PT2E program given as an object, not a file)."""
     import json
 
     if qnet is not None:
@@ -501,8 +508,14 @@ def save_reference(folder: Path, qnet: QNet | None, model, source: str | None) -
             shutil.rmtree(folder, ignore_errors=True)
             return None
         kind, files = "torch", ["qnet.json", "qnet.npz"]
-    elif source == "pt2e":  # the reference is the program itself: not stored yet (edgec verify refuses)
-        return None
+    elif source == "pt2e":  # the reference is the program itself, PyTorch's execution of it
+        if path is None or not Path(path).is_file():
+            return None
+        import shutil
+
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, folder / "model.pt2")
+        kind, files = "pytorch", ["model.pt2"]
     elif model is not None:
         if model.ByteSize() >= (2 << 30) - (1 << 20):
             return None

@@ -6,7 +6,8 @@ The input file is split into shards by index ranges; every shard (a Ray task, or
 process for one job) loads OUT's simulator and the reference, reads its rows of the
 memory-mapped input file and runs the build-time checks of edgec.verify on them in batches
 of bounded memory: ``check_qonnx`` (qonnx execute_onnx, every quantized activation),
-``check_onnxruntime`` (an int8 ONNX model's output codes) or ``compare`` (the fake-quant
+``check_onnxruntime`` (an int8 ONNX model's output codes), ``check_pt2e`` (PyTorch's
+execution of a PT2E-quantized program, "pytorch") or ``compare`` (the fake-quant
 reference of a float model, "torch"). Mismatches and ties count as those checks count them
 (docs/design.md §4). On a cluster, OUT and the input files must be at the same paths on
 every node (a shared file system) and edgec installed there.
@@ -52,7 +53,8 @@ def choose_reference(d: Path, want: str) -> str:
         raise EdgecError(f"'{d}' keeps no reference to verify against (no reference/reference.json: built by an "
                          "older edgec, or from a model whose reference cannot be stored); rebuild it")
     if want not in ("auto", have):
-        kinds = {"qonnx": "a QONNX model", "onnxruntime": "an int8 ONNX model", "torch": "a float model"}
+        kinds = {"qonnx": "a QONNX model", "onnxruntime": "an int8 ONNX model", "torch": "a float model",
+                 "pytorch": "a PT2E-quantized program"}
         raise EdgecError(f"--reference {want}: '{d}' was built from {kinds[have]}, whose reference is {have}; "
                          f"give --reference {have} or auto")
     return have
@@ -70,7 +72,7 @@ def _shard(out: str, inputs: str, labels, start: int, stop: int, reference: str,
 
     from .backend import sim as sim_backend
     from .ir.graph import Graph
-    from .verify import check_onnxruntime, check_qonnx, compare, load_qnet
+    from .verify import check_onnxruntime, check_pt2e, check_qonnx, compare, load_qnet
 
     d = Path(out)
     sim = sim_backend.load(d / "sim")
@@ -87,6 +89,17 @@ def _shard(out: str, inputs: str, labels, start: int, stop: int, reference: str,
         g = Graph.load(d / "model")
         r = (check_qonnx if reference == "qonnx" else check_onnxruntime)(model, g, sim, x, on_outputs=seen)
         r = {"vectors": r["vectors"], "mismatches": r["mismatches"], "ties": r["ties"], "mismatched": r["mismatched"]}
+    elif reference == "pytorch":  # the program PyTorch executes, in batches of bounded memory
+        from .frontend.torch_import import load_pt2
+
+        ep = load_pt2(ref / "model.pt2")
+        g = Graph.load(d / "model")
+        step = max(1, min(1024, memory // (4 * sim.PER_SAMPLE_BYTES)))  # PyTorch keeps every quantizer's values
+        r = {"vectors": 0, "mismatches": 0, "ties": 0, "mismatched": np.zeros(0, np.int64)}
+        for i in range(0, len(x), step):
+            c = check_pt2e(ep, g, sim, np.asarray(x[i : i + step]), on_outputs=lambda _, q, y, i=i: seen(i, q, y))
+            r = {"vectors": r["vectors"] + c["vectors"], "mismatches": r["mismatches"] + c["mismatches"],
+                 "ties": r["ties"] + c["ties"], "mismatched": np.concatenate([r["mismatched"], c["mismatched"] + i])}
     else:
         qnet = load_qnet(ref)
         step = max(1, min(4096, memory // (3 * sim.PER_SAMPLE_BYTES)))  # the reference holds as much again

@@ -110,6 +110,39 @@ def test_pt2e_resnet8_equals_pytorch_outside_ties(tmp_path):
     check_csim(out, np.random.default_rng(2).uniform(0, 1, (3, *shape)).astype(np.float32))
 
 
+def test_edgec_verify_reruns_pytorchs_execution_of_the_kept_program(tmp_path):
+    """A PT2E build keeps its program in OUT/reference (the .pt2 copied, read back by load_pt2),
+    and `edgec verify` reruns check_pt2e on a data set in batches: the same counts as
+    check_pt2e on the original file, and the accuracy of the simulator's outputs."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    path, shape = program(tmp_path, "cnn")
+    out = tmp_path / "out"
+    assert main(["build", str(path), "-o", str(out)]) == 0
+    ref = out / "reference"
+    assert json.loads((ref / "reference.json").read_text()) == {"files": ["model.pt2"], "reference": "pytorch"}
+    assert (ref / "model.pt2").read_bytes() == path.read_bytes()
+    x = np.random.default_rng(4).uniform(-0.2, 1.2, (300, *shape)).astype(np.float32)
+    labels = np.random.default_rng(5).integers(0, 10, 300)
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", labels)
+    want = check_pt2e(load_pt2(path), Graph.load(out / "model"), sim_backend.load(out / "sim"), x)
+    root = Path(__file__).resolve().parent.parent
+    env = dict(os.environ, PYTHONPATH=str(root) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    r = subprocess.run([sys.executable, "-m", "edgec.cli", "verify", str(out), "--inputs", str(tmp_path / "x.npy"),
+                        "--labels", str(tmp_path / "y.npy"), "--jobs", "1", "--memory", "2000000", "--json"],
+                       capture_output=True, text=True, env=env, timeout=900)
+    assert r.returncode == 0, r.stderr[-2000:]
+    res = json.loads(r.stdout.strip().splitlines()[-1])
+    assert res["reference"] == "pytorch" and res["vectors"] == 300, res
+    assert (res["mismatches"], res["ties"]) == (want["mismatches"], want["ties"]) == (0, want["ties"]), res
+    _, y = sim_backend.load(out / "sim").run(x)
+    assert res["accuracy"] == round(100 * float((y.argmax(1) == labels).mean()), 2)
+
+
 def test_pt2e_csim_is_bit_exact(tmp_path):
     from .test_csim import check_csim
 
