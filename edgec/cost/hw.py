@@ -107,11 +107,13 @@ def rom_luts(depth: int, width: int) -> float:
 def lookup_res(a: LutAct, pe: int, ob: int) -> Res:
     """edgec_lookup: per lane a ROM of its C/PE channels' 2^ib codes (ob bits; a bipolar code
     one bit), read into the output register (a block RAM's own register when deep), and the
-    channel counter and handshake (12 LUTs: yosys 0.23 gave 12 and 15 on the two block-RAM
-    lookups of the affine-stage test net at int8)."""
+    channel counter and handshake. The ROM is priced as random contents (rom_luts): an
+    activation's table is a step function, which yosys 0.23 maps smaller (the six lookups
+    of the affine-stage test net at int4 and int8: 12 to 25 LUTs against estimates of 8 to
+    48; block RAMs equal), so the estimate errs on the side of the comparators."""
     depth, width = (a.c // pe) << a.ib, 1 if a.bipolar else ob
     bram = rom_bram(depth, width, pe)
-    return Res(LUT=12 + (0 if bram else pe * rom_luts(depth, width)), FF=4 + (0 if bram else pe * width),
+    return Res(LUT=8 + (0 if bram else pe * rom_luts(depth, width)), FF=3 + (0 if bram else pe * width),
                BRAM36=bram)
 
 
