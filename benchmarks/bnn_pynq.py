@@ -37,7 +37,7 @@ def main(out_dir: Path) -> None:
         ref = Q.execute(path, x, keep=set(tensors) | {s["input"] for s in tensors.values()})
         keep = {s["ir"]: None for s in tensors.values()}
         sim_backend.load(out_dir / name / "sim").run(x, keep=keep)
-        c = Q.compare(ref, tensors, keep)
+        c = Q.compare(ref, tensors, keep, Graph.load(out_dir / name / "model"))
         h = res.report["hardware"]
         print(f"| {name} | {build_s:.1f} | {c['vectors']} | {c['mismatches']} | {c['ties']} | {h['fps']:,.0f} "
               f"| {h['total']['LUT']:,.0f} | {h['total']['BRAM36']:g} |")

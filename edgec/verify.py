@@ -127,7 +127,7 @@ def qonnx_execute(path, x: np.ndarray, keep=None, batch: int = 250) -> dict[str,
     return QonnxRunner(path)(x, keep, batch)
 
 
-def qonnx_compare(ref: dict, source_tensors: dict, trace: dict) -> dict:
+def qonnx_compare(ref: dict, source_tensors: dict, trace: dict, order=None) -> dict:
     """Every quantized activation of the simulator (``trace``: IR tensor -> values, channels
     last) against qonnx's (``ref``: its execution context): per input vector, mismatches,
     and vectors where the reference met a rounding tie (counted separately).
@@ -136,11 +136,18 @@ def qonnx_compare(ref: dict, source_tensors: dict, trace: dict) -> dict:
     is topological: every quantized tensor before it is equal in both, so its inputs are the
     same up to float error), every differing value is one step from the reference's and the
     reference's value before rounding is within ``TIE * max(1, |v|)`` of a rounding boundary
-    (``v`` in steps of the scale). ``tie_distance``: the largest such distance among the ties (in steps)."""
+    (``v`` in steps of the scale). ``tie_distance``: the largest such distance among the ties (in steps).
+    ``order``: the IR graph (its node order is topological), or IR tensor -> position; without it the
+    order of ``source_tensors``, which the importer does not keep topological (a Trunc's comes first)."""
     n = len(next(iter(trace.values())))
     bad, tie, undecided = np.zeros(n, bool), np.zeros(n, bool), np.ones(n, bool)
     checked, worst = 0, 0.0
-    for onnx_name, s in source_tensors.items():
+    if order is not None and not isinstance(order, dict):
+        order = {nd.name: i for i, nd in enumerate(order.nodes)}
+    items = list(source_tensors.items())
+    if order is not None:
+        items.sort(key=lambda kv: order.get(kv[1]["ir"], -1))
+    for onnx_name, s in items:
         real = ref[onnx_name].astype(np.float64)
         scale = np.asarray(s["scale"], np.float64)
         if scale.size > 1:  # one per channel (axis 1)
@@ -248,7 +255,7 @@ def check_qonnx(model, graph, sim, x: np.ndarray, on_outputs=None) -> dict:
         q, y = sim.run(chunk, keep=keep)
         if on_outputs is not None:
             on_outputs(i, q, y)
-        r = qonnx_compare(ref, tensors, keep)
+        r = qonnx_compare(ref, tensors, keep, graph)
         r["mismatched"] = r["mismatched"] + i
         total = r if total is None else {k: total[k] + r[k] if k not in ("tensors", "mismatched") else r[k]
                                          for k in r} | {"mismatched": np.concatenate([total["mismatched"],

@@ -87,7 +87,7 @@ def test_qonnx_model_equals_qonnx_execution(built, name):
         ref = qonnx_execute(ref_model, xs, keep={out_name} | set(tensors) | {s["input"] for s in tensors.values()})
         keep = {s["ir"]: None for s in tensors.values()}
         _, y = sim.run(xs, keep=keep)
-        r = qonnx_compare(ref, tensors, keep)
+        r = qonnx_compare(ref, tensors, keep, g)
         assert r["tensors"] == len(tensors) >= 4
         total.update({k: r[k] for k in ("vectors", "mismatches", "ties")})
         for k, v in keep.items():
