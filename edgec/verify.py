@@ -131,7 +131,7 @@ def qonnx_execute(path, x: np.ndarray, keep=None, batch: int = 250) -> dict[str,
     return QonnxRunner(path)(x, keep, batch)
 
 
-def qonnx_compare(ref: dict, source_tensors: dict, trace: dict, order=None) -> dict:
+def qonnx_compare(ref: dict, source_tensors: dict, trace: dict, order) -> dict:
     """Every quantized activation of the simulator (``trace``: IR tensor -> values, channels
     last) against qonnx's (``ref``: its execution context): per input vector, mismatches,
     and vectors where the reference met a rounding tie (counted separately).
@@ -141,16 +141,14 @@ def qonnx_compare(ref: dict, source_tensors: dict, trace: dict, order=None) -> d
     same up to float error), every differing value is one step from the reference's and the
     reference's value before rounding is within ``QONNX_TIE * max(1, |v|)`` of a rounding boundary
     (``v`` in steps of the scale). ``tie_distance``: the largest such distance among the ties (in steps).
-    ``order``: the IR graph (its node order is topological), or IR tensor -> position; without it the
-    order of ``source_tensors``, which the importer does not keep topological (a Trunc's comes first)."""
+    ``order``: the IR graph (its node order is topological), or IR tensor -> position; required, as
+    the importer does not keep ``source_tensors`` topological (a Trunc's entry comes first)."""
     n = len(next(iter(trace.values())))
     bad, tie, undecided = np.zeros(n, bool), np.zeros(n, bool), np.ones(n, bool)
     checked, worst = 0, 0.0
-    if order is not None and not isinstance(order, dict):
+    if not isinstance(order, dict):
         order = {nd.name: i for i, nd in enumerate(order.nodes)}
-    items = list(source_tensors.items())
-    if order is not None:
-        items.sort(key=lambda kv: order.get(kv[1]["ir"], -1))
+    items = sorted(source_tensors.items(), key=lambda kv: order[kv[1]["ir"]])
     for onnx_name, s in items:
         real = ref[onnx_name].astype(np.float64)
         scale = np.asarray(s["scale"], np.float64)

@@ -103,7 +103,7 @@ def test_stand_alone_activations_become_lookups_where_the_table_is_cheaper():
     table dataflow holds is ir/ref.py's function on every input value."""
     from edgec import dataflow as D
     from edgec.cost import hw
-    from edgec.cost.lowering import lookup_pays
+    from edgec.cost.lowering import BRAM_LUT_EQ, lookup_pays
     from edgec.ir import ref
     from edgec.ir.types import IntType
 
@@ -124,7 +124,7 @@ def test_stand_alone_activations_become_lookups_where_the_table_is_cheaper():
             thr = D.activation(n, t.bits)
             table = hw.lookup_res(a, 1, 1 if a.bipolar else n.type.bits)
             comps = hw._activation(1, n.shape[-1], thr.nt, thr.cb, thr.steps is not None)
-            assert lut == (table.LUT + 300 * table.BRAM36 < comps.LUT + 300 * comps.BRAM36), n.name
+            assert lut == (table.LUT + BRAM_LUT_EQ * table.BRAM36 < comps.LUT + BRAM_LUT_EQ * comps.BRAM36), n.name
             xs = np.arange(t.lo, t.hi + 1)[:, None].repeat(n.shape[-1], 1)
             want = ref.multi_threshold(xs, n.params["thresholds"], n.params["sign"], n.attrs["out_lo"],
                                        n.attrs["bipolar"], n.params.get("steps"))

@@ -79,7 +79,7 @@ def test_a_tie_is_a_one_step_difference_at_a_rounding_boundary_of_the_first_diff
     ia[4, 1], ia[4, 2] = 2, 2
     ia[5, 1] = 6
     ib[2, 0] = 5
-    r = qonnx_compare(ref, tensors, {"ia": ia, "ib": ib})
+    r = qonnx_compare(ref, tensors, {"ia": ia, "ib": ib}, {"ia": 0, "ib": 1})
     assert r["vectors"] == 6 and r["tensors"] == 2
     assert r["ties"] == 2 and r["mismatches"] == 3 and list(r["mismatched"]) == [2, 3, 4], r
     assert abs(r["tie_distance"] - 3e-4) < 1e-9 and 3e-4 > QONNX_TIE  # outside a fixed window, inside the relative
